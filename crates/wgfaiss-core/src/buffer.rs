@@ -1,0 +1,294 @@
+//! Typed device buffers, upload and readback, and data split over several storage bindings.
+
+use std::marker::PhantomData;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use bytemuck::Pod;
+use wgpu::util::DeviceExt;
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+
+/// How long a readback may wait for the device before it is an [`Error::Timeout`].
+pub const WAIT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A storage buffer of `len` elements of `T` (its size is rounded up to 16 bytes, the tail
+/// zero-filled, so kernels may read it as `vec4`).
+#[derive(Debug)]
+pub struct GpuBuffer<T> {
+    buffer: wgpu::Buffer,
+    len: usize,
+    _t: PhantomData<T>,
+}
+
+impl<T: Pod> GpuBuffer<T> {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when it holds no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The wgpu buffer.
+    pub fn raw(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+
+    /// A binding of the whole buffer.
+    pub fn binding(&self) -> wgpu::BindingResource<'_> {
+        self.buffer.as_entire_binding()
+    }
+}
+
+/// Data longer than one storage binding, held as several buffers of whole granules (rows).
+#[derive(Debug)]
+pub struct SplitBuffer<T> {
+    chunks: Vec<GpuBuffer<T>>,
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl<T: Pod> SplitBuffer<T> {
+    /// The chunks, in order.
+    pub fn chunks(&self) -> &[GpuBuffer<T>] {
+        &self.chunks
+    }
+
+    /// Index of each chunk's first element.
+    pub fn starts(&self) -> &[usize] {
+        &self.starts
+    }
+
+    /// Total number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when it holds no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+fn padded_bytes<T>(len: usize) -> u64 {
+    let bytes = (len * size_of::<T>()) as u64;
+    bytes.div_ceil(16).max(1) * 16
+}
+
+impl Gpu {
+    fn check_size(&self, bytes: u64, what: &str) -> Result<()> {
+        let max = self.capabilities().max_buffer_bytes;
+        if bytes > max {
+            return Err(Error::InvalidArgument(format!(
+                "{what}: {bytes} bytes is more than the adapter's largest buffer ({max} bytes)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` inside an out-of-memory error scope: a failed allocation is an `Err`.
+    fn allocating<R>(&self, what: &str, f: impl FnOnce() -> R) -> Result<R> {
+        self.check_fault()?;
+        let scope = self.device().push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let r = f();
+        match pollster::block_on(scope.pop()) {
+            Some(e) => Err(Error::Gpu(format!("allocating {what}: {e}"))),
+            None => Ok(r),
+        }
+    }
+
+    /// Uploads `data` into a new storage buffer.
+    pub fn upload<T: Pod>(&self, data: &[T]) -> Result<GpuBuffer<T>> {
+        let size = padded_bytes::<T>(data.len());
+        self.check_size(size, "upload")?;
+        let mut bytes = bytemuck::cast_slice::<T, u8>(data).to_vec();
+        bytes.resize(size as usize, 0);
+        let buffer = self.allocating("an upload buffer", || {
+            self.device()
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("wgfaiss upload"),
+                    contents: &bytes,
+                    usage: wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::COPY_SRC
+                        | wgpu::BufferUsages::COPY_DST,
+                })
+        })?;
+        Ok(GpuBuffer {
+            buffer,
+            len: data.len(),
+            _t: PhantomData,
+        })
+    }
+
+    /// A new storage buffer of `len` elements, zero-filled.
+    pub fn alloc<T: Pod>(&self, len: usize) -> Result<GpuBuffer<T>> {
+        let size = padded_bytes::<T>(len);
+        self.check_size(size, "allocation")?;
+        let buffer = self.allocating("a storage buffer", || {
+            self.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("wgfaiss storage"),
+                size,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })?;
+        Ok(GpuBuffer {
+            buffer,
+            len,
+            _t: PhantomData,
+        })
+    }
+
+    /// Overwrites the start of `buf` with `data` (tests poison outputs this way).
+    pub fn write<T: Pod>(&self, buf: &GpuBuffer<T>, data: &[T]) -> Result<()> {
+        if data.len() > buf.len {
+            return Err(Error::InvalidArgument(format!(
+                "write of {} elements into a buffer of {}",
+                data.len(),
+                buf.len
+            )));
+        }
+        // write_buffer needs a multiple of 4 bytes.
+        let mut bytes = bytemuck::cast_slice::<T, u8>(data).to_vec();
+        bytes.resize(bytes.len().div_ceil(4) * 4, 0);
+        self.queue().write_buffer(&buf.buffer, 0, &bytes);
+        Ok(())
+    }
+
+    /// A small uniform buffer holding `value`.
+    pub fn uniform<T: Pod>(&self, value: &T) -> wgpu::Buffer {
+        self.device()
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("wgfaiss params"),
+                contents: bytemuck::bytes_of(value),
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+    }
+
+    /// Uploads `data` as several buffers, each within [`Gpu::max_binding_bytes`]. Chunks start
+    /// at multiples of `granule` elements (a row length, or 4 for `vec4` reads), so no granule
+    /// straddles two bindings; the last chunk may end mid-granule.
+    pub fn upload_split<T: Pod>(&self, data: &[T], granule: usize) -> Result<SplitBuffer<T>> {
+        if granule == 0 {
+            return Err(Error::InvalidArgument("upload_split: granule of 0 elements".into()));
+        }
+        let per_chunk = self.granules_per_binding::<T>(granule)? * granule;
+        let mut chunks = Vec::new();
+        let mut starts = Vec::new();
+        let mut start = 0;
+        while start < data.len() || chunks.is_empty() {
+            let end = (start + per_chunk).min(data.len());
+            starts.push(start);
+            chunks.push(self.upload(&data[start..end])?);
+            start = end;
+        }
+        Ok(SplitBuffer {
+            chunks,
+            starts,
+            len: data.len(),
+        })
+    }
+
+    /// How many granules of `granule` elements of `T` fit one binding (at least one, else Err).
+    pub fn granules_per_binding<T>(&self, granule: usize) -> Result<usize> {
+        let max = self.max_binding_bytes();
+        let granule_bytes = (granule * size_of::<T>()) as u64;
+        // Chunks are padded to 16 bytes; keep the padded size within the limit.
+        let fit = (max / 16 * 16) / granule_bytes.max(1);
+        if fit == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "one row of {granule} elements ({granule_bytes} bytes) is larger than the storage \
+                 binding limit of {max} bytes"
+            )));
+        }
+        Ok(fit as usize)
+    }
+
+    /// Reads byte ranges `(buffer, offset, size)` back to the host with one copy submission
+    /// and one map. Offsets and sizes must be multiples of 4.
+    pub fn read_bytes(&self, ranges: &[(&wgpu::Buffer, u64, u64)]) -> Result<Vec<Vec<u8>>> {
+        self.check_fault()?;
+        let total: u64 = ranges.iter().map(|r| r.2.div_ceil(4) * 4).sum();
+        if total == 0 {
+            return Ok(ranges.iter().map(|_| Vec::new()).collect());
+        }
+        let staging = self.allocating("a readback buffer", || {
+            self.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("wgfaiss readback"),
+                size: total,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })?;
+        let mut enc = self
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        let mut at = 0;
+        for &(buf, offset, size) in ranges {
+            let size4 = size.div_ceil(4) * 4;
+            if size4 > 0 {
+                enc.copy_buffer_to_buffer(buf, offset, &staging, at, size4);
+            }
+            at += size4;
+        }
+        let index = self.queue().submit([enc.finish()]);
+        self.map_and_wait(&staging, index)?;
+        let view = staging
+            .slice(..)
+            .get_mapped_range()
+            .map_err(|e| Error::Gpu(format!("mapping a readback buffer: {e}")))?;
+        let mut out = Vec::with_capacity(ranges.len());
+        let mut at = 0usize;
+        for &(_, _, size) in ranges {
+            out.push(view[at..at + size as usize].to_vec());
+            at += size.div_ceil(4) as usize * 4;
+        }
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// Maps `buf` for reading once `index` is done, waiting at most [`WAIT_TIMEOUT`].
+    pub(crate) fn map_and_wait(&self, buf: &wgpu::Buffer, index: wgpu::SubmissionIndex) -> Result<()> {
+        let (tx, rx) = mpsc::channel();
+        buf.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait(index)?;
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Error::Gpu(format!("mapping a buffer failed: {e}"))),
+            Err(_) => {
+                self.check_fault()?;
+                Err(Error::Gpu("a buffer map never completed".into()))
+            }
+        }
+    }
+
+    /// Waits for submission `index`, bounded by [`WAIT_TIMEOUT`].
+    pub fn wait(&self, index: wgpu::SubmissionIndex) -> Result<()> {
+        let r = self.device().poll(wgpu::PollType::Wait {
+            submission_index: Some(index),
+            timeout: Some(WAIT_TIMEOUT),
+        });
+        self.check_fault()?;
+        match r {
+            Ok(_) => Ok(()),
+            Err(wgpu::PollError::Timeout) => Err(Error::Timeout(WAIT_TIMEOUT, "the GPU")),
+            Err(e) => Err(Error::Gpu(e.to_string())),
+        }
+    }
+
+    /// Reads a whole typed buffer back.
+    pub fn read<T: Pod>(&self, buf: &GpuBuffer<T>) -> Result<Vec<T>> {
+        let bytes = (buf.len * size_of::<T>()) as u64;
+        let v = self.read_bytes(&[(&buf.buffer, 0, bytes)])?;
+        Ok(bytemuck::pod_collect_to_vec(&v[0]))
+    }
+}

@@ -1,0 +1,276 @@
+//! The kernel registry: WGSL families embedded at build time, and a cache that compiles each
+//! (family, entry point, override constants) once.
+//!
+//! A family's source is the concatenation of its parts (files under `wgsl/`), so that two paths
+//! of one algorithm (subgroup operations, or shared memory only) share their entry points and
+//! differ only in the part that needs the feature. Tile and workgroup sizes reach the WGSL as
+//! `override` constants; each distinct set is its own pipeline.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+
+/// What a family needs from the device.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// Subgroup operations (`Features::SUBGROUP`).
+    pub subgroups: bool,
+    /// `enable f16;` (`Features::SHADER_F16`).
+    pub f16: bool,
+    /// Cooperative matrices.
+    pub coop_matrix: bool,
+}
+
+/// One WGSL kernel family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Family {
+    /// Name used in cache keys and messages.
+    pub name: &'static str,
+    /// Source parts, concatenated in order.
+    pub parts: &'static [&'static str],
+    /// Required device features.
+    pub needs: Needs,
+    /// Entry points.
+    pub entries: &'static [&'static str],
+}
+
+impl std::hash::Hash for Family {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state)
+    }
+}
+
+impl Family {
+    /// The full WGSL source of the family.
+    pub fn source(&self) -> String {
+        self.parts.concat()
+    }
+}
+
+const REDUCE_COMMON: &str = include_str!("../../../wgsl/reduce.wgsl");
+const REDUCE_SHARED_PART: &str = include_str!("../../../wgsl/reduce_shared.wgsl");
+const REDUCE_SUBGROUP_PART: &str = include_str!("../../../wgsl/reduce_subgroup.wgsl");
+const STREAM: &str = include_str!("../../../wgsl/stream.wgsl");
+
+const REDUCE_ENTRIES: &[&str] = &["reduce_partial", "reduce_pairs", "reduce_rows"];
+
+/// Reductions (sum, max, min, argmax, argmin; whole array and per row), shared-memory path.
+pub const REDUCE_SHARED: Family = Family {
+    name: "reduce_shared",
+    parts: &[REDUCE_COMMON, REDUCE_SHARED_PART],
+    needs: Needs {
+        subgroups: false,
+        f16: false,
+        coop_matrix: false,
+    },
+    entries: REDUCE_ENTRIES,
+};
+
+/// Reductions, subgroup path (any subgroup size 4..=128).
+pub const REDUCE_SUBGROUP: Family = Family {
+    name: "reduce_subgroup",
+    parts: &[REDUCE_COMMON, REDUCE_SUBGROUP_PART],
+    needs: Needs {
+        subgroups: true,
+        f16: false,
+        coop_matrix: false,
+    },
+    entries: REDUCE_ENTRIES,
+};
+
+/// A plain streaming read, the bandwidth yardstick for benchmarks.
+pub const STREAM_READ: Family = Family {
+    name: "stream",
+    parts: &[STREAM],
+    needs: Needs {
+        subgroups: false,
+        f16: false,
+        coop_matrix: false,
+    },
+    entries: &["stream_read"],
+};
+
+/// Every family, for validation.
+pub const ALL_FAMILIES: &[Family] = &[REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ];
+
+/// Override constants of one pipeline: `(name, value)`, sorted by name in the key.
+pub type Constants = Vec<(&'static str, u32)>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    family: &'static str,
+    entry: &'static str,
+    constants: Constants,
+}
+
+/// A compiled pipeline and its bind group layout (group 0).
+#[derive(Debug)]
+pub struct Kernel {
+    /// The pipeline.
+    pub pipeline: wgpu::ComputePipeline,
+    /// Layout of bind group 0, derived from the shader.
+    pub layout: wgpu::BindGroupLayout,
+    /// `family::entry`, for labels.
+    pub name: String,
+}
+
+/// The per-device cache of shader modules and pipelines.
+#[derive(Default)]
+pub(crate) struct KernelCache {
+    modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<Key, Arc<Kernel>>>,
+    compiled: AtomicUsize,
+}
+
+impl Gpu {
+    /// Whether the device has what a family needs.
+    pub fn supports(&self, family: &Family) -> bool {
+        let c = self.capabilities();
+        (!family.needs.subgroups || c.subgroups)
+            && (!family.needs.f16 || c.f16)
+            && (!family.needs.coop_matrix || c.cooperative_matrix)
+    }
+
+    /// The pipeline for `family::entry` with these override constants, compiled on first use.
+    ///
+    /// Many threads asking for the same key get the same pipeline, compiled once.
+    pub fn kernel(
+        &self,
+        family: &Family,
+        entry: &'static str,
+        constants: &[(&'static str, u32)],
+    ) -> Result<Arc<Kernel>> {
+        if !self.supports(family) {
+            return Err(Error::Kernel {
+                family: family.name,
+                entry,
+                message: format!(
+                    "the adapter lacks a feature the family needs ({:?})",
+                    family.needs
+                ),
+            });
+        }
+        if !family.entries.contains(&entry) {
+            return Err(Error::Kernel {
+                family: family.name,
+                entry,
+                message: "no such entry point".into(),
+            });
+        }
+        let mut constants: Constants = constants.to_vec();
+        constants.sort();
+        let key = Key {
+            family: family.name,
+            entry,
+            constants,
+        };
+        let cache = &self.inner.kernels;
+        // One lock over lookup and compile: a key is compiled exactly once.
+        let mut pipelines = cache.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = pipelines.get(&key) {
+            return Ok(k.clone());
+        }
+        let device = self.device();
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = {
+            let mut modules = cache.modules.lock().unwrap_or_else(|p| p.into_inner());
+            modules
+                .entry(family.name)
+                .or_insert_with(|| {
+                    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(family.name),
+                        source: wgpu::ShaderSource::Wgsl(family.source().into()),
+                    })
+                })
+                .clone()
+        };
+        let constants_f64: Vec<(&str, f64)> =
+            key.constants.iter().map(|&(n, v)| (n, f64::from(v))).collect();
+        let name = format!("{}::{}", family.name, entry);
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&name),
+            layout: None,
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &constants_f64,
+                // Kernels initialise the workgroup memory they read.
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            // A module that failed once stays failed; forget it so the message repeats.
+            cache
+                .modules
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(family.name);
+            return Err(Error::Kernel {
+                family: family.name,
+                entry,
+                message: e.to_string(),
+            });
+        }
+        let layout = pipeline.get_bind_group_layout(0);
+        let kernel = Arc::new(Kernel {
+            pipeline,
+            layout,
+            name,
+        });
+        cache.compiled.fetch_add(1, Ordering::Relaxed);
+        pipelines.insert(key, kernel.clone());
+        Ok(kernel)
+    }
+
+    /// How many pipelines this device has compiled (for tests of the cache).
+    pub fn pipelines_compiled(&self) -> usize {
+        self.inner.kernels.compiled.load(Ordering::Relaxed)
+    }
+}
+
+/// Parses and validates a family with naga, then specialises it with `constants` (override
+/// values) and validates the result — what the driver would get. Needs no GPU.
+pub fn validate(family: &Family, constants: &[(&str, u32)]) -> Result<()> {
+    let fail = |entry: &'static str, message: String| Error::Kernel {
+        family: family.name,
+        entry,
+        message,
+    };
+    let source = family.source();
+    let module = naga::front::wgsl::parse_str(&source)
+        .map_err(|e| fail("(parse)", e.emit_to_string(&source)))?;
+    let mut caps = naga::valid::Capabilities::empty();
+    if family.needs.subgroups {
+        caps |= naga::valid::Capabilities::SUBGROUP;
+    }
+    if family.needs.f16 {
+        caps |= naga::valid::Capabilities::SHADER_FLOAT16;
+    }
+    if family.needs.coop_matrix {
+        caps |= naga::valid::Capabilities::COOPERATIVE_MATRIX;
+    }
+    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
+        .validate(&module)
+        .map_err(|e| fail("(validate)", e.emit_to_string(&source)))?;
+    for &entry in family.entries {
+        if !module.entry_points.iter().any(|ep| ep.name == entry) {
+            return Err(fail(entry, "entry point missing from the source".into()));
+        }
+        let mut pc = naga::back::PipelineConstants::default();
+        for &(n, v) in constants {
+            pc.insert(n.to_string(), f64::from(v));
+        }
+        naga::back::pipeline_constants::process_overrides(
+            &module,
+            &info,
+            Some((naga::ShaderStage::Compute, entry)),
+            &pc,
+        )
+        .map_err(|e| fail(entry, format!("with overrides {constants:?}: {e}")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! Kernel families as thin operations: validate shapes, pick parameters from tuning, bind,
+//! dispatch.
+
+pub mod reduce;
+pub mod stream;

@@ -1,0 +1,225 @@
+//! Recording many dispatches into one compute pass and submitting them in batches, with GPU
+//! time from timestamp queries where the adapter has them.
+
+use std::sync::Arc;
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::Kernel;
+
+/// Timestamp pairs (one pair per compute pass) a batch can record.
+const MAX_TIMED_PASSES: u32 = 2048;
+
+struct Timing {
+    queries: wgpu::QuerySet,
+    resolve: wgpu::Buffer,
+    /// Pairs written so far (over all submissions).
+    used: u32,
+    /// Pairs already resolved into `resolve`.
+    resolved: u32,
+}
+
+/// What a finished batch did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchReport {
+    /// Dispatches recorded.
+    pub dispatches: u64,
+    /// Command buffers submitted.
+    pub submits: u64,
+    /// Sum of the compute passes' GPU time in seconds, when the adapter has timestamps and
+    /// every pass was timed.
+    pub gpu_seconds: Option<f64>,
+}
+
+/// Records dispatches into an open compute pass and submits a command buffer every
+/// `submit.max_dispatches_per_submit` dispatches (from the tuning entry).
+///
+/// Bind groups and kernels are kept alive until the batch is finished.
+pub struct Batch<'g> {
+    gpu: &'g Gpu,
+    encoder: Option<wgpu::CommandEncoder>,
+    pass: Option<wgpu::ComputePass<'static>>,
+    in_submit: u32,
+    max_per_submit: u32,
+    timing: Option<Timing>,
+    timing_complete: bool,
+    dispatches: u64,
+    submits: u64,
+    last: Option<wgpu::SubmissionIndex>,
+}
+
+impl Gpu {
+    /// Starts a batch. With `timed`, each compute pass is bracketed by timestamps (when the
+    /// adapter has TIMESTAMP_QUERY).
+    pub fn batch(&self, timed: bool) -> Batch<'_> {
+        let timing = (timed && self.capabilities().timestamps).then(|| Timing {
+            queries: self.device().create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("wgfaiss timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2 * MAX_TIMED_PASSES,
+            }),
+            resolve: self.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("wgfaiss timestamps resolve"),
+                size: 16 * u64::from(MAX_TIMED_PASSES),
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            }),
+            used: 0,
+            resolved: 0,
+        });
+        Batch {
+            gpu: self,
+            encoder: None,
+            pass: None,
+            in_submit: 0,
+            max_per_submit: self.tuning().int("submit.max_dispatches_per_submit") as u32,
+            timing_complete: timing.is_some(),
+            timing,
+            dispatches: 0,
+            submits: 0,
+            last: None,
+        }
+    }
+
+    /// A bind group for `kernel` from `(binding, resource)` pairs.
+    pub fn bind(&self, kernel: &Kernel, entries: &[(u32, wgpu::BindingResource<'_>)]) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry<'_>> = entries
+            .iter()
+            .map(|(binding, resource)| wgpu::BindGroupEntry {
+                binding: *binding,
+                resource: resource.clone(),
+            })
+            .collect();
+        self.device().create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&kernel.name),
+            layout: &kernel.layout,
+            entries: &entries,
+        })
+    }
+
+    /// Splits `groups` workgroups into a 2-D grid within the per-dimension limit. Returns
+    /// `(x, y)`; kernels recover the flat index as `wid.x + wid.y * x`.
+    pub fn grid(&self, groups: u32) -> (u32, u32) {
+        let max = self.capabilities().max_workgroups_per_dimension.max(1);
+        if groups <= max {
+            (groups.max(1), 1)
+        } else {
+            (max, groups.div_ceil(max))
+        }
+    }
+}
+
+impl Batch<'_> {
+    fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
+        self.encoder.get_or_insert_with(|| {
+            self.gpu
+                .device()
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgfaiss batch") })
+        })
+    }
+
+    fn end_pass(&mut self) {
+        self.pass = None;
+    }
+
+    /// Records one dispatch of `kernel` with `bind_group` over `groups` = (x, y, z) workgroups.
+    pub fn dispatch(&mut self, kernel: &Arc<Kernel>, bind_group: &wgpu::BindGroup, groups: (u32, u32, u32)) {
+        if self.pass.is_none() {
+            let writes = match &mut self.timing {
+                Some(t) if t.used < MAX_TIMED_PASSES => {
+                    t.used += 1;
+                    Some((t.used - 1) * 2)
+                }
+                Some(_) => {
+                    self.timing_complete = false;
+                    None
+                }
+                None => None,
+            };
+            let queries = self.timing.as_ref().map(|t| t.queries.clone());
+            let enc = self.encoder();
+            let pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("wgfaiss pass"),
+                timestamp_writes: writes.and_then(|i| {
+                    queries.as_ref().map(|q| wgpu::ComputePassTimestampWrites {
+                        query_set: q,
+                        beginning_of_pass_write_index: Some(i),
+                        end_of_pass_write_index: Some(i + 1),
+                    })
+                }),
+            });
+            self.pass = Some(pass.forget_lifetime());
+        }
+        let pass = self.pass.as_mut().expect("pass is open");
+        pass.set_pipeline(&kernel.pipeline);
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.dispatch_workgroups(groups.0, groups.1, groups.2);
+        self.dispatches += 1;
+        self.in_submit += 1;
+        if self.in_submit >= self.max_per_submit {
+            self.submit();
+        }
+    }
+
+    /// Records a buffer-to-buffer copy (ends the open compute pass).
+    pub fn copy(&mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, size: u64) {
+        self.end_pass();
+        self.encoder()
+            .copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size);
+    }
+
+    /// Submits what has been recorded so far.
+    pub fn submit(&mut self) {
+        self.end_pass();
+        let Some(mut enc) = self.encoder.take() else {
+            return;
+        };
+        if let Some(t) = &mut self.timing
+            && t.used > t.resolved
+        {
+            enc.resolve_query_set(
+                &t.queries,
+                2 * t.resolved..2 * t.used,
+                &t.resolve,
+                16 * u64::from(t.resolved),
+            );
+            t.resolved = t.used;
+        }
+        self.last = Some(self.gpu.queue().submit([enc.finish()]));
+        self.submits += 1;
+        self.in_submit = 0;
+    }
+
+    /// Submits the rest, waits for the device, and reports dispatches and GPU time.
+    pub fn finish(mut self) -> Result<BatchReport> {
+        self.submit();
+        let mut report = BatchReport {
+            dispatches: self.dispatches,
+            submits: self.submits,
+            gpu_seconds: None,
+        };
+        let Some(last) = self.last.take() else {
+            return Ok(report);
+        };
+        match self.timing.take() {
+            Some(t) if t.used > 0 => {
+                let bytes = self.gpu.read_bytes(&[(&t.resolve, 0, 16 * u64::from(t.used))])?;
+                let ticks: &[u64] = bytemuck::cast_slice(&bytes[0]);
+                let period = f64::from(self.gpu.queue().get_timestamp_period());
+                let total: u64 = ticks
+                    .chunks_exact(2)
+                    .map(|p| p[1].saturating_sub(p[0]))
+                    .sum();
+                if self.timing_complete {
+                    report.gpu_seconds = Some(total as f64 * period * 1e-9);
+                }
+            }
+            _ => self.gpu.wait(last)?,
+        }
+        self.gpu.check_fault().map_err(|e| match e {
+            Error::Gpu(m) => Error::Gpu(format!("during a batch: {m}")),
+            e => e,
+        })?;
+        Ok(report)
+    }
+}

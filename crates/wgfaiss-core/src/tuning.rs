@@ -1,0 +1,641 @@
+//! The tuning layer: per-adapter kernel parameters from a static table.
+//!
+//! Every parameter is looked up, first hit wins, in
+//!
+//! 1. options given in code ([`crate::GpuOptions::overrides`], keyed like the variables),
+//! 2. the environment: `WGFAISS_<FAMILY>_<KEY>` (for example `WGFAISS_REDUCE_WORKGROUP_SIZE`),
+//! 3. the config file (`WGFAISS_CONFIG=path`, else the shipped `config/hardware_params.json`):
+//!    `<backend>.<adapter>` (exact name, then the longest key that is a substring of the adapter
+//!    name), then `<backend>.default`, then the top-level `default`,
+//! 4. a heuristic from the adapter's limits and subgroup size.
+//!
+//! Every resolved value remembers where it came from ([`Source`]). A malformed file, an unknown
+//! key, or a value out of range is an [`Error::Tuning`] that names the file (or variable), the key
+//! and the value. No autotuning happens at run time: `wgfaiss tune` (later) measures and writes
+//! the file; this module only reads it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::device::Capabilities;
+use crate::error::{Error, Result};
+
+/// The config file shipped with wgfaiss (embedded at build time).
+pub const SHIPPED_CONFIG: &str = include_str!("../../../config/hardware_params.json");
+/// Name used for the shipped config in messages.
+pub const SHIPPED_CONFIG_NAME: &str = "config/hardware_params.json (built in)";
+
+/// What kind of value a parameter holds and which values are allowed.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// An integer in `min..=max`; with `pow2`, also a power of two.
+    Int {
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+        /// Must be a power of two.
+        pow2: bool,
+    },
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
+}
+
+/// One tunable parameter: its family, key, kind and what it does.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamSpec {
+    /// Kernel family (`reduce`, `gemm`, `submit`, ...).
+    pub family: &'static str,
+    /// Key inside the family.
+    pub key: &'static str,
+    /// Allowed values.
+    pub kind: Kind,
+    /// One line on what it controls.
+    pub doc: &'static str,
+}
+
+impl ParamSpec {
+    /// The environment variable that overrides this parameter.
+    pub fn env_var(&self) -> String {
+        format!("WGFAISS_{}_{}", self.family, self.key).to_ascii_uppercase()
+    }
+}
+
+const fn int(min: u64, max: u64) -> Kind {
+    Kind::Int {
+        min,
+        max,
+        pow2: false,
+    }
+}
+const fn pow2(min: u64, max: u64) -> Kind {
+    Kind::Int {
+        min,
+        max,
+        pow2: true,
+    }
+}
+
+/// Every tunable parameter. The config file may hold these keys and no others.
+pub const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        family: "buffers",
+        key: "max_binding_bytes",
+        kind: int(256, 1 << 40),
+        doc: "largest storage binding wgfaiss uses; larger data is split (capped by the adapter)",
+    },
+    ParamSpec {
+        family: "submit",
+        key: "max_dispatches_per_submit",
+        kind: int(1, 4096),
+        doc: "dispatches recorded before a command buffer is submitted",
+    },
+    ParamSpec {
+        family: "submit",
+        key: "in_flight",
+        kind: int(1, 16),
+        doc: "command buffers in flight at once",
+    },
+    ParamSpec {
+        family: "submit",
+        key: "query_batch",
+        kind: int(1, 1 << 24),
+        doc: "queries searched per internal batch",
+    },
+    ParamSpec {
+        family: "reduce",
+        key: "workgroup_size",
+        kind: pow2(32, 1024),
+        doc: "invocations per workgroup of the reduction kernels",
+    },
+    ParamSpec {
+        family: "reduce",
+        key: "max_workgroups",
+        kind: int(1, 65535),
+        doc: "workgroups of the first pass of a whole-array reduction (per chunk)",
+    },
+    ParamSpec {
+        family: "reduce",
+        key: "path",
+        kind: Kind::Choice(&["auto", "subgroup", "shared"]),
+        doc: "subgroup operations or shared memory only (auto: subgroup where the adapter has it)",
+    },
+    ParamSpec {
+        family: "gemm",
+        key: "tile_m",
+        kind: pow2(8, 256),
+        doc: "rows of C per workgroup",
+    },
+    ParamSpec {
+        family: "gemm",
+        key: "tile_n",
+        kind: pow2(8, 256),
+        doc: "columns of C per workgroup",
+    },
+    ParamSpec {
+        family: "gemm",
+        key: "tile_k",
+        kind: pow2(4, 64),
+        doc: "depth of one shared-memory tile",
+    },
+    ParamSpec {
+        family: "gemm",
+        key: "thread_m",
+        kind: pow2(1, 16),
+        doc: "rows of C per thread (register block)",
+    },
+    ParamSpec {
+        family: "gemm",
+        key: "thread_n",
+        kind: pow2(1, 16),
+        doc: "columns of C per thread (register block)",
+    },
+    ParamSpec {
+        family: "topk",
+        key: "workgroup_size",
+        kind: pow2(32, 1024),
+        doc: "invocations per workgroup of the top-k kernels",
+    },
+    ParamSpec {
+        family: "topk",
+        key: "thread_queue",
+        kind: pow2(1, 32),
+        doc: "per-thread queue length of the block select",
+    },
+    ParamSpec {
+        family: "ivf",
+        key: "scan_workgroup_size",
+        kind: pow2(32, 1024),
+        doc: "invocations per workgroup of the IVF list scan",
+    },
+    ParamSpec {
+        family: "ivf",
+        key: "list_major_min_batch",
+        kind: int(1, 1 << 24),
+        doc: "query batch size from which the list-major IVF scan is used",
+    },
+    ParamSpec {
+        family: "qr",
+        key: "dot",
+        kind: Kind::Choice(&["auto", "simple", "subgroup"]),
+        doc: "QR projection: one thread per column, or one subgroup per column",
+    },
+    ParamSpec {
+        family: "qr",
+        key: "dot_threshold",
+        kind: int(1, 1 << 30),
+        doc: "with dot=auto, rows from which the subgroup form is used",
+    },
+    ParamSpec {
+        family: "svd",
+        key: "band",
+        kind: int(1, 4096),
+        doc: "columns per band of the banded randomized-SVD Z-step",
+    },
+];
+
+/// Look up a parameter's spec.
+pub fn spec(family: &str, key: &str) -> Option<&'static ParamSpec> {
+    PARAMS.iter().find(|p| p.family == family && p.key == key)
+}
+
+/// Where a resolved value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    /// Set in code through [`crate::GpuOptions::overrides`].
+    Option {
+        /// The override's key (the variable name).
+        name: String,
+    },
+    /// An environment variable.
+    Env {
+        /// The variable.
+        var: String,
+    },
+    /// A config file entry.
+    Config {
+        /// The file.
+        file: String,
+        /// Key path inside it.
+        key: String,
+    },
+    /// Derived from the adapter's limits.
+    Heuristic {
+        /// Why this value.
+        why: String,
+    },
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Option { name } => write!(f, "option {name}"),
+            Source::Env { var } => write!(f, "env {var}"),
+            Source::Config { file, key } => write!(f, "{file}: {key}"),
+            Source::Heuristic { why } => write!(f, "heuristic ({why})"),
+        }
+    }
+}
+
+/// A resolved parameter value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    /// An integer parameter.
+    Int(u64),
+    /// A choice parameter.
+    Choice(String),
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Int(v) => write!(f, "{v}"),
+            ParamValue::Choice(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resolved {
+    /// The value in force.
+    pub value: ParamValue,
+    /// Its origin.
+    pub source: Source,
+}
+
+/// Where the config table comes from.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// The file shipped with wgfaiss.
+    Shipped,
+    /// A file on disk.
+    File(PathBuf),
+    /// JSON text with a name for messages (tests use it).
+    Text {
+        /// Name used in messages.
+        name: String,
+        /// The JSON.
+        json: String,
+    },
+}
+
+impl ConfigSource {
+    /// `WGFAISS_CONFIG` if set, else the shipped file.
+    pub fn from_env() -> Self {
+        match std::env::var_os("WGFAISS_CONFIG") {
+            Some(p) if !p.is_empty() => ConfigSource::File(PathBuf::from(p)),
+            _ => ConfigSource::Shipped,
+        }
+    }
+
+    fn load(&self) -> Result<(String, Value)> {
+        let (name, text) = match self {
+            ConfigSource::Shipped => (SHIPPED_CONFIG_NAME.to_string(), SHIPPED_CONFIG.to_string()),
+            ConfigSource::File(p) => (
+                p.display().to_string(),
+                std::fs::read_to_string(p).map_err(|e| Error::TuningFile {
+                    path: p.clone(),
+                    reason: e.to_string(),
+                })?,
+            ),
+            ConfigSource::Text { name, json } => (name.clone(), json.clone()),
+        };
+        let value: Value = serde_json::from_str(&text).map_err(|e| Error::TuningFile {
+            path: Path::new(&name).to_path_buf(),
+            reason: format!("not valid JSON: {e}"),
+        })?;
+        Ok((name, value))
+    }
+}
+
+/// The resolved tuning entry of one adapter.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tuning {
+    /// Config file used.
+    pub config: String,
+    /// Which entry of the file matched the adapter (`vulkan.NVIDIA H200`, or none).
+    pub matched_entry: Option<String>,
+    /// Every parameter, keyed `family.key`.
+    pub params: BTreeMap<String, Resolved>,
+}
+
+/// What the tuning layer needs to know about an adapter (a subset of [`Capabilities`]).
+fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
+    let cpu = caps.device_type == "cpu";
+    let int = |v: u64, why: &str| (ParamValue::Int(v), why.to_string());
+    let choice = |v: &str, why: &str| (ParamValue::Choice(v.to_string()), why.to_string());
+    let max_inv = u64::from(caps.max_invocations_per_workgroup);
+    match (spec.family, spec.key) {
+        ("buffers", "max_binding_bytes") => int(
+            caps.max_storage_binding_bytes.min(caps.max_buffer_bytes),
+            "the adapter's storage binding limit",
+        ),
+        ("submit", "max_dispatches_per_submit") => int(32, "a few dispatches per command buffer"),
+        ("submit", "in_flight") => int(2, "double buffering"),
+        ("submit", "query_batch") => int(if cpu { 256 } else { 4096 }, "by device type"),
+        ("reduce", "workgroup_size") | ("topk", "workgroup_size") => {
+            int(256.min(max_inv), "256, capped by the adapter")
+        }
+        ("ivf", "scan_workgroup_size") => int(128.min(max_inv), "128, capped by the adapter"),
+        ("reduce", "max_workgroups") => int(if cpu { 32 } else { 1024 }, "by device type"),
+        ("reduce", "path") | ("qr", "dot") => choice("auto", "by capability"),
+        ("gemm", "tile_m") | ("gemm", "tile_n") => int(64, "a common f32 tile"),
+        ("gemm", "tile_k") => int(16, "a common f32 tile"),
+        ("gemm", "thread_m") | ("gemm", "thread_n") => int(4, "4x4 register block"),
+        ("topk", "thread_queue") => int(8, "FAISS's k<=128 queue"),
+        ("ivf", "list_major_min_batch") => int(256, "batches that share lists"),
+        ("qr", "dot_threshold") => int(512, "issue default"),
+        ("svd", "band") => int(64, "a GEMM-friendly band"),
+        _ => unreachable!("every PARAMS entry has a heuristic: {}.{}", spec.family, spec.key),
+    }
+}
+
+fn check(spec: &ParamSpec, raw: &Value) -> std::result::Result<ParamValue, String> {
+    match spec.kind {
+        Kind::Int { min, max, pow2 } => {
+            let v = match raw {
+                Value::Number(n) => n.as_u64().ok_or("not a non-negative integer")?,
+                Value::String(s) => s
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| "not a non-negative integer")?,
+                _ => return Err("not a non-negative integer".into()),
+            };
+            if v < min || v > max {
+                return Err(format!("out of range {min}..={max}"));
+            }
+            if pow2 && !v.is_power_of_two() {
+                return Err("not a power of two".into());
+            }
+            Ok(ParamValue::Int(v))
+        }
+        Kind::Choice(options) => {
+            let s = raw.as_str().ok_or("not a string")?.trim();
+            if options.contains(&s) {
+                Ok(ParamValue::Choice(s.to_string()))
+            } else {
+                Err(format!("expected one of {}", options.join(", ")))
+            }
+        }
+    }
+}
+
+fn show(raw: &Value) -> String {
+    match raw {
+        Value::String(s) => format!("{s:?}"),
+        v => v.to_string(),
+    }
+}
+
+/// Checks that an entry of the config holds only known families and keys, with valid values.
+fn check_entry(file: &str, path: &str, entry: &Value) -> Result<()> {
+    let bad = |key: String, value: String, reason: &str| Error::Tuning {
+        source_name: file.to_string(),
+        key,
+        value,
+        reason: reason.to_string(),
+    };
+    let obj = entry
+        .as_object()
+        .ok_or_else(|| bad(path.to_string(), show(entry), "expected an object of families"))?;
+    for (family, keys) in obj {
+        let fpath = format!("{path}.{family}");
+        if !PARAMS.iter().any(|p| p.family == family) {
+            return Err(bad(fpath, show(keys), "unknown family"));
+        }
+        let keys = keys
+            .as_object()
+            .ok_or_else(|| bad(fpath.clone(), show(keys), "expected an object of keys"))?;
+        for (key, raw) in keys {
+            let kpath = format!("{fpath}.{key}");
+            let spec = spec(family, key).ok_or_else(|| bad(kpath.clone(), show(raw), "unknown key"))?;
+            check(spec, raw).map_err(|reason| bad(kpath, show(raw), &reason))?;
+        }
+    }
+    Ok(())
+}
+
+const BACKENDS: &[&str] = &["vulkan", "metal", "dx12", "gl", "webgpu"];
+
+/// The entries of the file that apply to this adapter, most specific first, with their paths.
+fn layers<'a>(file: &str, root: &'a Value, caps: &Capabilities) -> Result<Vec<(String, &'a Value)>> {
+    let bad = |key: &str, value: &Value, reason: &str| Error::Tuning {
+        source_name: file.to_string(),
+        key: key.to_string(),
+        value: show(value),
+        reason: reason.to_string(),
+    };
+    let obj = root
+        .as_object()
+        .ok_or_else(|| bad("(top level)", root, "expected an object"))?;
+    for (k, v) in obj {
+        match k.as_str() {
+            "version" => {
+                if v.as_u64() != Some(1) {
+                    return Err(bad("version", v, "only version 1 is understood"));
+                }
+            }
+            "comment" => {}
+            "default" => check_entry(file, "default", v)?,
+            b if BACKENDS.contains(&b) => {
+                let adapters = v
+                    .as_object()
+                    .ok_or_else(|| bad(k, v, "expected an object of adapter entries"))?;
+                for (name, entry) in adapters {
+                    if name != "comment" {
+                        check_entry(file, &format!("{k}.{name}"), entry)?;
+                    }
+                }
+            }
+            _ => {
+                return Err(bad(
+                    k,
+                    v,
+                    "unknown top-level key (expected version, default, or a backend: vulkan, metal, dx12, gl, webgpu)",
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(adapters) = obj.get(&caps.backend).and_then(Value::as_object) {
+        let exact = adapters.get_key_value(caps.name.as_str());
+        let by_substring = adapters
+            .iter()
+            .filter(|(k, _)| {
+                k.as_str() != "default" && k.as_str() != "comment" && caps.name.contains(k.as_str())
+            })
+            .max_by_key(|(k, _)| k.len());
+        if let Some((name, entry)) = exact.or(by_substring) {
+            out.push((format!("{}.{name}", caps.backend), entry));
+        }
+        if let Some(entry) = adapters.get("default") {
+            out.push((format!("{}.default", caps.backend), entry));
+        }
+    }
+    if let Some(entry) = obj.get("default") {
+        out.push(("default".to_string(), entry));
+    }
+    Ok(out)
+}
+
+impl Tuning {
+    /// Resolves every parameter for an adapter.
+    ///
+    /// `env` looks up an environment variable (pass `|k| std::env::var(k).ok()` for the real
+    /// environment); `overrides` are settings from code, keyed by variable name.
+    pub fn resolve(
+        caps: &Capabilities,
+        config: &ConfigSource,
+        env: &dyn Fn(&str) -> Option<String>,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<Tuning> {
+        let (file, root) = config.load()?;
+        let layers = layers(&file, &root, caps)?;
+        for name in overrides.keys() {
+            if !PARAMS.iter().any(|p| &p.env_var() == name) {
+                return Err(Error::Tuning {
+                    source_name: "GpuOptions::overrides".into(),
+                    key: name.clone(),
+                    value: overrides[name].clone(),
+                    reason: "unknown parameter (names are WGFAISS_<FAMILY>_<KEY>)".into(),
+                });
+            }
+        }
+        let mut params = BTreeMap::new();
+        for spec in PARAMS {
+            let var = spec.env_var();
+            let from_text = |text: &str, source: Source, source_name: String| {
+                check(spec, &Value::String(text.to_string()))
+                    .map(|value| Resolved { value, source })
+                    .map_err(|reason| Error::Tuning {
+                        source_name,
+                        key: var.clone(),
+                        value: format!("{text:?}"),
+                        reason,
+                    })
+            };
+            let resolved = if let Some(text) = overrides.get(&var) {
+                from_text(
+                    text,
+                    Source::Option { name: var.clone() },
+                    "GpuOptions::overrides".into(),
+                )?
+            } else if let Some(text) = env(&var) {
+                from_text(
+                    &text,
+                    Source::Env { var: var.clone() },
+                    format!("environment variable {var}"),
+                )?
+            } else if let Some((key, raw)) = layers.iter().find_map(|(path, entry)| {
+                entry
+                    .get(spec.family)
+                    .and_then(|f| f.get(spec.key))
+                    .map(|raw| (format!("{path}.{}.{}", spec.family, spec.key), raw))
+            }) {
+                // Values in the file were checked in `layers`.
+                let value = check(spec, raw).expect("checked");
+                Resolved {
+                    value,
+                    source: Source::Config {
+                        file: file.clone(),
+                        key,
+                    },
+                }
+            } else {
+                let (value, why) = heuristic(spec, caps);
+                Resolved {
+                    value,
+                    source: Source::Heuristic { why },
+                }
+            };
+            params.insert(format!("{}.{}", spec.family, spec.key), resolved);
+        }
+        let tuning = Tuning {
+            config: file,
+            matched_entry: layers.first().map(|(p, _)| p.clone()),
+            params,
+        };
+        tuning.check_against(caps)?;
+        Ok(tuning)
+    }
+
+    /// Cross-parameter and adapter-limit checks.
+    fn check_against(&self, caps: &Capabilities) -> Result<()> {
+        let max_inv = u64::from(caps.max_invocations_per_workgroup);
+        let too_big = |name: &str, v: u64, reason: String| {
+            let r = &self.params[name];
+            Err(Error::Tuning {
+                source_name: r.source.to_string(),
+                key: name.to_string(),
+                value: v.to_string(),
+                reason,
+            })
+        };
+        for name in [
+            "reduce.workgroup_size",
+            "topk.workgroup_size",
+            "ivf.scan_workgroup_size",
+        ] {
+            let v = self.int(name);
+            if v > max_inv {
+                return too_big(
+                    name,
+                    v,
+                    format!("above the adapter's {max_inv} invocations per workgroup"),
+                );
+            }
+        }
+        let (tm, tn, rm, rn) = (
+            self.int("gemm.tile_m"),
+            self.int("gemm.tile_n"),
+            self.int("gemm.thread_m"),
+            self.int("gemm.thread_n"),
+        );
+        if rm > tm {
+            return too_big("gemm.thread_m", rm, format!("larger than gemm.tile_m = {tm}"));
+        }
+        if rn > tn {
+            return too_big("gemm.thread_n", rn, format!("larger than gemm.tile_n = {tn}"));
+        }
+        let threads = (tm / rm) * (tn / rn);
+        if threads > max_inv {
+            return too_big(
+                "gemm.tile_m",
+                tm,
+                format!(
+                    "(tile_m/thread_m)*(tile_n/thread_n) = {threads} threads, above the adapter's {max_inv}"
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// An integer parameter by `family.key`. Panics on an unknown or non-integer name: names
+    /// are compile-time constants of this crate.
+    pub fn int(&self, name: &str) -> u64 {
+        match &self.params.get(name).unwrap_or_else(|| panic!("no tuning parameter {name}")).value {
+            ParamValue::Int(v) => *v,
+            ParamValue::Choice(_) => panic!("tuning parameter {name} is not an integer"),
+        }
+    }
+
+    /// A choice parameter by `family.key` (same contract as [`Tuning::int`]).
+    pub fn choice(&self, name: &str) -> &str {
+        match &self.params.get(name).unwrap_or_else(|| panic!("no tuning parameter {name}")).value {
+            ParamValue::Choice(v) => v,
+            ParamValue::Int(_) => panic!("tuning parameter {name} is not a choice"),
+        }
+    }
+
+    /// A parameter with its source.
+    pub fn get(&self, name: &str) -> Option<&Resolved> {
+        self.params.get(name)
+    }
+}

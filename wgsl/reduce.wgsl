@@ -1,0 +1,153 @@
+// Reductions over f32: sum, max, min, with the position of the extreme (argmax, argmin).
+//
+// Three entry points share one per-workgroup combine, `wg_reduce`, which comes from one of two
+// parts appended to this file: reduce_shared.wgsl (shared-memory tree) or reduce_subgroup.wgsl
+// (subgroup operations, any subgroup size).
+//
+// - reduce_partial: first pass over a long array (one storage binding, read as vec4). Workgroup
+//   w reduces its contiguous range and writes one candidate to out_v/out_i[out_offset + w].
+// - reduce_pairs: reduces n candidates (value, payload index) to one, kept in out_*[out_offset];
+//   ties go to the smaller position, and partials are laid out in data order, so the winner
+//   is the first occurrence.
+// - reduce_rows: one workgroup per row of a rows x cols row-major block.
+//
+// Ties between equal extremes go to the smaller index, so results match a CPU reference exactly.
+
+override WG: u32 = 256u;
+// 0 = sum, 1 = max, 2 = min.
+override OP: u32 = 0u;
+
+const NONE: u32 = 0xffffffffu;
+
+struct Params {
+    n: u32,          // elements (partial, pairs) or unused
+    out_offset: u32, // first output slot
+    per_wg: u32,     // vec4 elements per workgroup (partial)
+    rows: u32,       // rows in this block (rows)
+    cols: u32,       // columns (rows)
+    wg_x: u32,       // workgroups along x in the dispatch grid
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> xs: array<f32>;
+@group(0) @binding(3) var<storage, read> in_i: array<u32>;
+@group(0) @binding(4) var<storage, read_write> out_v: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out_i: array<u32>;
+@group(0) @binding(6) var<storage, read_write> out_pos: array<u32>;
+
+struct Cand {
+    v: f32,
+    i: u32, // position in the pass's input
+}
+
+fn identity() -> Cand {
+    switch OP {
+        case 1u: { return Cand(bitcast<f32>(0xff800000u), NONE); } // -inf
+        case 2u: { return Cand(bitcast<f32>(0x7f800000u), NONE); } // +inf
+        default: { return Cand(0.0, NONE); }
+    }
+}
+
+// b wins over a?
+fn better(a: Cand, b: Cand) -> bool {
+    switch OP {
+        case 1u: { return b.v > a.v || (b.v == a.v && b.i < a.i); }
+        case 2u: { return b.v < a.v || (b.v == a.v && b.i < a.i); }
+        default: { return false; }
+    }
+}
+
+fn combine(a: Cand, b: Cand) -> Cand {
+    if OP == 0u {
+        return Cand(a.v + b.v, min(a.i, b.i));
+    }
+    if better(a, b) {
+        return b;
+    }
+    return a;
+}
+
+fn group_index(wid: vec3<u32>) -> u32 {
+    return wid.x + wid.y * p.wg_x;
+}
+
+@compute @workgroup_size(WG)
+fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+    let w = group_index(wid);
+    let n4 = (p.n + 3u) / 4u;
+    let start = w * p.per_wg;
+    let end = min(n4, start + p.per_wg);
+    var acc = identity();
+    // Two independent accumulators keep two loads in flight per thread.
+    var acc2 = identity();
+    var k = start + lid;
+    for (; k + WG < end; k += 2u * WG) {
+        let a = x4[k];
+        let b = x4[k + WG];
+        acc = combine(acc, fold4(a, k));
+        acc2 = combine(acc2, fold4(b, k + WG));
+    }
+    if k < end {
+        acc = combine(acc, fold4(x4[k], k));
+    }
+    acc = combine(acc, acc2);
+    let r = wg_reduce(acc, lid);
+    if lid == 0u && start < n4 {
+        out_v[p.out_offset + w] = r.v;
+        out_i[p.out_offset + w] = r.i;
+    }
+}
+
+// The four lanes of vec4 number k, masked by n, combined in index order.
+fn fold4(v: vec4<f32>, k: u32) -> Cand {
+    let base = 4u * k;
+    var c = identity();
+    for (var j = 0u; j < 4u; j++) {
+        if base + j < p.n {
+            c = combine(c, Cand(v[j], base + j));
+        }
+    }
+    return c;
+}
+
+@compute @workgroup_size(WG)
+fn reduce_pairs(@builtin(local_invocation_index) lid: u32) {
+    var acc = identity();
+    for (var k = lid; k < p.n; k += WG) {
+        acc = combine(acc, Cand(xs[k], k));
+    }
+    let r = wg_reduce(acc, lid);
+    if lid == 0u {
+        out_v[p.out_offset] = r.v;
+        if r.i == NONE {
+            out_i[p.out_offset] = NONE;
+        } else {
+            out_i[p.out_offset] = in_i[r.i];
+        }
+        out_pos[p.out_offset] = r.i;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn reduce_rows(@builtin(workgroup_id) wid: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let row = group_index(wid);
+    // Rows past the end still take part in the workgroup's barriers, then write nothing.
+    let live = row < p.rows;
+    var acc = identity();
+    if live {
+        let base = row * p.cols;
+        for (var c = lid; c < p.cols; c += WG) {
+            acc = combine(acc, Cand(xs[base + c], c));
+        }
+    }
+    let r = wg_reduce(acc, lid);
+    if lid == 0u && live {
+        out_v[p.out_offset + row] = r.v;
+        out_i[p.out_offset + row] = r.i;
+    }
+}
