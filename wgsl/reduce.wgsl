@@ -9,7 +9,8 @@
 // - reduce_pairs: reduces n candidates (value, payload index) to one, kept in out_*[out_offset];
 //   ties go to the smaller position, and partials are laid out in data order, so the winner
 //   is the first occurrence.
-// - reduce_rows: one workgroup per row of a rows x cols row-major block.
+// - reduce_rows / reduce_rows4: one workgroup per row of a rows x cols row-major block
+//   (reduce_rows4 when cols is a multiple of 4, reading vec4s).
 //
 // Ties between equal extremes go to the smaller index, so results match a CPU reference exactly.
 
@@ -74,36 +75,75 @@ fn group_index(wid: vec3<u32>) -> u32 {
     return wid.x + wid.y * p.wg_x;
 }
 
-@compute @workgroup_size(WG)
-fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let w = group_index(wid);
-    let n4 = (p.n + 3u) / 4u;
-    let start = w * p.per_wg;
-    let end = min(n4, start + p.per_wg);
-    var acc = identity();
-    // Two independent accumulators keep two loads in flight per thread.
-    var acc2 = identity();
+// Is lane-wise v better than the best so far (or is there no best yet)?
+fn better4(best: vec4<f32>, idx: vec4<u32>, v: vec4<f32>) -> vec4<bool> {
+    let none = idx == vec4<u32>(NONE);
+    if OP == 2u {
+        return (v < best) | none;
+    }
+    return (v > best) | none;
+}
+
+fn lane_cand(v: f32, k: u32, j: u32, origin: u32) -> Cand {
+    if k == NONE {
+        return identity();
+    }
+    return Cand(v, 4u * k + j - origin);
+}
+
+// Accumulates the vec4s [start, end) of x4 strided by WG (all lanes valid), lane-wise and
+// branch-free: sums in vec4 registers, extremes with their vec4 number per lane (strict
+// comparison keeps the first). Lane j of vec4 k has index 4k + j - origin. Two accumulators
+// keep two loads in flight per invocation.
+fn acc_vec4(start: u32, end: u32, lid: u32, origin: u32) -> Cand {
+    var s0 = vec4<f32>(0.0);
+    var s1 = vec4<f32>(0.0);
+    let id = identity();
+    var b0 = vec4<f32>(id.v);
+    var b1 = vec4<f32>(id.v);
+    var i0 = vec4<u32>(NONE);
+    var i1 = vec4<u32>(NONE);
     var k = start + lid;
     for (; k + WG < end; k += 2u * WG) {
         let a = x4[k];
         let b = x4[k + WG];
-        acc = combine(acc, fold4(a, k));
-        acc2 = combine(acc2, fold4(b, k + WG));
+        if OP == 0u {
+            s0 += a;
+            s1 += b;
+        } else {
+            let ga = better4(b0, i0, a);
+            b0 = select(b0, a, ga);
+            i0 = select(i0, vec4<u32>(k), ga);
+            let gb = better4(b1, i1, b);
+            b1 = select(b1, b, gb);
+            i1 = select(i1, vec4<u32>(k + WG), gb);
+        }
     }
     if k < end {
-        acc = combine(acc, fold4(x4[k], k));
+        let a = x4[k];
+        if OP == 0u {
+            s0 += a;
+        } else {
+            let ga = better4(b0, i0, a);
+            b0 = select(b0, a, ga);
+            i0 = select(i0, vec4<u32>(k), ga);
+        }
     }
-    acc = combine(acc, acc2);
-    let r = wg_reduce(acc, lid);
-    if lid == 0u && start < n4 {
-        out_v[p.out_offset + w] = r.v;
-        out_i[p.out_offset + w] = r.i;
+    if OP == 0u {
+        let s = s0 + s1;
+        return Cand((s.x + s.y) + (s.z + s.w), 0u);
     }
+    var c = identity();
+    for (var j = 0u; j < 4u; j++) {
+        c = combine(c, lane_cand(b0[j], i0[j], j, origin));
+        c = combine(c, lane_cand(b1[j], i1[j], j, origin));
+    }
+    return c;
 }
 
-// The four lanes of vec4 number k, masked by n, combined in index order.
-fn fold4(v: vec4<f32>, k: u32) -> Cand {
+// The lanes of vec4 number k that are below n, combined in index order.
+fn fold4(k: u32) -> Cand {
+    let v = x4[k];
     let base = 4u * k;
     var c = identity();
     for (var j = 0u; j < 4u; j++) {
@@ -112,6 +152,26 @@ fn fold4(v: vec4<f32>, k: u32) -> Cand {
         }
     }
     return c;
+}
+
+@compute @workgroup_size(WG)
+fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+    let w = group_index(wid);
+    let n4 = (p.n + 3u) / 4u;
+    let full = p.n / 4u; // vec4s whose four lanes are all inside the array
+    let start = w * p.per_wg;
+    let end = min(n4, start + p.per_wg);
+    var acc = acc_vec4(start, min(end, full), lid, 0u);
+    // The partial last vec4, if any, belongs to the workgroup whose range holds it.
+    if lid == 0u && full < n4 && start <= full && full < end {
+        acc = combine(acc, fold4(full));
+    }
+    let r = wg_reduce(acc, lid);
+    if lid == 0u && start < n4 {
+        out_v[p.out_offset + w] = r.v;
+        out_i[p.out_offset + w] = r.i;
+    }
 }
 
 @compute @workgroup_size(WG)
@@ -132,6 +192,7 @@ fn reduce_pairs(@builtin(local_invocation_index) lid: u32) {
     }
 }
 
+// One workgroup per row, any number of columns: scalar loads, four in flight per invocation.
 @compute @workgroup_size(WG)
 fn reduce_rows(@builtin(workgroup_id) wid: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
@@ -141,9 +202,38 @@ fn reduce_rows(@builtin(workgroup_id) wid: vec3<u32>,
     var acc = identity();
     if live {
         let base = row * p.cols;
-        for (var c = lid; c < p.cols; c += WG) {
+        var c = lid;
+        for (; c + 3u * WG < p.cols; c += 4u * WG) {
+            let a0 = xs[base + c];
+            let a1 = xs[base + c + WG];
+            let a2 = xs[base + c + 2u * WG];
+            let a3 = xs[base + c + 3u * WG];
+            acc = combine(acc, Cand(a0, c));
+            acc = combine(acc, Cand(a1, c + WG));
+            acc = combine(acc, Cand(a2, c + 2u * WG));
+            acc = combine(acc, Cand(a3, c + 3u * WG));
+        }
+        for (; c < p.cols; c += WG) {
             acc = combine(acc, Cand(xs[base + c], c));
         }
+    }
+    let r = wg_reduce(acc, lid);
+    if lid == 0u && live {
+        out_v[p.out_offset + row] = r.v;
+        out_i[p.out_offset + row] = r.i;
+    }
+}
+
+// One workgroup per row when cols is a multiple of 4: vec4 loads, lane-wise accumulation.
+@compute @workgroup_size(WG)
+fn reduce_rows4(@builtin(workgroup_id) wid: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+    let row = group_index(wid);
+    let live = row < p.rows;
+    var acc = identity();
+    if live {
+        let c4 = p.cols / 4u;
+        acc = acc_vec4(row * c4, (row + 1u) * c4, lid, row * p.cols);
     }
     let r = wg_reduce(acc, lid);
     if lid == 0u && live {

@@ -1,1 +1,49 @@
-fn main(){}
+//! `wgfaiss`: the command-line tool of wgfaiss.
+
+mod bench;
+mod info;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Portable GPU vector search over wgpu.
+#[derive(Parser)]
+#[command(name = "wgfaiss", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The adapter, its capabilities, and the resolved tuning entry with each value's source.
+    Info {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The main job on generated data, on whatever adapter exists. Today (foundation stage):
+    /// the adapter, then every reduction on generated data checked against the CPU.
+    Demo {
+        /// Elements of the generated array.
+        #[arg(long, default_value_t = 1_000_003)]
+        n: usize,
+        /// Seed of the generated data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Measure kernels against the adapter's streaming-read bandwidth.
+    Bench {
+        #[command(subcommand)]
+        what: bench::What,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Info { json } => info::run(json),
+        Command::Demo { n, seed } => bench::demo(n, seed),
+        Command::Bench { what } => bench::run(what),
+    }
+}

@@ -15,8 +15,6 @@ struct Timing {
     resolve: wgpu::Buffer,
     /// Pairs written so far (over all submissions).
     used: u32,
-    /// Pairs already resolved into `resolve`.
-    resolved: u32,
 }
 
 /// What a finished batch did.
@@ -65,7 +63,6 @@ impl Gpu {
                 mapped_at_creation: false,
             }),
             used: 0,
-            resolved: 0,
         });
         Batch {
             gpu: self,
@@ -171,20 +168,9 @@ impl Batch<'_> {
     /// Submits what has been recorded so far.
     pub fn submit(&mut self) {
         self.end_pass();
-        let Some(mut enc) = self.encoder.take() else {
+        let Some(enc) = self.encoder.take() else {
             return;
         };
-        if let Some(t) = &mut self.timing
-            && t.used > t.resolved
-        {
-            enc.resolve_query_set(
-                &t.queries,
-                2 * t.resolved..2 * t.used,
-                &t.resolve,
-                16 * u64::from(t.resolved),
-            );
-            t.resolved = t.used;
-        }
         self.last = Some(self.gpu.queue().submit([enc.finish()]));
         self.submits += 1;
         self.in_submit = 0;
@@ -192,6 +178,16 @@ impl Batch<'_> {
 
     /// Submits the rest, waits for the device, and reports dispatches and GPU time.
     pub fn finish(mut self) -> Result<BatchReport> {
+        // Query results stay in the set across submissions: resolve them all once, at the end
+        // (resolve offsets must be 256-byte aligned, so per-submission resolves would not pack).
+        self.end_pass();
+        if let Some(t) = &self.timing
+            && t.used > 0
+        {
+            let (queries, resolve, used) = (t.queries.clone(), t.resolve.clone(), t.used);
+            self.encoder()
+                .resolve_query_set(&queries, 0..2 * used, &resolve, 0);
+        }
         self.submit();
         let mut report = BatchReport {
             dispatches: self.dispatches,

@@ -346,7 +346,10 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("ivf", "scan_workgroup_size") => int(128.min(max_inv), "128, capped by the adapter"),
         ("reduce", "max_workgroups") => int(if cpu { 32 } else { 1024 }, "by device type"),
         ("reduce", "path") | ("qr", "dot") => choice("auto", "by capability"),
-        ("gemm", "tile_m") | ("gemm", "tile_n") => int(64, "a common f32 tile"),
+        ("gemm", "tile_m") | ("gemm", "tile_n") if max_inv >= 256 => {
+            int(64, "a common f32 tile (256 threads of 4x4)")
+        }
+        ("gemm", "tile_m") | ("gemm", "tile_n") => int(32, "64 threads of 4x4, within the adapter"),
         ("gemm", "tile_k") => int(16, "a common f32 tile"),
         ("gemm", "thread_m") | ("gemm", "thread_n") => int(4, "4x4 register block"),
         ("topk", "thread_queue") => int(8, "FAISS's k<=128 queue"),

@@ -123,6 +123,37 @@ fn whole_array_split_over_several_bindings() {
 }
 
 #[test]
+fn many_ties_go_to_the_first_index() {
+    // Five distinct values: every extreme occurs many times, in every lane and accumulator.
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("many_ties"));
+    for path in paths(gpu) {
+        for n in [7, 64, 1001, 20_000] {
+            let x: Vec<f32> = (0..n).map(|_| rng.below(5) as f32).collect();
+            for op in [ReduceOp::ArgMax, ReduceOp::ArgMin] {
+                let opts = ReduceOptions {
+                    path: Some(path),
+                    workgroup_size: Some(32),
+                    max_workgroups: Some(3),
+                };
+                check_whole(gpu, &x, op, &opts, &format!("ties {path:?} {op:?} n{n}"));
+            }
+            for cols in [7, 8, 100] {
+                let rows = n / cols;
+                for op in [ReduceOp::ArgMax, ReduceOp::ArgMin] {
+                    let opts = ReduceOptions {
+                        path: Some(path),
+                        workgroup_size: Some(32),
+                        max_workgroups: None,
+                    };
+                    check_rows(gpu, &x[..rows * cols], rows, cols, op, &opts, &format!("row ties {path:?} {op:?} {cols}"));
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn ties_go_to_the_first_index() {
     let gpu = gpu();
     for path in paths(gpu) {
@@ -177,7 +208,7 @@ fn rows_match_reference() {
     let mut rng = Rng::new(seed("rows"));
     for path in paths(gpu) {
         for wg in [32, 128] {
-            for (rows, cols) in [(1, 1), (3, 1), (1, 5), (7, 33), (130, 3), (5, 1000), (2, 4099)] {
+            for (rows, cols) in [(1, 1), (3, 1), (1, 4), (1, 5), (7, 33), (130, 3), (3, 8), (5, 1000), (9, 4096), (2, 4099)] {
                 let x = rng.vec(rows * cols);
                 for op in OPS {
                     let opts = ReduceOptions {
@@ -208,6 +239,17 @@ fn rows_split_over_several_bindings() {
             };
             check_rows(&gpu, &x, rows, cols, op, &opts, &format!("split rows {path:?} {op:?}"));
         }
+    }
+    // Rows of a multiple of 4 columns take the vec4 kernel: split those too (7 rows a chunk).
+    let (rows, cols) = (50, 32);
+    let x = rng.vec(rows * cols);
+    for op in OPS {
+        let opts = ReduceOptions {
+            path: Some(ReducePath::Subgroup),
+            workgroup_size: Some(32),
+            max_workgroups: None,
+        };
+        check_rows(&gpu, &x, rows, cols, op, &opts, &format!("split rows4 {op:?}"));
     }
     // A row wider than a binding is a clear error.
     let wide = vec![0.0f32; 2 * 300];

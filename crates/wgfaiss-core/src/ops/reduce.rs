@@ -415,55 +415,133 @@ impl Gpu {
                 indices: op.has_index().then(Vec::new),
             });
         }
+        let buf = self.upload_split(data, cols)?;
+        let plan = RowReduction::new(self, &buf, cols, op, opts)?;
+        plan.poison(self)?;
+        let mut batch = self.batch(false);
+        plan.record(&mut batch);
+        batch.finish()?;
+        plan.read(self)
+    }
+}
+
+/// A per-row reduction planned over a row-major matrix already on the device (split at row
+/// boundaries, as [`Gpu::upload_split`] with `granule = cols` makes it).
+pub struct RowReduction {
+    kernel: Arc<Kernel>,
+    steps: Vec<(wgpu::BindGroup, (u32, u32, u32))>,
+    out_v: GpuBuffer<f32>,
+    out_i: GpuBuffer<u32>,
+    rows: usize,
+    op: ReduceOp,
+    path: ReducePath,
+}
+
+impl RowReduction {
+    /// Plans `op` over each row of `data`, whose rows have `cols` elements.
+    pub fn new(
+        gpu: &Gpu,
+        data: &SplitBuffer<f32>,
+        cols: usize,
+        op: ReduceOp,
+        opts: &ReduceOptions,
+    ) -> Result<RowReduction> {
+        if cols == 0 || data.is_empty() || data.len() % cols != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "row reduction: {} values are not whole rows of {cols}",
+                data.len()
+            )));
+        }
+        let rows = data.len() / cols;
         if rows > u32::MAX as usize || cols > u32::MAX as usize {
             return Err(Error::InvalidArgument(format!(
-                "reduce_rows: {rows} x {cols} is beyond 2^32 rows or columns"
+                "row reduction: {rows} x {cols} is beyond 2^32 rows or columns"
             )));
         }
-        let out_bytes = rows as u64 * 4;
-        if out_bytes > self.capabilities().max_storage_binding_bytes {
+        if rows as u64 * 4 > gpu.capabilities().max_storage_binding_bytes {
             return Err(Error::InvalidArgument(format!(
-                "reduce_rows: {rows} row results do not fit one storage binding"
+                "row reduction: {rows} row results do not fit one storage binding"
             )));
         }
-        let s = Setup::new(self, op, opts)?;
-        let kernel = s.kernel(self, "reduce_rows")?;
-        let buf = self.upload_split(data, cols)?;
-        let out_v = self.alloc::<f32>(rows)?;
-        let out_i = self.alloc::<u32>(rows)?;
-        // Poison: a row the kernel fails to write reads back as NaN and a bad index.
-        self.write(&out_v, &vec![f32::NAN; rows])?;
-        self.write(&out_i, &vec![0xdead_beef; rows])?;
-        let mut batch = self.batch(false);
-        let mut keep = Vec::new();
-        for (chunk, &start) in buf.chunks().iter().zip(buf.starts()) {
-            let chunk_rows = (chunk.len() / cols) as u32;
-            let (x, y) = self.grid(chunk_rows);
-            let params = self.uniform(&Params {
-                n: 0,
-                out_offset: (start / cols) as u32,
-                per_wg: 0,
-                rows: chunk_rows,
-                cols: cols as u32,
-                wg_x: x,
-                _pad: [0; 2],
-            });
-            let bg = self.bind(
-                &kernel,
-                &[
-                    (0, params.as_entire_binding()),
-                    (2, chunk.binding()),
-                    (4, out_v.binding()),
-                    (5, out_i.binding()),
-                ],
-            );
-            batch.dispatch(&kernel, &bg, (x, y, 1));
-            keep.push(bg);
+        if let Some((c, _)) = data
+            .chunks()
+            .iter()
+            .zip(data.starts())
+            .find(|(c, s)| *s % cols != 0 || c.len() % cols != 0)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "row reduction: a chunk of {} values splits a row of {cols}",
+                c.len()
+            )));
         }
-        batch.finish()?;
-        let values = self.read(&out_v)?;
-        let indices = if op.has_index() {
-            Some(self.read(&out_i)?)
+        let s = Setup::new(gpu, op, opts)?;
+        // Rows of a multiple of 4 columns start on vec4 boundaries (chunks start at rows).
+        let entry = if cols % 4 == 0 { "reduce_rows4" } else { "reduce_rows" };
+        let kernel = s.kernel(gpu, entry)?;
+        let out_v = gpu.alloc::<f32>(rows)?;
+        let out_i = gpu.alloc::<u32>(rows)?;
+        let steps = data
+            .chunks()
+            .iter()
+            .zip(data.starts())
+            .map(|(chunk, &start)| {
+                let chunk_rows = (chunk.len() / cols) as u32;
+                let (x, y) = gpu.grid(chunk_rows);
+                let params = gpu.uniform(&Params {
+                    n: 0,
+                    out_offset: (start / cols) as u32,
+                    per_wg: 0,
+                    rows: chunk_rows,
+                    cols: cols as u32,
+                    wg_x: x,
+                    _pad: [0; 2],
+                });
+                let bg = gpu.bind(
+                    &kernel,
+                    &[
+                        (0, params.as_entire_binding()),
+                        (if cols % 4 == 0 { 1 } else { 2 }, chunk.binding()),
+                        (4, out_v.binding()),
+                        (5, out_i.binding()),
+                    ],
+                );
+                (bg, (x, y, 1))
+            })
+            .collect();
+        Ok(RowReduction {
+            kernel,
+            steps,
+            out_v,
+            out_i,
+            rows,
+            op,
+            path: s.path,
+        })
+    }
+
+    /// The path in use.
+    pub fn path(&self) -> ReducePath {
+        self.path
+    }
+
+    /// Records one run.
+    pub fn record(&self, batch: &mut Batch<'_>) {
+        for (bg, groups) in &self.steps {
+            batch.dispatch(&self.kernel, bg, *groups);
+        }
+    }
+
+    /// Poisons the outputs: a row the kernel fails to write reads back as NaN and a bad index.
+    pub fn poison(&self, gpu: &Gpu) -> Result<()> {
+        gpu.write(&self.out_v, &vec![f32::NAN; self.rows])?;
+        gpu.write(&self.out_i, &vec![0xdead_beef; self.rows])
+    }
+
+    /// Reads the result of the last recorded run (after its batch finished).
+    pub fn read(&self, gpu: &Gpu) -> Result<RowsReduced> {
+        let values = gpu.read(&self.out_v)?;
+        let indices = if self.op.has_index() {
+            Some(gpu.read(&self.out_i)?)
         } else {
             None
         };

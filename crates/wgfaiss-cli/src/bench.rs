@@ -1,0 +1,294 @@
+//! `wgfaiss demo` and `wgfaiss bench`.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use serde::Serialize;
+use wgfaiss::ops::reduce::{ReduceOp, ReduceOptions, ReducePath, Reduction, RowReduction};
+use wgfaiss::ops::stream::StreamRead;
+use wgfaiss::rng::Rng;
+use wgfaiss::{Batch, Gpu};
+
+use crate::info::bytes;
+
+#[derive(Subcommand)]
+pub enum What {
+    /// Reductions (sum, max, argmax; whole array and per row) against a plain streaming read.
+    Reduce {
+        /// Elements of the whole-array input (default 2^28 = 1 GiB).
+        #[arg(long, default_value_t = 1 << 28)]
+        n: usize,
+        /// Columns of the per-row input (rows = n / cols).
+        #[arg(long, default_value_t = 65_536)]
+        cols: usize,
+        /// Timed runs per kernel (the median is reported).
+        #[arg(long, default_value_t = 20)]
+        iters: usize,
+        /// Write all results as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
+}
+
+pub fn run(what: What) -> Result<()> {
+    match what {
+        What::Reduce {
+            n,
+            cols,
+            iters,
+            json,
+        } => bench_reduce(n, cols, iters, json),
+    }
+}
+
+/// One benchmark row.
+#[derive(Debug, Serialize)]
+struct Row {
+    kernel: String,
+    path: String,
+    bytes: u64,
+    gpu_ms_median: Option<f64>,
+    wall_ms_median: f64,
+    gbps: Option<f64>,
+    of_stream: Option<f64>,
+    checked: String,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs `record` in its own timed batch `iters` times after two warm-up runs; returns the
+/// median GPU time (timestamps) and the median wall time with the wait.
+fn time(gpu: &Gpu, iters: usize, record: &dyn Fn(&mut Batch<'_>)) -> Result<(Option<f64>, f64)> {
+    let mut gpu_s = Vec::new();
+    let mut wall_s = Vec::new();
+    for i in 0..iters + 2 {
+        let t0 = Instant::now();
+        let mut batch = gpu.batch(true);
+        record(&mut batch);
+        let report = batch.finish()?;
+        if i >= 2 {
+            wall_s.push(t0.elapsed().as_secs_f64());
+            if let Some(g) = report.gpu_seconds {
+                gpu_s.push(g);
+            }
+        }
+    }
+    let gpu_med = (gpu_s.len() == iters).then(|| median(gpu_s));
+    Ok((gpu_med, median(wall_s)))
+}
+
+fn paths(gpu: &Gpu) -> Vec<ReducePath> {
+    if gpu.capabilities().subgroups {
+        vec![ReducePath::Subgroup, ReducePath::Shared]
+    } else {
+        vec![ReducePath::Shared]
+    }
+}
+
+fn check_whole(x: &[f32], op: ReduceOp, value: f32, index: Option<u64>) -> Result<String> {
+    match op {
+        ReduceOp::Sum => {
+            let want: f64 = x.iter().map(|&v| f64::from(v)).sum();
+            let abs: f64 = x.iter().map(|&v| f64::from(v).abs()).sum();
+            let rel = (f64::from(value) - want).abs() / abs;
+            if rel > 1e-5 {
+                bail!("sum {value} vs CPU {want}: relative error {rel:.2e} against sum|x|");
+            }
+            Ok(format!("err/sum|x| {rel:.1e}"))
+        }
+        _ => {
+            let max = matches!(op, ReduceOp::Max | ReduceOp::ArgMax);
+            let mut best = 0;
+            for (i, &v) in x.iter().enumerate() {
+                if (max && v > x[best]) || (!max && v < x[best]) {
+                    best = i;
+                }
+            }
+            if (value, index) != (x[best], Some(best as u64)) {
+                bail!("{op:?} gave {value} at {index:?}, CPU {} at {best}", x[best]);
+            }
+            Ok("exact".into())
+        }
+    }
+}
+
+fn bench_reduce(n: usize, cols: usize, iters: usize, json: Option<std::path::PathBuf>) -> Result<()> {
+    if n == 0 || cols == 0 || iters == 0 {
+        bail!("--n, --cols and --iters must be positive");
+    }
+    let gpu = Gpu::new().context("opening a GPU")?;
+    let caps = gpu.capabilities();
+    eprintln!(
+        "adapter {} ({}), {} elements = {}",
+        caps.name,
+        caps.backend,
+        n,
+        bytes(n as u64 * 4)
+    );
+    let t0 = Instant::now();
+    let x = Rng::new(12345).vec(n);
+    let data = gpu.upload_split(&x, 4)?;
+    eprintln!(
+        "generated and uploaded in {:.2} s ({} chunk(s))",
+        t0.elapsed().as_secs_f64(),
+        data.chunks().len()
+    );
+    let mut rows = Vec::new();
+    let wg = 256.min(caps.max_invocations_per_workgroup);
+    let stream = StreamRead::new(&gpu, &data, wg, 4 * 1024)?;
+    let (g, w) = time(&gpu, iters, &|b| stream.record(b))?;
+    let stream_gbps = g.map(|g| stream.bytes() as f64 / g / 1e9);
+    rows.push(Row {
+        kernel: "stream_read".into(),
+        path: "-".into(),
+        bytes: stream.bytes(),
+        gpu_ms_median: g.map(|g| g * 1e3),
+        wall_ms_median: w * 1e3,
+        gbps: stream_gbps,
+        of_stream: Some(1.0),
+        checked: "-".into(),
+    });
+    for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::ArgMax] {
+        for path in paths(&gpu) {
+            let opts = ReduceOptions {
+                path: Some(path),
+                ..Default::default()
+            };
+            let plan = Reduction::new(&gpu, &data, op, &opts)?;
+            plan.poison(&gpu)?;
+            let (g, w) = time(&gpu, iters, &|b| plan.record(b))?;
+            let r = plan.read(&gpu)?;
+            let checked = check_whole(&x, op, r.value, r.index)?;
+            let gbps = g.map(|g| plan.bytes() as f64 / g / 1e9);
+            rows.push(Row {
+                kernel: format!("reduce {op:?}").to_lowercase(),
+                path: format!("{path:?}").to_lowercase(),
+                bytes: plan.bytes(),
+                gpu_ms_median: g.map(|g| g * 1e3),
+                wall_ms_median: w * 1e3,
+                gbps,
+                of_stream: gbps.zip(stream_gbps).map(|(a, b)| a / b),
+                checked,
+            });
+        }
+    }
+    let nrows = n / cols;
+    if nrows > 0 {
+        let m = gpu.upload_split(&x[..nrows * cols], cols)?;
+        for op in [ReduceOp::Sum, ReduceOp::ArgMax] {
+            for path in paths(&gpu) {
+                let opts = ReduceOptions {
+                    path: Some(path),
+                    ..Default::default()
+                };
+                let plan = RowReduction::new(&gpu, &m, cols, op, &opts)?;
+                plan.poison(&gpu)?;
+                let (g, w) = time(&gpu, iters, &|b| plan.record(b))?;
+                let got = plan.read(&gpu)?;
+                // Check a sample of rows against the CPU.
+                for r in (0..nrows).step_by((nrows / 16).max(1)) {
+                    let row = &x[r * cols..(r + 1) * cols];
+                    let index = got.indices.as_ref().map(|i| u64::from(i[r]));
+                    check_whole(row, op, got.values[r], index)
+                        .with_context(|| format!("row {r}"))?;
+                }
+                let b = (nrows * cols * 4) as u64;
+                let gbps = g.map(|g| b as f64 / g / 1e9);
+                rows.push(Row {
+                    kernel: format!("rows {op:?} {nrows}x{cols}").to_lowercase(),
+                    path: format!("{path:?}").to_lowercase(),
+                    bytes: b,
+                    gpu_ms_median: g.map(|g| g * 1e3),
+                    wall_ms_median: w * 1e3,
+                    gbps,
+                    of_stream: gbps.zip(stream_gbps).map(|(a, b)| a / b),
+                    checked: "sampled rows ok".into(),
+                });
+            }
+        }
+    }
+    println!(
+        "{:<28} {:<9} {:>10} {:>10} {:>9} {:>8}  check",
+        "kernel", "path", "gpu ms", "wall ms", "GB/s", "%stream"
+    );
+    for r in &rows {
+        println!(
+            "{:<28} {:<9} {:>10} {:>10.3} {:>9} {:>8}  {}",
+            r.kernel,
+            r.path,
+            r.gpu_ms_median.map_or("-".into(), |v| format!("{v:.3}")),
+            r.wall_ms_median,
+            r.gbps.map_or("-".into(), |v| format!("{v:.1}")),
+            r.of_stream.map_or("-".into(), |v| format!("{:.0}%", v * 100.0)),
+            r.checked
+        );
+    }
+    if let Some(path) = json {
+        let out = serde_json::json!({
+            "adapter": caps.name,
+            "backend": caps.backend,
+            "n": n,
+            "iters": iters,
+            "rows": rows,
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&out)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The foundation-stage demo: adapter, then each reduction on generated data vs the CPU.
+pub fn demo(n: usize, seed: u64) -> Result<()> {
+    if n == 0 {
+        bail!("--n must be positive");
+    }
+    let gpu = Gpu::new().context("opening a GPU")?;
+    let caps = gpu.capabilities();
+    println!(
+        "wgfaiss demo on {} ({}, {}; subgroups {}..{})",
+        caps.name, caps.backend, caps.device_type, caps.subgroup_min_size, caps.subgroup_max_size
+    );
+    println!("indexes are not built yet (foundation stage): reductions over {n} generated floats");
+    let x = Rng::new(seed).vec(n);
+    let data = gpu.upload_split(&x, 4)?;
+    for op in [
+        ReduceOp::Sum,
+        ReduceOp::Max,
+        ReduceOp::Min,
+        ReduceOp::ArgMax,
+        ReduceOp::ArgMin,
+    ] {
+        for path in paths(&gpu) {
+            let opts = ReduceOptions {
+                path: Some(path),
+                ..Default::default()
+            };
+            let plan = Reduction::new(&gpu, &data, op, &opts)?;
+            plan.poison(&gpu)?;
+            let t0 = Instant::now();
+            let mut batch = gpu.batch(true);
+            plan.record(&mut batch);
+            let report = batch.finish()?;
+            let r = plan.read(&gpu)?;
+            let wall = t0.elapsed().as_secs_f64();
+            let check = check_whole(&x, op, r.value, r.index)?;
+            println!(
+                "  {:<7} {:<9} = {:>14.6}{:<14} {:>8.3} ms wall{}  CPU check: {check}",
+                format!("{op:?}").to_lowercase(),
+                format!("{path:?}").to_lowercase(),
+                r.value,
+                r.index.map_or(String::new(), |i| format!(" at {i}")),
+                wall * 1e3,
+                report
+                    .gpu_seconds
+                    .map_or(String::new(), |g| format!(", {:.3} ms GPU", g * 1e3)),
+            );
+        }
+    }
+    println!("all results match the CPU reference");
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! Opening adapters, capabilities, buffers and batches on the test adapter.
+
+mod common;
+
+use wgfaiss_core::ops::reduce::{ReduceOp, ReduceOptions, Reduction};
+use wgfaiss_core::{Error, Gpu, GpuOptions};
+
+#[test]
+fn test_adapter_reports_capabilities() {
+    let gpu = common::gpu();
+    let c = gpu.capabilities();
+    eprintln!("test adapter: {} ({}), subgroups {}..{}", c.name, c.backend, c.subgroup_min_size, c.subgroup_max_size);
+    assert!(!c.name.is_empty());
+    assert!(c.max_storage_binding_bytes >= 128 << 20);
+    assert!(c.workgroup_memory_bytes >= 16 << 10);
+    assert!(c.max_invocations_per_workgroup >= 256);
+    if c.subgroups {
+        assert!(c.subgroup_min_size >= 1 && c.subgroup_min_size <= c.subgroup_max_size);
+    }
+    // Cooperative matrices are enabled only where an f16 configuration is listed.
+    assert_eq!(c.cooperative_matrix, c.coop_matrix_configs.iter().any(|m| m.ab == "f16"));
+    assert!(gpu.tuning().matched_entry.is_some());
+}
+
+#[test]
+fn a_missing_adapter_is_an_error_that_says_how_to_get_one() {
+    let e = Gpu::with_options(GpuOptions {
+        adapter: Some("no adapter is called this".into()),
+        ..common::options()
+    })
+    .unwrap_err();
+    assert!(matches!(e, Error::NoAdapter { .. }));
+    let msg = e.to_string();
+    assert!(msg.contains("mesa-vulkan-drivers") && msg.contains("no adapter is called this"), "{msg}");
+}
+
+#[test]
+fn bad_tuning_options_are_errors() {
+    let e = Gpu::with_options(common::options().with_override("WGFAISS_REDUCE_PATH", "fastest")).unwrap_err();
+    assert!(e.to_string().contains("WGFAISS_REDUCE_PATH"), "{e}");
+}
+
+#[test]
+fn upload_and_readback_round_trip() {
+    let gpu = common::gpu();
+    for n in [0usize, 1, 3, 4, 5, 1001] {
+        let data: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+        let buf = gpu.upload(&data).unwrap();
+        assert_eq!(gpu.read(&buf).unwrap(), data);
+    }
+    let buf = gpu.alloc::<f32>(10).unwrap();
+    gpu.write(&buf, &[1.0, 2.0, 3.0]).unwrap();
+    assert_eq!(&gpu.read(&buf).unwrap()[..4], &[1.0, 2.0, 3.0, 0.0]);
+    assert!(gpu.write(&buf, &[0.0; 11]).is_err());
+    let too_big = gpu.capabilities().max_buffer_bytes / 4 + 1;
+    assert!(gpu.alloc::<f32>(too_big as usize).is_err());
+}
+
+#[test]
+fn split_buffers_respect_the_binding_limit_and_rows() {
+    let gpu = common::gpu_with_binding_limit(1000);
+    // 1000 bytes round down to 992: 8 rows of 30 floats = 960 bytes per chunk.
+    let data: Vec<f32> = (0..30 * 17).map(|i| i as f32).collect();
+    let split = gpu.upload_split(&data, 30).unwrap();
+    assert_eq!(split.chunks().len(), 3);
+    assert_eq!(split.starts(), &[0, 240, 480]);
+    let mut back = Vec::new();
+    for c in split.chunks() {
+        assert!(c.len() * 4 <= 992);
+        back.extend(gpu.read(c).unwrap());
+    }
+    assert_eq!(back, data);
+}
+
+#[test]
+fn batches_submit_every_max_dispatches_and_time_passes() {
+    let gpu = Gpu::with_options(common::options().with_override("WGFAISS_SUBMIT_MAX_DISPATCHES_PER_SUBMIT", 3)).unwrap();
+    let data: Vec<f32> = (0..5000).map(|i| (i % 97) as f32).collect();
+    let split = gpu.upload_split(&data, 4).unwrap();
+    let plan = Reduction::new(&gpu, &split, ReduceOp::Sum, &ReduceOptions::default()).unwrap();
+    plan.poison(&gpu).unwrap();
+    let mut batch = gpu.batch(true);
+    for _ in 0..5 {
+        plan.record(&mut batch); // 2 dispatches each
+    }
+    let report = batch.finish().unwrap();
+    assert_eq!(report.dispatches, 10);
+    assert_eq!(report.submits, 4);
+    if gpu.capabilities().timestamps {
+        let t = report.gpu_seconds.expect("timestamps were requested and supported");
+        assert!(t > 0.0 && t < 60.0, "{t}");
+    }
+    let want: f64 = data.iter().map(|&v| f64::from(v)).sum();
+    assert_eq!(f64::from(plan.read(&gpu).unwrap().value), want);
+}

@@ -1,0 +1,91 @@
+//! The kernel registry: naga validation of every family with every override set the tuning
+//! table can produce (no GPU), and the pipeline cache (on the test adapter).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+
+use wgfaiss_core::kernels::{ALL_FAMILIES, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, validate};
+use wgfaiss_core::ops::reduce;
+use wgfaiss_core::tuning::{ConfigSource, Tuning};
+use wgfaiss_core::Capabilities;
+
+/// Workgroup sizes the tuning layer can produce for the reduce family: every entry of the
+/// shipped table (through an adapter of that name) plus every value the key allows.
+fn reduce_workgroup_sizes() -> BTreeSet<u32> {
+    let mut sizes: BTreeSet<u32> = (5..=10).map(|s| 1u32 << s).collect();
+    for name in ["llvmpipe", "NVIDIA H100", "NVIDIA H200", "Unknown GPU"] {
+        let caps = Capabilities {
+            name: name.into(),
+            ..Capabilities::example_lavapipe()
+        };
+        let t = Tuning::resolve(&caps, &ConfigSource::Shipped, &|_| None, &BTreeMap::new()).unwrap();
+        sizes.insert(t.int("reduce.workgroup_size") as u32);
+    }
+    sizes
+}
+
+#[test]
+fn every_family_and_override_set_validates_with_naga() {
+    let mut checked = 0;
+    for wg in reduce_workgroup_sizes() {
+        for constants in reduce::constant_sets(wg) {
+            for family in [REDUCE_SHARED, REDUCE_SUBGROUP] {
+                validate(&family, &constants).unwrap_or_else(|e| panic!("{e}"));
+                checked += 1;
+            }
+        }
+        validate(&STREAM_READ, &[("WG", wg)]).unwrap_or_else(|e| panic!("{e}"));
+        checked += 1;
+    }
+    assert_eq!(ALL_FAMILIES.len(), 3, "a new family needs its override sets validated here");
+    assert!(checked >= 6 * 7);
+}
+
+#[test]
+fn validation_catches_errors() {
+    // Subgroup code without the capability is rejected.
+    let no_sg = wgfaiss_core::kernels::Family {
+        needs: Default::default(),
+        ..REDUCE_SUBGROUP
+    };
+    assert!(validate(&no_sg, &[("WG", 64), ("OP", 0)]).is_err());
+    // A workgroup array sized by an override of 0 is rejected after specialisation.
+    assert!(validate(&REDUCE_SHARED, &[("WG", 0), ("OP", 0)]).is_err());
+    let broken = wgfaiss_core::kernels::Family {
+        parts: &["fn f( {"],
+        ..STREAM_READ
+    };
+    let e = validate(&broken, &[]).unwrap_err().to_string();
+    assert!(e.contains("stream"), "{e}");
+}
+
+#[test]
+fn a_pipeline_is_compiled_once_for_many_threads() {
+    let gpu = common::gpu().clone();
+    // A constant set no other test uses.
+    let constants = [("WG", 32u32), ("OP", 2u32)];
+    let before = gpu.pipelines_compiled();
+    let kernels: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let gpu = gpu.clone();
+                s.spawn(move || gpu.kernel(&REDUCE_SHARED, "reduce_pairs", &constants).unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(gpu.pipelines_compiled() - before, 1);
+    for k in &kernels {
+        assert!(std::sync::Arc::ptr_eq(k, &kernels[0]));
+    }
+    // Constant order does not matter.
+    let k = gpu
+        .kernel(&REDUCE_SHARED, "reduce_pairs", &[("OP", 2), ("WG", 32)])
+        .unwrap();
+    assert!(std::sync::Arc::ptr_eq(&k, &kernels[0]));
+    assert_eq!(gpu.pipelines_compiled() - before, 1);
+    let e = gpu.kernel(&REDUCE_SHARED, "no_such_entry", &[]).unwrap_err();
+    assert!(e.to_string().contains("no such entry point"), "{e}");
+}
