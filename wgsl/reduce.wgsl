@@ -4,11 +4,13 @@
 // parts appended to this file: reduce_shared.wgsl (shared-memory tree) or reduce_subgroup.wgsl
 // (subgroup operations, any subgroup size).
 //
-// - reduce_partial: first pass over a long array (one storage binding, read as vec4). Workgroup
-//   w reduces its contiguous range and writes one candidate to out_v/out_i[out_offset + w].
-// - reduce_pairs: reduces n candidates (value, payload index) to one, kept in out_*[out_offset];
-//   ties go to the smaller position, and partials are laid out in data order, so the winner
-//   is the first occurrence.
+// - reduce_partial: first pass over one storage binding of a long array, read as vec4 with a
+//   grid stride. Workgroup w writes one candidate (value, index in the chunk) to
+//   out_v/out_i[out_offset + w].
+// - reduce_chunk: reduces one chunk's partials to one candidate; ties by index in the chunk.
+// - reduce_pairs: reduces the chunks' candidates to one, kept in out_*[out_offset] with its
+//   position; ties go to the smaller position (chunks are in data order), so the winner is
+//   the first occurrence.
 // - reduce_rows / reduce_rows4: one workgroup per row of a rows x cols row-major block
 //   (reduce_rows4 when cols is a multiple of 4, reading vec4s).
 //
@@ -21,13 +23,13 @@ override OP: u32 = 0u;
 const NONE: u32 = 0xffffffffu;
 
 struct Params {
-    n: u32,          // elements (partial, pairs) or unused
+    n: u32,          // elements (partial), candidates (chunk, pairs)
     out_offset: u32, // first output slot
-    per_wg: u32,     // vec4 elements per workgroup (partial)
+    stride: u32,     // invocations in the dispatch (partial)
     rows: u32,       // rows in this block (rows)
     cols: u32,       // columns (rows)
     wg_x: u32,       // workgroups along x in the dispatch grid
-    _pad0: u32,
+    in_offset: u32,  // first candidate (chunk)
     _pad1: u32,
 }
 
@@ -91,11 +93,11 @@ fn lane_cand(v: f32, k: u32, j: u32, origin: u32) -> Cand {
     return Cand(v, 4u * k + j - origin);
 }
 
-// Accumulates the vec4s [start, end) of x4 strided by WG (all lanes valid), lane-wise and
-// branch-free: sums in vec4 registers, extremes with their vec4 number per lane (strict
-// comparison keeps the first). Lane j of vec4 k has index 4k + j - origin. Two accumulators
-// keep two loads in flight per invocation.
-fn acc_vec4(start: u32, end: u32, lid: u32, origin: u32) -> Cand {
+// Accumulates the vec4s first, first + stride, ... below end of x4 (all lanes valid),
+// lane-wise and branch-free: sums in vec4 registers, extremes with their vec4 number per lane
+// (strict comparison keeps the first). Lane j of vec4 k has index 4k + j - origin. Two
+// accumulators keep two loads in flight per invocation.
+fn acc_vec4(first: u32, end: u32, stride: u32, origin: u32) -> Cand {
     var s0 = vec4<f32>(0.0);
     var s1 = vec4<f32>(0.0);
     let id = identity();
@@ -103,10 +105,10 @@ fn acc_vec4(start: u32, end: u32, lid: u32, origin: u32) -> Cand {
     var b1 = vec4<f32>(id.v);
     var i0 = vec4<u32>(NONE);
     var i1 = vec4<u32>(NONE);
-    var k = start + lid;
-    for (; k + WG < end; k += 2u * WG) {
+    var k = first;
+    for (; k + stride < end; k += 2u * stride) {
         let a = x4[k];
-        let b = x4[k + WG];
+        let b = x4[k + stride];
         if OP == 0u {
             s0 += a;
             s1 += b;
@@ -116,7 +118,7 @@ fn acc_vec4(start: u32, end: u32, lid: u32, origin: u32) -> Cand {
             i0 = select(i0, vec4<u32>(k), ga);
             let gb = better4(b1, i1, b);
             b1 = select(b1, b, gb);
-            i1 = select(i1, vec4<u32>(k + WG), gb);
+            i1 = select(i1, vec4<u32>(k + stride), gb);
         }
     }
     if k < end {
@@ -160,17 +162,30 @@ fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>,
     let w = group_index(wid);
     let n4 = (p.n + 3u) / 4u;
     let full = p.n / 4u; // vec4s whose four lanes are all inside the array
-    let start = w * p.per_wg;
-    let end = min(n4, start + p.per_wg);
-    var acc = acc_vec4(start, min(end, full), lid, 0u);
-    // The partial last vec4, if any, belongs to the workgroup whose range holds it.
-    if lid == 0u && full < n4 && start <= full && full < end {
+    // Grid-stride: all workgroups sweep the array together, as a streaming read does.
+    var acc = acc_vec4(w * WG + lid, full, p.stride, 0u);
+    // The partial last vec4, if any, goes to the first invocation.
+    if w == 0u && lid == 0u && full < n4 {
         acc = combine(acc, fold4(full));
     }
     let r = wg_reduce(acc, lid);
-    if lid == 0u && start < n4 {
+    if lid == 0u {
         out_v[p.out_offset + w] = r.v;
         out_i[p.out_offset + w] = r.i;
+    }
+}
+
+// Reduces one chunk's partials (value, index in the chunk) to one; ties by index.
+@compute @workgroup_size(WG)
+fn reduce_chunk(@builtin(local_invocation_index) lid: u32) {
+    var acc = identity();
+    for (var k = p.in_offset + lid; k < p.in_offset + p.n; k += WG) {
+        acc = combine(acc, Cand(xs[k], in_i[k]));
+    }
+    let r = wg_reduce(acc, lid);
+    if lid == 0u {
+        out_v[p.out_offset] = r.v;
+        out_i[p.out_offset] = r.i;
     }
 }
 
@@ -233,7 +248,7 @@ fn reduce_rows4(@builtin(workgroup_id) wid: vec3<u32>,
     var acc = identity();
     if live {
         let c4 = p.cols / 4u;
-        acc = acc_vec4(row * c4, (row + 1u) * c4, lid, row * p.cols);
+        acc = acc_vec4(row * c4 + lid, (row + 1u) * c4, WG, row * p.cols);
     }
     let r = wg_reduce(acc, lid);
     if lid == 0u && live {

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde::Serialize;
 use wgfaiss::ops::reduce::{ReduceOp, ReduceOptions, ReducePath, Reduction, RowReduction};
-use wgfaiss::ops::stream::StreamRead;
+use wgfaiss::ops::stream::{Pattern, StreamRead};
 use wgfaiss::rng::Rng;
 use wgfaiss::{Batch, Gpu};
 
@@ -139,7 +139,7 @@ fn bench_reduce(n: usize, cols: usize, iters: usize, json: Option<std::path::Pat
     );
     let mut rows = Vec::new();
     let wg = 256.min(caps.max_invocations_per_workgroup);
-    let stream = StreamRead::new(&gpu, &data, wg, 4 * 1024)?;
+    let stream = StreamRead::new(&gpu, &data, wg, 4 * 1024, Pattern::GridStride)?;
     let (g, w) = time(&gpu, iters, &|b| stream.record(b))?;
     let stream_gbps = g.map(|g| stream.bytes() as f64 / g / 1e9);
     rows.push(Row {
@@ -152,6 +152,23 @@ fn bench_reduce(n: usize, cols: usize, iters: usize, json: Option<std::path::Pat
         of_stream: Some(1.0),
         checked: "-".into(),
     });
+    // The same read with one contiguous block per workgroup (per-row and per-list kernels
+    // read this way).
+    for groups in [1024, 4096] {
+        let blocks = StreamRead::new(&gpu, &data, wg, groups, Pattern::Blocks)?;
+        let (g, w) = time(&gpu, iters, &|b| blocks.record(b))?;
+        let gbps = g.map(|g| blocks.bytes() as f64 / g / 1e9);
+        rows.push(Row {
+            kernel: format!("stream_read_blocks {groups}"),
+            path: "-".into(),
+            bytes: blocks.bytes(),
+            gpu_ms_median: g.map(|g| g * 1e3),
+            wall_ms_median: w * 1e3,
+            gbps,
+            of_stream: gbps.zip(stream_gbps).map(|(a, b)| a / b),
+            checked: "-".into(),
+        });
+    }
     for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::ArgMax] {
         for path in paths(&gpu) {
             let opts = ReduceOptions {

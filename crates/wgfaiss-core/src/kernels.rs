@@ -55,7 +55,13 @@ const REDUCE_SHARED_PART: &str = include_str!("../../../wgsl/reduce_shared.wgsl"
 const REDUCE_SUBGROUP_PART: &str = include_str!("../../../wgsl/reduce_subgroup.wgsl");
 const STREAM: &str = include_str!("../../../wgsl/stream.wgsl");
 
-const REDUCE_ENTRIES: &[&str] = &["reduce_partial", "reduce_pairs", "reduce_rows", "reduce_rows4"];
+const REDUCE_ENTRIES: &[&str] = &[
+    "reduce_partial",
+    "reduce_chunk",
+    "reduce_pairs",
+    "reduce_rows",
+    "reduce_rows4",
+];
 
 /// Reductions (sum, max, min, argmax, argmin; whole array and per row), shared-memory path.
 pub const REDUCE_SHARED: Family = Family {
@@ -90,7 +96,7 @@ pub const STREAM_READ: Family = Family {
         f16: false,
         coop_matrix: false,
     },
-    entries: &["stream_read"],
+    entries: &["stream_read", "stream_read_blocks"],
 };
 
 /// Every family, for validation.

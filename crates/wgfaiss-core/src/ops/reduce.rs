@@ -107,11 +107,18 @@ pub struct RowsReduced {
 struct Params {
     n: u32,
     out_offset: u32,
-    per_wg: u32,
+    stride: u32,
     rows: u32,
     cols: u32,
     wg_x: u32,
-    _pad: [u32; 2],
+    in_offset: u32,
+    _pad: u32,
+}
+
+impl Params {
+    fn new() -> Params {
+        Params::zeroed()
+    }
 }
 
 struct Setup {
@@ -190,68 +197,70 @@ pub fn constant_sets(workgroup_size: u32) -> Vec<Vec<(&'static str, u32)>> {
 
 /// A whole-array reduction planned over data already on the device: kernels, bind groups and
 /// partial buffers are made once, so it can be recorded many times (benchmarks do).
+///
+/// Three steps: a grid-stride first pass per chunk (one candidate per workgroup), a pass per
+/// chunk that reduces its workgroups' candidates, and a final pass over the chunks.
 pub struct Reduction {
     partial: Arc<Kernel>,
+    chunk: Arc<Kernel>,
     pairs: Arc<Kernel>,
-    steps: Vec<(wgpu::BindGroup, (u32, u32, u32))>,
+    /// Per chunk: first-pass bind group and grid, then the chunk pass's bind group.
+    steps: Vec<(wgpu::BindGroup, (u32, u32, u32), wgpu::BindGroup)>,
     final_group: wgpu::BindGroup,
     out_v: GpuBuffer<f32>,
     out_i: GpuBuffer<u32>,
     out_pos: GpuBuffer<u32>,
-    /// First partial slot of each chunk, and the chunk's first element.
-    chunk_slots: Vec<(u32, u64)>,
+    starts: Vec<u64>,
     op: ReduceOp,
     path: ReducePath,
     bytes: u64,
 }
 
 impl Reduction {
-    /// Plans `op` over `data` (a non-empty split buffer; any chunking).
+    /// Plans `op` over `data` (a non-empty split buffer whose chunks start at multiples of 4).
     pub fn new(gpu: &Gpu, data: &SplitBuffer<f32>, op: ReduceOp, opts: &ReduceOptions) -> Result<Reduction> {
         if data.is_empty() {
             return Err(Error::InvalidArgument(format!(
                 "{op:?} of an empty array has no value"
             )));
         }
+        if data.starts().iter().any(|s| s % 4 != 0) {
+            return Err(Error::InvalidArgument(
+                "reduction: chunks must start at multiples of 4 elements (upload_split with granule 4)"
+                    .into(),
+            ));
+        }
         let s = Setup::new(gpu, op, opts)?;
         let partial = s.kernel(gpu, "reduce_partial")?;
+        let chunk_k = s.kernel(gpu, "reduce_chunk")?;
         let pairs = s.kernel(gpu, "reduce_pairs")?;
-        // Workgroups per chunk: enough to cover it, at most max_groups.
-        let plans: Vec<(u32, u32, u32)> = data
+        // Workgroups per chunk: enough to give each invocation a vec4, at most max_groups.
+        let groups: Vec<u32> = data
             .chunks()
             .iter()
-            .map(|c| {
-                let n = c.len() as u32;
-                let n4 = n.div_ceil(4);
-                let groups = n4.div_ceil(s.wg).clamp(1, s.max_groups);
-                let per_wg = n4.div_ceil(groups);
-                // Drop workgroups that would start past the end.
-                (n, n4.div_ceil(per_wg.max(1)).max(1), per_wg.max(1))
-            })
+            .map(|c| ((c.len() / 4) as u32).div_ceil(s.wg).clamp(1, s.max_groups))
             .collect();
-        let total: u32 = plans.iter().map(|p| p.1).sum();
+        let total: u32 = groups.iter().sum();
+        let nchunks = data.chunks().len();
         let part_v = gpu.alloc::<f32>(total as usize)?;
         let part_i = gpu.alloc::<u32>(total as usize)?;
+        let chunk_v = gpu.alloc::<f32>(nchunks)?;
+        let chunk_i = gpu.alloc::<u32>(nchunks)?;
         let out_v = gpu.alloc::<f32>(1)?;
         let out_i = gpu.alloc::<u32>(1)?;
         let out_pos = gpu.alloc::<u32>(1)?;
         let mut steps = Vec::new();
-        let mut chunk_slots = Vec::new();
         let mut slot = 0u32;
-        for ((chunk, &start), &(n, groups, per_wg)) in
-            data.chunks().iter().zip(data.starts()).zip(&plans)
-        {
-            let (x, y) = gpu.grid(groups);
+        for (c, (chunk, &g)) in data.chunks().iter().zip(&groups).enumerate() {
+            let (x, y) = gpu.grid(g);
             let params = gpu.uniform(&Params {
-                n,
+                n: chunk.len() as u32,
                 out_offset: slot,
-                per_wg,
-                rows: 0,
-                cols: 0,
+                stride: g * s.wg,
                 wg_x: x,
-                _pad: [0; 2],
+                ..Params::new()
             });
-            let bg = gpu.bind(
+            let first = gpu.bind(
                 &partial,
                 &[
                     (0, params.as_entire_binding()),
@@ -260,25 +269,37 @@ impl Reduction {
                     (5, part_i.binding()),
                 ],
             );
-            steps.push((bg, (x, y, 1)));
-            chunk_slots.push((slot, start as u64));
-            slot += groups;
+            let params = gpu.uniform(&Params {
+                n: g,
+                in_offset: slot,
+                out_offset: c as u32,
+                wg_x: 1,
+                ..Params::new()
+            });
+            let second = gpu.bind(
+                &chunk_k,
+                &[
+                    (0, params.as_entire_binding()),
+                    (2, part_v.binding()),
+                    (3, part_i.binding()),
+                    (4, chunk_v.binding()),
+                    (5, chunk_i.binding()),
+                ],
+            );
+            steps.push((first, (x, y, 1), second));
+            slot += g;
         }
         let params = gpu.uniform(&Params {
-            n: total,
-            out_offset: 0,
-            per_wg: 0,
-            rows: 0,
-            cols: 0,
+            n: nchunks as u32,
             wg_x: 1,
-            _pad: [0; 2],
+            ..Params::new()
         });
         let final_group = gpu.bind(
             &pairs,
             &[
                 (0, params.as_entire_binding()),
-                (2, part_v.binding()),
-                (3, part_i.binding()),
+                (2, chunk_v.binding()),
+                (3, chunk_i.binding()),
                 (4, out_v.binding()),
                 (5, out_i.binding()),
                 (6, out_pos.binding()),
@@ -286,13 +307,14 @@ impl Reduction {
         );
         Ok(Reduction {
             partial,
+            chunk: chunk_k,
             pairs,
             steps,
             final_group,
             out_v,
             out_i,
             out_pos,
-            chunk_slots,
+            starts: data.starts().iter().map(|&s| s as u64).collect(),
             op,
             path: s.path,
             bytes: data.len() as u64 * 4,
@@ -309,10 +331,13 @@ impl Reduction {
         self.bytes
     }
 
-    /// Records one run (first pass per chunk, then the final pass).
+    /// Records one run.
     pub fn record(&self, batch: &mut Batch<'_>) {
-        for (bg, groups) in &self.steps {
-            batch.dispatch(&self.partial, bg, *groups);
+        for (first, groups, _) in &self.steps {
+            batch.dispatch(&self.partial, first, *groups);
+        }
+        for (_, _, second) in &self.steps {
+            batch.dispatch(&self.chunk, second, (1, 1, 1));
         }
         batch.dispatch(&self.pairs, &self.final_group, (1, 1, 1));
     }
@@ -331,16 +356,14 @@ impl Reduction {
             (self.out_i.raw(), 0, 4),
             (self.out_pos.raw(), 0, 4),
         ])?;
-        let value = f32::from_le_bytes(r[0][..4].try_into().expect("4 bytes"));
-        let local = u32::from_le_bytes(r[1][..4].try_into().expect("4 bytes"));
-        let pos = u32::from_le_bytes(r[2][..4].try_into().expect("4 bytes"));
+        let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let value = f32::from_bits(word(&r[0]));
+        let (local, chunk) = (word(&r[1]), word(&r[2]));
         let index = if self.op.has_index() {
-            let chunk = self
-                .chunk_slots
-                .iter()
-                .rposition(|&(slot, _)| slot <= pos)
-                .ok_or_else(|| Error::Gpu(format!("reduction returned partial {pos}")))?;
-            Some(self.chunk_slots[chunk].1 + u64::from(local))
+            let start = self.starts.get(chunk as usize).ok_or_else(|| {
+                Error::Gpu(format!("reduction returned chunk {chunk} of {}", self.starts.len()))
+            })?;
+            Some(start + u64::from(local))
         } else {
             None
         };
@@ -488,13 +511,11 @@ impl RowReduction {
                 let chunk_rows = (chunk.len() / cols) as u32;
                 let (x, y) = gpu.grid(chunk_rows);
                 let params = gpu.uniform(&Params {
-                    n: 0,
                     out_offset: (start / cols) as u32,
-                    per_wg: 0,
                     rows: chunk_rows,
                     cols: cols as u32,
                     wg_x: x,
-                    _pad: [0; 2],
+                    ..Params::new()
                 });
                 let bg = gpu.bind(
                     &kernel,

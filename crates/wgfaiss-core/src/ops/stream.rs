@@ -16,7 +16,17 @@ use crate::submit::Batch;
 struct Params {
     n4: u32,
     threads: u32,
-    _pad: [u32; 2],
+    per_group: u32,
+    _pad: u32,
+}
+
+/// How the workgroups of a [`StreamRead`] share the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pattern {
+    /// All workgroups sweep the data together (grid stride).
+    GridStride,
+    /// Each workgroup reads one contiguous block.
+    Blocks,
 }
 
 /// A planned streaming read of every chunk of a split buffer.
@@ -29,18 +39,30 @@ pub struct StreamRead {
 
 impl StreamRead {
     /// Plans a read of `data` with `workgroups` workgroups of `workgroup_size` per chunk.
-    pub fn new(gpu: &Gpu, data: &SplitBuffer<f32>, workgroup_size: u32, workgroups: u32) -> Result<StreamRead> {
-        let kernel = gpu.kernel(&STREAM_READ, "stream_read", &[("WG", workgroup_size)])?;
+    pub fn new(
+        gpu: &Gpu,
+        data: &SplitBuffer<f32>,
+        workgroup_size: u32,
+        workgroups: u32,
+        pattern: Pattern,
+    ) -> Result<StreamRead> {
+        let entry = match pattern {
+            Pattern::GridStride => "stream_read",
+            Pattern::Blocks => "stream_read_blocks",
+        };
+        let kernel = gpu.kernel(&STREAM_READ, entry, &[("WG", workgroup_size)])?;
         let sink = gpu.alloc::<f32>(1)?;
         let groups = workgroups.clamp(1, gpu.capabilities().max_workgroups_per_dimension);
         let steps = data
             .chunks()
             .iter()
             .map(|c| {
+                let n4 = (c.len() / 4) as u32;
                 let params = gpu.uniform(&Params {
-                    n4: (c.len() / 4) as u32,
+                    n4,
                     threads: groups * workgroup_size,
-                    _pad: [0; 2],
+                    per_group: n4.div_ceil(groups),
+                    _pad: 0,
                 });
                 let bg = gpu.bind(
                     &kernel,
