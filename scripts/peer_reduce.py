@@ -36,8 +36,8 @@ def main():
     a = p.parse_args()
     torch.manual_seed(0)
     x = torch.rand(a.n, device="cuda") * 2 - 1
-    rows = a.n // a.cols
-    m = x[: rows * a.cols].view(rows, a.cols)
+    rows = a.n // a.cols if a.cols else 0
+    m = x[: rows * a.cols].view(rows, a.cols) if rows else None
     nbytes = a.n * 4
     out = []
 
@@ -48,8 +48,9 @@ def main():
     add("torch x.sum()", lambda: x.sum(), nbytes)
     add("torch x.max()", lambda: x.max(), nbytes)
     add("torch x.argmax()", lambda: x.argmax(), nbytes)
-    add(f"torch m.sum(1) {rows}x{a.cols}", lambda: m.sum(1), rows * a.cols * 4)
-    add(f"torch m.argmax(1) {rows}x{a.cols}", lambda: m.argmax(1), rows * a.cols * 4)
+    if rows:
+        add(f"torch m.sum(1) {rows}x{a.cols}", lambda: m.sum(1), rows * a.cols * 4)
+        add(f"torch m.argmax(1) {rows}x{a.cols}", lambda: m.argmax(1), rows * a.cols * 4)
     y = torch.empty_like(x)
     add("torch copy (read+write)", lambda: y.copy_(x), 2 * nbytes)
     print(f"device {torch.cuda.get_device_name()} torch {torch.__version__}")
