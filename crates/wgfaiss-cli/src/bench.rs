@@ -140,14 +140,22 @@ fn check_whole(x: &[f32], op: ReduceOp, value: f32, index: Option<u64>) -> Resul
                 }
             }
             if (value, index) != (x[best], Some(best as u64)) {
-                bail!("{op:?} gave {value} at {index:?}, CPU {} at {best}", x[best]);
+                bail!(
+                    "{op:?} gave {value} at {index:?}, CPU {} at {best}",
+                    x[best]
+                );
             }
             Ok("exact".into())
         }
     }
 }
 
-fn bench_reduce(n: usize, cols: usize, iters: usize, json: Option<std::path::PathBuf>) -> Result<()> {
+fn bench_reduce(
+    n: usize,
+    cols: usize,
+    iters: usize,
+    json: Option<std::path::PathBuf>,
+) -> Result<()> {
     if n == 0 || iters == 0 {
         bail!("--n and --iters must be positive");
     }
@@ -271,7 +279,8 @@ fn bench_reduce(n: usize, cols: usize, iters: usize, json: Option<std::path::Pat
             r.gpu_ms_median.map_or("-".into(), |v| format!("{v:.3}")),
             r.wall_ms_median,
             r.gbps.map_or("-".into(), |v| format!("{v:.1}")),
-            r.of_stream.map_or("-".into(), |v| format!("{:.0}%", v * 100.0)),
+            r.of_stream
+                .map_or("-".into(), |v| format!("{:.0}%", v * 100.0)),
             r.checked
         );
     }

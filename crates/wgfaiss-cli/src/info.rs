@@ -49,15 +49,24 @@ pub fn run(json: bool) -> Result<()> {
         }
     );
     println!("workgroup mem  {} KiB", caps.workgroup_memory_bytes / 1024);
-    println!("invocations    {} per workgroup", caps.max_invocations_per_workgroup);
+    println!(
+        "invocations    {} per workgroup",
+        caps.max_invocations_per_workgroup
+    );
     println!("max binding    {}", bytes(caps.max_storage_binding_bytes));
     println!("max buffer     {}", bytes(caps.max_buffer_bytes));
-    println!("storage bufs   {} per stage", caps.max_storage_buffers_per_stage);
+    println!(
+        "storage bufs   {} per stage",
+        caps.max_storage_buffers_per_stage
+    );
     println!();
     println!(
         "tuning: {} (entry: {})",
         tuning.config,
-        tuning.matched_entry.as_deref().unwrap_or("none; heuristics")
+        tuning
+            .matched_entry
+            .as_deref()
+            .unwrap_or("none; heuristics")
     );
     let width = PARAMS
         .iter()

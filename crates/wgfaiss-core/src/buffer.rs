@@ -93,7 +93,9 @@ impl Gpu {
     /// Runs `f` inside an out-of-memory error scope: a failed allocation is an `Err`.
     fn allocating<R>(&self, what: &str, f: impl FnOnce() -> R) -> Result<R> {
         self.check_fault()?;
-        let scope = self.device().push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let scope = self
+            .device()
+            .push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let r = f();
         match pollster::block_on(scope.pop()) {
             Some(e) => Err(Error::Gpu(format!("allocating {what}: {e}"))),
@@ -176,7 +178,9 @@ impl Gpu {
     /// straddles two bindings; the last chunk may end mid-granule.
     pub fn upload_split<T: Pod>(&self, data: &[T], granule: usize) -> Result<SplitBuffer<T>> {
         if granule == 0 {
-            return Err(Error::InvalidArgument("upload_split: granule of 0 elements".into()));
+            return Err(Error::InvalidArgument(
+                "upload_split: granule of 0 elements".into(),
+            ));
         }
         let per_chunk = self.granules_per_binding::<T>(granule)? * granule;
         let mut chunks = Vec::new();
@@ -228,7 +232,9 @@ impl Gpu {
         })?;
         let mut enc = self
             .device()
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
         let mut at = 0;
         for &(buf, offset, size) in ranges {
             let size4 = size.div_ceil(4) * 4;
@@ -255,7 +261,11 @@ impl Gpu {
     }
 
     /// Maps `buf` for reading once `index` is done, waiting at most [`WAIT_TIMEOUT`].
-    pub(crate) fn map_and_wait(&self, buf: &wgpu::Buffer, index: wgpu::SubmissionIndex) -> Result<()> {
+    pub(crate) fn map_and_wait(
+        &self,
+        buf: &wgpu::Buffer,
+        index: wgpu::SubmissionIndex,
+    ) -> Result<()> {
         let (tx, rx) = mpsc::channel();
         buf.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);

@@ -205,10 +205,11 @@ impl Gpu {
         let instance =
             wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
-        let wanted = options
-            .adapter
-            .clone()
-            .or_else(|| std::env::var("WGFAISS_ADAPTER").ok().filter(|s| !s.is_empty()));
+        let wanted = options.adapter.clone().or_else(|| {
+            std::env::var("WGFAISS_ADAPTER")
+                .ok()
+                .filter(|s| !s.is_empty())
+        });
         let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
         let mut candidates: Vec<wgpu::Adapter> = adapters
             .into_iter()
@@ -216,17 +217,22 @@ impl Gpu {
                 let info = a.get_info();
                 // Compute needs a real backend; wgpu's GL path lacks what the kernels use.
                 info.backend != wgpu::Backend::Noop
-                    && wanted.as_ref().is_none_or(|w| info.name.contains(w.as_str()))
+                    && wanted
+                        .as_ref()
+                        .is_none_or(|w| info.name.contains(w.as_str()))
             })
             .collect();
         candidates.sort_by_key(|a| preference(a.get_info().device_type));
-        let adapter = candidates.into_iter().next().ok_or_else(|| Error::NoAdapter {
-            detail: match &wanted {
-                Some(w) => format!(" whose name contains {w:?} (adapters seen: {names:?})"),
-                None if names.is_empty() => String::new(),
-                None => format!(" (adapters seen but unusable: {names:?})"),
-            },
-        })?;
+        let adapter = candidates
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::NoAdapter {
+                detail: match &wanted {
+                    Some(w) => format!(" whose name contains {w:?} (adapters seen: {names:?})"),
+                    None if names.is_empty() => String::new(),
+                    None => format!(" (adapters seen but unusable: {names:?})"),
+                },
+            })?;
         Gpu::from_adapter(adapter, options)
     }
 
@@ -262,19 +268,18 @@ impl Gpu {
         } else {
             wgpu::ExperimentalFeatures::disabled()
         };
-        let (device, queue) =
-            pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-                label: Some("wgfaiss"),
-                required_features: features,
-                required_limits: limits.clone(),
-                experimental_features: experimental,
-                memory_hints: wgpu::MemoryHints::Performance,
-                ..Default::default()
-            }))
-            .map_err(|e| Error::RequestDevice {
-                adapter: info.name.clone(),
-                message: e.to_string(),
-            })?;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("wgfaiss"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: experimental,
+            memory_hints: wgpu::MemoryHints::Performance,
+            ..Default::default()
+        }))
+        .map_err(|e| Error::RequestDevice {
+            adapter: info.name.clone(),
+            message: e.to_string(),
+        })?;
         let fault: Arc<Mutex<Option<String>>> = Arc::default();
         {
             let fault = fault.clone();
@@ -314,7 +319,10 @@ impl Gpu {
             max_storage_buffers_per_stage: limits.max_storage_buffers_per_shader_stage,
             max_buffer_bytes: limits.max_buffer_size,
         };
-        let config = options.config.clone().unwrap_or_else(ConfigSource::from_env);
+        let config = options
+            .config
+            .clone()
+            .unwrap_or_else(ConfigSource::from_env);
         let env = |k: &str| {
             if options.ignore_env {
                 None
@@ -366,7 +374,11 @@ impl Gpu {
     pub fn max_binding_bytes(&self) -> u64 {
         let caps = &self.inner.caps;
         let limit = caps.max_storage_binding_bytes.min(caps.max_buffer_bytes);
-        self.inner.tuning.int("buffers.max_binding_bytes").min(limit) & !15
+        self.inner
+            .tuning
+            .int("buffers.max_binding_bytes")
+            .min(limit)
+            & !15
     }
 
     /// Returns the first device error seen (validation failure, out of memory, device lost).

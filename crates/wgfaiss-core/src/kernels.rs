@@ -193,8 +193,11 @@ impl Gpu {
                 })
                 .clone()
         };
-        let constants_f64: Vec<(&str, f64)> =
-            key.constants.iter().map(|&(n, v)| (n, f64::from(v))).collect();
+        let constants_f64: Vec<(&str, f64)> = key
+            .constants
+            .iter()
+            .map(|&(n, v)| (n, f64::from(v)))
+            .collect();
         let name = format!("{}::{}", family.name, entry);
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(&name),

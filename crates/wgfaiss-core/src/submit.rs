@@ -79,7 +79,11 @@ impl Gpu {
     }
 
     /// A bind group for `kernel` from `(binding, resource)` pairs.
-    pub fn bind(&self, kernel: &Kernel, entries: &[(u32, wgpu::BindingResource<'_>)]) -> wgpu::BindGroup {
+    pub fn bind(
+        &self,
+        kernel: &Kernel,
+        entries: &[(u32, wgpu::BindingResource<'_>)],
+    ) -> wgpu::BindGroup {
         let entries: Vec<wgpu::BindGroupEntry<'_>> = entries
             .iter()
             .map(|(binding, resource)| wgpu::BindGroupEntry {
@@ -111,7 +115,9 @@ impl Batch<'_> {
         self.encoder.get_or_insert_with(|| {
             self.gpu
                 .device()
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgfaiss batch") })
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgfaiss batch"),
+                })
         })
     }
 
@@ -120,7 +126,12 @@ impl Batch<'_> {
     }
 
     /// Records one dispatch of `kernel` with `bind_group` over `groups` = (x, y, z) workgroups.
-    pub fn dispatch(&mut self, kernel: &Arc<Kernel>, bind_group: &wgpu::BindGroup, groups: (u32, u32, u32)) {
+    pub fn dispatch(
+        &mut self,
+        kernel: &Arc<Kernel>,
+        bind_group: &wgpu::BindGroup,
+        groups: (u32, u32, u32),
+    ) {
         if self.pass.is_none() {
             let writes = match &mut self.timing {
                 Some(t) if t.used < MAX_TIMED_PASSES => {
@@ -159,7 +170,14 @@ impl Batch<'_> {
     }
 
     /// Records a buffer-to-buffer copy (ends the open compute pass).
-    pub fn copy(&mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, size: u64) {
+    pub fn copy(
+        &mut self,
+        src: &wgpu::Buffer,
+        src_offset: u64,
+        dst: &wgpu::Buffer,
+        dst_offset: u64,
+        size: u64,
+    ) {
         self.end_pass();
         self.encoder()
             .copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size);
@@ -199,7 +217,9 @@ impl Batch<'_> {
         };
         match self.timing.take() {
             Some(t) if t.used > 0 => {
-                let bytes = self.gpu.read_bytes(&[(&t.resolve, 0, 16 * u64::from(t.used))])?;
+                let bytes = self
+                    .gpu
+                    .read_bytes(&[(&t.resolve, 0, 16 * u64::from(t.used))])?;
                 let ticks: &[u64] = bytemuck::cast_slice(&bytes[0]);
                 let period = f64::from(self.gpu.queue().get_timestamp_period());
                 let total: u64 = ticks

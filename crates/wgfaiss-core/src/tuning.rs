@@ -356,7 +356,10 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("ivf", "list_major_min_batch") => int(256, "batches that share lists"),
         ("qr", "dot_threshold") => int(512, "issue default"),
         ("svd", "band") => int(64, "a GEMM-friendly band"),
-        _ => unreachable!("every PARAMS entry has a heuristic: {}.{}", spec.family, spec.key),
+        _ => unreachable!(
+            "every PARAMS entry has a heuristic: {}.{}",
+            spec.family, spec.key
+        ),
     }
 }
 
@@ -405,9 +408,13 @@ fn check_entry(file: &str, path: &str, entry: &Value) -> Result<()> {
         value,
         reason: reason.to_string(),
     };
-    let obj = entry
-        .as_object()
-        .ok_or_else(|| bad(path.to_string(), show(entry), "expected an object of families"))?;
+    let obj = entry.as_object().ok_or_else(|| {
+        bad(
+            path.to_string(),
+            show(entry),
+            "expected an object of families",
+        )
+    })?;
     for (family, keys) in obj {
         let fpath = format!("{path}.{family}");
         if !PARAMS.iter().any(|p| p.family == family) {
@@ -418,7 +425,8 @@ fn check_entry(file: &str, path: &str, entry: &Value) -> Result<()> {
             .ok_or_else(|| bad(fpath.clone(), show(keys), "expected an object of keys"))?;
         for (key, raw) in keys {
             let kpath = format!("{fpath}.{key}");
-            let spec = spec(family, key).ok_or_else(|| bad(kpath.clone(), show(raw), "unknown key"))?;
+            let spec =
+                spec(family, key).ok_or_else(|| bad(kpath.clone(), show(raw), "unknown key"))?;
             check(spec, raw).map_err(|reason| bad(kpath, show(raw), &reason))?;
         }
     }
@@ -428,7 +436,11 @@ fn check_entry(file: &str, path: &str, entry: &Value) -> Result<()> {
 const BACKENDS: &[&str] = &["vulkan", "metal", "dx12", "gl", "webgpu"];
 
 /// The entries of the file that apply to this adapter, most specific first, with their paths.
-fn layers<'a>(file: &str, root: &'a Value, caps: &Capabilities) -> Result<Vec<(String, &'a Value)>> {
+fn layers<'a>(
+    file: &str,
+    root: &'a Value,
+    caps: &Capabilities,
+) -> Result<Vec<(String, &'a Value)>> {
     let bad = |key: &str, value: &Value, reason: &str| Error::Tuning {
         source_name: file.to_string(),
         key: key.to_string(),
@@ -602,10 +614,18 @@ impl Tuning {
             self.int("gemm.thread_n"),
         );
         if rm > tm {
-            return too_big("gemm.thread_m", rm, format!("larger than gemm.tile_m = {tm}"));
+            return too_big(
+                "gemm.thread_m",
+                rm,
+                format!("larger than gemm.tile_m = {tm}"),
+            );
         }
         if rn > tn {
-            return too_big("gemm.thread_n", rn, format!("larger than gemm.tile_n = {tn}"));
+            return too_big(
+                "gemm.thread_n",
+                rn,
+                format!("larger than gemm.tile_n = {tn}"),
+            );
         }
         let threads = (tm / rm) * (tn / rn);
         if threads > max_inv {
@@ -623,7 +643,12 @@ impl Tuning {
     /// An integer parameter by `family.key`. Panics on an unknown or non-integer name: names
     /// are compile-time constants of this crate.
     pub fn int(&self, name: &str) -> u64 {
-        match &self.params.get(name).unwrap_or_else(|| panic!("no tuning parameter {name}")).value {
+        match &self
+            .params
+            .get(name)
+            .unwrap_or_else(|| panic!("no tuning parameter {name}"))
+            .value
+        {
             ParamValue::Int(v) => *v,
             ParamValue::Choice(_) => panic!("tuning parameter {name} is not an integer"),
         }
@@ -631,7 +656,12 @@ impl Tuning {
 
     /// A choice parameter by `family.key` (same contract as [`Tuning::int`]).
     pub fn choice(&self, name: &str) -> &str {
-        match &self.params.get(name).unwrap_or_else(|| panic!("no tuning parameter {name}")).value {
+        match &self
+            .params
+            .get(name)
+            .unwrap_or_else(|| panic!("no tuning parameter {name}"))
+            .value
+        {
             ParamValue::Choice(v) => v,
             ParamValue::Int(_) => panic!("tuning parameter {name} is not a choice"),
         }

@@ -9,7 +9,10 @@ use wgfaiss_core::{Error, Gpu, GpuOptions};
 fn test_adapter_reports_capabilities() {
     let gpu = common::gpu();
     let c = gpu.capabilities();
-    eprintln!("test adapter: {} ({}), subgroups {}..{}", c.name, c.backend, c.subgroup_min_size, c.subgroup_max_size);
+    eprintln!(
+        "test adapter: {} ({}), subgroups {}..{}",
+        c.name, c.backend, c.subgroup_min_size, c.subgroup_max_size
+    );
     assert!(!c.name.is_empty());
     assert!(c.max_storage_binding_bytes >= 128 << 20);
     assert!(c.workgroup_memory_bytes >= 16 << 10);
@@ -18,7 +21,10 @@ fn test_adapter_reports_capabilities() {
         assert!(c.subgroup_min_size >= 1 && c.subgroup_min_size <= c.subgroup_max_size);
     }
     // Cooperative matrices are enabled only where an f16 configuration is listed.
-    assert_eq!(c.cooperative_matrix, c.coop_matrix_configs.iter().any(|m| m.ab == "f16"));
+    assert_eq!(
+        c.cooperative_matrix,
+        c.coop_matrix_configs.iter().any(|m| m.ab == "f16")
+    );
     assert!(gpu.tuning().matched_entry.is_some());
 }
 
@@ -31,12 +37,16 @@ fn a_missing_adapter_is_an_error_that_says_how_to_get_one() {
     .unwrap_err();
     assert!(matches!(e, Error::NoAdapter { .. }));
     let msg = e.to_string();
-    assert!(msg.contains("mesa-vulkan-drivers") && msg.contains("no adapter is called this"), "{msg}");
+    assert!(
+        msg.contains("mesa-vulkan-drivers") && msg.contains("no adapter is called this"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn bad_tuning_options_are_errors() {
-    let e = Gpu::with_options(common::options().with_override("WGFAISS_REDUCE_PATH", "fastest")).unwrap_err();
+    let e = Gpu::with_options(common::options().with_override("WGFAISS_REDUCE_PATH", "fastest"))
+        .unwrap_err();
     assert!(e.to_string().contains("WGFAISS_REDUCE_PATH"), "{e}");
 }
 
@@ -44,7 +54,9 @@ fn bad_tuning_options_are_errors() {
 fn upload_and_readback_round_trip() {
     let gpu = common::gpu();
     for n in [0usize, 1, 3, 4, 5, 1001] {
-        let data: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+        let data: Vec<u32> = (0..n as u32)
+            .map(|i| i.wrapping_mul(2_654_435_761))
+            .collect();
         let buf = gpu.upload(&data).unwrap();
         assert_eq!(gpu.read(&buf).unwrap(), data);
     }
@@ -74,7 +86,10 @@ fn split_buffers_respect_the_binding_limit_and_rows() {
 
 #[test]
 fn batches_submit_every_max_dispatches_and_time_passes() {
-    let gpu = Gpu::with_options(common::options().with_override("WGFAISS_SUBMIT_MAX_DISPATCHES_PER_SUBMIT", 3)).unwrap();
+    let gpu = Gpu::with_options(
+        common::options().with_override("WGFAISS_SUBMIT_MAX_DISPATCHES_PER_SUBMIT", 3),
+    )
+    .unwrap();
     let data: Vec<f32> = (0..5000).map(|i| (i % 97) as f32).collect();
     let split = gpu.upload_split(&data, 4).unwrap();
     let plan = Reduction::new(&gpu, &split, ReduceOp::Sum, &ReduceOptions::default()).unwrap();
@@ -89,7 +104,9 @@ fn batches_submit_every_max_dispatches_and_time_passes() {
     let timed = u64::from(gpu.capabilities().timestamps);
     assert_eq!(report.submits, 5 + timed);
     if gpu.capabilities().timestamps {
-        let t = report.gpu_seconds.expect("timestamps were requested and supported");
+        let t = report
+            .gpu_seconds
+            .expect("timestamps were requested and supported");
         assert!(t > 0.0 && t < 60.0, "{t}");
     }
     let want: f64 = data.iter().map(|&v| f64::from(v)).sum();

@@ -6,10 +6,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
+use wgfaiss_core::Capabilities;
 use wgfaiss_core::kernels::{ALL_FAMILIES, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, validate};
 use wgfaiss_core::ops::reduce;
 use wgfaiss_core::tuning::{ConfigSource, Tuning};
-use wgfaiss_core::Capabilities;
 
 /// Workgroup sizes the tuning layer can produce for the reduce family: every entry of the
 /// shipped table (through an adapter of that name) plus every value the key allows.
@@ -20,7 +20,8 @@ fn reduce_workgroup_sizes() -> BTreeSet<u32> {
             name: name.into(),
             ..Capabilities::example_lavapipe()
         };
-        let t = Tuning::resolve(&caps, &ConfigSource::Shipped, &|_| None, &BTreeMap::new()).unwrap();
+        let t =
+            Tuning::resolve(&caps, &ConfigSource::Shipped, &|_| None, &BTreeMap::new()).unwrap();
         sizes.insert(t.int("reduce.workgroup_size") as u32);
     }
     sizes
@@ -39,7 +40,11 @@ fn every_family_and_override_set_validates_with_naga() {
         validate(&STREAM_READ, &[("WG", wg)]).unwrap_or_else(|e| panic!("{e}"));
         checked += 1;
     }
-    assert_eq!(ALL_FAMILIES.len(), 3, "a new family needs its override sets validated here");
+    assert_eq!(
+        ALL_FAMILIES.len(),
+        3,
+        "a new family needs its override sets validated here"
+    );
     assert!(checked >= 6 * 7);
 }
 
@@ -71,7 +76,10 @@ fn a_pipeline_is_compiled_once_for_many_threads() {
         let handles: Vec<_> = (0..8)
             .map(|_| {
                 let gpu = gpu.clone();
-                s.spawn(move || gpu.kernel(&REDUCE_SHARED, "reduce_pairs", &constants).unwrap())
+                s.spawn(move || {
+                    gpu.kernel(&REDUCE_SHARED, "reduce_pairs", &constants)
+                        .unwrap()
+                })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -86,6 +94,8 @@ fn a_pipeline_is_compiled_once_for_many_threads() {
         .unwrap();
     assert!(std::sync::Arc::ptr_eq(&k, &kernels[0]));
     assert_eq!(gpu.pipelines_compiled() - before, 1);
-    let e = gpu.kernel(&REDUCE_SHARED, "no_such_entry", &[]).unwrap_err();
+    let e = gpu
+        .kernel(&REDUCE_SHARED, "no_such_entry", &[])
+        .unwrap_err();
     assert!(e.to_string().contains("no such entry point"), "{e}");
 }

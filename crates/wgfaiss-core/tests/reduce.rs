@@ -115,7 +115,13 @@ fn whole_array_split_over_several_bindings() {
                         workgroup_size: Some(64),
                         max_workgroups: Some(max_wg),
                     };
-                    check_whole(&gpu, &x, op, &opts, &format!("split {path:?} {op:?} n{n} g{max_wg}"));
+                    check_whole(
+                        &gpu,
+                        &x,
+                        op,
+                        &opts,
+                        &format!("split {path:?} {op:?} n{n} g{max_wg}"),
+                    );
                 }
             }
         }
@@ -146,7 +152,15 @@ fn many_ties_go_to_the_first_index() {
                         workgroup_size: Some(32),
                         max_workgroups: None,
                     };
-                    check_rows(gpu, &x[..rows * cols], rows, cols, op, &opts, &format!("row ties {path:?} {op:?} {cols}"));
+                    check_rows(
+                        gpu,
+                        &x[..rows * cols],
+                        rows,
+                        cols,
+                        op,
+                        &opts,
+                        &format!("row ties {path:?} {op:?} {cols}"),
+                    );
                 }
             }
         }
@@ -180,7 +194,15 @@ fn ties_go_to_the_first_index() {
     }
 }
 
-fn check_rows(gpu: &Gpu, x: &[f32], rows: usize, cols: usize, op: ReduceOp, opts: &ReduceOptions, what: &str) {
+fn check_rows(
+    gpu: &Gpu,
+    x: &[f32],
+    rows: usize,
+    cols: usize,
+    op: ReduceOp,
+    opts: &ReduceOptions,
+    what: &str,
+) {
     let got = gpu
         .reduce_rows_with(x, rows, cols, op, opts)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -190,7 +212,11 @@ fn check_rows(gpu: &Gpu, x: &[f32], rows: usize, cols: usize, op: ReduceOp, opts
         let (want, want_i) = reference(row, op);
         if op == ReduceOp::Sum {
             let err = (f64::from(got.values[r]) - want).abs();
-            assert!(err <= sum_tol(row), "{what}: row {r}: {} vs {want}", got.values[r]);
+            assert!(
+                err <= sum_tol(row),
+                "{what}: row {r}: {} vs {want}",
+                got.values[r]
+            );
         } else {
             let idx = got.indices.as_ref().expect("indices")[r];
             assert_eq!(
@@ -208,7 +234,18 @@ fn rows_match_reference() {
     let mut rng = Rng::new(seed("rows"));
     for path in paths(gpu) {
         for wg in [32, 128] {
-            for (rows, cols) in [(1, 1), (3, 1), (1, 4), (1, 5), (7, 33), (130, 3), (3, 8), (5, 1000), (9, 4096), (2, 4099)] {
+            for (rows, cols) in [
+                (1, 1),
+                (3, 1),
+                (1, 4),
+                (1, 5),
+                (7, 33),
+                (130, 3),
+                (3, 8),
+                (5, 1000),
+                (9, 4096),
+                (2, 4099),
+            ] {
                 let x = rng.vec(rows * cols);
                 for op in OPS {
                     let opts = ReduceOptions {
@@ -216,7 +253,15 @@ fn rows_match_reference() {
                         workgroup_size: Some(wg),
                         max_workgroups: None,
                     };
-                    check_rows(gpu, &x, rows, cols, op, &opts, &format!("{path:?} wg{wg} {op:?} {rows}x{cols}"));
+                    check_rows(
+                        gpu,
+                        &x,
+                        rows,
+                        cols,
+                        op,
+                        &opts,
+                        &format!("{path:?} wg{wg} {op:?} {rows}x{cols}"),
+                    );
                 }
             }
         }
@@ -237,7 +282,15 @@ fn rows_split_over_several_bindings() {
                 workgroup_size: Some(32),
                 max_workgroups: None,
             };
-            check_rows(&gpu, &x, rows, cols, op, &opts, &format!("split rows {path:?} {op:?}"));
+            check_rows(
+                &gpu,
+                &x,
+                rows,
+                cols,
+                op,
+                &opts,
+                &format!("split rows {path:?} {op:?}"),
+            );
         }
     }
     // Rows of a multiple of 4 columns take the vec4 kernel: split those too (7 rows a chunk).
@@ -249,12 +302,24 @@ fn rows_split_over_several_bindings() {
             workgroup_size: Some(32),
             max_workgroups: None,
         };
-        check_rows(&gpu, &x, rows, cols, op, &opts, &format!("split rows4 {op:?}"));
+        check_rows(
+            &gpu,
+            &x,
+            rows,
+            cols,
+            op,
+            &opts,
+            &format!("split rows4 {op:?}"),
+        );
     }
     // A row wider than a binding is a clear error.
     let wide = vec![0.0f32; 2 * 300];
     let e = gpu.reduce_rows(&wide, 2, 300, ReduceOp::Sum).unwrap_err();
-    assert!(e.to_string().contains("larger than the storage binding limit"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("larger than the storage binding limit"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -291,21 +356,47 @@ fn bad_input_is_an_error() {
     let e = gpu.reduce_with(&[1.0], ReduceOp::Sum, &opts).unwrap_err();
     assert!(e.to_string().contains("power of two"), "{e}");
     assert!(ReduceOp::parse("median").is_err());
-    assert_eq!(gpu.reduce_rows(&[], 0, 5, ReduceOp::Max).unwrap().values.len(), 0);
+    assert_eq!(
+        gpu.reduce_rows(&[], 0, 5, ReduceOp::Max)
+            .unwrap()
+            .values
+            .len(),
+        0
+    );
 }
 
 #[test]
 fn tuning_path_choice_is_honoured() {
-    let shared = Gpu::with_options(common::options().with_override("WGFAISS_REDUCE_PATH", "shared")).unwrap();
+    let shared =
+        Gpu::with_options(common::options().with_override("WGFAISS_REDUCE_PATH", "shared"))
+            .unwrap();
     let x: Vec<f32> = (0..1000).map(|i| ((i * 37) % 101) as f32).collect();
     let buf = shared.upload_split(&x, 4).unwrap();
-    let plan = wgfaiss_core::ops::reduce::Reduction::new(&shared, &buf, ReduceOp::ArgMax, &ReduceOptions::default()).unwrap();
+    let plan = wgfaiss_core::ops::reduce::Reduction::new(
+        &shared,
+        &buf,
+        ReduceOp::ArgMax,
+        &ReduceOptions::default(),
+    )
+    .unwrap();
     assert_eq!(plan.path(), ReducePath::Shared);
-    let auto = wgfaiss_core::ops::reduce::Reduction::new(gpu(), &gpu().upload_split(&x, 4).unwrap(), ReduceOp::ArgMax, &ReduceOptions::default()).unwrap();
+    let auto = wgfaiss_core::ops::reduce::Reduction::new(
+        gpu(),
+        &gpu().upload_split(&x, 4).unwrap(),
+        ReduceOp::ArgMax,
+        &ReduceOptions::default(),
+    )
+    .unwrap();
     assert_eq!(auto.path(), ReducePath::Subgroup);
     let mut b = shared.batch(false);
     plan.record(&mut b);
     b.finish().unwrap();
     let r = plan.read(&shared).unwrap();
-    assert_eq!((r.value, r.index), (100.0, Some(x.iter().position(|&v| v == 100.0).unwrap() as u64)));
+    assert_eq!(
+        (r.value, r.index),
+        (
+            100.0,
+            Some(x.iter().position(|&v| v == 100.0).unwrap() as u64)
+        )
+    );
 }

@@ -45,13 +45,19 @@ fn exact_name_then_longest_substring_then_defaults_then_heuristic() {
     let cfg = text(LAYERED);
     // Exact match wins over substrings, and only that entry applies for its keys.
     let t = resolve(&caps("NVIDIA H100 80GB HBM3", "discrete"), &cfg);
-    assert_eq!(t.matched_entry.as_deref(), Some("vulkan.NVIDIA H100 80GB HBM3"));
+    assert_eq!(
+        t.matched_entry.as_deref(),
+        Some("vulkan.NVIDIA H100 80GB HBM3")
+    );
     assert_eq!(t.int("reduce.max_workgroups"), 99);
     // The exact entry has no gemm.tile_n: the next layer is vulkan.default, then default.
     assert_eq!(t.int("reduce.workgroup_size"), 128);
     assert_eq!(t.choice("reduce.path"), "shared");
     assert_eq!(t.int("submit.in_flight"), 5);
-    assert!(matches!(t.get("gemm.tile_n").unwrap().source, Source::Heuristic { .. }));
+    assert!(matches!(
+        t.get("gemm.tile_n").unwrap().source,
+        Source::Heuristic { .. }
+    ));
 
     // Longest substring: "NVIDIA H100" over "NVIDIA".
     let t = resolve(&caps("NVIDIA H100 PCIe", "discrete"), &cfg);
@@ -90,9 +96,16 @@ fn heuristics_follow_the_adapter() {
     // Capped by the adapter's invocation limit.
     assert_eq!(t.int("reduce.workgroup_size"), 128);
     assert_eq!(t.int("reduce.max_workgroups"), 1024);
-    assert_eq!(resolve(&caps("cpu", "cpu"), &empty).int("reduce.max_workgroups"), 32);
+    assert_eq!(
+        resolve(&caps("cpu", "cpu"), &empty).int("reduce.max_workgroups"),
+        32
+    );
     for (name, r) in &t.params {
-        assert!(matches!(r.source, Source::Heuristic { .. }), "{name}: {:?}", r.source);
+        assert!(
+            matches!(r.source, Source::Heuristic { .. }),
+            "{name}: {:?}",
+            r.source
+        );
     }
     // Every parameter resolves, and every one is in the table.
     assert_eq!(t.params.len(), PARAMS.len());
@@ -118,35 +131,61 @@ fn options_beat_environment_beat_file() {
         }
     );
     assert_eq!(t.choice("reduce.path"), "shared");
-    assert!(matches!(t.get("reduce.path").unwrap().source, Source::Option { .. }));
-    assert_eq!(t.get("reduce.path").unwrap().value, ParamValue::Choice("shared".into()));
+    assert!(matches!(
+        t.get("reduce.path").unwrap().source,
+        Source::Option { .. }
+    ));
+    assert_eq!(
+        t.get("reduce.path").unwrap().value,
+        ParamValue::Choice("shared".into())
+    );
 }
 
 fn err(cfg: &str) -> String {
-    Tuning::resolve(&caps("llvmpipe", "cpu"), &text(cfg), &no_env, &BTreeMap::new())
-        .unwrap_err()
-        .to_string()
+    Tuning::resolve(
+        &caps("llvmpipe", "cpu"),
+        &text(cfg),
+        &no_env,
+        &BTreeMap::new(),
+    )
+    .unwrap_err()
+    .to_string()
 }
 
 #[test]
 fn malformed_files_name_file_key_and_value() {
     let e = err(r#"{"version": 1, "vulkan": {"llvmpipe": {"reduce": {"workgroup_size": 48}}}}"#);
-    assert!(e.contains("test.json") && e.contains("vulkan.llvmpipe.reduce.workgroup_size"), "{e}");
+    assert!(
+        e.contains("test.json") && e.contains("vulkan.llvmpipe.reduce.workgroup_size"),
+        "{e}"
+    );
     assert!(e.contains("48") && e.contains("power of two"), "{e}");
     let e = err(r#"{"version": 1, "default": {"reduce": {"workgroup_sise": 64}}}"#);
-    assert!(e.contains("default.reduce.workgroup_sise") && e.contains("unknown key"), "{e}");
+    assert!(
+        e.contains("default.reduce.workgroup_sise") && e.contains("unknown key"),
+        "{e}"
+    );
     let e = err(r#"{"version": 1, "default": {"reduction": {}}}"#);
     assert!(e.contains("unknown family"), "{e}");
     let e = err(r#"{"version": 1, "default": {"reduce": {"path": "fast"}}}"#);
-    assert!(e.contains("\"fast\"") && e.contains("auto, subgroup, shared"), "{e}");
+    assert!(
+        e.contains("\"fast\"") && e.contains("auto, subgroup, shared"),
+        "{e}"
+    );
     let e = err(r#"{"version": 1, "default": {"submit": {"in_flight": -1}}}"#);
     assert!(e.contains("-1"), "{e}");
     let e = err(r#"{"version": 2}"#);
     assert!(e.contains("version"), "{e}");
     let e = err(r#"{"version": 1, "vulkn": {}}"#);
-    assert!(e.contains("vulkn") && e.contains("unknown top-level key"), "{e}");
+    assert!(
+        e.contains("vulkn") && e.contains("unknown top-level key"),
+        "{e}"
+    );
     let e = err(r#"{"version": 1, "default": "#);
-    assert!(e.contains("test.json") && e.contains("not valid JSON"), "{e}");
+    assert!(
+        e.contains("test.json") && e.contains("not valid JSON"),
+        "{e}"
+    );
     // Adapter limits are checked too, naming where the value came from.
     let mut small = caps("llvmpipe", "cpu");
     small.max_invocations_per_workgroup = 256;
@@ -158,7 +197,10 @@ fn malformed_files_name_file_key_and_value() {
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("gemm.tile_m") && e.contains("4096 threads"), "{e}");
+    assert!(
+        e.contains("gemm.tile_m") && e.contains("4096 threads"),
+        "{e}"
+    );
     let e = Tuning::resolve(
         &small,
         &text(r#"{"version": 1, "default": {"reduce": {"workgroup_size": 512}}}"#),
@@ -167,22 +209,37 @@ fn malformed_files_name_file_key_and_value() {
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("test.json: default.reduce.workgroup_size") && e.contains("above the adapter's 256"), "{e}");
+    assert!(
+        e.contains("test.json: default.reduce.workgroup_size")
+            && e.contains("above the adapter's 256"),
+        "{e}"
+    );
 }
 
 #[test]
 fn bad_variables_and_missing_files_are_errors() {
     let env = |k: &str| (k == "WGFAISS_SUBMIT_IN_FLIGHT").then(|| "lots".to_string());
-    let e = Tuning::resolve(&caps("x", "cpu"), &ConfigSource::Shipped, &env, &BTreeMap::new())
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("environment variable WGFAISS_SUBMIT_IN_FLIGHT") && e.contains("\"lots\""), "{e}");
+    let e = Tuning::resolve(
+        &caps("x", "cpu"),
+        &ConfigSource::Shipped,
+        &env,
+        &BTreeMap::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("environment variable WGFAISS_SUBMIT_IN_FLIGHT") && e.contains("\"lots\""),
+        "{e}"
+    );
     let mut opts = BTreeMap::new();
     opts.insert("WGFAISS_REDUCE_WG".to_string(), "64".to_string());
     let e = Tuning::resolve(&caps("x", "cpu"), &ConfigSource::Shipped, &no_env, &opts)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("WGFAISS_REDUCE_WG") && e.contains("unknown parameter"), "{e}");
+    assert!(
+        e.contains("WGFAISS_REDUCE_WG") && e.contains("unknown parameter"),
+        "{e}"
+    );
     let e = Tuning::resolve(
         &caps("x", "cpu"),
         &ConfigSource::File("/nonexistent/params.json".into()),

@@ -18,6 +18,6 @@
 #![deny(missing_docs)]
 
 pub use wgfaiss_core::{
-    Batch, BatchReport, Capabilities, CoopMatrixConfig, Error, Gpu, GpuBuffer, GpuOptions,
-    Result, Source, SplitBuffer, Tuning, buffer, device, kernels, ops, rng, submit, tuning,
+    Batch, BatchReport, Capabilities, CoopMatrixConfig, Error, Gpu, GpuBuffer, GpuOptions, Result,
+    Source, SplitBuffer, Tuning, buffer, device, kernels, ops, rng, submit, tuning,
 };

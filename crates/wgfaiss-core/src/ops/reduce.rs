@@ -218,7 +218,12 @@ pub struct Reduction {
 
 impl Reduction {
     /// Plans `op` over `data` (a non-empty split buffer whose chunks start at multiples of 4).
-    pub fn new(gpu: &Gpu, data: &SplitBuffer<f32>, op: ReduceOp, opts: &ReduceOptions) -> Result<Reduction> {
+    pub fn new(
+        gpu: &Gpu,
+        data: &SplitBuffer<f32>,
+        op: ReduceOp,
+        opts: &ReduceOptions,
+    ) -> Result<Reduction> {
         if data.is_empty() {
             return Err(Error::InvalidArgument(format!(
                 "{op:?} of an empty array has no value"
@@ -361,7 +366,10 @@ impl Reduction {
         let (local, chunk) = (word(&r[1]), word(&r[2]));
         let index = if self.op.has_index() {
             let start = self.starts.get(chunk as usize).ok_or_else(|| {
-                Error::Gpu(format!("reduction returned chunk {chunk} of {}", self.starts.len()))
+                Error::Gpu(format!(
+                    "reduction returned chunk {chunk} of {}",
+                    self.starts.len()
+                ))
             })?;
             Some(start + u64::from(local))
         } else {
@@ -408,7 +416,13 @@ impl Gpu {
     }
 
     /// Reduces each row of a `rows × cols` row-major matrix.
-    pub fn reduce_rows(&self, data: &[f32], rows: usize, cols: usize, op: ReduceOp) -> Result<RowsReduced> {
+    pub fn reduce_rows(
+        &self,
+        data: &[f32],
+        rows: usize,
+        cols: usize,
+        op: ReduceOp,
+    ) -> Result<RowsReduced> {
         self.reduce_rows_with(data, rows, cols, op, &ReduceOptions::default())
     }
 
@@ -469,7 +483,7 @@ impl RowReduction {
         op: ReduceOp,
         opts: &ReduceOptions,
     ) -> Result<RowReduction> {
-        if cols == 0 || data.is_empty() || data.len() % cols != 0 {
+        if cols == 0 || data.is_empty() || !data.len().is_multiple_of(cols) {
             return Err(Error::InvalidArgument(format!(
                 "row reduction: {} values are not whole rows of {cols}",
                 data.len()
@@ -499,7 +513,11 @@ impl RowReduction {
         }
         let s = Setup::new(gpu, op, opts)?;
         // Rows of a multiple of 4 columns start on vec4 boundaries (chunks start at rows).
-        let entry = if cols % 4 == 0 { "reduce_rows4" } else { "reduce_rows" };
+        let entry = if cols.is_multiple_of(4) {
+            "reduce_rows4"
+        } else {
+            "reduce_rows"
+        };
         let kernel = s.kernel(gpu, entry)?;
         let out_v = gpu.alloc::<f32>(rows)?;
         let out_i = gpu.alloc::<u32>(rows)?;
@@ -521,7 +539,7 @@ impl RowReduction {
                     &kernel,
                     &[
                         (0, params.as_entire_binding()),
-                        (if cols % 4 == 0 { 1 } else { 2 }, chunk.binding()),
+                        (if cols.is_multiple_of(4) { 1 } else { 2 }, chunk.binding()),
                         (4, out_v.binding()),
                         (5, out_i.binding()),
                     ],

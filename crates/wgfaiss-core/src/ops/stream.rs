@@ -79,7 +79,11 @@ impl StreamRead {
             kernel,
             steps,
             _sink: sink,
-            bytes: data.chunks().iter().map(|c| (c.len() / 4 * 16) as u64).sum(),
+            bytes: data
+                .chunks()
+                .iter()
+                .map(|c| (c.len() / 4 * 16) as u64)
+                .sum(),
         })
     }
 

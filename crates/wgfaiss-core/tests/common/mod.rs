@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use wgfaiss_core::{Gpu, GpuOptions};
 
+#[allow(unused_imports)]
 pub use wgfaiss_core::rng::Rng;
 
 /// Fresh seed per call, from the test name and a counter, printed so failures can be replayed.
@@ -15,7 +16,9 @@ pub fn seed(tag: &str) -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let s = t ^ COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x2545_F491_4F6C_DD1D);
+    let s = t ^ COUNTER
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_mul(0x2545_F491_4F6C_DD1D);
     eprintln!("{tag}: seed {s}");
     s
 }
