@@ -35,10 +35,7 @@ fn reduce(c: &mut Criterion) {
     }
     for op in [ReduceOp::Sum, ReduceOp::ArgMax] {
         for &path in &paths {
-            let opts = ReduceOptions {
-                path: Some(path),
-                ..Default::default()
-            };
+            let opts = ReduceOptions::with_path(path);
             let plan = Reduction::new(&gpu, &data, op, &opts).expect("plan");
             group.bench_function(format!("{op:?}/{path:?}"), |b| {
                 b.iter(|| {

@@ -210,10 +210,7 @@ fn bench_reduce(
     }
     for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::ArgMax] {
         for path in paths(&gpu) {
-            let opts = ReduceOptions {
-                path: Some(path),
-                ..Default::default()
-            };
+            let opts = ReduceOptions::with_path(path);
             let plan = Reduction::new(&gpu, &data, op, &opts)?;
             plan.poison(&gpu)?;
             let (g, w) = time(&gpu, iters, &|b| plan.record(b))?;
@@ -237,10 +234,7 @@ fn bench_reduce(
         let m = gpu.upload_split(&x[..nrows * cols], cols)?;
         for op in [ReduceOp::Sum, ReduceOp::ArgMax] {
             for path in paths(&gpu) {
-                let opts = ReduceOptions {
-                    path: Some(path),
-                    ..Default::default()
-                };
+                let opts = ReduceOptions::with_path(path);
                 let plan = RowReduction::new(&gpu, &m, cols, op, &opts)?;
                 plan.poison(&gpu)?;
                 let (g, w) = time(&gpu, iters, &|b| plan.record(b))?;
@@ -321,10 +315,7 @@ pub fn demo(n: usize, seed: u64) -> Result<()> {
         ReduceOp::ArgMin,
     ] {
         for path in paths(&gpu) {
-            let opts = ReduceOptions {
-                path: Some(path),
-                ..Default::default()
-            };
+            let opts = ReduceOptions::with_path(path);
             let plan = Reduction::new(&gpu, &data, op, &opts)?;
             plan.poison(&gpu)?;
             let t0 = Instant::now();

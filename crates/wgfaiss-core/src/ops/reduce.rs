@@ -84,6 +84,16 @@ pub struct ReduceOptions {
     pub max_workgroups: Option<u32>,
 }
 
+impl ReduceOptions {
+    /// Options that force `path` and leave the rest to the tuning entry.
+    pub fn with_path(path: ReducePath) -> ReduceOptions {
+        ReduceOptions {
+            path: Some(path),
+            ..Default::default()
+        }
+    }
+}
+
 /// The result of a whole-array reduction.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reduced {
