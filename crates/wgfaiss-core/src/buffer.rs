@@ -103,22 +103,31 @@ impl Gpu {
         }
     }
 
-    /// Uploads `data` into a new storage buffer.
+    /// Uploads `data` into a new storage buffer (written through a mapping at creation, so
+    /// the host holds no second copy of the data).
     pub fn upload<T: Pod>(&self, data: &[T]) -> Result<GpuBuffer<T>> {
         let size = padded_bytes::<T>(data.len());
         self.check_size(size, "upload")?;
-        let mut bytes = bytemuck::cast_slice::<T, u8>(data).to_vec();
-        bytes.resize(size as usize, 0);
+        let bytes = bytemuck::cast_slice::<T, u8>(data);
         let buffer = self.allocating("an upload buffer", || {
-            self.device()
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("wgfaiss upload"),
-                    contents: &bytes,
-                    usage: wgpu::BufferUsages::STORAGE
-                        | wgpu::BufferUsages::COPY_SRC
-                        | wgpu::BufferUsages::COPY_DST,
-                })
+            self.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("wgfaiss upload"),
+                size,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: true,
+            })
         })?;
+        {
+            // Memory mapped at creation is zeroed, so the padding tail reads as 0.
+            let mut view = buffer
+                .slice(..)
+                .get_mapped_range_mut()
+                .map_err(|e| Error::Gpu(format!("mapping an upload buffer: {e}")))?;
+            view.slice(..bytes.len()).copy_from_slice(bytes);
+        }
+        buffer.unmap();
         Ok(GpuBuffer {
             buffer,
             len: data.len(),
