@@ -54,6 +54,7 @@ const REDUCE_COMMON: &str = include_str!("../../../wgsl/reduce.wgsl");
 const REDUCE_SHARED_PART: &str = include_str!("../../../wgsl/reduce_shared.wgsl");
 const REDUCE_SUBGROUP_PART: &str = include_str!("../../../wgsl/reduce_subgroup.wgsl");
 const STREAM: &str = include_str!("../../../wgsl/stream.wgsl");
+const GEMM_F32: &str = include_str!("../../../wgsl/gemm.wgsl");
 
 const REDUCE_ENTRIES: &[&str] = &[
     "reduce_partial",
@@ -99,8 +100,20 @@ pub const STREAM_READ: Family = Family {
     entries: &["stream_read", "stream_read_blocks"],
 };
 
+/// Tiled f32 GEMM (`C = α·op(A)·op(B) + β·C`).
+pub const GEMM: Family = Family {
+    name: "gemm",
+    parts: &[GEMM_F32],
+    needs: Needs {
+        subgroups: false,
+        f16: false,
+        coop_matrix: false,
+    },
+    entries: &["gemm"],
+};
+
 /// Every family, for validation.
-pub const ALL_FAMILIES: &[Family] = &[REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ];
+pub const ALL_FAMILIES: &[Family] = &[REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, GEMM];
 
 /// Override constants of one pipeline: `(name, value)`, sorted by name in the key.
 pub type Constants = Vec<(&'static str, u32)>;

@@ -145,13 +145,13 @@ pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         family: "gemm",
         key: "thread_m",
-        kind: pow2(1, 16),
+        kind: pow2(4, 8),
         doc: "rows of C per thread (register block)",
     },
     ParamSpec {
         family: "gemm",
         key: "thread_n",
-        kind: pow2(1, 16),
+        kind: pow2(4, 8),
         doc: "columns of C per thread (register block)",
     },
     ParamSpec {
@@ -500,6 +500,39 @@ fn layers<'a>(
     Ok(out)
 }
 
+/// What is wrong with a GEMM tile configuration `(tile_m, tile_n, tile_k, thread_m,
+/// thread_n)` on this adapter, if anything.
+pub fn gemm_tiles_problem(tiles: (u32, u32, u32, u32, u32), caps: &Capabilities) -> Option<String> {
+    let (tm, tn, tk, rm, rn) = tiles;
+    if !matches!(rm, 4 | 8) || !matches!(rn, 4 | 8) {
+        return Some("thread_m and thread_n must be 4 or 8".into());
+    }
+    if !tm.is_power_of_two() || !tn.is_power_of_two() || tm < rm || tn < rn {
+        return Some(
+            "tile_m and tile_n must be powers of two, at least thread_m and thread_n".into(),
+        );
+    }
+    if tk == 0 {
+        return Some("tile_k must be positive".into());
+    }
+    let threads = (tm / rm) * (tn / rn);
+    if threads > caps.max_invocations_per_workgroup {
+        return Some(format!(
+            "(tile_m/thread_m)*(tile_n/thread_n) = {threads} threads, above the adapter's {}",
+            caps.max_invocations_per_workgroup
+        ));
+    }
+    // Two k-major tiles of vec4 rows, each padded by one vec4.
+    let shared = u64::from((tm / 4 + 1 + tn / 4 + 1) * tk) * 16;
+    if shared > u64::from(caps.workgroup_memory_bytes) {
+        return Some(format!(
+            "{shared} bytes of workgroup memory, above the adapter's {}",
+            caps.workgroup_memory_bytes
+        ));
+    }
+    None
+}
+
 impl Tuning {
     /// Resolves every parameter for an adapter.
     ///
@@ -607,35 +640,15 @@ impl Tuning {
                 );
             }
         }
-        let (tm, tn, rm, rn) = (
-            self.int("gemm.tile_m"),
-            self.int("gemm.tile_n"),
-            self.int("gemm.thread_m"),
-            self.int("gemm.thread_n"),
+        let tiles = (
+            self.int("gemm.tile_m") as u32,
+            self.int("gemm.tile_n") as u32,
+            self.int("gemm.tile_k") as u32,
+            self.int("gemm.thread_m") as u32,
+            self.int("gemm.thread_n") as u32,
         );
-        if rm > tm {
-            return too_big(
-                "gemm.thread_m",
-                rm,
-                format!("larger than gemm.tile_m = {tm}"),
-            );
-        }
-        if rn > tn {
-            return too_big(
-                "gemm.thread_n",
-                rn,
-                format!("larger than gemm.tile_n = {tn}"),
-            );
-        }
-        let threads = (tm / rm) * (tn / rn);
-        if threads > max_inv {
-            return too_big(
-                "gemm.tile_m",
-                tm,
-                format!(
-                    "(tile_m/thread_m)*(tile_n/thread_n) = {threads} threads, above the adapter's {max_inv}"
-                ),
-            );
+        if let Some(reason) = gemm_tiles_problem(tiles, caps) {
+            return too_big("gemm.tile_m", u64::from(tiles.0), reason);
         }
         Ok(())
     }

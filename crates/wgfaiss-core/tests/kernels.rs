@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
 use wgfaiss_core::Capabilities;
-use wgfaiss_core::kernels::{ALL_FAMILIES, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, validate};
-use wgfaiss_core::ops::reduce;
+use wgfaiss_core::kernels::{
+    ALL_FAMILIES, GEMM, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, validate,
+};
+use wgfaiss_core::ops::{gemm, reduce};
 use wgfaiss_core::tuning::{ConfigSource, Tuning};
 
 /// Workgroup sizes the tuning layer can produce for the reduce family: every entry of the
@@ -27,6 +29,47 @@ fn reduce_workgroup_sizes() -> BTreeSet<u32> {
     sizes
 }
 
+/// GEMM tiles the tuning layer can produce: the shipped entries, the heuristics, and every
+/// combination of allowed values that fits an H200 (48 KiB, 1024 invocations).
+fn gemm_tiles() -> BTreeSet<(u32, u32, u32, u32, u32)> {
+    let mut out = BTreeSet::new();
+    for name in ["llvmpipe", "NVIDIA H100", "NVIDIA H200", "Unknown GPU"] {
+        let caps = Capabilities {
+            name: name.into(),
+            ..Capabilities::example_lavapipe()
+        };
+        let t =
+            Tuning::resolve(&caps, &ConfigSource::Shipped, &|_| None, &BTreeMap::new()).unwrap();
+        let g = |k: &str| t.int(&format!("gemm.{k}")) as u32;
+        out.insert((
+            g("tile_m"),
+            g("tile_n"),
+            g("tile_k"),
+            g("thread_m"),
+            g("thread_n"),
+        ));
+    }
+    let big = Capabilities {
+        workgroup_memory_bytes: 48 << 10,
+        ..Capabilities::example_lavapipe()
+    };
+    for tm in [8, 16, 32, 64, 128, 256] {
+        for tn in [8, 16, 32, 64, 128, 256] {
+            for tk in [4, 8, 16, 32, 64] {
+                for rm in [4, 8] {
+                    for rn in [4, 8] {
+                        let t = (tm, tn, tk, rm, rn);
+                        if wgfaiss_core::tuning::gemm_tiles_problem(t, &big).is_none() {
+                            out.insert(t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn every_family_and_override_set_validates_with_naga() {
     let mut checked = 0;
@@ -40,9 +83,20 @@ fn every_family_and_override_set_validates_with_naga() {
         validate(&STREAM_READ, &[("WG", wg)]).unwrap_or_else(|e| panic!("{e}"));
         checked += 1;
     }
+    // GEMM: every tile configuration the tuning table can produce (shipped entries and
+    // heuristics) and every allowed one that fits an H200, with every transpose.
+    let mut gemm_sets = 0;
+    for tiles in gemm_tiles() {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            validate(&GEMM, &gemm::constants(tiles, ta, tb))
+                .unwrap_or_else(|e| panic!("{tiles:?}: {e}"));
+            gemm_sets += 1;
+        }
+    }
+    assert!(gemm_sets > 100, "{gemm_sets}");
     assert_eq!(
         ALL_FAMILIES.len(),
-        3,
+        4,
         "a new family needs its override sets validated here"
     );
     assert!(checked >= 6 * 7);

@@ -191,7 +191,7 @@ fn malformed_files_name_file_key_and_value() {
     small.max_invocations_per_workgroup = 256;
     let e = Tuning::resolve(
         &small,
-        &text(r#"{"version": 1, "default": {"gemm": {"tile_m": 128, "tile_n": 128, "thread_m": 2, "thread_n": 2}}}"#),
+        &text(r#"{"version": 1, "default": {"gemm": {"tile_m": 256, "tile_n": 256, "thread_m": 4, "thread_n": 4}}}"#),
         &no_env,
         &BTreeMap::new(),
     )

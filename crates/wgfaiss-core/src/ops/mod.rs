@@ -1,5 +1,6 @@
 //! Kernel families as thin operations: validate shapes, pick parameters from tuning, bind,
 //! dispatch.
 
+pub mod gemm;
 pub mod reduce;
 pub mod stream;

@@ -1,0 +1,255 @@
+//! General matrix multiply in f32: `C = α·op(A)·op(B) + β·C`, row-major, op = identity or
+//! transpose — A·Bᵀ (distances), Aᵀ·B (k-means updates, SVD) and A·B.
+//!
+//! Shared-memory tiles of `gemm.tile_m × gemm.tile_n` (depth `gemm.tile_k`) with a
+//! `gemm.thread_m × gemm.thread_n` register block per invocation, from the tuning entry or
+//! [`GemmOptions`]. Accumulation is f32 with `fma`, in `k` order, so the error against an f64
+//! reference is bounded by about `K · 2⁻²⁴ · Σₖ|aᵢₖ·bₖⱼ|`.
+//!
+//! Status: the f32 tiled path (exact on every adapter). The f16 cooperative-matrix path and the
+//! small-M split-K variant are not built yet.
+
+use std::sync::Arc;
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::buffer::GpuBuffer;
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::{GEMM, Kernel};
+use crate::submit::Batch;
+use crate::tuning::gemm_tiles_problem;
+
+/// Shapes and scalars of one product.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GemmShape {
+    /// Rows of op(A) and C.
+    pub m: usize,
+    /// Columns of op(B) and C.
+    pub n: usize,
+    /// Columns of op(A), rows of op(B).
+    pub k: usize,
+    /// A is stored `k × m` (use Aᵀ).
+    pub trans_a: bool,
+    /// B is stored `n × k` (use Bᵀ).
+    pub trans_b: bool,
+    /// Scale of the product.
+    pub alpha: f32,
+    /// Scale of the old C (0: C is write-only).
+    pub beta: f32,
+}
+
+impl GemmShape {
+    /// `C = A·B` for A `m × k`, B `k × n`.
+    pub fn new(m: usize, n: usize, k: usize) -> GemmShape {
+        GemmShape {
+            m,
+            n,
+            k,
+            trans_a: false,
+            trans_b: false,
+            alpha: 1.0,
+            beta: 0.0,
+        }
+    }
+
+    /// Stored lengths of A, B and C.
+    pub fn lens(&self) -> (usize, usize, usize) {
+        (self.m * self.k, self.k * self.n, self.m * self.n)
+    }
+
+    /// Floating-point operations of one product (2·m·n·k).
+    pub fn flops(&self) -> f64 {
+        2.0 * self.m as f64 * self.n as f64 * self.k as f64
+    }
+}
+
+/// Per-call overrides of the tuning entry's tile sizes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GemmOptions {
+    /// `(tile_m, tile_n, tile_k, thread_m, thread_n)`.
+    pub tiles: Option<(u32, u32, u32, u32, u32)>,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    lda: u32,
+    ldb: u32,
+    ldc: u32,
+    alpha: f32,
+    beta: f32,
+}
+
+/// The override constants of the f32 GEMM for a tile configuration and transposes.
+pub fn constants(
+    tiles: (u32, u32, u32, u32, u32),
+    trans_a: bool,
+    trans_b: bool,
+) -> Vec<(&'static str, u32)> {
+    let (tm, tn, tk, rm, rn) = tiles;
+    vec![
+        ("TM", tm),
+        ("TN", tn),
+        ("TK", tk),
+        ("RM", rm),
+        ("RN", rn),
+        ("WG", (tm / rm) * (tn / rn)),
+        ("TRANS_A", u32::from(trans_a)),
+        ("TRANS_B", u32::from(trans_b)),
+    ]
+}
+
+/// Checks a tile configuration against what the kernel supports and the adapter allows.
+pub fn check_tiles(gpu: &Gpu, tiles: (u32, u32, u32, u32, u32)) -> Result<()> {
+    match gemm_tiles_problem(tiles, gpu.capabilities()) {
+        Some(why) => Err(Error::InvalidArgument(format!(
+            "gemm tiles {tiles:?}: {why}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A planned product over buffers already on the device.
+pub struct Gemm {
+    kernel: Arc<Kernel>,
+    group: wgpu::BindGroup,
+    grid: (u32, u32, u32),
+    shape: GemmShape,
+}
+
+impl Gemm {
+    /// Plans `c = α·op(a)·op(b) + β·c` for `shape`; the buffers must hold exactly the stored
+    /// matrices (lengths m·k, k·n, m·n) and each must fit one storage binding.
+    pub fn new(
+        gpu: &Gpu,
+        a: &GpuBuffer<f32>,
+        b: &GpuBuffer<f32>,
+        c: &GpuBuffer<f32>,
+        shape: GemmShape,
+        opts: &GemmOptions,
+    ) -> Result<Gemm> {
+        let (la, lb, lc) = shape.lens();
+        if (a.len(), b.len(), c.len()) != (la, lb, lc) {
+            return Err(Error::InvalidArgument(format!(
+                "gemm {}x{}x{}: buffers hold {}, {}, {} values, expected {la}, {lb}, {lc}",
+                shape.m,
+                shape.n,
+                shape.k,
+                a.len(),
+                b.len(),
+                c.len()
+            )));
+        }
+        if shape.m == 0 || shape.n == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "gemm with an empty result ({} x {})",
+                shape.m, shape.n
+            )));
+        }
+        if !shape.alpha.is_finite() || !shape.beta.is_finite() {
+            return Err(Error::InvalidArgument(
+                "gemm alpha and beta must be finite".into(),
+            ));
+        }
+        let limit = gpu.capabilities().max_storage_binding_bytes;
+        for (name, len) in [("A", la), ("B", lb), ("C", lc)] {
+            if len as u64 * 4 > limit || len > u32::MAX as usize {
+                return Err(Error::InvalidArgument(format!(
+                    "gemm: {name} of {len} values does not fit one storage binding ({limit} bytes); split the product"
+                )));
+            }
+        }
+        let t = gpu.tuning();
+        let tiles = opts.tiles.unwrap_or((
+            t.int("gemm.tile_m") as u32,
+            t.int("gemm.tile_n") as u32,
+            t.int("gemm.tile_k") as u32,
+            t.int("gemm.thread_m") as u32,
+            t.int("gemm.thread_n") as u32,
+        ));
+        check_tiles(gpu, tiles)?;
+        let (tm, tn, ..) = tiles;
+        let gx = (shape.n as u32).div_ceil(tn);
+        let gy = (shape.m as u32).div_ceil(tm);
+        let max = gpu.capabilities().max_workgroups_per_dimension;
+        if gx > max || gy > max {
+            return Err(Error::InvalidArgument(format!(
+                "gemm {} x {}: {gy} x {gx} tiles exceed {max} workgroups per dimension; split the product",
+                shape.m, shape.n
+            )));
+        }
+        let kernel = gpu.kernel(
+            &GEMM,
+            "gemm",
+            &constants(tiles, shape.trans_a, shape.trans_b),
+        )?;
+        let params = gpu.uniform(&Params {
+            m: shape.m as u32,
+            n: shape.n as u32,
+            k: shape.k as u32,
+            lda: if shape.trans_a { shape.m } else { shape.k } as u32,
+            ldb: if shape.trans_b { shape.k } else { shape.n } as u32,
+            ldc: shape.n as u32,
+            alpha: shape.alpha,
+            beta: shape.beta,
+        });
+        let group = gpu.bind(
+            &kernel,
+            &[
+                (0, params.as_entire_binding()),
+                (1, a.binding()),
+                (2, b.binding()),
+                (3, c.binding()),
+            ],
+        );
+        Ok(Gemm {
+            kernel,
+            group,
+            grid: (gx, gy, 1),
+            shape,
+        })
+    }
+
+    /// The shape planned.
+    pub fn shape(&self) -> GemmShape {
+        self.shape
+    }
+
+    /// Records one product.
+    pub fn record(&self, batch: &mut Batch<'_>) {
+        batch.dispatch(&self.kernel, &self.group, self.grid);
+    }
+}
+
+impl Gpu {
+    /// `α·op(A)·op(B) + β·C` on host slices (uploads, runs, reads back). `c` is the old C,
+    /// required when `beta != 0`.
+    pub fn gemm(
+        &self,
+        a: &[f32],
+        b: &[f32],
+        c: Option<&[f32]>,
+        shape: GemmShape,
+        opts: &GemmOptions,
+    ) -> Result<Vec<f32>> {
+        let (.., lc) = shape.lens();
+        let ga = self.upload(a)?;
+        let gb = self.upload(b)?;
+        let gc = match c {
+            Some(c) => self.upload(c)?,
+            None if shape.beta != 0.0 => {
+                return Err(Error::InvalidArgument("gemm: beta != 0 needs C".into()));
+            }
+            None => self.alloc::<f32>(lc)?,
+        };
+        let plan = Gemm::new(self, &ga, &gb, &gc, shape, opts)?;
+        let mut batch = self.batch(false);
+        plan.record(&mut batch);
+        batch.finish()?;
+        self.read(&gc)
+    }
+}

@@ -1,0 +1,188 @@
+//! The f32 GEMM against a CPU f64 reference: every transpose, awkward shapes, alpha/beta,
+//! poisoned outputs, every tile configuration of the shipped tuning table.
+
+mod common;
+
+use common::{Rng, gpu, seed};
+use wgfaiss_core::Gpu;
+use wgfaiss_core::ops::gemm::{GemmOptions, GemmShape};
+
+/// Tile configurations of the shipped table (llvmpipe, default, H100/H200) and a mixed one.
+const TILES: [(u32, u32, u32, u32, u32); 4] = [
+    (32, 32, 8, 4, 4),
+    (64, 64, 16, 4, 4),
+    (128, 128, 16, 8, 8),
+    (64, 32, 4, 8, 4),
+];
+
+/// op(A)[i][k] of a stored matrix.
+fn at(x: &[f32], trans: bool, rows: usize, cols: usize, i: usize, k: usize) -> f64 {
+    // Logical rows x cols; stored cols x rows when transposed.
+    f64::from(if trans {
+        x[k * rows + i]
+    } else {
+        x[i * cols + k]
+    })
+}
+
+fn check(gpu: &Gpu, s: GemmShape, opts: &GemmOptions, rng: &mut Rng, what: &str) {
+    let (la, lb, lc) = s.lens();
+    let a = rng.vec(la);
+    let b = rng.vec(lb);
+    // Poison C when it is write-only: NaN must not reach the result.
+    let c0: Vec<f32> = if s.beta == 0.0 {
+        vec![f32::NAN; lc]
+    } else {
+        rng.vec(lc)
+    };
+    let c = gpu
+        .gemm(&a, &b, Some(&c0), s, opts)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    for i in 0..s.m {
+        for j in 0..s.n {
+            let mut dot = 0.0f64;
+            let mut mag = 0.0f64;
+            for k in 0..s.k {
+                let t = at(&a, s.trans_a, s.m, s.k, i, k) * at(&b, s.trans_b, s.k, s.n, k, j);
+                dot += t;
+                mag += t.abs();
+            }
+            let old = if s.beta == 0.0 {
+                0.0
+            } else {
+                f64::from(c0[i * s.n + j])
+            };
+            let want = f64::from(s.alpha) * dot + f64::from(s.beta) * old;
+            let tol = 2.0
+                * (s.k as f64 + 2.0)
+                * f64::from(f32::EPSILON)
+                * (f64::from(s.alpha).abs() * mag + f64::from(s.beta).abs() * old.abs())
+                + 1e-30;
+            let got = f64::from(c[i * s.n + j]);
+            assert!(
+                (got - want).abs() <= tol,
+                "{what}: C[{i}][{j}] = {got}, want {want} (tol {tol})"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_transpose_and_awkward_shape_matches_reference() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("gemm_shapes"));
+    let shapes = [
+        (1, 1, 1),
+        (1, 7, 3),
+        (5, 1, 9),
+        (3, 3, 1),
+        (17, 33, 65),
+        (64, 64, 16),
+        (65, 63, 17),
+        (130, 70, 40),
+        (16, 200, 128),
+    ];
+    for tiles in TILES {
+        let opts = GemmOptions { tiles: Some(tiles) };
+        for (m, n, k) in shapes {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                let s = GemmShape {
+                    trans_a: ta,
+                    trans_b: tb,
+                    ..GemmShape::new(m, n, k)
+                };
+                check(
+                    gpu,
+                    s,
+                    &opts,
+                    &mut rng,
+                    &format!("{tiles:?} {m}x{n}x{k} ta{ta} tb{tb}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn alpha_beta_and_k_zero() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("gemm_alpha_beta"));
+    let opts = GemmOptions::default();
+    for (alpha, beta) in [(1.0, 0.0), (-2.0, 0.0), (0.5, 1.0), (1.0, -3.0), (0.0, 2.0)] {
+        let s = GemmShape {
+            alpha,
+            beta,
+            trans_b: true,
+            ..GemmShape::new(37, 29, 45)
+        };
+        check(
+            gpu,
+            s,
+            &opts,
+            &mut rng,
+            &format!("alpha {alpha} beta {beta}"),
+        );
+    }
+    // K = 0: the product is empty, C = beta * C.
+    let c0 = vec![2.0f32; 6];
+    let c = gpu
+        .gemm(
+            &[],
+            &[],
+            Some(&c0),
+            GemmShape {
+                beta: 0.5,
+                ..GemmShape::new(2, 3, 0)
+            },
+            &opts,
+        )
+        .unwrap();
+    assert_eq!(c, vec![1.0; 6]);
+}
+
+#[test]
+fn bad_shapes_and_tiles_are_errors() {
+    let gpu = gpu();
+    let opts = GemmOptions::default();
+    let e = gpu
+        .gemm(&[1.0; 5], &[1.0; 6], None, GemmShape::new(2, 3, 3), &opts)
+        .unwrap_err();
+    assert!(e.to_string().contains("expected 6, 9, 6"), "{e}");
+    let e = gpu
+        .gemm(&[], &[], None, GemmShape::new(0, 3, 0), &opts)
+        .unwrap_err();
+    assert!(e.to_string().contains("empty result"), "{e}");
+    let e = gpu
+        .gemm(
+            &[1.0; 4],
+            &[1.0; 4],
+            None,
+            GemmShape {
+                beta: 1.0,
+                ..GemmShape::new(2, 2, 2)
+            },
+            &opts,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("needs C"), "{e}");
+    let bad = GemmOptions {
+        tiles: Some((64, 64, 16, 2, 4)),
+    };
+    let e = gpu
+        .gemm(&[1.0; 4], &[1.0; 4], None, GemmShape::new(2, 2, 2), &bad)
+        .unwrap_err();
+    assert!(e.to_string().contains("4 or 8"), "{e}");
+    let e = gpu
+        .gemm(
+            &[1.0; 4],
+            &[1.0; 4],
+            None,
+            GemmShape {
+                alpha: f32::NAN,
+                ..GemmShape::new(2, 2, 2)
+            },
+            &opts,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("finite"), "{e}");
+}

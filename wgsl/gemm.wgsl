@@ -1,0 +1,146 @@
+// C = alpha * op(A) * op(B) + beta * C, row-major f32; op(A) is M x K, op(B) is K x N.
+//
+// TRANS_A = 0: A is stored M x K (row stride lda); 1: A is stored K x M (A^T * B).
+// TRANS_B = 0: B is stored K x N (row stride ldb); 1: B is stored N x K (A * B^T, distances).
+//
+// One workgroup computes a TM x TN tile of C, stepping through K in slices of TK that are
+// staged in shared memory (k-major, rows padded by one vec4 against bank conflicts). Each of
+// the (TM/RM) * (TN/RN) invocations keeps an RM x RN block of C in registers (RM, RN = 4 or 8);
+// an 8-wide block is two 4-wide halves TM/2 (TN/2) apart, so that shared-memory reads are
+// consecutive vec4s across the invocations of a subgroup. Edges off the tile grid read zeros
+// and write nothing. With beta = 0, C is not read (NaN in C does not leak into the result).
+
+override TM: u32 = 64u;
+override TN: u32 = 64u;
+override TK: u32 = 16u;
+override RM: u32 = 4u;
+override RN: u32 = 4u;
+override WG: u32 = 256u; // (TM / RM) * (TN / RN), set by the host
+override TRANS_A: u32 = 0u;
+override TRANS_B: u32 = 0u;
+
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    lda: u32,
+    ldb: u32,
+    ldc: u32,
+    alpha: f32,
+    beta: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+// Row strides of the shared tiles, in vec4s (one vec4 of padding).
+const PAD4: u32 = 1u;
+var<workgroup> As: array<vec4<f32>, (TM / 4u + PAD4) * TK>;
+var<workgroup> Bs: array<vec4<f32>, (TN / 4u + PAD4) * TK>;
+
+// op(A)[row][kk], zero outside.
+fn a_at(row: u32, kk: u32) -> f32 {
+    if row >= p.m || kk >= p.k {
+        return 0.0;
+    }
+    if TRANS_A == 1u {
+        return a[kk * p.lda + row];
+    }
+    return a[row * p.lda + kk];
+}
+
+// op(B)[kk][col], zero outside.
+fn b_at(kk: u32, col: u32) -> f32 {
+    if kk >= p.k || col >= p.n {
+        return 0.0;
+    }
+    if TRANS_B == 1u {
+        return b[col * p.ldb + kk];
+    }
+    return b[kk * p.ldb + col];
+}
+
+@compute @workgroup_size(WG)
+fn gemm(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(local_invocation_index) tid: u32) {
+    let m0 = wid.y * TM;
+    let n0 = wid.x * TN;
+    let threads_x = TN / RN;
+    let tx = tid % threads_x;
+    let ty = tid / threads_x;
+    let sa = TM / 4u + PAD4;
+    let sb = TN / 4u + PAD4;
+    // RM rows x RN/4 vec4 columns; 8 x 2 at most.
+    var acc: array<vec4<f32>, 16>;
+    for (var i = 0u; i < 16u; i++) {
+        acc[i] = vec4<f32>(0.0);
+    }
+    for (var k0 = 0u; k0 < p.k; k0 += TK) {
+        // Stage op(A)[m0.., k0..] and op(B)[k0.., n0..]. Consecutive invocations take
+        // consecutive addresses along the stored matrix's contiguous dimension.
+        for (var e = tid; e < TM * TK; e += WG) {
+            var mm: u32;
+            var kk: u32;
+            if TRANS_A == 1u {
+                mm = e % TM;
+                kk = e / TM;
+            } else {
+                kk = e % TK;
+                mm = e / TK;
+            }
+            As[kk * sa + mm / 4u][mm % 4u] = a_at(m0 + mm, k0 + kk);
+        }
+        for (var e = tid; e < TN * TK; e += WG) {
+            var nn: u32;
+            var kk: u32;
+            if TRANS_B == 1u {
+                kk = e % TK;
+                nn = e / TK;
+            } else {
+                nn = e % TN;
+                kk = e / TN;
+            }
+            Bs[kk * sb + nn / 4u][nn % 4u] = b_at(k0 + kk, n0 + nn);
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TK; kk++) {
+            var av: array<vec4<f32>, 2>;
+            var bv: array<vec4<f32>, 2>;
+            for (var h = 0u; h < RM / 4u; h++) {
+                av[h] = As[kk * sa + h * (TM / RM) + ty];
+            }
+            for (var h = 0u; h < RN / 4u; h++) {
+                bv[h] = Bs[kk * sb + h * (TN / RN) + tx];
+            }
+            for (var i = 0u; i < RM; i++) {
+                let ai = vec4<f32>(av[i / 4u][i % 4u]);
+                for (var h = 0u; h < RN / 4u; h++) {
+                    acc[i * (RN / 4u) + h] = fma(ai, bv[h], acc[i * (RN / 4u) + h]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < RM; i++) {
+        let row = m0 + (i / 4u) * (TM * 4u / RM) + ty * 4u + i % 4u;
+        if row >= p.m {
+            continue;
+        }
+        for (var h = 0u; h < RN / 4u; h++) {
+            let v = acc[i * (RN / 4u) + h];
+            for (var j = 0u; j < 4u; j++) {
+                let col = n0 + h * (TN * 4u / RN) + tx * 4u + j;
+                if col < p.n {
+                    let at = row * p.ldc + col;
+                    var out = p.alpha * v[j];
+                    if p.beta != 0.0 {
+                        out = fma(p.beta, c[at], out);
+                    }
+                    c[at] = out;
+                }
+            }
+        }
+    }
+}
