@@ -15,6 +15,28 @@ use crate::info::bytes;
 
 #[derive(Subcommand)]
 pub enum What {
+    /// f32 GEMM: TFLOP/s for each shape, transpose and tile configuration.
+    Gemm {
+        /// Comma-separated MxNxK shapes.
+        #[arg(long, default_value = "1024x1024x1024,4096x4096x4096,16x4096x4096")]
+        shapes: String,
+        /// Comma-separated transposes of (A, B): nn, nt, tn, tt.
+        #[arg(long, default_value = "nn,nt")]
+        trans: String,
+        /// Semicolon-separated tile configurations tile_m,tile_n,tile_k,thread_m,thread_n
+        /// (default: the tuning entry).
+        #[arg(long)]
+        tiles: Option<String>,
+        /// Timed runs per case.
+        #[arg(long, default_value_t = 10)]
+        iters: usize,
+        /// Time all runs back to back in one batch.
+        #[arg(long)]
+        sustained: bool,
+        /// Write all results as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// Reductions (sum, max, argmax; whole array and per row) against a plain streaming read.
     Reduce {
         /// Elements of the whole-array input (default 2^28 = 1 GiB).
@@ -38,6 +60,17 @@ pub enum What {
 
 pub fn run(what: What) -> Result<()> {
     match what {
+        What::Gemm {
+            shapes,
+            trans,
+            tiles,
+            iters,
+            sustained,
+            json,
+        } => {
+            SUSTAINED.store(sustained, Ordering::Relaxed);
+            crate::gemm::bench(&shapes, &trans, tiles.as_deref(), iters, json)
+        }
         What::Reduce {
             n,
             cols,
@@ -80,7 +113,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Runs `record` in its own timed batch `iters` times after two warm-up runs; returns the
 /// median GPU time (timestamps) and the median wall time with the wait. With `sustained`,
 /// records all runs back to back in one batch instead and returns the mean of each.
-fn time(gpu: &Gpu, iters: usize, record: &dyn Fn(&mut Batch<'_>)) -> Result<(Option<f64>, f64)> {
+pub fn time(
+    gpu: &Gpu,
+    iters: usize,
+    record: &dyn Fn(&mut Batch<'_>),
+) -> Result<(Option<f64>, f64)> {
     if sustained() {
         let mut batch = gpu.batch(true);
         record(&mut batch);

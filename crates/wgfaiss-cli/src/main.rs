@@ -1,6 +1,7 @@
 //! `wgfaiss`: the command-line tool of wgfaiss.
 
 mod bench;
+mod gemm;
 mod info;
 
 use anyhow::Result;

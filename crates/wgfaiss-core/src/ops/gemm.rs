@@ -64,11 +64,14 @@ impl GemmShape {
     }
 }
 
+/// A tile configuration: `(tile_m, tile_n, tile_k, thread_m, thread_n)`.
+pub type Tiles = (u32, u32, u32, u32, u32);
+
 /// Per-call overrides of the tuning entry's tile sizes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GemmOptions {
     /// `(tile_m, tile_n, tile_k, thread_m, thread_n)`.
-    pub tiles: Option<(u32, u32, u32, u32, u32)>,
+    pub tiles: Option<Tiles>,
 }
 
 #[repr(C)]
@@ -104,7 +107,7 @@ pub fn constants(
 }
 
 /// Checks a tile configuration against what the kernel supports and the adapter allows.
-pub fn check_tiles(gpu: &Gpu, tiles: (u32, u32, u32, u32, u32)) -> Result<()> {
+pub fn check_tiles(gpu: &Gpu, tiles: Tiles) -> Result<()> {
     match gemm_tiles_problem(tiles, gpu.capabilities()) {
         Some(why) => Err(Error::InvalidArgument(format!(
             "gemm tiles {tiles:?}: {why}"
