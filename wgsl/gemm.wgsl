@@ -9,6 +9,10 @@
 // an 8-wide block is two 4-wide halves TM/2 (TN/2) apart, so that shared-memory reads are
 // consecutive vec4s across the invocations of a subgroup. Edges off the tile grid read zeros
 // and write nothing. With beta = 0, C is not read (NaN in C does not leak into the result).
+//
+// This file is a template: ops/gemm.rs expands the `@DECL`, `@INNER` and `@STORE` lines into
+// straight-line code for one (RM, RN), so the register block is named variables, never an
+// array indexed at run time (which drivers may put in local memory).
 
 override TM: u32 = 64u;
 override TN: u32 = 64u;
@@ -62,6 +66,24 @@ fn b_at(kk: u32, col: u32) -> f32 {
     return b[kk * p.ldb + col];
 }
 
+// Writes alpha * v (+ beta * C) to C[row][col0 .. col0 + 4], within bounds.
+fn store4(row: u32, col0: u32, v: vec4<f32>) {
+    if row >= p.m {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        let col = col0 + j;
+        if col < p.n {
+            let at = row * p.ldc + col;
+            var out = p.alpha * v[j];
+            if p.beta != 0.0 {
+                out = fma(p.beta, c[at], out);
+            }
+            c[at] = out;
+        }
+    }
+}
+
 @compute @workgroup_size(WG)
 fn gemm(@builtin(workgroup_id) wid: vec3<u32>,
         @builtin(local_invocation_index) tid: u32) {
@@ -72,11 +94,7 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>,
     let ty = tid / threads_x;
     let sa = TM / 4u + PAD4;
     let sb = TN / 4u + PAD4;
-    // RM rows x RN/4 vec4 columns; 8 x 2 at most.
-    var acc: array<vec4<f32>, 16>;
-    for (var i = 0u; i < 16u; i++) {
-        acc[i] = vec4<f32>(0.0);
-    }
+    // @DECL
     for (var k0 = 0u; k0 < p.k; k0 += TK) {
         // Stage op(A)[m0.., k0..] and op(B)[k0.., n0..]. Consecutive invocations take
         // consecutive addresses along the stored matrix's contiguous dimension.
@@ -106,41 +124,9 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>,
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
-            var av: array<vec4<f32>, 2>;
-            var bv: array<vec4<f32>, 2>;
-            for (var h = 0u; h < RM / 4u; h++) {
-                av[h] = As[kk * sa + h * (TM / RM) + ty];
-            }
-            for (var h = 0u; h < RN / 4u; h++) {
-                bv[h] = Bs[kk * sb + h * (TN / RN) + tx];
-            }
-            for (var i = 0u; i < RM; i++) {
-                let ai = vec4<f32>(av[i / 4u][i % 4u]);
-                for (var h = 0u; h < RN / 4u; h++) {
-                    acc[i * (RN / 4u) + h] = fma(ai, bv[h], acc[i * (RN / 4u) + h]);
-                }
-            }
+            // @INNER
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < RM; i++) {
-        let row = m0 + (i / 4u) * (TM * 4u / RM) + ty * 4u + i % 4u;
-        if row >= p.m {
-            continue;
-        }
-        for (var h = 0u; h < RN / 4u; h++) {
-            let v = acc[i * (RN / 4u) + h];
-            for (var j = 0u; j < 4u; j++) {
-                let col = n0 + h * (TN * 4u / RN) + tx * 4u + j;
-                if col < p.n {
-                    let at = row * p.ldc + col;
-                    var out = p.alpha * v[j];
-                    if p.beta != 0.0 {
-                        out = fma(p.beta, c[at], out);
-                    }
-                    c[at] = out;
-                }
-            }
-        }
-    }
+    // @STORE
 }

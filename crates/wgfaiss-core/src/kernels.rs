@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::device::Gpu;
 use crate::error::{Error, Result};
@@ -35,6 +35,9 @@ pub struct Family {
     pub needs: Needs,
     /// Entry points.
     pub entries: &'static [&'static str],
+    /// Compile without run-time bounds checks (only for kernels whose every access is
+    /// guarded in the source and that are proven against references in the tests).
+    pub trusted: bool,
 }
 
 impl std::hash::Hash for Family {
@@ -54,7 +57,8 @@ const REDUCE_COMMON: &str = include_str!("../../../wgsl/reduce.wgsl");
 const REDUCE_SHARED_PART: &str = include_str!("../../../wgsl/reduce_shared.wgsl");
 const REDUCE_SUBGROUP_PART: &str = include_str!("../../../wgsl/reduce_subgroup.wgsl");
 const STREAM: &str = include_str!("../../../wgsl/stream.wgsl");
-const GEMM_F32: &str = include_str!("../../../wgsl/gemm.wgsl");
+/// The f32 GEMM template (expanded per register block by [`gemm_family`]).
+pub const GEMM_TEMPLATE: &str = include_str!("../../../wgsl/gemm.wgsl");
 
 const REDUCE_ENTRIES: &[&str] = &[
     "reduce_partial",
@@ -74,6 +78,7 @@ pub const REDUCE_SHARED: Family = Family {
         coop_matrix: false,
     },
     entries: REDUCE_ENTRIES,
+    trusted: false,
 };
 
 /// Reductions, subgroup path (any subgroup size 4..=128).
@@ -86,6 +91,7 @@ pub const REDUCE_SUBGROUP: Family = Family {
         coop_matrix: false,
     },
     entries: REDUCE_ENTRIES,
+    trusted: false,
 };
 
 /// A plain streaming read, the bandwidth yardstick for benchmarks.
@@ -98,22 +104,46 @@ pub const STREAM_READ: Family = Family {
         coop_matrix: false,
     },
     entries: &["stream_read", "stream_read_blocks"],
+    trusted: false,
 };
 
-/// Tiled f32 GEMM (`C = α·op(A)·op(B) + β·C`).
-pub const GEMM: Family = Family {
-    name: "gemm",
-    parts: &[GEMM_F32],
-    needs: Needs {
-        subgroups: false,
-        f16: false,
-        coop_matrix: false,
-    },
-    entries: &["gemm"],
-};
+/// Tiled f32 GEMM (`C = α·op(A)·op(B) + β·C`) for a register block of `rm × rn` (4 or 8 each):
+/// the template expanded into straight-line code for that block.
+pub fn gemm_family(rm: u32, rn: u32) -> Option<Family> {
+    static SOURCES: OnceLock<[&'static [&'static str]; 4]> = OnceLock::new();
+    let slot = match (rm, rn) {
+        (4, 4) => 0,
+        (4, 8) => 1,
+        (8, 4) => 2,
+        (8, 8) => 3,
+        _ => return None,
+    };
+    let sources = SOURCES.get_or_init(|| {
+        [(4, 4), (4, 8), (8, 4), (8, 8)].map(|(m, n)| {
+            let parts: &'static [&'static str] = Box::leak(
+                vec![&*Box::leak(crate::ops::gemm::source(m, n).into_boxed_str())]
+                    .into_boxed_slice(),
+            );
+            parts
+        })
+    });
+    Some(Family {
+        name: ["gemm_4x4", "gemm_4x8", "gemm_8x4", "gemm_8x8"][slot],
+        parts: sources[slot],
+        needs: Needs::default(),
+        entries: &["gemm"],
+        trusted: true,
+    })
+}
 
 /// Every family, for validation.
-pub const ALL_FAMILIES: &[Family] = &[REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, GEMM];
+pub fn all_families() -> Vec<Family> {
+    let mut v = vec![REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ];
+    for (m, n) in [(4, 4), (4, 8), (8, 4), (8, 8)] {
+        v.extend(gemm_family(m, n));
+    }
+    v
+}
 
 /// Override constants of one pipeline: `(name, value)`, sorted by name in the key.
 pub type Constants = Vec<(&'static str, u32)>;
@@ -199,10 +229,23 @@ impl Gpu {
             modules
                 .entry(family.name)
                 .or_insert_with(|| {
-                    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    let desc = wgpu::ShaderModuleDescriptor {
                         label: Some(family.name),
                         source: wgpu::ShaderSource::Wgsl(family.source().into()),
-                    })
+                    };
+                    if family.trusted {
+                        // SAFETY: a trusted family guards every buffer and array access in its
+                        // source and bounds every loop; the tests check it against CPU
+                        // references at shapes off every tile edge.
+                        unsafe {
+                            device.create_shader_module_trusted(
+                                desc,
+                                wgpu::ShaderRuntimeChecks::unchecked(),
+                            )
+                        }
+                    } else {
+                        device.create_shader_module(desc)
+                    }
                 })
                 .clone()
         };

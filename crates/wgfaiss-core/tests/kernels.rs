@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use wgfaiss_core::Capabilities;
 use wgfaiss_core::kernels::{
-    ALL_FAMILIES, GEMM, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, validate,
+    REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, all_families, gemm_family, validate,
 };
 use wgfaiss_core::ops::{gemm, reduce};
 use wgfaiss_core::tuning::{ConfigSource, Tuning};
@@ -88,15 +88,16 @@ fn every_family_and_override_set_validates_with_naga() {
     let mut gemm_sets = 0;
     for tiles in gemm_tiles() {
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
-            validate(&GEMM, &gemm::constants(tiles, ta, tb))
+            let family = gemm_family(tiles.3, tiles.4).unwrap();
+            validate(&family, &gemm::constants(tiles, ta, tb))
                 .unwrap_or_else(|e| panic!("{tiles:?}: {e}"));
             gemm_sets += 1;
         }
     }
     assert!(gemm_sets > 100, "{gemm_sets}");
     assert_eq!(
-        ALL_FAMILIES.len(),
-        4,
+        all_families().len(),
+        7,
         "a new family needs its override sets validated here"
     );
     assert!(checked >= 6 * 7);

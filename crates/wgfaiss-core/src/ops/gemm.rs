@@ -16,7 +16,7 @@ use bytemuck::{Pod, Zeroable};
 use crate::buffer::GpuBuffer;
 use crate::device::Gpu;
 use crate::error::{Error, Result};
-use crate::kernels::{GEMM, Kernel};
+use crate::kernels::{GEMM_TEMPLATE, Kernel, gemm_family};
 use crate::submit::Batch;
 use crate::tuning::gemm_tiles_problem;
 
@@ -116,6 +116,45 @@ pub fn check_tiles(gpu: &Gpu, tiles: Tiles) -> Result<()> {
     }
 }
 
+/// The GEMM source for an `rm × rn` register block (4 or 8 each): the template with its
+/// `@DECL`, `@INNER` and `@STORE` lines expanded into straight-line code over named
+/// accumulators `acc_<row>_<half>`.
+pub fn source(rm: u32, rn: u32) -> String {
+    let (hm, hn) = (rm / 4, rn / 4);
+    let lanes = ["x", "y", "z", "w"];
+    let mut decl = String::new();
+    let mut inner = String::new();
+    let mut store = String::new();
+    for i in 0..rm {
+        for h in 0..hn {
+            decl += &format!("    var acc_{i}_{h} = vec4<f32>(0.0);\n");
+            store += &format!(
+                "    store4(m0 + {}u * (TM * 4u / RM) + ty * 4u + {}u, n0 + {h}u * (TN * 4u / RN) + tx * 4u, acc_{i}_{h});\n",
+                i / 4,
+                i % 4
+            );
+        }
+    }
+    for h in 0..hm {
+        inner += &format!("            let a{h} = As[kk * sa + {h}u * (TM / RM) + ty];\n");
+    }
+    for h in 0..hn {
+        inner += &format!("            let b{h} = Bs[kk * sb + {h}u * (TN / RN) + tx];\n");
+    }
+    for i in 0..rm {
+        let (a, lane) = (i / 4, lanes[(i % 4) as usize]);
+        for h in 0..hn {
+            inner += &format!(
+                "            acc_{i}_{h} = fma(vec4<f32>(a{a}.{lane}), b{h}, acc_{i}_{h});\n"
+            );
+        }
+    }
+    GEMM_TEMPLATE
+        .replace("    // @DECL\n", &decl)
+        .replace("            // @INNER\n", &inner)
+        .replace("    // @STORE\n", &store)
+}
+
 /// A planned product over buffers already on the device.
 pub struct Gemm {
     kernel: Arc<Kernel>,
@@ -185,8 +224,9 @@ impl Gemm {
                 shape.m, shape.n
             )));
         }
+        let family = gemm_family(tiles.3, tiles.4).expect("check_tiles allows 4 and 8 only");
         let kernel = gpu.kernel(
-            &GEMM,
+            &family,
             "gemm",
             &constants(tiles, shape.trans_a, shape.trans_b),
         )?;
