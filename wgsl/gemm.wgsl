@@ -10,9 +10,13 @@
 // consecutive vec4s across the invocations of a subgroup. Edges off the tile grid read zeros
 // and write nothing. With beta = 0, C is not read (NaN in C does not leak into the result).
 //
-// This file is a template: ops/gemm.rs expands the `@DECL`, `@INNER` and `@STORE` lines into
-// straight-line code for one (RM, RN), so the register block is named variables, never an
-// array indexed at run time (which drivers may put in local memory).
+// Staging moves quads (4 consecutive values along the stored matrix's contiguous dimension):
+// one vec4 load when that dimension is a multiple of 4 (VEC_A / VEC_B), else 4 guarded scalar
+// loads. The next slice is loaded into registers while the current one is multiplied.
+//
+// This file is a template: ops/gemm.rs replaces the `@...` lines with straight-line code for
+// one configuration, so the register block and the prefetch registers are named variables,
+// never arrays indexed at run time (which drivers may put in local memory).
 
 override TM: u32 = 64u;
 override TN: u32 = 64u;
@@ -20,8 +24,6 @@ override TK: u32 = 16u;
 override RM: u32 = 4u;
 override RN: u32 = 4u;
 override WG: u32 = 256u; // (TM / RM) * (TN / RN), set by the host
-override TRANS_A: u32 = 0u;
-override TRANS_B: u32 = 0u;
 
 struct Params {
     m: u32,
@@ -35,8 +37,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
+// @BINDINGS
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
 // Row strides of the shared tiles, in vec4s (one vec4 of padding).
@@ -44,26 +45,19 @@ const PAD4: u32 = 1u;
 var<workgroup> As: array<vec4<f32>, (TM / 4u + PAD4) * TK>;
 var<workgroup> Bs: array<vec4<f32>, (TN / 4u + PAD4) * TK>;
 
-// op(A)[row][kk], zero outside.
-fn a_at(row: u32, kk: u32) -> f32 {
-    if row >= p.m || kk >= p.k {
+// Stored matrix element x[row][col] of an R x C matrix with row stride ld, zero outside.
+fn at_a(row: u32, col: u32, rows: u32, cols: u32) -> f32 {
+    if row >= rows || col >= cols {
         return 0.0;
     }
-    if TRANS_A == 1u {
-        return a[kk * p.lda + row];
-    }
-    return a[row * p.lda + kk];
+    return a_get(row * p.lda + col);
 }
 
-// op(B)[kk][col], zero outside.
-fn b_at(kk: u32, col: u32) -> f32 {
-    if kk >= p.k || col >= p.n {
+fn at_b(row: u32, col: u32, rows: u32, cols: u32) -> f32 {
+    if row >= rows || col >= cols {
         return 0.0;
     }
-    if TRANS_B == 1u {
-        return b[col * p.ldb + kk];
-    }
-    return b[kk * p.ldb + col];
+    return b_get(row * p.ldb + col);
 }
 
 // Writes alpha * v (+ beta * C) to C[row][col0 .. col0 + 4], within bounds.
@@ -95,34 +89,17 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>,
     let sa = TM / 4u + PAD4;
     let sb = TN / 4u + PAD4;
     // @DECL
+    {
+        let kt = 0u;
+        // @LOAD
+    }
     for (var k0 = 0u; k0 < p.k; k0 += TK) {
-        // Stage op(A)[m0.., k0..] and op(B)[k0.., n0..]. Consecutive invocations take
-        // consecutive addresses along the stored matrix's contiguous dimension.
-        for (var e = tid; e < TM * TK; e += WG) {
-            var mm: u32;
-            var kk: u32;
-            if TRANS_A == 1u {
-                mm = e % TM;
-                kk = e / TM;
-            } else {
-                kk = e % TK;
-                mm = e / TK;
-            }
-            As[kk * sa + mm / 4u][mm % 4u] = a_at(m0 + mm, k0 + kk);
-        }
-        for (var e = tid; e < TN * TK; e += WG) {
-            var nn: u32;
-            var kk: u32;
-            if TRANS_B == 1u {
-                kk = e % TK;
-                nn = e / TK;
-            } else {
-                nn = e % TN;
-                kk = e / TN;
-            }
-            Bs[kk * sb + nn / 4u][nn % 4u] = b_at(k0 + kk, n0 + nn);
-        }
+        // @STAGE
         workgroupBarrier();
+        {
+            let kt = k0 + TK;
+            // @LOAD
+        }
         for (var kk = 0u; kk < TK; kk++) {
             // @INNER
         }

@@ -107,43 +107,31 @@ pub const STREAM_READ: Family = Family {
     trusted: false,
 };
 
-/// Tiled f32 GEMM (`C = α·op(A)·op(B) + β·C`) for a register block of `rm × rn` (4 or 8 each):
-/// the template expanded into straight-line code for that block.
-pub fn gemm_family(rm: u32, rn: u32) -> Option<Family> {
-    static SOURCES: OnceLock<[&'static [&'static str]; 4]> = OnceLock::new();
-    let slot = match (rm, rn) {
-        (4, 4) => 0,
-        (4, 8) => 1,
-        (8, 4) => 2,
-        (8, 8) => 3,
-        _ => return None,
-    };
-    let sources = SOURCES.get_or_init(|| {
-        [(4, 4), (4, 8), (8, 4), (8, 8)].map(|(m, n)| {
-            let parts: &'static [&'static str] = Box::leak(
-                vec![&*Box::leak(crate::ops::gemm::source(m, n).into_boxed_str())]
-                    .into_boxed_slice(),
-            );
-            parts
-        })
-    });
-    Some(Family {
-        name: ["gemm_4x4", "gemm_4x8", "gemm_8x4", "gemm_8x8"][slot],
-        parts: sources[slot],
-        needs: Needs::default(),
-        entries: &["gemm"],
-        trusted: true,
+/// Tiled f32 GEMM (`C = α·op(A)·op(B) + β·C`) for one variant: the template expanded into
+/// straight-line code ([`crate::ops::gemm::source`]), generated once per variant per process.
+pub fn gemm_family(v: &crate::ops::gemm::GemmVariant) -> Family {
+    static FAMILIES: OnceLock<Mutex<HashMap<crate::ops::gemm::GemmVariant, Family>>> =
+        OnceLock::new();
+    let mut map = FAMILIES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    *map.entry(*v).or_insert_with(|| {
+        // Leaked once per variant: a process uses a handful.
+        let name: &'static str = Box::leak(v.name().into_boxed_str());
+        let source: &'static str = Box::leak(crate::ops::gemm::source(v).into_boxed_str());
+        Family {
+            name,
+            parts: Box::leak(vec![source].into_boxed_slice()),
+            needs: Needs::default(),
+            entries: &["gemm"],
+            trusted: true,
+        }
     })
 }
 
-/// Every family, for validation.
-pub fn all_families() -> Vec<Family> {
-    let mut v = vec![REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ];
-    for (m, n) in [(4, 4), (4, 8), (8, 4), (8, 8)] {
-        v.extend(gemm_family(m, n));
-    }
-    v
-}
+/// Every fixed family, for validation (GEMM variants are generated: see [`gemm_family`]).
+pub const ALL_FAMILIES: &[Family] = &[REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ];
 
 /// Override constants of one pipeline: `(name, value)`, sorted by name in the key.
 pub type Constants = Vec<(&'static str, u32)>;

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use wgfaiss_core::Capabilities;
 use wgfaiss_core::kernels::{
-    REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, all_families, gemm_family, validate,
+    ALL_FAMILIES, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, gemm_family, validate,
 };
 use wgfaiss_core::ops::{gemm, reduce};
 use wgfaiss_core::tuning::{ConfigSource, Tuning};
@@ -31,8 +31,8 @@ fn reduce_workgroup_sizes() -> BTreeSet<u32> {
 
 /// GEMM tiles the tuning layer can produce: the shipped entries, the heuristics, and every
 /// combination of allowed values that fits an H200 (48 KiB, 1024 invocations).
-fn gemm_tiles() -> BTreeSet<(u32, u32, u32, u32, u32)> {
-    let mut out = BTreeSet::new();
+fn gemm_tiles() -> (BTreeSet<gemm::Tiles>, BTreeSet<gemm::Tiles>) {
+    let mut shipped = BTreeSet::new();
     for name in ["llvmpipe", "NVIDIA H100", "NVIDIA H200", "Unknown GPU"] {
         let caps = Capabilities {
             name: name.into(),
@@ -41,7 +41,7 @@ fn gemm_tiles() -> BTreeSet<(u32, u32, u32, u32, u32)> {
         let t =
             Tuning::resolve(&caps, &ConfigSource::Shipped, &|_| None, &BTreeMap::new()).unwrap();
         let g = |k: &str| t.int(&format!("gemm.{k}")) as u32;
-        out.insert((
+        shipped.insert((
             g("tile_m"),
             g("tile_n"),
             g("tile_k"),
@@ -49,6 +49,7 @@ fn gemm_tiles() -> BTreeSet<(u32, u32, u32, u32, u32)> {
             g("thread_n"),
         ));
     }
+    let mut out = shipped.clone();
     let big = Capabilities {
         workgroup_memory_bytes: 48 << 10,
         ..Capabilities::example_lavapipe()
@@ -67,7 +68,16 @@ fn gemm_tiles() -> BTreeSet<(u32, u32, u32, u32, u32)> {
             }
         }
     }
-    out
+    (out, shipped)
+}
+
+/// Every transpose with and without vec4 loads.
+fn variants() -> Vec<(bool, bool, bool, bool)> {
+    let mut v = Vec::new();
+    for i in 0..16u8 {
+        v.push((i & 1 != 0, i & 2 != 0, i & 4 != 0, i & 8 != 0));
+    }
+    v
 }
 
 #[test]
@@ -83,21 +93,34 @@ fn every_family_and_override_set_validates_with_naga() {
         validate(&STREAM_READ, &[("WG", wg)]).unwrap_or_else(|e| panic!("{e}"));
         checked += 1;
     }
-    // GEMM: every tile configuration the tuning table can produce (shipped entries and
-    // heuristics) and every allowed one that fits an H200, with every transpose.
+    // GEMM: every tile configuration the tuning table can produce (any allowed value can
+    // come from a variable) for one variant, and every variant (transposes, vec4 loads) for
+    // the configurations the shipped table and the heuristics give.
     let mut gemm_sets = 0;
-    for tiles in gemm_tiles() {
-        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
-            let family = gemm_family(tiles.3, tiles.4).unwrap();
-            validate(&family, &gemm::constants(tiles, ta, tb))
-                .unwrap_or_else(|e| panic!("{tiles:?}: {e}"));
-            gemm_sets += 1;
+    let (all, shipped) = gemm_tiles();
+    let mut check = |tiles, (trans_a, trans_b, vec_a, vec_b)| {
+        let family = gemm_family(&gemm::GemmVariant {
+            tiles,
+            trans_a,
+            trans_b,
+            vec_a,
+            vec_b,
+        });
+        validate(&family, &gemm::constants(tiles)).unwrap_or_else(|e| panic!("{tiles:?}: {e}"));
+        gemm_sets += 1;
+    };
+    for &tiles in &all {
+        check(tiles, (false, true, true, false));
+    }
+    for &tiles in &shipped {
+        for v in variants() {
+            check(tiles, v);
         }
     }
-    assert!(gemm_sets > 100, "{gemm_sets}");
+    assert!(gemm_sets > 300, "{gemm_sets}");
     assert_eq!(
-        all_families().len(),
-        7,
+        ALL_FAMILIES.len(),
+        3,
         "a new family needs its override sets validated here"
     );
     assert!(checked >= 6 * 7);

@@ -58,6 +58,14 @@ impl GemmShape {
         (self.m * self.k, self.k * self.n, self.m * self.n)
     }
 
+    /// Row strides of the stored A and B.
+    pub fn strides(&self) -> (usize, usize) {
+        (
+            if self.trans_a { self.m } else { self.k },
+            if self.trans_b { self.k } else { self.n },
+        )
+    }
+
     /// Floating-point operations of one product (2·m·n·k).
     pub fn flops(&self) -> f64 {
         2.0 * self.m as f64 * self.n as f64 * self.k as f64
@@ -87,12 +95,8 @@ struct Params {
     beta: f32,
 }
 
-/// The override constants of the f32 GEMM for a tile configuration and transposes.
-pub fn constants(
-    tiles: (u32, u32, u32, u32, u32),
-    trans_a: bool,
-    trans_b: bool,
-) -> Vec<(&'static str, u32)> {
+/// The override constants of the f32 GEMM for a tile configuration.
+pub fn constants(tiles: Tiles) -> Vec<(&'static str, u32)> {
     let (tm, tn, tk, rm, rn) = tiles;
     vec![
         ("TM", tm),
@@ -101,8 +105,6 @@ pub fn constants(
         ("RM", rm),
         ("RN", rn),
         ("WG", (tm / rm) * (tn / rn)),
-        ("TRANS_A", u32::from(trans_a)),
-        ("TRANS_B", u32::from(trans_b)),
     ]
 }
 
@@ -116,13 +118,154 @@ pub fn check_tiles(gpu: &Gpu, tiles: Tiles) -> Result<()> {
     }
 }
 
-/// The GEMM source for an `rm × rn` register block (4 or 8 each): the template with its
-/// `@DECL`, `@INNER` and `@STORE` lines expanded into straight-line code over named
-/// accumulators `acc_<row>_<half>`.
-pub fn source(rm: u32, rn: u32) -> String {
+/// Everything that selects one generated GEMM kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GemmVariant {
+    /// Tile configuration.
+    pub tiles: Tiles,
+    /// A is stored transposed.
+    pub trans_a: bool,
+    /// B is stored transposed.
+    pub trans_b: bool,
+    /// A's contiguous dimension is a multiple of 4 (vec4 loads).
+    pub vec_a: bool,
+    /// B's contiguous dimension is a multiple of 4 (vec4 loads).
+    pub vec_b: bool,
+}
+
+impl GemmVariant {
+    /// The variant for a shape and tile configuration.
+    pub fn for_shape(shape: &GemmShape, tiles: Tiles) -> GemmVariant {
+        let (lda, ldb) = shape.strides();
+        GemmVariant {
+            tiles,
+            trans_a: shape.trans_a,
+            trans_b: shape.trans_b,
+            vec_a: lda % 4 == 0,
+            vec_b: ldb % 4 == 0,
+        }
+    }
+
+    /// A short unique name (`gemm_64x64x16_4x4_nt_v11`).
+    pub fn name(&self) -> String {
+        let (tm, tn, tk, rm, rn) = self.tiles;
+        let t = |b: bool| if b { 't' } else { 'n' };
+        format!(
+            "gemm_{tm}x{tn}x{tk}_{rm}x{rn}_{}{}_v{}{}",
+            t(self.trans_a),
+            t(self.trans_b),
+            u8::from(self.vec_a),
+            u8::from(self.vec_b)
+        )
+    }
+}
+
+/// Code that stages one operand: loads of its quads into registers `r<op><i>` for the slice
+/// starting at `kt`, and stores of those registers into the shared tile.
+struct Staging {
+    decl: String,
+    load: String,
+    stage: String,
+}
+
+/// `op` is "a" or "b"; `tile` the tile extent along M (A) or N (B); `k_contig`: the stored
+/// matrix is contiguous along k (A not transposed, B transposed).
+fn staging(op: &str, tile: u32, tk: u32, wg: u32, k_contig: bool, vec: bool) -> Staging {
+    let shared = if op == "a" { "As" } else { "Bs" };
+    let stride = if op == "a" { "sa" } else { "sb" };
+    let origin = if op == "a" { "m0" } else { "n0" };
+    // Stored matrix extent: rows x cols, and the position of quad (t = along tile, k) in it.
+    let total = tile * tk / 4;
+    let per_thread = total.div_ceil(wg);
+    let (mut decl, mut load, mut stage) = (String::new(), String::new(), String::new());
+    let extent = if op == "a" { "p.m" } else { "p.n" };
+    for r in 0..per_thread {
+        let reg = format!("r{op}{r}");
+        decl += &format!("    var {reg} = vec4<f32>(0.0);\n");
+        let q = format!("(tid + {}u)", r * wg);
+        // (t, k) of the quad's first element; quads run along the contiguous dimension.
+        let (t_expr, k_expr, rows, cols, row, col) = if k_contig {
+            let t = format!("({q} / (TK / 4u))");
+            let k = format!("(({q} % (TK / 4u)) * 4u)");
+            (
+                t.clone(),
+                k.clone(),
+                extent.to_string(),
+                "p.k".to_string(),
+                format!("{origin} + {t}"),
+                format!("kt + {k}"),
+            )
+        } else {
+            let t = format!("(({q} % ({tile}u / 4u)) * 4u)");
+            let k = format!("({q} / ({tile}u / 4u))");
+            (
+                t.clone(),
+                k.clone(),
+                "p.k".to_string(),
+                extent.to_string(),
+                format!("kt + {k}"),
+                format!("{origin} + {t}"),
+            )
+        };
+        let guard = if per_thread * wg > total {
+            format!("{q} < {total}u")
+        } else {
+            "true".to_string()
+        };
+        let fetch = if vec {
+            format!(
+                "if {row} < {rows} && {col} < {cols} {{ {reg} = {op}_get4(({row}) * p.ld{op} + {col}); }} else {{ {reg} = vec4<f32>(0.0); }}"
+            )
+        } else {
+            let parts: Vec<String> = (0..4)
+                .map(|j| format!("at_{op}({row}, {col} + {j}u, {rows}, {cols})"))
+                .collect();
+            format!("{reg} = vec4<f32>({});", parts.join(", "))
+        };
+        load += &format!("        if {guard} {{ {fetch} }}\n");
+        let store = if k_contig {
+            // Four k rows, one element each.
+            (0..4)
+                .map(|j| {
+                    format!(
+                        "{shared}[({k_expr} + {j}u) * {stride} + {t_expr} / 4u][{t_expr} % 4u] = {reg}[{j}]; "
+                    )
+                })
+                .collect::<String>()
+        } else {
+            format!("{shared}[{k_expr} * {stride} + {t_expr} / 4u] = {reg}; ")
+        };
+        stage += &format!("        if {guard} {{ {store}}}\n");
+    }
+    Staging { decl, load, stage }
+}
+
+/// The WGSL source of one GEMM variant: the template with its `@...` lines expanded into
+/// straight-line code (named accumulators `acc_<row>_<half>`, prefetch registers `ra<i>`,
+/// `rb<i>`).
+pub fn source(v: &GemmVariant) -> String {
+    let (tm, tn, tk, rm, rn) = v.tiles;
+    let wg = (tm / rm) * (tn / rn);
     let (hm, hn) = (rm / 4, rn / 4);
     let lanes = ["x", "y", "z", "w"];
-    let mut decl = String::new();
+    let mut bindings = String::new();
+    for (op, binding, vec) in [("a", 1, v.vec_a), ("b", 2, v.vec_b)] {
+        if vec {
+            bindings += &format!(
+                "@group(0) @binding({binding}) var<storage, read> {op}_v4: array<vec4<f32>>;\n\
+                 fn {op}_get4(i: u32) -> vec4<f32> {{ return {op}_v4[i / 4u]; }}\n\
+                 fn {op}_get(i: u32) -> f32 {{ return {op}_v4[i / 4u][i % 4u]; }}\n"
+            );
+        } else {
+            bindings += &format!(
+                "@group(0) @binding({binding}) var<storage, read> {op}_s: array<f32>;\n\
+                 fn {op}_get(i: u32) -> f32 {{ return {op}_s[i]; }}\n"
+            );
+        }
+    }
+    let sa = staging("a", tm, tk, wg, !v.trans_a, v.vec_a);
+    let sb = staging("b", tn, tk, wg, v.trans_b, v.vec_b);
+    let mut decl = sa.decl + &sb.decl;
     let mut inner = String::new();
     let mut store = String::new();
     for i in 0..rm {
@@ -150,7 +293,11 @@ pub fn source(rm: u32, rn: u32) -> String {
         }
     }
     GEMM_TEMPLATE
+        .replace("// @BINDINGS\n", &bindings)
         .replace("    // @DECL\n", &decl)
+        .replace("        // @LOAD\n", &(sa.load.clone() + &sb.load))
+        .replace("            // @LOAD\n", &(sa.load + &sb.load))
+        .replace("        // @STAGE\n", &(sa.stage + &sb.stage))
         .replace("            // @INNER\n", &inner)
         .replace("    // @STORE\n", &store)
 }
@@ -224,18 +371,15 @@ impl Gemm {
                 shape.m, shape.n
             )));
         }
-        let family = gemm_family(tiles.3, tiles.4).expect("check_tiles allows 4 and 8 only");
-        let kernel = gpu.kernel(
-            &family,
-            "gemm",
-            &constants(tiles, shape.trans_a, shape.trans_b),
-        )?;
+        let family = gemm_family(&GemmVariant::for_shape(&shape, tiles));
+        let kernel = gpu.kernel(&family, "gemm", &constants(tiles))?;
+        let (lda, ldb) = shape.strides();
         let params = gpu.uniform(&Params {
             m: shape.m as u32,
             n: shape.n as u32,
             k: shape.k as u32,
-            lda: if shape.trans_a { shape.m } else { shape.k } as u32,
-            ldb: if shape.trans_b { shape.k } else { shape.n } as u32,
+            lda: lda as u32,
+            ldb: ldb as u32,
             ldc: shape.n as u32,
             alpha: shape.alpha,
             beta: shape.beta,
