@@ -34,6 +34,12 @@ struct Params {
     ldc: u32,
     alpha: f32,
     beta: f32,
+    // Split-K: workgroup z multiplies K columns [z * k_split, (z + 1) * k_split) and writes
+    // its partial product at c[z * c_split + ...] (k_split = k, c_split = 0 without a split).
+    k_split: u32,
+    c_split: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -45,7 +51,8 @@ const PAD4: u32 = 1u;
 var<workgroup> As: array<vec4<f32>, (TM / 4u + PAD4) * TK>;
 var<workgroup> Bs: array<vec4<f32>, (TN / 4u + PAD4) * TK>;
 
-// Stored matrix element x[row][col] of an R x C matrix with row stride ld, zero outside.
+// Stored matrix element x[row][col] of an R x C matrix with row stride ld, zero outside
+// (R or C is the end of this workgroup's K range, so a split reads only its own columns).
 fn at_a(row: u32, col: u32, rows: u32, cols: u32) -> f32 {
     if row >= rows || col >= cols {
         return 0.0;
@@ -60,15 +67,15 @@ fn at_b(row: u32, col: u32, rows: u32, cols: u32) -> f32 {
     return b_get(row * p.ldb + col);
 }
 
-// Writes alpha * v (+ beta * C) to C[row][col0 .. col0 + 4], within bounds.
-fn store4(row: u32, col0: u32, v: vec4<f32>) {
+// Writes alpha * v (+ beta * C) to C[row][col0 .. col0 + 4] of split `z`, within bounds.
+fn store4(z: u32, row: u32, col0: u32, v: vec4<f32>) {
     if row >= p.m {
         return;
     }
     for (var j = 0u; j < 4u; j++) {
         let col = col0 + j;
         if col < p.n {
-            let at = row * p.ldc + col;
+            let at = z * p.c_split + row * p.ldc + col;
             var out = p.alpha * v[j];
             if p.beta != 0.0 {
                 out = fma(p.beta, c[at], out);
@@ -88,12 +95,14 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>,
     let ty = tid / threads_x;
     let sa = TM / 4u + PAD4;
     let sb = TN / 4u + PAD4;
+    let k_lo = wid.z * p.k_split;
+    let k_hi = min(p.k, k_lo + p.k_split);
     // @DECL
     {
-        let kt = 0u;
+        let kt = k_lo;
         // @LOAD
     }
-    for (var k0 = 0u; k0 < p.k; k0 += TK) {
+    for (var k0 = k_lo; k0 < k_hi; k0 += TK) {
         // @STAGE
         workgroupBarrier();
         {
@@ -106,4 +115,27 @@ fn gemm(@builtin(workgroup_id) wid: vec3<u32>,
         workgroupBarrier();
     }
     // @STORE
+}
+
+// Split-K epilogue: c = alpha * sum over splits of part + beta * c, elementwise.
+@group(0) @binding(4) var<storage, read> part: array<f32>;
+
+@compute @workgroup_size(256)
+fn gemm_split_sum(@builtin(global_invocation_id) gid: vec3<u32>,
+                  @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    let total = p.m * p.n;
+    if i >= total {
+        return;
+    }
+    let splits = (p.k + p.k_split - 1u) / p.k_split;
+    var s = 0.0;
+    for (var z = 0u; z < splits; z++) {
+        s += part[z * total + i];
+    }
+    var out = p.alpha * s;
+    if p.beta != 0.0 {
+        out = fma(p.beta, c[i], out);
+    }
+    c[i] = out;
 }

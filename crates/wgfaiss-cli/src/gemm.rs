@@ -92,7 +92,10 @@ pub fn bench(
             let gb = gpu.upload(&b)?;
             let gc = gpu.alloc::<f32>(lc)?;
             for &tile in &tiles {
-                let opts = GemmOptions { tiles: tile };
+                let opts = GemmOptions {
+                    tiles: tile,
+                    ..Default::default()
+                };
                 let plan = Gemm::new(&gpu, &ga, &gb, &gc, shape, &opts)?;
                 gpu.write(&gc, &vec![f32::NAN; lc])?;
                 let (g, w) = time(&gpu, iters, &|batch| plan.record(batch))?;
@@ -115,9 +118,11 @@ pub fn bench(
                 if worst.is_nan() || worst > 2.0 * (k as f64 + 2.0) * f64::from(f32::EPSILON) {
                     bail!("{m}x{n}x{k} {t}: error {worst:.2e} against the f64 reference");
                 }
-                let label = tile.map_or("tuning".to_string(), |t| {
-                    format!("{},{},{},{},{}", t.0, t.1, t.2, t.3, t.4)
-                });
+                let (used, splits) = plan.config();
+                let label = format!(
+                    "{},{},{},{},{} k/{splits}",
+                    used.0, used.1, used.2, used.3, used.4
+                );
                 rows.push(Row {
                     m,
                     n,
@@ -133,12 +138,12 @@ pub fn bench(
         }
     }
     println!(
-        "{:<18} {:<5} {:<16} {:>10} {:>10} {:>8} {:>9}",
+        "{:<18} {:<5} {:<20} {:>10} {:>10} {:>8} {:>9}",
         "MxNxK", "op", "tiles", "gpu ms", "wall ms", "TFLOP/s", "err/|ab|"
     );
     for r in &rows {
         println!(
-            "{:<18} {:<5} {:<16} {:>10} {:>10.3} {:>8} {:>9.1e}",
+            "{:<18} {:<5} {:<20} {:>10} {:>10.3} {:>8} {:>9.1e}",
             format!("{}x{}x{}", r.m, r.n, r.k),
             r.trans,
             r.tiles,

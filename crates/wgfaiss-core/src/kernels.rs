@@ -124,7 +124,7 @@ pub fn gemm_family(v: &crate::ops::gemm::GemmVariant) -> Family {
             name,
             parts: Box::leak(vec![source].into_boxed_slice()),
             needs: Needs::default(),
-            entries: &["gemm"],
+            entries: &["gemm", "gemm_split_sum"],
             trusted: true,
         }
     })

@@ -83,7 +83,10 @@ fn every_transpose_and_awkward_shape_matches_reference() {
         (16, 200, 128),
     ];
     for tiles in TILES {
-        let opts = GemmOptions { tiles: Some(tiles) };
+        let opts = GemmOptions {
+            tiles: Some(tiles),
+            ..Default::default()
+        };
         for (m, n, k) in shapes {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
                 let s = GemmShape {
@@ -141,6 +144,69 @@ fn alpha_beta_and_k_zero() {
 }
 
 #[test]
+fn split_k_matches_reference() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("gemm_split"));
+    // Forced splits, including slices that end off the TK grid and a last short slice.
+    for (m, n, k, split) in [
+        (3, 40, 100, 2),
+        (16, 70, 257, 3),
+        (20, 33, 64, 4),
+        (1, 5, 17, 2),
+    ] {
+        for (ta, tb) in [(false, false), (false, true), (true, false)] {
+            for (alpha, beta) in [(1.0, 0.0), (2.0, 0.5)] {
+                let s = GemmShape {
+                    trans_a: ta,
+                    trans_b: tb,
+                    alpha,
+                    beta,
+                    ..GemmShape::new(m, n, k)
+                };
+                let opts = GemmOptions {
+                    tiles: Some((16, 32, 8, 4, 4)),
+                    split_k: Some(split),
+                };
+                check(
+                    gpu,
+                    s,
+                    &opts,
+                    &mut rng,
+                    &format!("split {split} {m}x{n}x{k} ta{ta} tb{tb} a{alpha} b{beta}"),
+                );
+            }
+        }
+    }
+    // Few queries against many columns: split automatically, with the small-M tiles.
+    let s = GemmShape {
+        trans_b: true,
+        ..GemmShape::new(5, 300, 700)
+    };
+    let a = gpu.upload(&rng.vec(5 * 700)).unwrap();
+    let b = gpu.upload(&rng.vec(300 * 700)).unwrap();
+    let c = gpu.alloc::<f32>(5 * 300).unwrap();
+    let plan =
+        wgfaiss_core::ops::gemm::Gemm::new(gpu, &a, &b, &c, s, &GemmOptions::default()).unwrap();
+    let (tiles, splits) = plan.config();
+    assert_eq!(tiles, wgfaiss_core::ops::gemm::SMALL_M_TILES);
+    assert!(splits > 1, "{splits}");
+    check(gpu, s, &GemmOptions::default(), &mut rng, "auto split");
+    let e = gpu
+        .gemm(
+            &[1.0; 4],
+            &[1.0; 4],
+            None,
+            GemmShape::new(2, 2, 2),
+            &GemmOptions {
+                split_k: Some(3),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("split_k 3"), "{e}");
+}
+
+#[test]
 fn bad_shapes_and_tiles_are_errors() {
     let gpu = gpu();
     let opts = GemmOptions::default();
@@ -167,6 +233,7 @@ fn bad_shapes_and_tiles_are_errors() {
     assert!(e.to_string().contains("needs C"), "{e}");
     let bad = GemmOptions {
         tiles: Some((64, 64, 16, 2, 4)),
+        ..Default::default()
     };
     let e = gpu
         .gemm(&[1.0; 4], &[1.0; 4], None, GemmShape::new(2, 2, 2), &bad)

@@ -75,12 +75,22 @@ impl GemmShape {
 /// A tile configuration: `(tile_m, tile_n, tile_k, thread_m, thread_n)`.
 pub type Tiles = (u32, u32, u32, u32, u32);
 
-/// Per-call overrides of the tuning entry's tile sizes.
+/// Per-call overrides of the tuning entry's tile sizes and of the split-K choice.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GemmOptions {
     /// `(tile_m, tile_n, tile_k, thread_m, thread_n)`.
     pub tiles: Option<Tiles>,
+    /// Number of K slices multiplied by separate workgroups and summed after (default: chosen
+    /// by shape: products with few tiles, such as M ≤ 64 queries, are split until about 512
+    /// workgroups run).
+    pub split_k: Option<u32>,
 }
+
+/// Tiles for few rows of C (M ≤ 16): a 16-row tile, so no workgroup computes padding.
+pub const SMALL_M_TILES: Tiles = (16, 64, 16, 4, 4);
+
+/// Workgroups a split-K product aims for.
+const SPLIT_TARGET_GROUPS: u32 = 512;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
@@ -93,6 +103,9 @@ struct Params {
     ldc: u32,
     alpha: f32,
     beta: f32,
+    k_split: u32,
+    c_split: u32,
+    _pad: [u32; 2],
 }
 
 /// The override constants of the f32 GEMM for a tile configuration.
@@ -191,7 +204,7 @@ fn staging(op: &str, tile: u32, tk: u32, wg: u32, k_contig: bool, vec: bool) -> 
                 t.clone(),
                 k.clone(),
                 extent.to_string(),
-                "p.k".to_string(),
+                "k_hi".to_string(),
                 format!("{origin} + {t}"),
                 format!("kt + {k}"),
             )
@@ -201,7 +214,7 @@ fn staging(op: &str, tile: u32, tk: u32, wg: u32, k_contig: bool, vec: bool) -> 
             (
                 t.clone(),
                 k.clone(),
-                "p.k".to_string(),
+                "k_hi".to_string(),
                 extent.to_string(),
                 format!("kt + {k}"),
                 format!("{origin} + {t}"),
@@ -272,7 +285,7 @@ pub fn source(v: &GemmVariant) -> String {
         for h in 0..hn {
             decl += &format!("    var acc_{i}_{h} = vec4<f32>(0.0);\n");
             store += &format!(
-                "    store4(m0 + {}u * (TM * 4u / RM) + ty * 4u + {}u, n0 + {h}u * (TN * 4u / RN) + tx * 4u, acc_{i}_{h});\n",
+                "    store4(wid.z, m0 + {}u * (TM * 4u / RM) + ty * 4u + {}u, n0 + {h}u * (TN * 4u / RN) + tx * 4u, acc_{i}_{h});\n",
                 i / 4,
                 i % 4
             );
@@ -302,12 +315,23 @@ pub fn source(v: &GemmVariant) -> String {
         .replace("    // @STORE\n", &store)
 }
 
+/// The summing pass of a split-K product, with the partial products it owns.
+struct SplitSum {
+    kernel: Arc<Kernel>,
+    group: wgpu::BindGroup,
+    grid: (u32, u32, u32),
+    _part: GpuBuffer<f32>,
+}
+
 /// A planned product over buffers already on the device.
 pub struct Gemm {
     kernel: Arc<Kernel>,
     group: wgpu::BindGroup,
     grid: (u32, u32, u32),
+    /// Split-K: the summing pass over the partial products.
+    sum: Option<SplitSum>,
     shape: GemmShape,
+    tiles: Tiles,
 }
 
 impl Gemm {
@@ -353,15 +377,19 @@ impl Gemm {
             }
         }
         let t = gpu.tuning();
-        let tiles = opts.tiles.unwrap_or((
-            t.int("gemm.tile_m") as u32,
-            t.int("gemm.tile_n") as u32,
-            t.int("gemm.tile_k") as u32,
-            t.int("gemm.thread_m") as u32,
-            t.int("gemm.thread_n") as u32,
-        ));
+        let tiles = match opts.tiles {
+            Some(tiles) => tiles,
+            None if shape.m <= 16 => SMALL_M_TILES,
+            None => (
+                t.int("gemm.tile_m") as u32,
+                t.int("gemm.tile_n") as u32,
+                t.int("gemm.tile_k") as u32,
+                t.int("gemm.thread_m") as u32,
+                t.int("gemm.thread_n") as u32,
+            ),
+        };
         check_tiles(gpu, tiles)?;
-        let (tm, tn, ..) = tiles;
+        let (tm, tn, tk, ..) = tiles;
         let gx = (shape.n as u32).div_ceil(tn);
         let gy = (shape.m as u32).div_ceil(tm);
         let max = gpu.capabilities().max_workgroups_per_dimension;
@@ -371,33 +399,87 @@ impl Gemm {
                 shape.m, shape.n
             )));
         }
+        // Split K when few tiles would leave the device idle, never below 2 slices of TK,
+        // and only as far as the partial products fit one binding.
+        let k = shape.k as u32;
+        let slices_max = k.div_ceil(tk).max(1);
+        let splits_wanted = match opts.split_k {
+            Some(s) if s == 0 || s > slices_max || s > max => {
+                return Err(Error::InvalidArgument(format!(
+                    "gemm split_k {s}: expected 1..={} for K = {k}",
+                    slices_max.min(max)
+                )));
+            }
+            Some(s) => s,
+            None if gx * gy < SPLIT_TARGET_GROUPS / 2 => {
+                (SPLIT_TARGET_GROUPS / (gx * gy)).min(slices_max / 2).max(1)
+            }
+            None => 1,
+        };
+        let fit = (limit / (lc as u64 * 4)).max(1) as u32;
+        let splits_wanted = splits_wanted.min(fit);
+        // Slices are whole multiples of TK; recount after rounding.
+        let k_split = k.div_ceil(splits_wanted).div_ceil(tk).max(1) * tk;
+        let splits = k.div_ceil(k_split).max(1);
         let family = gemm_family(&GemmVariant::for_shape(&shape, tiles));
         let kernel = gpu.kernel(&family, "gemm", &constants(tiles))?;
         let (lda, ldb) = shape.strides();
-        let params = gpu.uniform(&Params {
+        let params = |alpha: f32, beta: f32, c_split: u32| Params {
             m: shape.m as u32,
             n: shape.n as u32,
-            k: shape.k as u32,
+            k,
             lda: lda as u32,
             ldb: ldb as u32,
             ldc: shape.n as u32,
-            alpha: shape.alpha,
-            beta: shape.beta,
-        });
-        let group = gpu.bind(
-            &kernel,
-            &[
-                (0, params.as_entire_binding()),
-                (1, a.binding()),
-                (2, b.binding()),
-                (3, c.binding()),
-            ],
-        );
+            alpha,
+            beta,
+            k_split: if splits > 1 { k_split } else { k.max(1) },
+            c_split,
+            _pad: [0; 2],
+        };
+        let bind_gemm = |out: &GpuBuffer<f32>, p: Params| {
+            let params = gpu.uniform(&p);
+            gpu.bind(
+                &kernel,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, a.binding()),
+                    (2, b.binding()),
+                    (3, out.binding()),
+                ],
+            )
+        };
+        let (group, sum) = if splits > 1 {
+            let part = gpu.alloc::<f32>(splits as usize * lc)?;
+            let group = bind_gemm(&part, params(1.0, 0.0, lc as u32));
+            let sum_kernel = gpu.kernel(&family, "gemm_split_sum", &constants(tiles))?;
+            let sum_params = gpu.uniform(&params(shape.alpha, shape.beta, 0));
+            let sum_group = gpu.bind(
+                &sum_kernel,
+                &[
+                    (0, sum_params.as_entire_binding()),
+                    (3, c.binding()),
+                    (4, part.binding()),
+                ],
+            );
+            let (x, y) = gpu.grid((lc as u32).div_ceil(256));
+            let sum = SplitSum {
+                kernel: sum_kernel,
+                group: sum_group,
+                grid: (x, y, 1),
+                _part: part,
+            };
+            (group, Some(sum))
+        } else {
+            (bind_gemm(c, params(shape.alpha, shape.beta, 0)), None)
+        };
         Ok(Gemm {
             kernel,
             group,
-            grid: (gx, gy, 1),
+            grid: (gx, gy, splits),
+            sum,
             shape,
+            tiles,
         })
     }
 
@@ -406,9 +488,17 @@ impl Gemm {
         self.shape
     }
 
+    /// The tile configuration and the number of K slices in use.
+    pub fn config(&self) -> (Tiles, u32) {
+        (self.tiles, self.grid.2)
+    }
+
     /// Records one product.
     pub fn record(&self, batch: &mut Batch<'_>) {
         batch.dispatch(&self.kernel, &self.group, self.grid);
+        if let Some(sum) = &self.sum {
+            batch.dispatch(&sum.kernel, &sum.group, sum.grid);
+        }
     }
 }
 
