@@ -15,6 +15,21 @@ use crate::info::bytes;
 
 #[derive(Subcommand)]
 pub enum What {
+    /// QR projection c = Q^T v (both forms) and the update v - Q c, with GB/s of Q read.
+    Qr {
+        /// Comma-separated MxK shapes (Q is M x K, column-major).
+        #[arg(long, default_value = "4096x128,65536x256")]
+        shapes: String,
+        /// Timed runs per kernel.
+        #[arg(long, default_value_t = 50)]
+        iters: usize,
+        /// Time all runs back to back in one batch.
+        #[arg(long)]
+        sustained: bool,
+        /// Write all results as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// f32 GEMM: TFLOP/s for each shape, transpose and tile configuration.
     Gemm {
         /// Comma-separated MxNxK shapes.
@@ -60,6 +75,15 @@ pub enum What {
 
 pub fn run(what: What) -> Result<()> {
     match what {
+        What::Qr {
+            shapes,
+            iters,
+            sustained,
+            json,
+        } => {
+            SUSTAINED.store(sustained, Ordering::Relaxed);
+            crate::qr::bench(&shapes, iters, json)
+        }
         What::Gemm {
             shapes,
             trans,

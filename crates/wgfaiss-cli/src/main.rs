@@ -3,6 +3,7 @@
 mod bench;
 mod gemm;
 mod info;
+mod qr;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

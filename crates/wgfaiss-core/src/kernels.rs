@@ -57,6 +57,35 @@ const REDUCE_COMMON: &str = include_str!("../../../wgsl/reduce.wgsl");
 const REDUCE_SHARED_PART: &str = include_str!("../../../wgsl/reduce_shared.wgsl");
 const REDUCE_SUBGROUP_PART: &str = include_str!("../../../wgsl/reduce_subgroup.wgsl");
 const STREAM: &str = include_str!("../../../wgsl/stream.wgsl");
+const QR_PART: &str = include_str!("../../../wgsl/qr.wgsl");
+const QR_SUBGROUP_PART: &str = include_str!("../../../wgsl/qr_subgroup.wgsl");
+
+/// QR projection, one invocation per column, and the update `v − Q·c`.
+pub const QR_SIMPLE: Family = Family {
+    name: "qr",
+    parts: &[QR_PART],
+    needs: Needs {
+        subgroups: false,
+        f16: false,
+        coop_matrix: false,
+    },
+    entries: &["qr_dot_simple", "qr_update"],
+    trusted: false,
+};
+
+/// QR projection, one subgroup per column.
+pub const QR_SUBGROUP: Family = Family {
+    name: "qr_subgroup",
+    parts: &[QR_SUBGROUP_PART],
+    needs: Needs {
+        subgroups: true,
+        f16: false,
+        coop_matrix: false,
+    },
+    entries: &["qr_dot_subgroup"],
+    trusted: false,
+};
+
 /// The f32 GEMM template (expanded per register block by [`gemm_family`]).
 pub const GEMM_TEMPLATE: &str = include_str!("../../../wgsl/gemm.wgsl");
 
@@ -131,7 +160,13 @@ pub fn gemm_family(v: &crate::ops::gemm::GemmVariant) -> Family {
 }
 
 /// Every fixed family, for validation (GEMM variants are generated: see [`gemm_family`]).
-pub const ALL_FAMILIES: &[Family] = &[REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ];
+pub const ALL_FAMILIES: &[Family] = &[
+    REDUCE_SHARED,
+    REDUCE_SUBGROUP,
+    STREAM_READ,
+    QR_SIMPLE,
+    QR_SUBGROUP,
+];
 
 /// Override constants of one pipeline: `(name, value)`, sorted by name in the key.
 pub type Constants = Vec<(&'static str, u32)>;

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 
 use wgfaiss_core::Capabilities;
 use wgfaiss_core::kernels::{
-    ALL_FAMILIES, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, gemm_family, validate,
+    ALL_FAMILIES, QR_SIMPLE, QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, gemm_family,
+    validate,
 };
 use wgfaiss_core::ops::{gemm, reduce};
 use wgfaiss_core::tuning::{ConfigSource, Tuning};
@@ -118,9 +119,12 @@ fn every_family_and_override_set_validates_with_naga() {
         }
     }
     assert!(gemm_sets > 300, "{gemm_sets}");
+    for family in [QR_SIMPLE, QR_SUBGROUP] {
+        validate(&family, &[("WG", 256)]).unwrap_or_else(|e| panic!("{e}"));
+    }
     assert_eq!(
         ALL_FAMILIES.len(),
-        3,
+        5,
         "a new family needs its override sets validated here"
     );
     assert!(checked >= 6 * 7);

@@ -2,5 +2,6 @@
 //! dispatch.
 
 pub mod gemm;
+pub mod linalg;
 pub mod reduce;
 pub mod stream;

@@ -1,0 +1,124 @@
+//! `wgfaiss bench qr`.
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use wgfaiss::Gpu;
+use wgfaiss::ops::linalg::{QrDot, QrProject, QrUpdate};
+use wgfaiss::rng::Rng;
+
+use crate::bench::time;
+
+#[derive(Debug, Serialize)]
+struct Row {
+    m: usize,
+    k: usize,
+    kernel: String,
+    gpu_us: Option<f64>,
+    wall_us: f64,
+    gbps: Option<f64>,
+    max_rel_err: f64,
+}
+
+pub fn bench(shapes: &str, iters: usize, json: Option<std::path::PathBuf>) -> Result<()> {
+    if iters == 0 {
+        bail!("--iters must be positive");
+    }
+    let gpu = Gpu::new().context("opening a GPU")?;
+    let mut rows = Vec::new();
+    let mut rng = Rng::new(11);
+    for s in shapes.split(',') {
+        let dims: Vec<usize> = s
+            .trim()
+            .split('x')
+            .map(|x| x.parse().with_context(|| format!("bad shape {s:?}")))
+            .collect::<Result<_>>()?;
+        let [m, k] = dims[..] else {
+            bail!("bad shape {s:?}: expected MxK");
+        };
+        let q = rng.vec(m * k);
+        let v = rng.vec(m);
+        let (gq, gv) = (gpu.upload(&q)?, gpu.upload(&v)?);
+        let gc = gpu.alloc::<f32>(k)?;
+        let bytes = (m * k * 4 + m * 4) as f64;
+        let mut forms = vec![QrDot::Simple];
+        if gpu.capabilities().subgroups {
+            forms.push(QrDot::Subgroup);
+        }
+        for form in forms {
+            let plan = QrProject::new(&gpu, &gq, &gv, &gc, m, k, Some(form))?;
+            gpu.write(&gc, &vec![f32::NAN; k])?;
+            let (g, w) = time(&gpu, iters, &|b| plan.record(b))?;
+            let c = gpu.read(&gc)?;
+            let mut worst = 0.0f64;
+            for j in (0..k).step_by((k / 16).max(1)) {
+                let col = &q[j * m..(j + 1) * m];
+                let (mut s, mut mag) = (0.0f64, 0.0f64);
+                for (a, b) in col.iter().zip(&v) {
+                    s += f64::from(*a) * f64::from(*b);
+                    mag += (f64::from(*a) * f64::from(*b)).abs();
+                }
+                worst = worst.max((f64::from(c[j]) - s).abs() / mag.max(1e-30));
+            }
+            if worst.is_nan() || worst > 2.0 * (m as f64 + 2.0) * f64::from(f32::EPSILON) {
+                bail!("{m}x{k} {form:?}: error {worst:.2e} against the f64 reference");
+            }
+            rows.push(Row {
+                m,
+                k,
+                kernel: format!("c = Q^T v ({form:?})").to_lowercase(),
+                gpu_us: g.map(|g| g * 1e6),
+                wall_us: w * 1e6,
+                gbps: g.map(|g| bytes / g / 1e9),
+                max_rel_err: worst,
+            });
+        }
+        let out = gpu.alloc::<f32>(m)?;
+        let upd = QrUpdate::new(&gpu, &gq, &gc, &gv, &out, m, k)?;
+        let (g, w) = time(&gpu, iters, &|b| upd.record(b))?;
+        let (c, new_v) = (gpu.read(&gc)?, gpu.read(&out)?);
+        let mut worst = 0.0f64;
+        for i in (0..m).step_by((m / 16).max(1)) {
+            let (mut s, mut mag) = (0.0f64, f64::from(v[i]).abs());
+            for j in 0..k {
+                let t = f64::from(q[j * m + i]) * f64::from(c[j]);
+                s += t;
+                mag += t.abs();
+            }
+            let want = f64::from(v[i]) - s;
+            worst = worst.max((f64::from(new_v[i]) - want).abs() / mag.max(1e-30));
+        }
+        if worst.is_nan() || worst > 2.0 * (k as f64 + 2.0) * f64::from(f32::EPSILON) {
+            bail!("{m}x{k} update: error {worst:.2e} against the f64 reference");
+        }
+        rows.push(Row {
+            m,
+            k,
+            kernel: "v - Q c".into(),
+            gpu_us: g.map(|g| g * 1e6),
+            wall_us: w * 1e6,
+            gbps: g.map(|g| bytes / g / 1e9),
+            max_rel_err: worst,
+        });
+    }
+    println!(
+        "{:<12} {:<22} {:>10} {:>10} {:>8} {:>9}",
+        "MxK", "kernel", "gpu us", "wall us", "GB/s", "err"
+    );
+    for r in &rows {
+        println!(
+            "{:<12} {:<22} {:>10} {:>10.1} {:>8} {:>9.1e}",
+            format!("{}x{}", r.m, r.k),
+            r.kernel,
+            r.gpu_us.map_or("-".into(), |v| format!("{v:.1}")),
+            r.wall_us,
+            r.gbps.map_or("-".into(), |v| format!("{v:.0}")),
+            r.max_rel_err
+        );
+    }
+    if let Some(path) = json {
+        let out = serde_json::json!({ "adapter": gpu.capabilities().name, "rows": rows });
+        std::fs::write(&path, serde_json::to_string_pretty(&out)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! Linear algebra for Gram–Schmidt: the QR projection `c = Qᵀv` and the update `v − Q·c`.
+//!
+//! Q is `m × k`, stored **column-major** (column j is `q[j·m .. (j+1)·m]`), the natural layout
+//! for a growing orthonormal basis. `c = Qᵀv` has two forms: one invocation per column (a
+//! sequential sum; right for short columns) and one subgroup per column (coalesced reads and a
+//! subgroup sum). `qr.dot` in the tuning entry (`WGFAISS_QR_DOT=auto|simple|subgroup`) picks
+//! one; `auto` uses the subgroup form from `qr.dot_threshold` rows (default 512) where the
+//! adapter has subgroups. Sums are f32 with `fma`, in index order per invocation.
+
+use std::sync::Arc;
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::buffer::GpuBuffer;
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::{Kernel, QR_SIMPLE, QR_SUBGROUP};
+use crate::submit::Batch;
+
+/// How `c = Qᵀv` is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QrDot {
+    /// One invocation per column.
+    Simple,
+    /// One subgroup per column (needs SUBGROUP).
+    Subgroup,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+struct Params {
+    m: u32,
+    k: u32,
+    wg_x: u32,
+    _pad: u32,
+}
+
+const WG: u32 = 256;
+
+fn check_shape(gpu: &Gpu, q: &GpuBuffer<f32>, m: usize, k: usize) -> Result<()> {
+    if m == 0 || k == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "QR projection of an empty basis ({m} x {k})"
+        )));
+    }
+    if m.checked_mul(k) != Some(q.len()) {
+        return Err(Error::InvalidArgument(format!(
+            "QR projection: Q holds {} values, not {m} x {k}",
+            q.len()
+        )));
+    }
+    if q.len() as u64 * 4 > gpu.capabilities().max_storage_binding_bytes
+        || q.len() > u32::MAX as usize
+    {
+        return Err(Error::InvalidArgument(format!(
+            "QR projection: Q of {m} x {k} does not fit one storage binding"
+        )));
+    }
+    Ok(())
+}
+
+/// The `c = Qᵀv` form the tuning entry picks for `m` rows.
+pub fn dot_form(gpu: &Gpu, m: usize) -> QrDot {
+    let t = gpu.tuning();
+    match t.choice("qr.dot") {
+        "subgroup" if gpu.capabilities().subgroups => QrDot::Subgroup,
+        "auto" if gpu.capabilities().subgroups && m as u64 >= t.int("qr.dot_threshold") => {
+            QrDot::Subgroup
+        }
+        _ => QrDot::Simple,
+    }
+}
+
+/// A planned `c = Qᵀv` over device buffers.
+pub struct QrProject {
+    kernel: Arc<Kernel>,
+    group: wgpu::BindGroup,
+    grid: (u32, u32, u32),
+    form: QrDot,
+}
+
+impl QrProject {
+    /// Plans `c = Qᵀv` for Q `m × k` column-major, v of `m`, c of `k`; `form` overrides the
+    /// tuning choice.
+    pub fn new(
+        gpu: &Gpu,
+        q: &GpuBuffer<f32>,
+        v: &GpuBuffer<f32>,
+        c: &GpuBuffer<f32>,
+        m: usize,
+        k: usize,
+        form: Option<QrDot>,
+    ) -> Result<QrProject> {
+        check_shape(gpu, q, m, k)?;
+        if v.len() != m || c.len() != k {
+            return Err(Error::InvalidArgument(format!(
+                "QR projection: v holds {} (want {m}), c holds {} (want {k})",
+                v.len(),
+                c.len()
+            )));
+        }
+        let form = form.unwrap_or_else(|| dot_form(gpu, m));
+        let (kernel, groups) = match form {
+            QrDot::Simple => (
+                gpu.kernel(&QR_SIMPLE, "qr_dot_simple", &[("WG", WG)])?,
+                (k as u32).div_ceil(WG),
+            ),
+            QrDot::Subgroup => {
+                if !gpu.capabilities().subgroups {
+                    return Err(Error::InvalidArgument(
+                        "the subgroup QR projection needs SUBGROUP, which this adapter lacks"
+                            .into(),
+                    ));
+                }
+                // At least WG / max subgroup size subgroups per workgroup: cover every column
+                // however the driver sizes subgroups (extra ones find j >= k and leave).
+                let per_group = (WG / gpu.capabilities().subgroup_max_size.max(1)).max(1);
+                (
+                    gpu.kernel(&QR_SUBGROUP, "qr_dot_subgroup", &[("WG", WG)])?,
+                    (k as u32).div_ceil(per_group),
+                )
+            }
+        };
+        let (x, y) = gpu.grid(groups);
+        let params = gpu.uniform(&Params {
+            m: m as u32,
+            k: k as u32,
+            wg_x: x,
+            _pad: 0,
+        });
+        let group = gpu.bind(
+            &kernel,
+            &[
+                (0, params.as_entire_binding()),
+                (1, q.binding()),
+                (2, v.binding()),
+                (3, c.binding()),
+            ],
+        );
+        Ok(QrProject {
+            kernel,
+            group,
+            grid: (x, y, 1),
+            form,
+        })
+    }
+
+    /// The form in use.
+    pub fn form(&self) -> QrDot {
+        self.form
+    }
+
+    /// Records one projection.
+    pub fn record(&self, batch: &mut Batch<'_>) {
+        batch.dispatch(&self.kernel, &self.group, self.grid);
+    }
+}
+
+/// A planned update `v_out = v − Q·c` over device buffers.
+pub struct QrUpdate {
+    kernel: Arc<Kernel>,
+    group: wgpu::BindGroup,
+    grid: (u32, u32, u32),
+}
+
+impl QrUpdate {
+    /// Plans `v_out = v − Q·c` for Q `m × k` column-major.
+    pub fn new(
+        gpu: &Gpu,
+        q: &GpuBuffer<f32>,
+        c: &GpuBuffer<f32>,
+        v: &GpuBuffer<f32>,
+        v_out: &GpuBuffer<f32>,
+        m: usize,
+        k: usize,
+    ) -> Result<QrUpdate> {
+        check_shape(gpu, q, m, k)?;
+        if v.len() != m || v_out.len() != m || c.len() != k {
+            return Err(Error::InvalidArgument(format!(
+                "QR update: v holds {}, v_out {} (want {m}), c holds {} (want {k})",
+                v.len(),
+                v_out.len(),
+                c.len()
+            )));
+        }
+        let kernel = gpu.kernel(&QR_SIMPLE, "qr_update", &[("WG", WG)])?;
+        let (x, y) = gpu.grid((m as u32).div_ceil(WG));
+        let params = gpu.uniform(&Params {
+            m: m as u32,
+            k: k as u32,
+            wg_x: x,
+            _pad: 0,
+        });
+        let group = gpu.bind(
+            &kernel,
+            &[
+                (0, params.as_entire_binding()),
+                (1, q.binding()),
+                (2, v.binding()),
+                (4, c.binding()),
+                (5, v_out.binding()),
+            ],
+        );
+        Ok(QrUpdate {
+            kernel,
+            group,
+            grid: (x, y, 1),
+        })
+    }
+
+    /// Records one update.
+    pub fn record(&self, batch: &mut Batch<'_>) {
+        batch.dispatch(&self.kernel, &self.group, self.grid);
+    }
+}
+
+impl Gpu {
+    /// `c = Qᵀv` on host slices (Q `m × k` column-major); `form` overrides the tuning choice.
+    pub fn qr_project(
+        &self,
+        q: &[f32],
+        v: &[f32],
+        m: usize,
+        k: usize,
+        form: Option<QrDot>,
+    ) -> Result<Vec<f32>> {
+        let gq = self.upload(q)?;
+        let gv = self.upload(v)?;
+        let gc = self.alloc::<f32>(k)?;
+        self.write(&gc, &vec![f32::NAN; k])?;
+        let plan = QrProject::new(self, &gq, &gv, &gc, m, k, form)?;
+        let mut batch = self.batch(false);
+        plan.record(&mut batch);
+        batch.finish()?;
+        self.read(&gc)
+    }
+
+    /// `v − Q·c` on host slices (Q `m × k` column-major).
+    pub fn qr_update(
+        &self,
+        q: &[f32],
+        c: &[f32],
+        v: &[f32],
+        m: usize,
+        k: usize,
+    ) -> Result<Vec<f32>> {
+        let gq = self.upload(q)?;
+        let gc = self.upload(c)?;
+        let gv = self.upload(v)?;
+        let out = self.alloc::<f32>(m)?;
+        self.write(&out, &vec![f32::NAN; m])?;
+        let plan = QrUpdate::new(self, &gq, &gc, &gv, &out, m, k)?;
+        let mut batch = self.batch(false);
+        plan.record(&mut batch);
+        batch.finish()?;
+        self.read(&out)
+    }
+}

@@ -1,0 +1,139 @@
+//! QR projection and update against a CPU f64 reference, both forms, awkward shapes.
+
+mod common;
+
+use common::{Rng, gpu, seed};
+use wgfaiss_core::Gpu;
+use wgfaiss_core::ops::linalg::{QrDot, dot_form};
+
+fn forms(gpu: &Gpu) -> Vec<QrDot> {
+    assert!(
+        gpu.capabilities().subgroups,
+        "the subgroup form would go untested"
+    );
+    vec![QrDot::Simple, QrDot::Subgroup]
+}
+
+#[test]
+fn projection_matches_reference() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("qr_project"));
+    for form in forms(gpu) {
+        for (m, k) in [
+            (1, 1),
+            (3, 2),
+            (7, 1),
+            (100, 9),
+            (513, 33),
+            (1000, 300),
+            (4099, 5),
+        ] {
+            let q = rng.vec(m * k);
+            let v = rng.vec(m);
+            let c = gpu.qr_project(&q, &v, m, k, Some(form)).unwrap();
+            assert_eq!(c.len(), k);
+            for j in 0..k {
+                let col = &q[j * m..(j + 1) * m];
+                let want: f64 = col
+                    .iter()
+                    .zip(&v)
+                    .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                    .sum();
+                let mag: f64 = col
+                    .iter()
+                    .zip(&v)
+                    .map(|(&a, &b)| (f64::from(a) * f64::from(b)).abs())
+                    .sum();
+                let tol = 2.0 * (m as f64 + 2.0) * f64::from(f32::EPSILON) * mag + 1e-30;
+                let got = f64::from(c[j]);
+                assert!(
+                    (got - want).abs() <= tol,
+                    "{form:?} {m}x{k} c[{j}] = {got}, want {want}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn update_matches_reference() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("qr_update"));
+    for (m, k) in [(1, 1), (5, 3), (257, 300), (1000, 17), (600, 513)] {
+        let q = rng.vec(m * k);
+        let c = rng.vec(k);
+        let v = rng.vec(m);
+        let out = gpu.qr_update(&q, &c, &v, m, k).unwrap();
+        for i in 0..m {
+            let mut s = 0.0f64;
+            let mut mag = 0.0f64;
+            for j in 0..k {
+                let t = f64::from(q[j * m + i]) * f64::from(c[j]);
+                s += t;
+                mag += t.abs();
+            }
+            let want = f64::from(v[i]) - s;
+            let tol =
+                2.0 * (k as f64 + 2.0) * f64::from(f32::EPSILON) * (mag + f64::from(v[i]).abs())
+                    + 1e-30;
+            assert!(
+                (f64::from(out[i]) - want).abs() <= tol,
+                "{m}x{k} v[{i}]: {} vs {want}",
+                out[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn gram_schmidt_step_orthogonalises() {
+    // Project a vector against an orthonormal basis and subtract twice (re-orthogonalisation):
+    // the result is orthogonal to the basis to f32 precision.
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("qr_gs"));
+    let (m, k) = (300, 4);
+    // An orthonormal basis from the CPU (unit coordinate vectors rotated by a sign pattern).
+    let mut q = vec![0.0f32; m * k];
+    for j in 0..k {
+        for i in 0..m {
+            if i % k == j {
+                q[j * m + i] = if i % 2 == 0 { 1.0 } else { -1.0 };
+            }
+        }
+        let norm: f32 = q[j * m..(j + 1) * m]
+            .iter()
+            .map(|x| x * x)
+            .sum::<f32>()
+            .sqrt();
+        q[j * m..(j + 1) * m].iter_mut().for_each(|x| *x /= norm);
+    }
+    let mut v = rng.vec(m);
+    for _ in 0..2 {
+        let c = gpu.qr_project(&q, &v, m, k, None).unwrap();
+        v = gpu.qr_update(&q, &c, &v, m, k).unwrap();
+    }
+    let c = gpu.qr_project(&q, &v, m, k, None).unwrap();
+    for (j, x) in c.iter().enumerate() {
+        assert!(x.abs() < 1e-5, "column {j}: {x}");
+    }
+}
+
+#[test]
+fn tuning_picks_the_form_and_bad_input_is_an_error() {
+    let gpu = gpu();
+    assert_eq!(dot_form(gpu, 100), QrDot::Simple);
+    assert_eq!(dot_form(gpu, 100_000), QrDot::Subgroup);
+    let forced =
+        Gpu::with_options(common::options().with_override("WGFAISS_QR_DOT", "simple")).unwrap();
+    assert_eq!(dot_form(&forced, 100_000), QrDot::Simple);
+    let e = gpu
+        .qr_project(&[1.0; 5], &[1.0; 3], 3, 2, None)
+        .unwrap_err();
+    assert!(e.to_string().contains("not 3 x 2"), "{e}");
+    let e = gpu.qr_project(&[], &[], 0, 0, None).unwrap_err();
+    assert!(e.to_string().contains("empty"), "{e}");
+    let e = gpu
+        .qr_update(&[1.0; 6], &[1.0; 3], &[1.0; 3], 3, 2)
+        .unwrap_err();
+    assert!(e.to_string().contains("c holds 3"), "{e}");
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Peer timings for `wgfaiss bench qr`: torch Q.T @ v on the same card, same shapes.
+
+Q as torch stores it (m x k row-major, Q.T @ v) and as wgfaiss stores it (column-major, i.e. a
+k x m row-major tensor, Qc @ v). Usage: python3 scripts/peer_qr.py --shapes 4096x128,65536x256
+"""
+import argparse
+
+import torch
+
+
+def median_us(fn, iters):
+    for _ in range(5):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(iters):
+        a = torch.cuda.Event(enable_timing=True)
+        b = torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        torch.cuda.synchronize()
+        times.append(a.elapsed_time(b) * 1e3)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--shapes", default="4096x128,65536x256")
+    p.add_argument("--iters", type=int, default=50)
+    a = p.parse_args()
+    torch.backends.cuda.matmul.allow_tf32 = False
+    print(f"device {torch.cuda.get_device_name()} torch {torch.__version__}")
+    print(f"{'MxK':<12} {'kernel':<24} {'us':>9} {'GB/s':>8}")
+    for s in a.shapes.split(","):
+        m, k = (int(x) for x in s.split("x"))
+        q = torch.rand(m, k, device="cuda") * 2 - 1
+        qc = q.T.contiguous()
+        v = torch.rand(m, device="cuda") * 2 - 1
+        c = torch.rand(k, device="cuda")
+        nbytes = (m * k + m) * 4
+        for name, fn in (("Q.T @ v (Q m x k)", lambda: q.T @ v),
+                         ("Qc @ v (column-major)", lambda: qc @ v),
+                         ("v - Q @ c", lambda: v - q @ c)):
+            us = median_us(fn, a.iters)
+            print(f"{s:<12} {name:<24} {us:>9.1f} {nbytes / us / 1e3:>8.0f}")
+
+
+if __name__ == "__main__":
+    main()

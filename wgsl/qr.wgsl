@@ -1,0 +1,65 @@
+// QR projection kernels for Gram-Schmidt: c = Q^T v and v <- v - Q c.
+//
+// Q is m x k, stored column-major: column j is q[j * m .. (j + 1) * m] (each basis vector is
+// contiguous). v has m entries, c has k.
+//
+// - qr_dot_simple: one invocation per column, a sequential f32 sum over the column (each
+//   invocation reads its own column: right for short columns, m below the tuning threshold).
+// - qr_update: one invocation per row i: v[i] - sum_j q[i + j m] c[j], fma in j order; c is
+//   staged through workgroup memory in slices of WG.
+
+override WG: u32 = 256u;
+
+struct Params {
+    m: u32,
+    k: u32,
+    wg_x: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> v_in: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read> c_in: array<f32>;
+@group(0) @binding(5) var<storage, read_write> v_out: array<f32>;
+
+var<workgroup> c_tile: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn qr_dot_simple(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.x;
+    if j >= p.k {
+        return;
+    }
+    let base = j * p.m;
+    var s = 0.0;
+    for (var i = 0u; i < p.m; i++) {
+        s = fma(q[base + i], v_in[i], s);
+    }
+    c[j] = s;
+}
+
+@compute @workgroup_size(WG)
+fn qr_update(@builtin(workgroup_id) wid: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * p.wg_x) * WG + lid;
+    var acc = 0.0;
+    for (var j0 = 0u; j0 < p.k; j0 += WG) {
+        // Every invocation takes part in staging, also those past the end of v.
+        if j0 + lid < p.k {
+            c_tile[lid] = c_in[j0 + lid];
+        }
+        workgroupBarrier();
+        if i < p.m {
+            let n = min(WG, p.k - j0);
+            for (var t = 0u; t < n; t++) {
+                acc = fma(q[(j0 + t) * p.m + i], c_tile[t], acc);
+            }
+        }
+        workgroupBarrier();
+    }
+    if i < p.m {
+        v_out[i] = v_in[i] - acc;
+    }
+}
