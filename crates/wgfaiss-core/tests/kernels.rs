@@ -119,8 +119,9 @@ fn every_family_and_override_set_validates_with_naga() {
         }
     }
     assert!(gemm_sets > 300, "{gemm_sets}");
-    for family in [QR_SIMPLE, QR_SUBGROUP] {
-        validate(&family, &[("WG", 256)]).unwrap_or_else(|e| panic!("{e}"));
+    validate(&QR_SIMPLE, &[("WG", 256)]).unwrap_or_else(|e| panic!("{e}"));
+    for vec4 in [0, 1] {
+        validate(&QR_SUBGROUP, &[("WG", 256), ("VEC4", vec4)]).unwrap_or_else(|e| panic!("{e}"));
     }
     assert_eq!(
         ALL_FAMILIES.len(),
