@@ -53,7 +53,19 @@ fn qr_update(@builtin(workgroup_id) wid: vec3<u32>,
         workgroupBarrier();
         if i < p.m {
             let n = min(WG, p.k - j0);
-            for (var t = 0u; t < n; t++) {
+            // Four independent loads in flight per step; the sum stays in column order.
+            var t = 0u;
+            for (; t + 4u <= n; t += 4u) {
+                let q0 = q[(j0 + t) * p.m + i];
+                let q1 = q[(j0 + t + 1u) * p.m + i];
+                let q2 = q[(j0 + t + 2u) * p.m + i];
+                let q3 = q[(j0 + t + 3u) * p.m + i];
+                acc = fma(q0, c_tile[t], acc);
+                acc = fma(q1, c_tile[t + 1u], acc);
+                acc = fma(q2, c_tile[t + 2u], acc);
+                acc = fma(q3, c_tile[t + 3u], acc);
+            }
+            for (; t < n; t++) {
                 acc = fma(q[(j0 + t) * p.m + i], c_tile[t], acc);
             }
         }
