@@ -86,6 +86,21 @@ pub const QR_SUBGROUP: Family = Family {
     trusted: false,
 };
 
+const TOPK_PART: &str = include_str!("../../../wgsl/topk.wgsl");
+
+/// Per-row top-k selection (threshold filter, bitonic merges in workgroup memory).
+pub const TOPK: Family = Family {
+    name: "topk",
+    parts: &[TOPK_PART],
+    needs: Needs {
+        subgroups: false,
+        f16: false,
+        coop_matrix: false,
+    },
+    entries: &["topk_select"],
+    trusted: false,
+};
+
 /// The f32 GEMM template (expanded per register block by [`gemm_family`]).
 pub const GEMM_TEMPLATE: &str = include_str!("../../../wgsl/gemm.wgsl");
 
@@ -166,6 +181,7 @@ pub const ALL_FAMILIES: &[Family] = &[
     STREAM_READ,
     QR_SIMPLE,
     QR_SUBGROUP,
+    TOPK,
 ];
 
 /// Override constants of one pipeline: `(name, value)`, sorted by name in the key.

@@ -8,10 +8,10 @@ use std::collections::BTreeSet;
 
 use wgfaiss_core::Capabilities;
 use wgfaiss_core::kernels::{
-    ALL_FAMILIES, QR_SIMPLE, QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, gemm_family,
-    validate,
+    ALL_FAMILIES, QR_SIMPLE, QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, TOPK,
+    gemm_family, validate,
 };
-use wgfaiss_core::ops::{gemm, reduce};
+use wgfaiss_core::ops::{gemm, reduce, topk};
 use wgfaiss_core::tuning::{ConfigSource, Tuning};
 
 /// Workgroup sizes the tuning layer can produce for the reduce family: every entry of the
@@ -123,9 +123,24 @@ fn every_family_and_override_set_validates_with_naga() {
     for vec4 in [0, 1] {
         validate(&QR_SUBGROUP, &[("WG", 256), ("VEC4", vec4)]).unwrap_or_else(|e| panic!("{e}"));
     }
+    // Top-k: every power-of-two k bound, workgroup size and rounds per thread the plan can
+    // pick (it halves RPT until the workgroup memory fits), both orders, both id sources.
+    for wg in [32u32, 64, 128, 256, 512, 1024] {
+        for kp in (0..=11).map(|s| 1u32 << s) {
+            for rpt in [1u32, 2, 4, 8, 16, 32] {
+                if topk::shared_bytes(wg, kp, rpt) > 48 << 10 {
+                    continue;
+                }
+                for (largest, explicit) in [(false, false), (true, true)] {
+                    validate(&TOPK, &topk::constants(wg, kp, rpt, largest, explicit))
+                        .unwrap_or_else(|e| panic!("topk {wg} {kp} {rpt}: {e}"));
+                }
+            }
+        }
+    }
     assert_eq!(
         ALL_FAMILIES.len(),
-        5,
+        6,
         "a new family needs its override sets validated here"
     );
     assert!(checked >= 6 * 7);

@@ -5,3 +5,4 @@ pub mod gemm;
 pub mod linalg;
 pub mod reduce;
 pub mod stream;
+pub mod topk;

@@ -1,0 +1,341 @@
+//! Top-k selection per row: for each row of an `n × m` f32 matrix, the k smallest (or largest)
+//! values and their column ids, sorted, ties broken by the smaller id — exactly what a CPU
+//! sort by (value, id) gives. k = 1..=2048, any m (rows shorter than k are padded with id
+//! `None` and +inf, or −inf for largest). NaN values are never selected.
+//!
+//! Long rows are cut into segments, each selected by its own workgroup; the segments'
+//! candidates are merged by further passes of the same kernel (with explicit ids) until one
+//! list per row is left, so a row of 100M values works. See `wgsl/topk.wgsl` for the kernel.
+//!
+//! Status: the standalone selection. The fused form (a distance kernel keeping its running
+//! top-k without writing distances) is not built yet.
+
+use std::sync::Arc;
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::buffer::{GpuBuffer, SplitBuffer};
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::{Kernel, TOPK};
+use crate::submit::Batch;
+
+/// Largest k supported.
+pub const MAX_K: usize = 2048;
+
+/// No id (padding when a row has fewer than k values).
+pub const NONE: u32 = u32::MAX;
+
+/// Selected values and ids, `rows × k`, best first.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TopK {
+    /// Values, `rows × k`.
+    pub values: Vec<f32>,
+    /// Column ids, `rows × k`; `None` where a row had fewer than k values.
+    pub ids: Vec<Option<u32>>,
+}
+
+/// Per-call overrides of the tuning entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TopKOptions {
+    /// Elements per segment (one workgroup each); default chosen from the shape.
+    pub segment: Option<u32>,
+    /// Workgroup size (default `topk.workgroup_size`).
+    pub workgroup_size: Option<u32>,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+struct Params {
+    rows: u32,
+    cols: u32,
+    seg_len: u32,
+    segs: u32,
+    k: u32,
+    wg_x: u32,
+    row0: u32,
+    _pad: u32,
+}
+
+/// Override constants of one top-k pipeline (also used by the naga validation test).
+pub fn constants(
+    wg: u32,
+    kp: u32,
+    rpt: u32,
+    largest: bool,
+    explicit: bool,
+) -> Vec<(&'static str, u32)> {
+    vec![
+        ("WG", wg),
+        ("KP", kp),
+        ("CP", (wg * rpt).next_power_of_two()),
+        ("RPT", rpt),
+        ("LARGEST", u32::from(largest)),
+        ("EXPLICIT", u32::from(explicit)),
+    ]
+}
+
+/// Workgroup memory of a configuration in bytes.
+pub fn shared_bytes(wg: u32, kp: u32, rpt: u32) -> u64 {
+    (u64::from(kp) + u64::from((wg * rpt).next_power_of_two())) * 8 + 16
+}
+
+/// Workgroups a selection aims for when choosing segment lengths.
+const TARGET_GROUPS: u64 = 2048;
+
+struct Pass {
+    kernel: Arc<Kernel>,
+    groups: Vec<(wgpu::BindGroup, (u32, u32, u32))>,
+}
+
+/// A top-k selection planned over a matrix on the device (split at row boundaries).
+pub struct TopKPlan {
+    passes: Vec<Pass>,
+    out_v: GpuBuffer<f32>,
+    out_i: GpuBuffer<u32>,
+    rows: usize,
+    k: usize,
+    /// Scratch buffers of the intermediate passes, kept alive.
+    _scratch: (Vec<GpuBuffer<f32>>, Vec<GpuBuffer<u32>>),
+}
+
+impl TopKPlan {
+    /// Plans the selection of the `k` smallest (or `largest`) values of each row of `data`,
+    /// `rows × cols` row-major (uploaded with `upload_split(.., cols)`).
+    pub fn new(
+        gpu: &Gpu,
+        data: &SplitBuffer<f32>,
+        rows: usize,
+        cols: usize,
+        k: usize,
+        largest: bool,
+        opts: &TopKOptions,
+    ) -> Result<TopKPlan> {
+        if k == 0 || k > MAX_K {
+            return Err(Error::InvalidArgument(format!(
+                "top-k: k = {k}, expected 1..={MAX_K}"
+            )));
+        }
+        if rows == 0 || cols == 0 || rows.checked_mul(cols) != Some(data.len()) {
+            return Err(Error::InvalidArgument(format!(
+                "top-k: {} values are not {rows} non-empty rows of {cols}",
+                data.len()
+            )));
+        }
+        if cols > u32::MAX as usize / 2 || rows > u32::MAX as usize {
+            return Err(Error::InvalidArgument(format!(
+                "top-k: {rows} x {cols} is too large"
+            )));
+        }
+        if data.starts().iter().any(|s| s % cols != 0) {
+            return Err(Error::InvalidArgument(
+                "top-k: data must be split at row boundaries (upload_split with granule = cols)"
+                    .into(),
+            ));
+        }
+        let caps = gpu.capabilities();
+        let wg = opts
+            .workgroup_size
+            .unwrap_or(gpu.tuning().int("topk.workgroup_size") as u32);
+        if !wg.is_power_of_two()
+            || !(32..=1024).contains(&wg)
+            || wg > caps.max_invocations_per_workgroup
+        {
+            return Err(Error::InvalidArgument(format!(
+                "top-k workgroup size {wg}: expected a power of two in 32..=1024 within the adapter's limit"
+            )));
+        }
+        let kp = (k as u32).next_power_of_two();
+        // Elements per invocation per round: as many as the workgroup memory allows.
+        let mut rpt = gpu.tuning().int("topk.thread_queue") as u32;
+        while rpt > 1 && shared_bytes(wg, kp, rpt) > u64::from(caps.workgroup_memory_bytes) {
+            rpt /= 2;
+        }
+        if shared_bytes(wg, kp, rpt) > u64::from(caps.workgroup_memory_bytes) {
+            return Err(Error::InvalidArgument(format!(
+                "top-k: k = {k} with workgroups of {wg} needs {} bytes of workgroup memory, the adapter has {}; use a smaller workgroup size",
+                shared_bytes(wg, kp, rpt),
+                caps.workgroup_memory_bytes
+            )));
+        }
+        let first = gpu.kernel(
+            &TOPK,
+            "topk_select",
+            &constants(wg, kp, rpt, largest, false),
+        )?;
+        let merge = gpu.kernel(&TOPK, "topk_select", &constants(wg, kp, rpt, largest, true))?;
+        let seg_for = |len: u32| -> u32 {
+            if let Some(s) = opts.segment {
+                return s.max(1);
+            }
+            // Enough segments for about TARGET_GROUPS workgroups, none shorter than a few
+            // rounds, and never so short that merging costs more than scanning.
+            let min_seg = (u64::from(wg * rpt) * 8).max(u64::from(kp) * 4);
+            let per_row = TARGET_GROUPS.div_ceil(rows as u64).max(1);
+            let seg = u64::from(len).div_ceil(per_row).max(min_seg);
+            seg.min(u64::from(len)) as u32
+        };
+        let mut passes = Vec::new();
+        let mut scratch: Vec<GpuBuffer<f32>> = Vec::new();
+        // Pass 1 over the data, chunk by chunk.
+        let seg1 = seg_for(cols as u32);
+        let segs1 = (cols as u32).div_ceil(seg1);
+        let mut out_v = gpu.alloc::<f32>(rows * segs1 as usize * k)?;
+        let mut out_i = gpu.alloc::<u32>(rows * segs1 as usize * k)?;
+        // The first pass reads no ids, but its layout still declares them (the EXPLICIT
+        // branch is removed only when the driver compiles the pipeline): bind a stand-in.
+        let no_ids = gpu.alloc::<u32>(1)?;
+        let mut groups = Vec::new();
+        for (chunk, &start) in data.chunks().iter().zip(data.starts()) {
+            let chunk_rows = (chunk.len() / cols) as u32;
+            let (x, y) = gpu.grid(chunk_rows * segs1);
+            let params = gpu.uniform(&Params {
+                rows: chunk_rows,
+                cols: cols as u32,
+                seg_len: seg1,
+                segs: segs1,
+                k: k as u32,
+                wg_x: x,
+                row0: (start / cols) as u32,
+                _pad: 0,
+            });
+            let bg = gpu.bind(
+                &first,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, chunk.binding()),
+                    (2, no_ids.binding()),
+                    (3, out_v.binding()),
+                    (4, out_i.binding()),
+                ],
+            );
+            groups.push((bg, (x, y, 1)));
+        }
+        passes.push(Pass {
+            kernel: first,
+            groups,
+        });
+        let mut scratch_ids = vec![no_ids];
+        // Merge passes: rows of segs * k candidates with explicit ids, until one segment.
+        let mut segs = segs1;
+        while segs > 1 {
+            let len = segs * k as u32;
+            let seg = seg_for(len).max(2 * k as u32);
+            let next = len.div_ceil(seg);
+            let nv = gpu.alloc::<f32>(rows * next as usize * k)?;
+            let ni = gpu.alloc::<u32>(rows * next as usize * k)?;
+            let (x, y) = gpu.grid(rows as u32 * next);
+            let params = gpu.uniform(&Params {
+                rows: rows as u32,
+                cols: len,
+                seg_len: seg,
+                segs: next,
+                k: k as u32,
+                wg_x: x,
+                row0: 0,
+                _pad: 0,
+            });
+            let bg = gpu.bind(
+                &merge,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, out_v.binding()),
+                    (2, out_i.binding()),
+                    (3, nv.binding()),
+                    (4, ni.binding()),
+                ],
+            );
+            passes.push(Pass {
+                kernel: merge.clone(),
+                groups: vec![(bg, (x, y, 1))],
+            });
+            scratch.push(out_v);
+            scratch_ids.push(out_i);
+            out_v = nv;
+            out_i = ni;
+            segs = next;
+        }
+        Ok(TopKPlan {
+            passes,
+            out_v,
+            out_i,
+            rows,
+            k,
+            _scratch: (scratch, scratch_ids),
+        })
+    }
+
+    /// Records the selection.
+    pub fn record(&self, batch: &mut Batch<'_>) {
+        for pass in &self.passes {
+            for (bg, grid) in &pass.groups {
+                batch.dispatch(&pass.kernel, bg, *grid);
+            }
+        }
+    }
+
+    /// Number of passes (1 when every row fits one segment).
+    pub fn passes(&self) -> usize {
+        self.passes.len()
+    }
+
+    /// Poisons the outputs (tests use it before a run).
+    pub fn poison(&self, gpu: &Gpu) -> Result<()> {
+        gpu.write(&self.out_v, &vec![f32::NAN; self.rows * self.k])?;
+        gpu.write(&self.out_i, &vec![0xdead_beef; self.rows * self.k])
+    }
+
+    /// Reads the result of the last recorded run.
+    pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
+        let values = gpu.read(&self.out_v)?;
+        let ids = gpu
+            .read(&self.out_i)?
+            .into_iter()
+            .map(|i| (i != NONE).then_some(i))
+            .collect();
+        Ok(TopK { values, ids })
+    }
+}
+
+impl Gpu {
+    /// The `k` smallest (or `largest`) values of each row of a `rows × cols` row-major matrix,
+    /// with their column ids, best first.
+    pub fn topk(
+        &self,
+        data: &[f32],
+        rows: usize,
+        cols: usize,
+        k: usize,
+        largest: bool,
+    ) -> Result<TopK> {
+        self.topk_with(data, rows, cols, k, largest, &TopKOptions::default())
+    }
+
+    /// [`Gpu::topk`] with per-call options.
+    pub fn topk_with(
+        &self,
+        data: &[f32],
+        rows: usize,
+        cols: usize,
+        k: usize,
+        largest: bool,
+        opts: &TopKOptions,
+    ) -> Result<TopK> {
+        if rows.checked_mul(cols) != Some(data.len()) || cols == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "top-k: {} values are not {rows} rows of {cols}",
+                data.len()
+            )));
+        }
+        if rows == 0 {
+            return Ok(TopK::default());
+        }
+        let buf = self.upload_split(data, cols)?;
+        let plan = TopKPlan::new(self, &buf, rows, cols, k, largest, opts)?;
+        plan.poison(self)?;
+        let mut batch = self.batch(false);
+        plan.record(&mut batch);
+        batch.finish()?;
+        plan.read(self)
+    }
+}

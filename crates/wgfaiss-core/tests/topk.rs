@@ -1,0 +1,251 @@
+//! Top-k against a CPU reference (sort by (value, id)): exact ids and values, both orders,
+//! k from 1 to 2048, rows shorter than k, heavy ties, several segments and merge passes,
+//! data over several bindings, poisoned outputs.
+
+mod common;
+
+use common::{Rng, gpu, gpu_with_binding_limit, seed};
+use wgfaiss_core::Gpu;
+use wgfaiss_core::ops::topk::{TopK, TopKOptions};
+
+fn reference(x: &[f32], rows: usize, cols: usize, k: usize, largest: bool) -> TopK {
+    let mut out = TopK::default();
+    for r in 0..rows {
+        let mut v: Vec<(f32, u32)> = x[r * cols..(r + 1) * cols]
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_nan())
+            .map(|(i, &v)| (v, i as u32))
+            .collect();
+        v.sort_by(|a, b| {
+            let o = if largest {
+                b.0.total_cmp(&a.0)
+            } else {
+                a.0.total_cmp(&b.0)
+            };
+            // -0.0 and 0.0 are equal values: order them by id like any tie.
+            if a.0 == b.0 {
+                a.1.cmp(&b.1)
+            } else {
+                o.then(a.1.cmp(&b.1))
+            }
+        });
+        for i in 0..k {
+            match v.get(i) {
+                Some(&(val, id)) => {
+                    out.values.push(val);
+                    out.ids.push(Some(id));
+                }
+                None => {
+                    out.values.push(if largest {
+                        f32::NEG_INFINITY
+                    } else {
+                        f32::INFINITY
+                    });
+                    out.ids.push(None);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn check(
+    gpu: &Gpu,
+    x: &[f32],
+    rows: usize,
+    cols: usize,
+    k: usize,
+    largest: bool,
+    opts: &TopKOptions,
+    what: &str,
+) {
+    let got = gpu
+        .topk_with(x, rows, cols, k, largest, opts)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let want = reference(x, rows, cols, k, largest);
+    for r in 0..rows {
+        let s = r * k..(r + 1) * k;
+        assert_eq!(
+            got.ids[s.clone()],
+            want.ids[s.clone()],
+            "{what}: ids of row {r}"
+        );
+        assert_eq!(
+            got.values[s.clone()],
+            want.values[s],
+            "{what}: values of row {r}"
+        );
+    }
+}
+
+#[test]
+fn random_rows_match_reference() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("topk_random"));
+    for (rows, cols) in [(1, 1), (3, 7), (2, 100), (5, 1000), (1, 5003), (17, 300)] {
+        for k in [1, 2, 10, 33, 100, 128] {
+            let x = rng.vec(rows * cols);
+            for largest in [false, true] {
+                check(
+                    gpu,
+                    &x,
+                    rows,
+                    cols,
+                    k,
+                    largest,
+                    &TopKOptions::default(),
+                    &format!("{rows}x{cols} k{k} largest {largest}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn segments_and_merge_passes() {
+    // Short segments force several segments per row and several merge passes.
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("topk_segments"));
+    for (rows, cols, k, seg) in [
+        (2, 5000, 10, 256),
+        (3, 3001, 50, 300),
+        (1, 20000, 7, 100),
+        (4, 999, 1, 64),
+    ] {
+        let x = rng.vec(rows * cols);
+        let opts = TopKOptions {
+            segment: Some(seg),
+            workgroup_size: Some(64),
+        };
+        for largest in [false, true] {
+            check(
+                gpu,
+                &x,
+                rows,
+                cols,
+                k,
+                largest,
+                &opts,
+                &format!("{rows}x{cols} k{k} seg{seg}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn large_k_and_rows_shorter_than_k() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("topk_large_k"));
+    for (rows, cols, k) in [
+        (2, 3000, 2048),
+        (3, 5000, 1000),
+        (2, 700, 1024),
+        (3, 10, 2048),
+        (1, 2047, 2048),
+    ] {
+        let x = rng.vec(rows * cols);
+        for largest in [false, true] {
+            for wg in [32, 64] {
+                let opts = TopKOptions {
+                    workgroup_size: Some(wg),
+                    ..Default::default()
+                };
+                check(
+                    gpu,
+                    &x,
+                    rows,
+                    cols,
+                    k,
+                    largest,
+                    &opts,
+                    &format!("{rows}x{cols} k{k} wg{wg}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn ties_infinities_and_nan() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("topk_ties"));
+    // Few distinct values: ties everywhere, including at the k-th place.
+    let (rows, cols) = (4, 3000);
+    let mut x: Vec<f32> = (0..rows * cols)
+        .map(|_| rng.below(7) as f32 - 3.0)
+        .collect();
+    x[5] = f32::INFINITY;
+    x[17] = f32::NEG_INFINITY;
+    x[40] = f32::NAN;
+    x[3001] = -0.0;
+    for k in [1, 5, 64, 500] {
+        for largest in [false, true] {
+            let opts = TopKOptions {
+                segment: Some(512),
+                workgroup_size: Some(32),
+            };
+            check(
+                gpu,
+                &x,
+                rows,
+                cols,
+                k,
+                largest,
+                &opts,
+                &format!("ties k{k} largest {largest}"),
+            );
+        }
+    }
+    // Sorted input: every element beats the threshold (the worst case for merging).
+    let sorted: Vec<f32> = (0..4000).rev().map(|i| i as f32).collect();
+    check(
+        gpu,
+        &sorted,
+        1,
+        4000,
+        100,
+        false,
+        &TopKOptions::default(),
+        "descending input",
+    );
+}
+
+#[test]
+fn split_over_several_bindings() {
+    // 2 KiB bindings: 4 rows of 120 floats per chunk, 37 rows in 10 chunks.
+    let gpu = gpu_with_binding_limit(2048);
+    let mut rng = Rng::new(seed("topk_split"));
+    let (rows, cols) = (37, 120);
+    let x = rng.vec(rows * cols);
+    for k in [1, 16, 200] {
+        check(
+            &gpu,
+            &x,
+            rows,
+            cols,
+            k,
+            false,
+            &TopKOptions::default(),
+            &format!("split k{k}"),
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_an_error() {
+    let gpu = gpu();
+    let x = vec![1.0f32; 12];
+    for (k, want) in [(0, "k = 0"), (2049, "k = 2049")] {
+        let e = gpu.topk(&x, 3, 4, k, false).unwrap_err();
+        assert!(e.to_string().contains(want), "{e}");
+    }
+    let e = gpu.topk(&x, 5, 4, 1, false).unwrap_err();
+    assert!(e.to_string().contains("not 5 rows of 4"), "{e}");
+    assert!(gpu.topk(&[], 0, 4, 3, false).unwrap().values.is_empty());
+    let opts = TopKOptions {
+        workgroup_size: Some(48),
+        ..Default::default()
+    };
+    assert!(gpu.topk_with(&x, 3, 4, 1, false, &opts).is_err());
+}

@@ -1,0 +1,188 @@
+// Per-row top-k selection: the k smallest (or, with LARGEST = 1, largest) values of each
+// segment of each row, sorted, ties broken by the smaller id. k <= KP (a power of two).
+//
+// One workgroup per (row, segment). The workgroup keeps its best KP candidates sorted in
+// workgroup memory (best_v/best_i) and the k-th best in registers as a threshold. Invocations
+// stream the segment (RPT coalesced scalar loads each per round) and append only the elements
+// that beat the threshold to a candidate buffer (an atomic counter hands out slots). When the
+// buffer could overflow in the next round (or the segment ends), the workgroup merges:
+// bitonic sort of the candidates, a half-cleaner against the best list reversed (which leaves
+// the KP smallest of both as a bitonic sequence), and a bitonic merge. On random data the
+// threshold tightens after a few merges and the scan is a streaming read.
+//
+// Values are compared as keys: v for smallest, -v for largest; ordering is (key, id), so equal
+// values keep the smaller id. Padding is (+inf key, NONE id), after every real candidate.
+// EXPLICIT = 0: ids are column numbers; 1: ids come from in_ids (merge passes over earlier
+// passes' outputs).
+
+override WG: u32 = 128u;
+override KP: u32 = 16u;
+override CP: u32 = 1024u; // candidate buffer, a power of two >= WG * RPT
+override RPT: u32 = 8u;
+override LARGEST: u32 = 0u;
+override EXPLICIT: u32 = 0u;
+
+const NONE: u32 = 0xffffffffu;
+
+struct Params {
+    rows: u32,     // rows in this dispatch
+    cols: u32,     // length of each input row
+    seg_len: u32,  // elements per segment
+    segs: u32,     // segments per row
+    k: u32,
+    wg_x: u32,
+    row0: u32,     // first output row of this dispatch
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> in_ids: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out_v: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out_i: array<u32>;
+
+var<workgroup> best_v: array<f32, KP>;
+var<workgroup> best_i: array<u32, KP>;
+var<workgroup> cand_v: array<f32, CP>;
+var<workgroup> cand_i: array<u32, CP>;
+var<workgroup> count: atomic<u32>;
+var<workgroup> seen: u32;
+
+fn key(v: f32) -> f32 {
+    if LARGEST == 1u {
+        return -v;
+    }
+    return v;
+}
+
+fn before(av: f32, ai: u32, bv: f32, bi: u32) -> bool {
+    return av < bv || (av == bv && ai < bi);
+}
+
+
+fn pad_v() -> f32 {
+    return bitcast<f32>(0x7f800000u);
+}
+
+// Sorts cand[0..CP) ascending by (key, id).
+fn sort_candidates(lid: u32) {
+    for (var size = 2u; size <= CP; size <<= 1u) {
+        for (var stride = size >> 1u; stride > 0u; stride >>= 1u) {
+            for (var t = lid; t < CP / 2u; t += WG) {
+                let i = 2u * t - (t & (stride - 1u));
+                let j = i + stride;
+                let up = (i & size) == 0u;
+                let av = cand_v[i];
+                let ai = cand_i[i];
+                let bv = cand_v[j];
+                let bi = cand_i[j];
+                if before(bv, bi, av, ai) == up {
+                    cand_v[i] = bv;
+                    cand_i[i] = bi;
+                    cand_v[j] = av;
+                    cand_i[j] = ai;
+                }
+            }
+            workgroupBarrier();
+        }
+    }
+}
+
+// Merges the first n candidates into the best list; returns nothing, leaves best sorted.
+fn merge(n: u32, lid: u32) {
+    for (var t = n + lid; t < CP; t += WG) {
+        cand_v[t] = pad_v();
+        cand_i[t] = NONE;
+    }
+    workgroupBarrier();
+    sort_candidates(lid);
+    // Half-cleaner: best[j] = min(best[j], cand[KP - 1 - j]) (cand padded past CP).
+    for (var i = lid; i < min(KP, CP); i += WG) {
+        let j = KP - 1u - i;
+        if before(cand_v[i], cand_i[i], best_v[j], best_i[j]) {
+            best_v[j] = cand_v[i];
+            best_i[j] = cand_i[i];
+        }
+    }
+    workgroupBarrier();
+    // The best list is now bitonic: merge it ascending.
+    for (var stride = KP >> 1u; stride > 0u; stride >>= 1u) {
+        for (var t = lid; t < KP / 2u; t += WG) {
+            let i = 2u * t - (t & (stride - 1u));
+            let j = i + stride;
+            if before(best_v[j], best_i[j], best_v[i], best_i[i]) {
+                let v = best_v[i];
+                let id = best_i[i];
+                best_v[i] = best_v[j];
+                best_i[i] = best_i[j];
+                best_v[j] = v;
+                best_i[j] = id;
+            }
+        }
+        workgroupBarrier();
+    }
+    if lid == 0u {
+        atomicStore(&count, 0u);
+    }
+    workgroupBarrier();
+}
+
+@compute @workgroup_size(WG)
+fn topk_select(@builtin(workgroup_id) wid: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let g = wid.x + wid.y * p.wg_x;
+    let row = g / p.segs;
+    let seg = g % p.segs;
+    // Workgroups past the last row run the barriers and write nothing.
+    let live = row < p.rows;
+    for (var t = lid; t < KP; t += WG) {
+        best_v[t] = pad_v();
+        best_i[t] = NONE;
+    }
+    if lid == 0u {
+        atomicStore(&count, 0u);
+    }
+    workgroupBarrier();
+    let start = seg * p.seg_len;
+    let end = min(p.cols, start + p.seg_len);
+    let base = row * p.cols;
+    var thr_v = pad_v();
+    var thr_i = NONE;
+    for (var r0 = start; r0 < end; r0 += WG * RPT) {
+        if live {
+            for (var u = 0u; u < RPT; u++) {
+                let e = r0 + u * WG + lid;
+                if e < end {
+                    let v = key(x[base + e]);
+                    var id = e;
+                    if EXPLICIT == 1u {
+                        id = in_ids[base + e];
+                    }
+                    if before(v, id, thr_v, thr_i) {
+                        let s = atomicAdd(&count, 1u);
+                        cand_v[s] = v;
+                        cand_i[s] = id;
+                    }
+                }
+            }
+        }
+        workgroupBarrier();
+        if lid == 0u {
+            seen = atomicLoad(&count);
+        }
+        let n = workgroupUniformLoad(&seen);
+        let last = r0 + WG * RPT >= end;
+        if n > CP - WG * RPT || (last && n > 0u) {
+            merge(n, lid);
+            thr_v = best_v[p.k - 1u];
+            thr_i = best_i[p.k - 1u];
+        }
+    }
+    if live {
+        let out = ((p.row0 + row) * p.segs + seg) * p.k;
+        for (var t = lid; t < p.k; t += WG) {
+            out_v[out + t] = key(best_v[t]);
+            out_i[out + t] = best_i[t];
+        }
+    }
+}
