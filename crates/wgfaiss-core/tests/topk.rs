@@ -50,6 +50,7 @@ fn reference(x: &[f32], rows: usize, cols: usize, k: usize, largest: bool) -> To
     out
 }
 
+#[allow(clippy::too_many_arguments)] // a test helper: the case is its arguments
 fn check(
     gpu: &Gpu,
     x: &[f32],
@@ -197,6 +198,19 @@ fn ties_infinities_and_nan() {
             );
         }
     }
+    // One candidate left for the final merge: ascending values, the smallest last.
+    let mut x: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+    x[999] = -1.0;
+    check(
+        gpu,
+        &x,
+        1,
+        1000,
+        1,
+        false,
+        &TopKOptions::default(),
+        "last element best",
+    );
     // Sorted input: every element beats the threshold (the worst case for merging).
     let sorted: Vec<f32> = (0..4000).rev().map(|i| i as f32).collect();
     check(
