@@ -17,7 +17,7 @@
 
 override WG: u32 = 128u;
 override KP: u32 = 16u;
-override CP: u32 = 1024u; // candidate buffer, a power of two >= WG * RPT
+override CP: u32 = 2048u; // candidate buffer, a power of two >= 2 * WG * RPT
 override RPT: u32 = 8u;
 override LARGEST: u32 = 0u;
 override EXPLICIT: u32 = 0u;

@@ -68,16 +68,22 @@ pub fn constants(
     vec![
         ("WG", wg),
         ("KP", kp),
-        ("CP", (wg * rpt).next_power_of_two()),
+        ("CP", candidate_slots(wg, rpt)),
         ("RPT", rpt),
         ("LARGEST", u32::from(largest)),
         ("EXPLICIT", u32::from(explicit)),
     ]
 }
 
+/// Candidate buffer slots: two rounds' worth, so candidates accumulate over rounds and a
+/// merge runs only when the next round could overflow (or the segment ends).
+pub fn candidate_slots(wg: u32, rpt: u32) -> u32 {
+    2 * (wg * rpt).next_power_of_two()
+}
+
 /// Workgroup memory of a configuration in bytes.
 pub fn shared_bytes(wg: u32, kp: u32, rpt: u32) -> u64 {
-    (u64::from(kp) + u64::from((wg * rpt).next_power_of_two())) * 8 + 16
+    (u64::from(kp) + u64::from(candidate_slots(wg, rpt))) * 8 + 16
 }
 
 /// Workgroups a selection aims for when choosing segment lengths.
