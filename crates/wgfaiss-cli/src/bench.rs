@@ -15,6 +15,27 @@ use crate::info::bytes;
 
 #[derive(Subcommand)]
 pub enum What {
+    /// Per-row top-k against a streaming read of the same matrix.
+    Topk {
+        /// Rows.
+        #[arg(long, default_value_t = 1000)]
+        rows: usize,
+        /// Columns.
+        #[arg(long, default_value_t = 1_000_000)]
+        cols: usize,
+        /// Comma-separated k values.
+        #[arg(long, default_value = "10,1024")]
+        k: String,
+        /// Timed runs per case.
+        #[arg(long, default_value_t = 5)]
+        iters: usize,
+        /// Time all runs back to back in one batch.
+        #[arg(long)]
+        sustained: bool,
+        /// Write all results as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// QR projection c = Q^T v (both forms) and the update v - Q c, with GB/s of Q read.
     Qr {
         /// Comma-separated MxK shapes (Q is M x K, column-major).
@@ -75,6 +96,17 @@ pub enum What {
 
 pub fn run(what: What) -> Result<()> {
     match what {
+        What::Topk {
+            rows,
+            cols,
+            k,
+            iters,
+            sustained,
+            json,
+        } => {
+            SUSTAINED.store(sustained, Ordering::Relaxed);
+            crate::topk::bench(rows, cols, &k, iters, json)
+        }
         What::Qr {
             shapes,
             iters,

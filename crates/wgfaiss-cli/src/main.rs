@@ -4,6 +4,7 @@ mod bench;
 mod gemm;
 mod info;
 mod qr;
+mod topk;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
