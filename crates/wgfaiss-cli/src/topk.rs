@@ -74,12 +74,12 @@ pub fn bench(
                     };
                     o.then(a.1.cmp(&b.1))
                 });
-                for i in 0..k.min(cols) {
-                    if got.ids[r * k + i] != Some(v[i].1) {
+                for (i, want) in v.iter().take(k).enumerate() {
+                    if got.ids[r * k + i] != Some(want.1) {
                         bail!(
                             "k {k} row {r} rank {i}: id {:?}, CPU {}",
                             got.ids[r * k + i],
-                            v[i].1
+                            want.1
                         );
                     }
                 }
