@@ -8,22 +8,9 @@ import argparse
 
 import torch
 
+from peer_common import median_ms
 
-def median_us(fn, iters):
-    for _ in range(5):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(iters):
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        torch.cuda.synchronize()
-        times.append(a.elapsed_time(b) * 1e3)
-    times.sort()
-    return times[len(times) // 2]
+
 
 
 def main():
@@ -44,7 +31,7 @@ def main():
         for name, fn in (("Q.T @ v (Q m x k)", lambda: q.T @ v),
                          ("Qc @ v (column-major)", lambda: qc @ v),
                          ("v - Q @ c", lambda: v - q @ c)):
-            us = median_us(fn, a.iters)
+            us = median_ms(fn, a.iters, warmup=5) * 1e3
             print(f"{s:<12} {name:<24} {us:>9.1f} {nbytes / us / 1e3:>8.0f}")
 
 
