@@ -354,12 +354,17 @@ fn bench_reduce(
             }
         }
     }
-    println!(
+    outln!(
         "{:<28} {:<9} {:>10} {:>10} {:>9} {:>8}  check",
-        "kernel", "path", "gpu ms", "wall ms", "GB/s", "%stream"
+        "kernel",
+        "path",
+        "gpu ms",
+        "wall ms",
+        "GB/s",
+        "%stream"
     );
     for r in &rows {
-        println!(
+        outln!(
             "{:<28} {:<9} {:>10} {:>10.3} {:>9} {:>8}  {}",
             r.kernel,
             r.path,
@@ -393,11 +398,15 @@ pub fn demo(n: usize, seed: u64) -> Result<()> {
     }
     let gpu = Gpu::new().context("opening a GPU")?;
     let caps = gpu.capabilities();
-    println!(
+    outln!(
         "wgfaiss demo on {} ({}, {}; subgroups {}..{})",
-        caps.name, caps.backend, caps.device_type, caps.subgroup_min_size, caps.subgroup_max_size
+        caps.name,
+        caps.backend,
+        caps.device_type,
+        caps.subgroup_min_size,
+        caps.subgroup_max_size
     );
-    println!("indexes are not built yet (foundation stage): reductions over {n} generated floats");
+    outln!("indexes are not built yet (foundation stage): reductions over {n} generated floats");
     let x = Rng::new(seed).vec(n);
     let data = gpu.upload_split(&x, 4)?;
     for op in [
@@ -418,7 +427,7 @@ pub fn demo(n: usize, seed: u64) -> Result<()> {
             let r = plan.read(&gpu)?;
             let wall = t0.elapsed().as_secs_f64();
             let check = check_whole(&x, op, r.value, r.index)?;
-            println!(
+            outln!(
                 "  {:<7} {:<9} = {:>14.6}{:<14} {:>8.3} ms wall{}  CPU check: {check}",
                 format!("{op:?}").to_lowercase(),
                 format!("{path:?}").to_lowercase(),
@@ -431,6 +440,6 @@ pub fn demo(n: usize, seed: u64) -> Result<()> {
             );
         }
     }
-    println!("all results match the CPU reference");
+    outln!("all results match the CPU reference");
     Ok(())
 }

@@ -137,12 +137,18 @@ pub fn bench(
             }
         }
     }
-    println!(
+    outln!(
         "{:<18} {:<5} {:<20} {:>10} {:>10} {:>8} {:>9}",
-        "MxNxK", "op", "tiles", "gpu ms", "wall ms", "TFLOP/s", "err/|ab|"
+        "MxNxK",
+        "op",
+        "tiles",
+        "gpu ms",
+        "wall ms",
+        "TFLOP/s",
+        "err/|ab|"
     );
     for r in &rows {
-        println!(
+        outln!(
             "{:<18} {:<5} {:<20} {:>10} {:>10.3} {:>8} {:>9.1e}",
             format!("{}x{}x{}", r.m, r.n, r.k),
             r.trans,

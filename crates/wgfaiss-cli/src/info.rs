@@ -14,32 +14,32 @@ pub fn run(json: bool) -> Result<()> {
             "tuning": tuning,
             "effective_max_binding_bytes": gpu.max_binding_bytes(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!("adapter        {}", caps.name);
-    println!("backend        {}", caps.backend);
-    println!("device type    {}", caps.device_type);
-    println!("driver         {} ({})", caps.driver, caps.driver_info);
-    println!(
+    outln!("adapter        {}", caps.name);
+    outln!("backend        {}", caps.backend);
+    outln!("device type    {}", caps.device_type);
+    outln!("driver         {} ({})", caps.driver, caps.driver_info);
+    outln!(
         "subgroups      {} (size {}..{})",
         yes(caps.subgroups),
         caps.subgroup_min_size,
         caps.subgroup_max_size
     );
-    println!("f16            {}", yes(caps.f16));
-    println!(
+    outln!("f16            {}", yes(caps.f16));
+    outln!(
         "timestamps     {} (inside passes: {})",
         yes(caps.timestamps),
         yes(caps.timestamps_inside_passes)
     );
-    println!("pipeline cache {}", yes(caps.pipeline_cache));
+    outln!("pipeline cache {}", yes(caps.pipeline_cache));
     let coop: Vec<String> = caps
         .coop_matrix_configs
         .iter()
         .map(|c| format!("{}x{}x{} {}->{}", c.m, c.n, c.k, c.ab, c.cr))
         .collect();
-    println!(
+    outln!(
         "coop matrix    {}{}",
         yes(caps.cooperative_matrix),
         if coop.is_empty() {
@@ -48,19 +48,19 @@ pub fn run(json: bool) -> Result<()> {
             format!(" [{}]", coop.join(", "))
         }
     );
-    println!("workgroup mem  {} KiB", caps.workgroup_memory_bytes / 1024);
-    println!(
+    outln!("workgroup mem  {} KiB", caps.workgroup_memory_bytes / 1024);
+    outln!(
         "invocations    {} per workgroup",
         caps.max_invocations_per_workgroup
     );
-    println!("max binding    {}", bytes(caps.max_storage_binding_bytes));
-    println!("max buffer     {}", bytes(caps.max_buffer_bytes));
-    println!(
+    outln!("max binding    {}", bytes(caps.max_storage_binding_bytes));
+    outln!("max buffer     {}", bytes(caps.max_buffer_bytes));
+    outln!(
         "storage bufs   {} per stage",
         caps.max_storage_buffers_per_stage
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "tuning: {} (entry: {})",
         tuning.config,
         tuning
@@ -76,13 +76,13 @@ pub fn run(json: bool) -> Result<()> {
     for (name, r) in &tuning.params {
         let (family, key) = name.split_once('.').unwrap_or((name, ""));
         let var = spec(family, key).map(|s| s.env_var()).unwrap_or_default();
-        println!(
+        outln!(
             "  {name:width$}  {:>12}  {}  [{var}]",
             r.value.to_string(),
             r.source
         );
     }
-    println!(
+    outln!(
         "  effective storage binding: {} (tuning capped by the adapter)",
         bytes(gpu.max_binding_bytes())
     );

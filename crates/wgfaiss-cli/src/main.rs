@@ -1,5 +1,19 @@
 //! `wgfaiss`: the command-line tool of wgfaiss.
 
+/// `println!` that ends the program quietly when stdout is closed (`wgfaiss info | head`)
+/// instead of panicking on the broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            panic!("writing to stdout: {e}");
+        }
+    }};
+}
+
 mod bench;
 mod gemm;
 mod info;

@@ -100,12 +100,17 @@ pub fn bench(shapes: &str, iters: usize, json: Option<std::path::PathBuf>) -> Re
             max_rel_err: worst,
         });
     }
-    println!(
+    outln!(
         "{:<12} {:<22} {:>10} {:>10} {:>8} {:>9}",
-        "MxK", "kernel", "gpu us", "wall us", "GB/s", "err"
+        "MxK",
+        "kernel",
+        "gpu us",
+        "wall us",
+        "GB/s",
+        "err"
     );
     for r in &rows {
-        println!(
+        outln!(
             "{:<12} {:<22} {:>10} {:>10.1} {:>8} {:>9.1e}",
             format!("{}x{}", r.m, r.k),
             r.kernel,

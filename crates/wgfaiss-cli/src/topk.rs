@@ -99,12 +99,16 @@ pub fn bench(
             });
         }
     }
-    println!(
+    outln!(
         "{:<36} {:>10} {:>10} {:>9} {:>8}",
-        "kernel", "gpu ms", "wall ms", "GB/s", "%stream"
+        "kernel",
+        "gpu ms",
+        "wall ms",
+        "GB/s",
+        "%stream"
     );
     for r in &out {
-        println!(
+        outln!(
             "{:<36} {:>10} {:>10.3} {:>9} {:>8}",
             r.kernel,
             r.gpu_ms.map_or("-".into(), |v| format!("{v:.3}")),
