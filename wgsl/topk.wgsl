@@ -4,7 +4,8 @@
 // One workgroup per (row, segment). The workgroup keeps its best KP candidates sorted in
 // workgroup memory (best_v/best_i) and the k-th best in registers as a threshold. Invocations
 // stream the segment (RPT coalesced scalar loads each per round) and append only the elements
-// that beat the threshold to a candidate buffer (an atomic counter hands out slots). When the
+// that beat the threshold to a candidate buffer (an atomic counter hands out slots); loads
+// are issued four at a time before any filtering, so they are in flight together. When the
 // buffer could overflow in the next round (or the segment ends), the workgroup merges:
 // bitonic sort of the candidates, a half-cleaner against the best list reversed (which leaves
 // the KP smallest of both as a bitonic sequence), and a bitonic merge. On random data the
@@ -18,7 +19,7 @@
 override WG: u32 = 128u;
 override KP: u32 = 16u;
 override CP: u32 = 2048u; // candidate buffer, a power of two >= 2 * WG * RPT
-override RPT: u32 = 8u;
+override RPT: u32 = 8u; // a multiple of 4
 override LARGEST: u32 = 0u;
 override EXPLICIT: u32 = 0u;
 
@@ -127,6 +128,23 @@ fn merge(n: u32, lid: u32) {
     workgroupBarrier();
 }
 
+// Appends element e (key v) to the candidates if it is inside the segment and beats the
+// threshold.
+fn offer(v: f32, e: u32, end: u32, base: u32, thr_v: f32, thr_i: u32) {
+    if e >= end {
+        return;
+    }
+    var id = e;
+    if EXPLICIT == 1u {
+        id = in_ids[base + e];
+    }
+    if before(v, id, thr_v, thr_i) {
+        let s = atomicAdd(&count, 1u);
+        cand_v[s] = v;
+        cand_i[s] = id;
+    }
+}
+
 @compute @workgroup_size(WG)
 fn topk_select(@builtin(workgroup_id) wid: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
@@ -150,20 +168,22 @@ fn topk_select(@builtin(workgroup_id) wid: vec3<u32>,
     var thr_i = NONE;
     for (var r0 = start; r0 < end; r0 += WG * RPT) {
         if live {
-            for (var u = 0u; u < RPT; u++) {
-                let e = r0 + u * WG + lid;
-                if e < end {
-                    let v = key(x[base + e]);
-                    var id = e;
-                    if EXPLICIT == 1u {
-                        id = in_ids[base + e];
-                    }
-                    if before(v, id, thr_v, thr_i) {
-                        let s = atomicAdd(&count, 1u);
-                        cand_v[s] = v;
-                        cand_i[s] = id;
-                    }
-                }
+            // Steps of four loads issued together (indices clamped into the segment so the
+            // loads need no branch), then four filters.
+            for (var u = 0u; u < RPT; u += 4u) {
+                let e0 = r0 + u * WG + lid;
+                let e1 = e0 + WG;
+                let e2 = e1 + WG;
+                let e3 = e2 + WG;
+                let last_e = end - 1u;
+                let v0 = key(x[base + min(e0, last_e)]);
+                let v1 = key(x[base + min(e1, last_e)]);
+                let v2 = key(x[base + min(e2, last_e)]);
+                let v3 = key(x[base + min(e3, last_e)]);
+                offer(v0, e0, end, base, thr_v, thr_i);
+                offer(v1, e1, end, base, thr_v, thr_i);
+                offer(v2, e2, end, base, thr_v, thr_i);
+                offer(v3, e3, end, base, thr_v, thr_i);
             }
         }
         workgroupBarrier();

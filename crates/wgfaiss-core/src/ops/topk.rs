@@ -153,8 +153,9 @@ impl TopKPlan {
         }
         let kp = (k as u32).next_power_of_two();
         // Elements per invocation per round: as many as the workgroup memory allows.
-        let mut rpt = gpu.tuning().int("topk.thread_queue") as u32;
-        while rpt > 1 && shared_bytes(wg, kp, rpt) > u64::from(caps.workgroup_memory_bytes) {
+        // A multiple of 4 (the kernel loads in steps of four).
+        let mut rpt = (gpu.tuning().int("topk.thread_queue") as u32).max(4);
+        while rpt > 4 && shared_bytes(wg, kp, rpt) > u64::from(caps.workgroup_memory_bytes) {
             rpt /= 2;
         }
         if shared_bytes(wg, kp, rpt) > u64::from(caps.workgroup_memory_bytes) {
