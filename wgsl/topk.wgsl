@@ -65,11 +65,11 @@ fn pad_v() -> f32 {
     return bitcast<f32>(0x7f800000u);
 }
 
-// Sorts cand[0..CP) ascending by (key, id).
-fn sort_candidates(lid: u32) {
-    for (var size = 2u; size <= CP; size <<= 1u) {
+// Sorts cand[0..len) ascending by (key, id); len is a power of two.
+fn sort_candidates(len: u32, lid: u32) {
+    for (var size = 2u; size <= len; size <<= 1u) {
         for (var stride = size >> 1u; stride > 0u; stride >>= 1u) {
-            for (var t = lid; t < CP / 2u; t += WG) {
+            for (var t = lid; t < len / 2u; t += WG) {
                 let i = 2u * t - (t & (stride - 1u));
                 let j = i + stride;
                 let up = (i & size) == 0u;
@@ -89,16 +89,18 @@ fn sort_candidates(lid: u32) {
     }
 }
 
-// Merges the first n candidates into the best list; returns nothing, leaves best sorted.
+// Merges the first n candidates into the best list, leaving it sorted. Only the smallest
+// power of two >= n candidates are sorted, so a merge costs what its candidates need.
 fn merge(n: u32, lid: u32) {
-    for (var t = n + lid; t < CP; t += WG) {
+    let len = 1u << (32u - countLeadingZeros(max(n, 2u) - 1u));
+    for (var t = n + lid; t < len; t += WG) {
         cand_v[t] = pad_v();
         cand_i[t] = NONE;
     }
     workgroupBarrier();
-    sort_candidates(lid);
-    // Half-cleaner: best[j] = min(best[j], cand[KP - 1 - j]) (cand padded past CP).
-    for (var i = lid; i < min(KP, CP); i += WG) {
+    sort_candidates(len, lid);
+    // Half-cleaner: best[j] = min(best[j], cand[KP - 1 - j]) (cand padded past len).
+    for (var i = lid; i < min(KP, len); i += WG) {
         let j = KP - 1u - i;
         if before(cand_v[i], cand_i[i], best_v[j], best_i[j]) {
             best_v[j] = cand_v[i];
@@ -192,7 +194,9 @@ fn topk_select(@builtin(workgroup_id) wid: vec3<u32>,
         }
         let n = workgroupUniformLoad(&seen);
         let last = r0 + WG * RPT >= end;
-        if n > CP - WG * RPT || (last && n > 0u) {
+        // Merge when the next round could overflow, at the end, and as soon as k candidates
+        // exist while there is no threshold yet (so filtering starts after one round).
+        if n > CP - WG * RPT || (last && n > 0u) || (thr_i == NONE && n >= p.k) {
             merge(n, lid);
             thr_v = best_v[p.k - 1u];
             thr_i = best_i[p.k - 1u];
