@@ -391,22 +391,9 @@ fn bench_reduce(
     Ok(())
 }
 
-/// The foundation-stage demo: adapter, then each reduction on generated data vs the CPU.
-pub fn demo(n: usize, seed: u64) -> Result<()> {
-    if n == 0 {
-        bail!("--n must be positive");
-    }
-    let gpu = Gpu::new().context("opening a GPU")?;
-    let caps = gpu.capabilities();
-    outln!(
-        "wgfaiss demo on {} ({}, {}; subgroups {}..{})",
-        caps.name,
-        caps.backend,
-        caps.device_type,
-        caps.subgroup_min_size,
-        caps.subgroup_max_size
-    );
-    outln!("indexes are not built yet (foundation stage): reductions over {n} generated floats");
+/// Each reduction on generated data, checked against the CPU (part of `wgfaiss demo`).
+pub fn demo_reductions(gpu: &Gpu, n: usize, seed: u64) -> Result<()> {
+    outln!("reductions over {n} generated floats:");
     let x = Rng::new(seed).vec(n);
     let data = gpu.upload_split(&x, 4)?;
     for op in [
@@ -416,15 +403,15 @@ pub fn demo(n: usize, seed: u64) -> Result<()> {
         ReduceOp::ArgMax,
         ReduceOp::ArgMin,
     ] {
-        for path in paths(&gpu) {
+        for path in paths(gpu) {
             let opts = ReduceOptions::with_path(path);
-            let plan = Reduction::new(&gpu, &data, op, &opts)?;
-            plan.poison(&gpu)?;
+            let plan = Reduction::new(gpu, &data, op, &opts)?;
+            plan.poison(gpu)?;
             let t0 = Instant::now();
             let mut batch = gpu.batch(true);
             plan.record(&mut batch);
             let report = batch.finish()?;
-            let r = plan.read(&gpu)?;
+            let r = plan.read(gpu)?;
             let wall = t0.elapsed().as_secs_f64();
             let check = check_whole(&x, op, r.value, r.index)?;
             outln!(
@@ -440,6 +427,5 @@ pub fn demo(n: usize, seed: u64) -> Result<()> {
             );
         }
     }
-    outln!("all results match the CPU reference");
     Ok(())
 }

@@ -15,6 +15,7 @@ macro_rules! outln {
 }
 
 mod bench;
+mod demo;
 mod gemm;
 mod info;
 mod qr;
@@ -39,10 +40,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The main job on generated data, on whatever adapter exists. Today (foundation stage):
-    /// the adapter, then every reduction on generated data checked against the CPU.
+    /// The main job on generated data, on whatever adapter exists. Today (before the indexes):
+    /// exact cosine k-NN by GPU GEMM + top-k with recall against a CPU brute force, then every
+    /// reduction checked against the CPU.
     Demo {
-        /// Elements of the generated array.
+        /// Base vectors.
+        #[arg(long, default_value_t = 20_000)]
+        base: usize,
+        /// Queries.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Dimension.
+        #[arg(long, default_value_t = 64)]
+        dim: usize,
+        /// Neighbours per query.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// Elements of the generated array for the reductions.
         #[arg(long, default_value_t = 1_000_003)]
         n: usize,
         /// Seed of the generated data.
@@ -60,7 +74,14 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Info { json } => info::run(json),
-        Command::Demo { n, seed } => bench::demo(n, seed),
+        Command::Demo {
+            base,
+            queries,
+            dim,
+            k,
+            n,
+            seed,
+        } => demo::run(base, queries, dim, k, n, seed),
         Command::Bench { what } => bench::run(what),
     }
 }

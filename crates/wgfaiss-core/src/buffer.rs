@@ -53,6 +53,16 @@ pub struct SplitBuffer<T> {
 }
 
 impl<T: Pod> SplitBuffer<T> {
+    /// One buffer as a split buffer of one chunk (for data produced on the device, such as a
+    /// score matrix, that fits one binding).
+    pub fn from_buffer(buffer: GpuBuffer<T>) -> SplitBuffer<T> {
+        SplitBuffer {
+            len: buffer.len(),
+            starts: vec![0],
+            chunks: vec![buffer],
+        }
+    }
+
     /// The chunks, in order.
     pub fn chunks(&self) -> &[GpuBuffer<T>] {
         &self.chunks
