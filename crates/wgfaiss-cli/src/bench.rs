@@ -69,6 +69,9 @@ pub enum What {
         /// Time all runs back to back in one batch.
         #[arg(long)]
         sustained: bool,
+        /// The f16 tensor-core path (cooperative matrices) instead of f32.
+        #[arg(long)]
+        f16: bool,
         /// Write all results as JSON to this file.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -122,10 +125,11 @@ pub fn run(what: What) -> Result<()> {
             tiles,
             iters,
             sustained,
+            f16,
             json,
         } => {
             SUSTAINED.store(sustained, Ordering::Relaxed);
-            crate::gemm::bench(&shapes, &trans, tiles.as_deref(), iters, json)
+            crate::gemm::bench(&shapes, &trans, tiles.as_deref(), iters, f16, json)
         }
         What::Reduce {
             n,

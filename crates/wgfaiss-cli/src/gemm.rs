@@ -3,10 +3,78 @@
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use wgfaiss::Gpu;
-use wgfaiss::ops::gemm::{Gemm, GemmOptions, GemmShape, Tiles};
+use wgfaiss::ops::gemm::{CoopGemm, Gemm, GemmOptions, GemmShape, Tiles, to_f16_padded};
 use wgfaiss::rng::Rng;
 
 use crate::bench::time;
+
+/// One f16 tensor-core product: time, and the largest error relative to Σ|a·b| against an
+/// f64 reference on the exact f32 inputs (what a user gets) — the f16 rounding of the inputs
+/// dominates it.
+fn bench_f16(
+    gpu: &Gpu,
+    a: &[f32],
+    b: &[f32],
+    shape: GemmShape,
+    t: &str,
+    iters: usize,
+) -> Result<Row> {
+    let (m, n, k) = (shape.m, shape.n, shape.k);
+    if shape.trans_a {
+        bail!("--f16 supports nn and nt");
+    }
+    let (mp, np, kp) = (
+        m.div_ceil(32) * 32,
+        n.div_ceil(32) * 32,
+        k.div_ceil(16) * 16,
+    );
+    let ga = gpu.upload(&to_f16_padded(a, m, k, mp, kp))?;
+    let gb = if shape.trans_b {
+        gpu.upload(&to_f16_padded(b, n, k, np, kp))?
+    } else {
+        gpu.upload(&to_f16_padded(b, k, n, kp, np))?
+    };
+    let gc = gpu.alloc::<f32>(mp * np)?;
+    gpu.write(&gc, &vec![f32::NAN; mp * np])?;
+    let padded = GemmShape {
+        trans_b: shape.trans_b,
+        ..GemmShape::new(mp, np, kp)
+    };
+    let plan = CoopGemm::new(gpu, &ga, &gb, &gc, padded)?;
+    let (g, w) = time(gpu, iters, &|batch| plan.record(batch))?;
+    let c = gpu.read(&gc)?;
+    let mut worst = 0.0f64;
+    for s in 0..64 {
+        let (i, j) = ((s * 7919) % m, (s * 104_729) % n);
+        let (mut dot, mut mag) = (0.0f64, 0.0f64);
+        for kk in 0..k {
+            let x = f64::from(a[i * k + kk]);
+            let y = f64::from(if shape.trans_b {
+                b[j * k + kk]
+            } else {
+                b[kk * n + j]
+            });
+            dot += x * y;
+            mag += (x * y).abs();
+        }
+        worst = worst.max((f64::from(c[i * np + j]) - dot).abs() / mag.max(1e-30));
+    }
+    // f16 inputs carry 2^-11 relative rounding each: a bound of a few 2^-11 relative to Σ|ab|.
+    if worst.is_nan() || worst > 4.0 * 2f64.powi(-11) {
+        bail!("{m}x{n}x{k} {t} f16: error {worst:.2e} against the f64 reference");
+    }
+    Ok(Row {
+        m,
+        n,
+        k,
+        trans: t.to_string(),
+        tiles: "f16 coop 32x32".into(),
+        gpu_ms: g.map(|g| g * 1e3),
+        wall_ms: w * 1e3,
+        tflops: g.map(|g| shape.flops() / g / 1e12),
+        max_rel_err: worst,
+    })
+}
 
 #[derive(Debug, Serialize)]
 struct Row {
@@ -58,6 +126,7 @@ pub fn bench(
     trans: &str,
     tiles: Option<&str>,
     iters: usize,
+    f16: bool,
     json: Option<std::path::PathBuf>,
 ) -> Result<()> {
     if iters == 0 {
@@ -88,6 +157,10 @@ pub fn bench(
             let (la, lb, lc) = shape.lens();
             let a = rng.vec(la);
             let b = rng.vec(lb);
+            if f16 {
+                rows.push(bench_f16(&gpu, &a, &b, shape, t.trim(), iters)?);
+                continue;
+            }
             let ga = gpu.upload(&a)?;
             let gb = gpu.upload(&b)?;
             let gc = gpu.alloc::<f32>(lc)?;

@@ -101,6 +101,21 @@ pub const TOPK: Family = Family {
     trusted: false,
 };
 
+const GEMM_COOP_PART: &str = include_str!("../../../wgsl/gemm_coop.wgsl");
+
+/// f16 GEMM on tensor cores (cooperative matrices), f32 accumulation.
+pub const GEMM_COOP: Family = Family {
+    name: "gemm_coop",
+    parts: &[GEMM_COOP_PART],
+    needs: Needs {
+        subgroups: true,
+        f16: true,
+        coop_matrix: true,
+    },
+    entries: &["coop_gemm"],
+    trusted: false,
+};
+
 /// The f32 GEMM template (expanded per register block by [`gemm_family`]).
 pub const GEMM_TEMPLATE: &str = include_str!("../../../wgsl/gemm.wgsl");
 
@@ -182,6 +197,7 @@ pub const ALL_FAMILIES: &[Family] = &[
     QR_SIMPLE,
     QR_SUBGROUP,
     TOPK,
+    GEMM_COOP,
 ];
 
 /// Override constants of one pipeline: `(name, value)`, sorted by name in the key.

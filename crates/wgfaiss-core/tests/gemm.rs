@@ -253,3 +253,52 @@ fn bad_shapes_and_tiles_are_errors() {
         .unwrap_err();
     assert!(e.to_string().contains("finite"), "{e}");
 }
+
+#[test]
+fn f16_tensor_core_path() {
+    // Runs the numerics where the adapter has f16 cooperative matrices (NVIDIA through
+    // Vulkan), and checks the clear error elsewhere (lavapipe has none).
+    let gpu = gpu();
+    let has = gpu.capabilities().cooperative_matrix;
+    let mut rng = Rng::new(seed("gemm_f16"));
+    for (m, n, k, tb) in [
+        (70, 45, 100, true),
+        (32, 32, 16, false),
+        (1, 100, 33, true),
+        (64, 96, 256, false),
+    ] {
+        let a = rng.vec(m * k);
+        let b = rng.vec(k * n);
+        let s = GemmShape {
+            trans_b: tb,
+            ..GemmShape::new(m, n, k)
+        };
+        match gpu.gemm_f16(&a, &b, s) {
+            Err(e) if !has => {
+                assert!(e.to_string().contains("cooperative matrices"), "{e}");
+            }
+            Ok(c) if has => {
+                // Reference on the f16-rounded inputs: what remains is f32 accumulation.
+                let r = |x: f32| f64::from(half::f16::from_f32(x).to_f32());
+                for i in 0..m {
+                    for j in 0..n {
+                        let (mut dot, mut mag) = (0.0f64, 0.0f64);
+                        for kk in 0..k {
+                            let y = if tb { b[j * k + kk] } else { b[kk * n + j] };
+                            let t = r(a[i * k + kk]) * r(y);
+                            dot += t;
+                            mag += t.abs();
+                        }
+                        let tol = 2.0 * (k as f64 + 2.0) * f64::from(f32::EPSILON) * mag + 1e-30;
+                        let got = f64::from(c[i * n + j]);
+                        assert!(
+                            (got - dot).abs() <= tol,
+                            "{m}x{n}x{k} tb{tb}: C[{i}][{j}] = {got}, want {dot}"
+                        );
+                    }
+                }
+            }
+            other => panic!("cooperative matrices {has}, but gemm_f16 gave {other:?}"),
+        }
+    }
+}

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 
 use wgfaiss_core::Capabilities;
 use wgfaiss_core::kernels::{
-    ALL_FAMILIES, QR_SIMPLE, QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, TOPK,
-    gemm_family, validate,
+    ALL_FAMILIES, GEMM_COOP, QR_SIMPLE, QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ,
+    TOPK, gemm_family, validate,
 };
 use wgfaiss_core::ops::{gemm, reduce, topk};
 use wgfaiss_core::tuning::{ConfigSource, Tuning};
@@ -138,9 +138,13 @@ fn every_family_and_override_set_validates_with_naga() {
             }
         }
     }
+    for trans_b in [0, 1] {
+        validate(&GEMM_COOP, &[("WG", 128), ("TRANS_B", trans_b)])
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
     assert_eq!(
         ALL_FAMILIES.len(),
-        6,
+        7,
         "a new family needs its override sets validated here"
     );
     assert!(checked >= 6 * 7);

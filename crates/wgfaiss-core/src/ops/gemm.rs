@@ -530,3 +530,167 @@ impl Gpu {
         self.read(&gc)
     }
 }
+
+/// The f16 tensor-core product `C = op(A)·op(B)` (f32 result) through cooperative matrices,
+/// on buffers already on the device. Opt-in: inputs are rounded to f16, accumulation is f32.
+///
+/// A is `m × k` f16 row-major; B is `k × n` (or `n × k` with `trans_b`) f16 row-major; C is
+/// `m × n` f32. `m` and `n` must be multiples of 32 and `k` of 16 ([`Gpu::gemm_f16`] pads).
+pub struct CoopGemm {
+    kernel: Arc<Kernel>,
+    group: wgpu::BindGroup,
+    grid: (u32, u32, u32),
+}
+
+/// Workgroup size of the cooperative-matrix GEMM (subgroups of 32 on NVIDIA: 4 per group).
+const COOP_WG: u32 = 128;
+
+impl CoopGemm {
+    /// Plans the product for `shape` (m, n, k, trans_b; no trans_a, alpha 1, beta 0); the
+    /// adapter must have f16 cooperative matrices.
+    pub fn new(
+        gpu: &Gpu,
+        a: &GpuBuffer<half::f16>,
+        b: &GpuBuffer<half::f16>,
+        c: &GpuBuffer<f32>,
+        shape: GemmShape,
+    ) -> Result<CoopGemm> {
+        let (m, n, k, trans_b) = (shape.m, shape.n, shape.k, shape.trans_b);
+        if shape.trans_a || shape.alpha != 1.0 || shape.beta != 0.0 {
+            return Err(Error::InvalidArgument(
+                "f16 GEMM: only C = A·op(B) (no transposed A, alpha 1, beta 0)".into(),
+            ));
+        }
+        if !gpu.supports(&crate::kernels::GEMM_COOP) {
+            return Err(Error::InvalidArgument(format!(
+                "the f16 tensor-core GEMM needs cooperative matrices with f16 inputs, which {} does not report",
+                gpu.capabilities().name
+            )));
+        }
+        if m == 0
+            || n == 0
+            || k == 0
+            || !m.is_multiple_of(32)
+            || !n.is_multiple_of(32)
+            || !k.is_multiple_of(16)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "f16 GEMM {m} x {n} x {k}: m and n must be positive multiples of 32, k of 16"
+            )));
+        }
+        if (a.len(), b.len(), c.len()) != (m * k, k * n, m * n) {
+            return Err(Error::InvalidArgument(format!(
+                "f16 GEMM {m} x {n} x {k}: buffers hold {}, {}, {} values",
+                a.len(),
+                b.len(),
+                c.len()
+            )));
+        }
+        let kernel = gpu.kernel(
+            &crate::kernels::GEMM_COOP,
+            "coop_gemm",
+            &[("WG", COOP_WG), ("TRANS_B", u32::from(trans_b))],
+        )?;
+        // Blocks of 32 x 32, one per subgroup; assume the largest subgroups (fewest per
+        // workgroup) so every block is covered; surplus subgroups repeat the last block.
+        let blocks = ((m / 32) * (n / 32)) as u32;
+        let per_group = (COOP_WG / gpu.capabilities().subgroup_max_size.max(1)).max(1);
+        let (x, y) = gpu.grid(blocks.div_ceil(per_group));
+        let params = gpu.uniform(&[
+            m as u32,
+            n as u32,
+            k as u32,
+            k as u32,
+            if trans_b { k } else { n } as u32,
+            n as u32,
+            x,
+            0u32,
+        ]);
+        let group = gpu.bind(
+            &kernel,
+            &[
+                (0, params.as_entire_binding()),
+                (1, a.binding()),
+                (2, b.binding()),
+                (3, c.binding()),
+            ],
+        );
+        Ok(CoopGemm {
+            kernel,
+            group,
+            grid: (x, y, 1),
+        })
+    }
+
+    /// Records one product.
+    pub fn record(&self, batch: &mut Batch<'_>) {
+        batch.dispatch(&self.kernel, &self.group, self.grid);
+    }
+}
+
+/// Rounds `rows × cols` f32 values to f16, padded with zeros to `prows × pcols`.
+pub fn to_f16_padded(
+    x: &[f32],
+    rows: usize,
+    cols: usize,
+    prows: usize,
+    pcols: usize,
+) -> Vec<half::f16> {
+    let mut out = vec![half::f16::ZERO; prows * pcols];
+    for r in 0..rows {
+        for (o, &v) in out[r * pcols..r * pcols + cols]
+            .iter_mut()
+            .zip(&x[r * cols..(r + 1) * cols])
+        {
+            *o = half::f16::from_f32(v);
+        }
+    }
+    out
+}
+
+impl Gpu {
+    /// `op(A)·op(B)` with A, B rounded to f16 and f32 accumulation on tensor cores (opt-in
+    /// precision; `trans_a` is not supported). Pads to the tile grid and crops the result.
+    pub fn gemm_f16(&self, a: &[f32], b: &[f32], shape: GemmShape) -> Result<Vec<f32>> {
+        if shape.trans_a || shape.alpha != 1.0 || shape.beta != 0.0 {
+            return Err(Error::InvalidArgument(
+                "f16 GEMM: only C = A·op(B) (no transposed A, alpha 1, beta 0)".into(),
+            ));
+        }
+        let (la, lb, _) = shape.lens();
+        if (a.len(), b.len()) != (la, lb) {
+            return Err(Error::InvalidArgument(format!(
+                "f16 GEMM {}x{}x{}: A holds {}, B {} values",
+                shape.m,
+                shape.n,
+                shape.k,
+                a.len(),
+                b.len()
+            )));
+        }
+        let (mp, np, kp) = (
+            shape.m.div_ceil(32).max(1) * 32,
+            shape.n.div_ceil(32).max(1) * 32,
+            shape.k.div_ceil(16).max(1) * 16,
+        );
+        let a16 = self.upload(&to_f16_padded(a, shape.m, shape.k, mp, kp))?;
+        let b16 = if shape.trans_b {
+            self.upload(&to_f16_padded(b, shape.n, shape.k, np, kp))?
+        } else {
+            self.upload(&to_f16_padded(b, shape.k, shape.n, kp, np))?
+        };
+        let c = self.alloc::<f32>(mp * np)?;
+        let padded = GemmShape {
+            trans_b: shape.trans_b,
+            ..GemmShape::new(mp, np, kp)
+        };
+        let plan = CoopGemm::new(self, &a16, &b16, &c, padded)?;
+        let mut batch = self.batch(false);
+        plan.record(&mut batch);
+        batch.finish()?;
+        let full = self.read(&c)?;
+        Ok((0..shape.m)
+            .flat_map(|r| full[r * np..r * np + shape.n].iter().copied())
+            .collect())
+    }
+}
