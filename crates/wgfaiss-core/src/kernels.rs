@@ -112,7 +112,7 @@ pub const GEMM_COOP: Family = Family {
         f16: true,
         coop_matrix: true,
     },
-    entries: &["coop_gemm"],
+    entries: &["coop_gemm_nn", "coop_gemm_nt"],
     trusted: false,
 };
 
@@ -384,13 +384,25 @@ pub fn validate(family: &Family, constants: &[(&str, u32)]) -> Result<()> {
         for &(n, v) in constants {
             pc.insert(n.to_string(), f64::from(v));
         }
-        naga::back::pipeline_constants::process_overrides(
+        let (specialised, spec_info) = naga::back::pipeline_constants::process_overrides(
             &module,
             &info,
             Some((naga::ShaderStage::Compute, entry)),
             &pc,
         )
         .map_err(|e| fail(entry, format!("with overrides {constants:?}: {e}")))?;
+        // Also write SPIR-V, as wgpu's Vulkan backend will: naga's writer has failed on
+        // modules its validator accepted (cooperative-matrix stores).
+        let pipeline = naga::back::spv::PipelineOptions {
+            shader_stage: naga::ShaderStage::Compute,
+            entry_point: entry.to_string(),
+        };
+        let options = naga::back::spv::Options {
+            lang_version: (1, 3),
+            ..Default::default()
+        };
+        naga::back::spv::write_vec(&specialised, &spec_info, &options, Some(&pipeline))
+            .map_err(|e| fail(entry, format!("SPIR-V with overrides {constants:?}: {e}")))?;
     }
     Ok(())
 }

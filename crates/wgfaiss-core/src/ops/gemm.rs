@@ -586,11 +586,12 @@ impl CoopGemm {
                 c.len()
             )));
         }
-        let kernel = gpu.kernel(
-            &crate::kernels::GEMM_COOP,
-            "coop_gemm",
-            &[("WG", COOP_WG), ("TRANS_B", u32::from(trans_b))],
-        )?;
+        let entry = if trans_b {
+            "coop_gemm_nt"
+        } else {
+            "coop_gemm_nn"
+        };
+        let kernel = gpu.kernel(&crate::kernels::GEMM_COOP, entry, &[("WG", COOP_WG)])?;
         // Blocks of 32 x 32, one per subgroup; assume the largest subgroups (fewest per
         // workgroup) so every block is covered; surplus subgroups repeat the last block.
         let blocks = ((m / 32) * (n / 32)) as u32;
