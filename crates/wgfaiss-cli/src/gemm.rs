@@ -68,7 +68,11 @@ fn bench_f16(
         n,
         k,
         trans: t.to_string(),
-        tiles: "f16 coop 32x32".into(),
+        tiles: if mp % 128 == 0 && np % 128 == 0 && m >= 128 && n >= 128 {
+            "f16 coop staged 128".into()
+        } else {
+            "f16 coop 32x32".into()
+        },
         gpu_ms: g.map(|g| g * 1e3),
         wall_ms: w * 1e3,
         tflops: g.map(|g| shape.flops() / g / 1e12),

@@ -116,6 +116,21 @@ pub const GEMM_COOP: Family = Family {
     trusted: false,
 };
 
+const GEMM_COOP_TILED_PART: &str = include_str!("../../../wgsl/gemm_coop_tiled.wgsl");
+
+/// f16 GEMM on tensor cores with workgroup-memory staging (128 × 128 tiles, subgroups of 32).
+pub const GEMM_COOP_TILED: Family = Family {
+    name: "gemm_coop_tiled",
+    parts: &[GEMM_COOP_TILED_PART],
+    needs: Needs {
+        subgroups: true,
+        f16: true,
+        coop_matrix: true,
+    },
+    entries: &["coop_tiled_nn", "coop_tiled_nt"],
+    trusted: false,
+};
+
 /// The f32 GEMM template (expanded per register block by [`gemm_family`]).
 pub const GEMM_TEMPLATE: &str = include_str!("../../../wgsl/gemm.wgsl");
 
@@ -198,6 +213,7 @@ pub const ALL_FAMILIES: &[Family] = &[
     QR_SUBGROUP,
     TOPK,
     GEMM_COOP,
+    GEMM_COOP_TILED,
 ];
 
 /// Override constants of one pipeline: `(name, value)`, sorted by name in the key.

@@ -586,17 +586,42 @@ impl CoopGemm {
                 c.len()
             )));
         }
-        let entry = if trans_b {
-            "coop_gemm_nt"
+        let (kernel, x, y) = if coop_tiled_fits(gpu, m, n, k) {
+            // 128 x 128 tiles staged in workgroup memory, one workgroup each.
+            let entry = if trans_b {
+                "coop_tiled_nt"
+            } else {
+                "coop_tiled_nn"
+            };
+            let (gx, gy) = ((n / 128) as u32, (m / 128) as u32);
+            let max = gpu.capabilities().max_workgroups_per_dimension;
+            if gx > max || gy > max {
+                return Err(Error::InvalidArgument(format!(
+                    "f16 GEMM {m} x {n}: too many tiles for one dispatch; split the product"
+                )));
+            }
+            (
+                gpu.kernel(&crate::kernels::GEMM_COOP_TILED, entry, &[])?,
+                gx,
+                gy,
+            )
         } else {
-            "coop_gemm_nn"
+            let entry = if trans_b {
+                "coop_gemm_nt"
+            } else {
+                "coop_gemm_nn"
+            };
+            // Blocks of 32 x 32, one per subgroup; assume the largest subgroups (fewest per
+            // workgroup) so every block is covered; surplus subgroups repeat the last block.
+            let blocks = ((m / 32) * (n / 32)) as u32;
+            let per_group = (COOP_WG / gpu.capabilities().subgroup_max_size.max(1)).max(1);
+            let (x, y) = gpu.grid(blocks.div_ceil(per_group));
+            (
+                gpu.kernel(&crate::kernels::GEMM_COOP, entry, &[("WG", COOP_WG)])?,
+                x,
+                y,
+            )
         };
-        let kernel = gpu.kernel(&crate::kernels::GEMM_COOP, entry, &[("WG", COOP_WG)])?;
-        // Blocks of 32 x 32, one per subgroup; assume the largest subgroups (fewest per
-        // workgroup) so every block is covered; surplus subgroups repeat the last block.
-        let blocks = ((m / 32) * (n / 32)) as u32;
-        let per_group = (COOP_WG / gpu.capabilities().subgroup_max_size.max(1)).max(1);
-        let (x, y) = gpu.grid(blocks.div_ceil(per_group));
         let params = gpu.uniform(&[
             m as u32,
             n as u32,
@@ -623,10 +648,40 @@ impl CoopGemm {
         })
     }
 
+    /// Padded sizes for a product: `(m, n, k)` rounded up to the tiles of the kernel that
+    /// will run (128, 128, 32 for the staged kernel, else 32, 32, 16).
+    pub fn padded(gpu: &Gpu, m: usize, n: usize, k: usize) -> (usize, usize, usize) {
+        let big = (
+            m.div_ceil(128) * 128,
+            n.div_ceil(128) * 128,
+            k.div_ceil(32) * 32,
+        );
+        if m >= 128 && n >= 128 && coop_tiled_fits(gpu, big.0, big.1, big.2) {
+            big
+        } else {
+            (
+                m.div_ceil(32).max(1) * 32,
+                n.div_ceil(32).max(1) * 32,
+                k.div_ceil(16).max(1) * 16,
+            )
+        }
+    }
+
     /// Records one product.
     pub fn record(&self, batch: &mut Batch<'_>) {
         batch.dispatch(&self.kernel, &self.group, self.grid);
     }
+}
+
+/// Whether the staged 128 × 128 kernel can run: subgroups exactly 32 wide (8 per workgroup),
+/// and padded sizes on its grid.
+fn coop_tiled_fits(gpu: &Gpu, m: usize, n: usize, k: usize) -> bool {
+    let c = gpu.capabilities();
+    c.subgroup_min_size == 32
+        && c.subgroup_max_size == 32
+        && m.is_multiple_of(128)
+        && n.is_multiple_of(128)
+        && k.is_multiple_of(32)
 }
 
 /// Rounds `rows × cols` f32 values to f16, padded with zeros to `prows × pcols`.
@@ -669,11 +724,7 @@ impl Gpu {
                 b.len()
             )));
         }
-        let (mp, np, kp) = (
-            shape.m.div_ceil(32).max(1) * 32,
-            shape.n.div_ceil(32).max(1) * 32,
-            shape.k.div_ceil(16).max(1) * 16,
-        );
+        let (mp, np, kp) = CoopGemm::padded(self, shape.m, shape.n, shape.k);
         let a16 = self.upload(&to_f16_padded(a, shape.m, shape.k, mp, kp))?;
         let b16 = if shape.trans_b {
             self.upload(&to_f16_padded(b, shape.n, shape.k, np, kp))?
