@@ -5,6 +5,7 @@
 // of 32: the host uses this kernel only where subgroups are exactly 32 wide) computes a
 // 128 x 128 tile of C. Each K step stages a 128 x 32 slice of A and of B in workgroup memory
 // with vec4<f16> loads; subgroup sg multiplies a 64 x 32 block (4 x 2 fragments) from there.
+// The next K slice is loaded into registers while the current one is multiplied.
 // The register block is written out: 8 named accumulators (no arrays indexed at run time).
 
 enable f16;
@@ -48,28 +49,85 @@ fn coop_tiled_nn(@builtin(workgroup_id) wid: vec3<u32>,
     var c31 = coop_mat16x16<f32, C>();
     let lda4 = p.lda / 4u;
     let ldb4 = p.ldb / 4u;
+    // Next K slice in registers: four vec4<f16> of A and four of B per invocation.
+    var pa0: vec4<f16>;
+    var pb0: vec4<f16>;
+    var pa1: vec4<f16>;
+    var pb1: vec4<f16>;
+    var pa2: vec4<f16>;
+    var pb2: vec4<f16>;
+    var pa3: vec4<f16>;
+    var pb3: vec4<f16>;
+    pa0 = a4[(m0 + (lid + 0u) / 8u) * lda4 + (0u) / 4u + (lid + 0u) % 8u];
+    pb0 = b4[((0u) + (lid + 0u) / 32u) * ldb4 + n0 / 4u + (lid + 0u) % 32u];
+    pa1 = a4[(m0 + (lid + 256u) / 8u) * lda4 + (0u) / 4u + (lid + 256u) % 8u];
+    pb1 = b4[((0u) + (lid + 256u) / 32u) * ldb4 + n0 / 4u + (lid + 256u) % 32u];
+    pa2 = a4[(m0 + (lid + 512u) / 8u) * lda4 + (0u) / 4u + (lid + 512u) % 8u];
+    pb2 = b4[((0u) + (lid + 512u) / 32u) * ldb4 + n0 / 4u + (lid + 512u) % 32u];
+    pa3 = a4[(m0 + (lid + 768u) / 8u) * lda4 + (0u) / 4u + (lid + 768u) % 8u];
+    pb3 = b4[((0u) + (lid + 768u) / 32u) * ldb4 + n0 / 4u + (lid + 768u) % 32u];
     for (var k0 = 0u; k0 < p.k; k0 += 32u) {
-        // Stage A[m0.., k0..k0+32] as [m][k] and B as [k][n] (nn) or [n][k] (nt):
-        // 1024 vec4<f16> each, four per invocation.
-        for (var q = lid; q < 1024u; q += 256u) {
-            let r = q / 8u;
-            let c4 = q % 8u;
-            let v = a4[(m0 + r) * lda4 + k0 / 4u + c4];
-            let at = r * 32u + c4 * 4u;
-            As[at] = v.x;
-            As[at + 1u] = v.y;
-            As[at + 2u] = v.z;
-            As[at + 3u] = v.w;
-            let rb = q / 32u;
-            let cb = q % 32u;
-            let w = b4[(k0 + rb) * ldb4 + n0 / 4u + cb];
-            let bt = rb * 128u + cb * 4u;
-            Bs[bt] = w.x;
-            Bs[bt + 1u] = w.y;
-            Bs[bt + 2u] = w.z;
-            Bs[bt + 3u] = w.w;
+        // A as [m][k], B as [k][n] (nn) or [n][k] (nt), 128 x 32 halves each.
+        {
+            let at = ((lid + 0u) / 8u) * 32u + ((lid + 0u) % 8u) * 4u;
+            As[at + 0u] = pa0.x;
+            As[at + 1u] = pa0.y;
+            As[at + 2u] = pa0.z;
+            As[at + 3u] = pa0.w;
+            let bt = ((lid + 0u) / 32u) * 128u + ((lid + 0u) % 32u) * 4u;
+            Bs[bt + 0u] = pb0.x;
+            Bs[bt + 1u] = pb0.y;
+            Bs[bt + 2u] = pb0.z;
+            Bs[bt + 3u] = pb0.w;
+        }
+        {
+            let at = ((lid + 256u) / 8u) * 32u + ((lid + 256u) % 8u) * 4u;
+            As[at + 0u] = pa1.x;
+            As[at + 1u] = pa1.y;
+            As[at + 2u] = pa1.z;
+            As[at + 3u] = pa1.w;
+            let bt = ((lid + 256u) / 32u) * 128u + ((lid + 256u) % 32u) * 4u;
+            Bs[bt + 0u] = pb1.x;
+            Bs[bt + 1u] = pb1.y;
+            Bs[bt + 2u] = pb1.z;
+            Bs[bt + 3u] = pb1.w;
+        }
+        {
+            let at = ((lid + 512u) / 8u) * 32u + ((lid + 512u) % 8u) * 4u;
+            As[at + 0u] = pa2.x;
+            As[at + 1u] = pa2.y;
+            As[at + 2u] = pa2.z;
+            As[at + 3u] = pa2.w;
+            let bt = ((lid + 512u) / 32u) * 128u + ((lid + 512u) % 32u) * 4u;
+            Bs[bt + 0u] = pb2.x;
+            Bs[bt + 1u] = pb2.y;
+            Bs[bt + 2u] = pb2.z;
+            Bs[bt + 3u] = pb2.w;
+        }
+        {
+            let at = ((lid + 768u) / 8u) * 32u + ((lid + 768u) % 8u) * 4u;
+            As[at + 0u] = pa3.x;
+            As[at + 1u] = pa3.y;
+            As[at + 2u] = pa3.z;
+            As[at + 3u] = pa3.w;
+            let bt = ((lid + 768u) / 32u) * 128u + ((lid + 768u) % 32u) * 4u;
+            Bs[bt + 0u] = pb3.x;
+            Bs[bt + 1u] = pb3.y;
+            Bs[bt + 2u] = pb3.z;
+            Bs[bt + 3u] = pb3.w;
         }
         workgroupBarrier();
+        // Load the next slice while this one is multiplied.
+        if k0 + 32u < p.k {
+            pa0 = a4[(m0 + (lid + 0u) / 8u) * lda4 + (k0 + 32u) / 4u + (lid + 0u) % 8u];
+            pb0 = b4[((k0 + 32u) + (lid + 0u) / 32u) * ldb4 + n0 / 4u + (lid + 0u) % 32u];
+            pa1 = a4[(m0 + (lid + 256u) / 8u) * lda4 + (k0 + 32u) / 4u + (lid + 256u) % 8u];
+            pb1 = b4[((k0 + 32u) + (lid + 256u) / 32u) * ldb4 + n0 / 4u + (lid + 256u) % 32u];
+            pa2 = a4[(m0 + (lid + 512u) / 8u) * lda4 + (k0 + 32u) / 4u + (lid + 512u) % 8u];
+            pb2 = b4[((k0 + 32u) + (lid + 512u) / 32u) * ldb4 + n0 / 4u + (lid + 512u) % 32u];
+            pa3 = a4[(m0 + (lid + 768u) / 8u) * lda4 + (k0 + 32u) / 4u + (lid + 768u) % 8u];
+            pb3 = b4[((k0 + 32u) + (lid + 768u) / 32u) * ldb4 + n0 / 4u + (lid + 768u) % 32u];
+        }
         for (var kk = 0u; kk < 32u; kk += 16u) {
             let a0 = coopLoadT<coop_mat16x16<f16, A>>(&As[(sr * 64u + 0u) * 32u + kk], 32u);
             let a1 = coopLoadT<coop_mat16x16<f16, A>>(&As[(sr * 64u + 16u) * 32u + kk], 32u);
@@ -88,7 +146,7 @@ fn coop_tiled_nn(@builtin(workgroup_id) wid: vec3<u32>,
         }
         workgroupBarrier();
     }
-    // Store arguments are let-bound first (naga 30 SPIR-V writer, see above).
+    // Store arguments are let-bound first (naga 30 SPIR-V writer, see gemm_coop.wgsl).
     let ldc = p.ldc;
     let o00 = (m0 + sr * 64u + 0u) * ldc + n0 + sc * 32u + 0u;
     let r00 = c00;
@@ -135,25 +193,81 @@ fn coop_tiled_nt(@builtin(workgroup_id) wid: vec3<u32>,
     var c31 = coop_mat16x16<f32, C>();
     let lda4 = p.lda / 4u;
     let ldb4 = p.ldb / 4u;
+    // Next K slice in registers: four vec4<f16> of A and four of B per invocation.
+    var pa0: vec4<f16>;
+    var pb0: vec4<f16>;
+    var pa1: vec4<f16>;
+    var pb1: vec4<f16>;
+    var pa2: vec4<f16>;
+    var pb2: vec4<f16>;
+    var pa3: vec4<f16>;
+    var pb3: vec4<f16>;
+    pa0 = a4[(m0 + (lid + 0u) / 8u) * lda4 + (0u) / 4u + (lid + 0u) % 8u];
+    pb0 = b4[(n0 + (lid + 0u) / 8u) * ldb4 + (0u) / 4u + (lid + 0u) % 8u];
+    pa1 = a4[(m0 + (lid + 256u) / 8u) * lda4 + (0u) / 4u + (lid + 256u) % 8u];
+    pb1 = b4[(n0 + (lid + 256u) / 8u) * ldb4 + (0u) / 4u + (lid + 256u) % 8u];
+    pa2 = a4[(m0 + (lid + 512u) / 8u) * lda4 + (0u) / 4u + (lid + 512u) % 8u];
+    pb2 = b4[(n0 + (lid + 512u) / 8u) * ldb4 + (0u) / 4u + (lid + 512u) % 8u];
+    pa3 = a4[(m0 + (lid + 768u) / 8u) * lda4 + (0u) / 4u + (lid + 768u) % 8u];
+    pb3 = b4[(n0 + (lid + 768u) / 8u) * ldb4 + (0u) / 4u + (lid + 768u) % 8u];
     for (var k0 = 0u; k0 < p.k; k0 += 32u) {
-        // Stage A[m0.., k0..k0+32] as [m][k] and B as [k][n] (nn) or [n][k] (nt):
-        // 1024 vec4<f16> each, four per invocation.
-        for (var q = lid; q < 1024u; q += 256u) {
-            let r = q / 8u;
-            let c4 = q % 8u;
-            let v = a4[(m0 + r) * lda4 + k0 / 4u + c4];
-            let at = r * 32u + c4 * 4u;
-            As[at] = v.x;
-            As[at + 1u] = v.y;
-            As[at + 2u] = v.z;
-            As[at + 3u] = v.w;
-            let w = b4[(n0 + r) * ldb4 + k0 / 4u + c4];
-            Bs[at] = w.x;
-            Bs[at + 1u] = w.y;
-            Bs[at + 2u] = w.z;
-            Bs[at + 3u] = w.w;
+        // A as [m][k], B as [k][n] (nn) or [n][k] (nt), 128 x 32 halves each.
+        {
+            let at = ((lid + 0u) / 8u) * 32u + ((lid + 0u) % 8u) * 4u;
+            As[at + 0u] = pa0.x;
+            As[at + 1u] = pa0.y;
+            As[at + 2u] = pa0.z;
+            As[at + 3u] = pa0.w;
+            Bs[at + 0u] = pb0.x;
+            Bs[at + 1u] = pb0.y;
+            Bs[at + 2u] = pb0.z;
+            Bs[at + 3u] = pb0.w;
+        }
+        {
+            let at = ((lid + 256u) / 8u) * 32u + ((lid + 256u) % 8u) * 4u;
+            As[at + 0u] = pa1.x;
+            As[at + 1u] = pa1.y;
+            As[at + 2u] = pa1.z;
+            As[at + 3u] = pa1.w;
+            Bs[at + 0u] = pb1.x;
+            Bs[at + 1u] = pb1.y;
+            Bs[at + 2u] = pb1.z;
+            Bs[at + 3u] = pb1.w;
+        }
+        {
+            let at = ((lid + 512u) / 8u) * 32u + ((lid + 512u) % 8u) * 4u;
+            As[at + 0u] = pa2.x;
+            As[at + 1u] = pa2.y;
+            As[at + 2u] = pa2.z;
+            As[at + 3u] = pa2.w;
+            Bs[at + 0u] = pb2.x;
+            Bs[at + 1u] = pb2.y;
+            Bs[at + 2u] = pb2.z;
+            Bs[at + 3u] = pb2.w;
+        }
+        {
+            let at = ((lid + 768u) / 8u) * 32u + ((lid + 768u) % 8u) * 4u;
+            As[at + 0u] = pa3.x;
+            As[at + 1u] = pa3.y;
+            As[at + 2u] = pa3.z;
+            As[at + 3u] = pa3.w;
+            Bs[at + 0u] = pb3.x;
+            Bs[at + 1u] = pb3.y;
+            Bs[at + 2u] = pb3.z;
+            Bs[at + 3u] = pb3.w;
         }
         workgroupBarrier();
+        // Load the next slice while this one is multiplied.
+        if k0 + 32u < p.k {
+            pa0 = a4[(m0 + (lid + 0u) / 8u) * lda4 + (k0 + 32u) / 4u + (lid + 0u) % 8u];
+            pb0 = b4[(n0 + (lid + 0u) / 8u) * ldb4 + (k0 + 32u) / 4u + (lid + 0u) % 8u];
+            pa1 = a4[(m0 + (lid + 256u) / 8u) * lda4 + (k0 + 32u) / 4u + (lid + 256u) % 8u];
+            pb1 = b4[(n0 + (lid + 256u) / 8u) * ldb4 + (k0 + 32u) / 4u + (lid + 256u) % 8u];
+            pa2 = a4[(m0 + (lid + 512u) / 8u) * lda4 + (k0 + 32u) / 4u + (lid + 512u) % 8u];
+            pb2 = b4[(n0 + (lid + 512u) / 8u) * ldb4 + (k0 + 32u) / 4u + (lid + 512u) % 8u];
+            pa3 = a4[(m0 + (lid + 768u) / 8u) * lda4 + (k0 + 32u) / 4u + (lid + 768u) % 8u];
+            pb3 = b4[(n0 + (lid + 768u) / 8u) * ldb4 + (k0 + 32u) / 4u + (lid + 768u) % 8u];
+        }
         for (var kk = 0u; kk < 32u; kk += 16u) {
             let a0 = coopLoadT<coop_mat16x16<f16, A>>(&As[(sr * 64u + 0u) * 32u + kk], 32u);
             let a1 = coopLoadT<coop_mat16x16<f16, A>>(&As[(sr * 64u + 16u) * 32u + kk], 32u);
@@ -172,7 +286,7 @@ fn coop_tiled_nt(@builtin(workgroup_id) wid: vec3<u32>,
         }
         workgroupBarrier();
     }
-    // Store arguments are let-bound first (naga 30 SPIR-V writer, see above).
+    // Store arguments are let-bound first (naga 30 SPIR-V writer, see gemm_coop.wgsl).
     let ldc = p.ldc;
     let o00 = (m0 + sr * 64u + 0u) * ldc + n0 + sc * 32u + 0u;
     let r00 = c00;
