@@ -101,35 +101,34 @@ pub const TOPK: Family = Family {
     trusted: false,
 };
 
-const GEMM_COOP_PART: &str = include_str!("../../../wgsl/gemm_coop.wgsl");
+/// The cooperative-matrix GEMM template (entry points written by
+/// [`crate::ops::gemm::coop_source`]).
+pub const GEMM_COOP_TEMPLATE: &str = include_str!("../../../wgsl/gemm_coop.wgsl");
 
-/// f16 GEMM on tensor cores (cooperative matrices), f32 accumulation.
-pub const GEMM_COOP: Family = Family {
-    name: "gemm_coop",
-    parts: &[GEMM_COOP_PART],
-    needs: Needs {
-        subgroups: true,
-        f16: true,
-        coop_matrix: true,
-    },
-    entries: &["coop_gemm_nn", "coop_gemm_nt"],
-    trusted: false,
-};
-
-const GEMM_COOP_TILED_PART: &str = include_str!("../../../wgsl/gemm_coop_tiled.wgsl");
-
-/// f16 GEMM on tensor cores with workgroup-memory staging (128 × 128 tiles, subgroups of 32).
-pub const GEMM_COOP_TILED: Family = Family {
-    name: "gemm_coop_tiled",
-    parts: &[GEMM_COOP_TILED_PART],
-    needs: Needs {
-        subgroups: true,
-        f16: true,
-        coop_matrix: true,
-    },
-    entries: &["coop_tiled_nn", "coop_tiled_nt"],
-    trusted: false,
-};
+/// f16 GEMM on tensor cores (cooperative matrices), f32 accumulation: direct and staged
+/// kernels, B plain or transposed.
+pub fn gemm_coop() -> Family {
+    static SOURCE: OnceLock<&'static [&'static str]> = OnceLock::new();
+    Family {
+        name: "gemm_coop",
+        parts: SOURCE.get_or_init(|| {
+            let source: &'static str = Box::leak(crate::ops::gemm::coop_source().into_boxed_str());
+            Box::leak(vec![source].into_boxed_slice())
+        }),
+        needs: Needs {
+            subgroups: true,
+            f16: true,
+            coop_matrix: true,
+        },
+        entries: &[
+            "coop_gemm_nn",
+            "coop_gemm_nt",
+            "coop_tiled_nn",
+            "coop_tiled_nt",
+        ],
+        trusted: false,
+    }
+}
 
 /// The f32 GEMM template (expanded per register block by [`gemm_family`]).
 pub const GEMM_TEMPLATE: &str = include_str!("../../../wgsl/gemm.wgsl");
@@ -204,7 +203,7 @@ pub fn gemm_family(v: &crate::ops::gemm::GemmVariant) -> Family {
     })
 }
 
-/// Every fixed family, for validation (GEMM variants are generated: see [`gemm_family`]).
+/// Every fixed family, for validation (generated ones: [`gemm_family`], [`gemm_coop`]).
 pub const ALL_FAMILIES: &[Family] = &[
     REDUCE_SHARED,
     REDUCE_SUBGROUP,
@@ -212,8 +211,6 @@ pub const ALL_FAMILIES: &[Family] = &[
     QR_SIMPLE,
     QR_SUBGROUP,
     TOPK,
-    GEMM_COOP,
-    GEMM_COOP_TILED,
 ];
 
 /// Override constants of one pipeline: `(name, value)`, sorted by name in the key.

@@ -542,8 +542,170 @@ pub struct CoopGemm {
     grid: (u32, u32, u32),
 }
 
-/// Workgroup size of the cooperative-matrix GEMM (subgroups of 32 on NVIDIA: 4 per group).
+/// Workgroup size of the direct cooperative-matrix GEMM (subgroups of 32 on NVIDIA: 4 each).
 const COOP_WG: u32 = 128;
+
+/// Stores of the accumulators `c<i><j>` (`rows` x `cols` fragments) at row `row0 + 16 i`,
+/// column `col0 + 16 j`, with every argument let-bound first (naga 30's SPIR-V writer).
+fn coop_stores(rows: usize, cols: usize, row0: &str, col0: &str) -> String {
+    let mut out = String::from("    let ldc = p.ldc;\n");
+    for i in 0..rows {
+        for j in 0..cols {
+            out += &format!(
+                "    let o{i}{j} = ({row0} + {}u) * ldc + {col0} + {}u;\n    let r{i}{j} = c{i}{j};\n    coopStoreT(r{i}{j}, &c[o{i}{j}], ldc);\n",
+                16 * i,
+                16 * j
+            );
+        }
+    }
+    out
+}
+
+/// The direct kernel: a 32 x 32 block per subgroup, fragments from device memory.
+fn coop_direct_entry(nt: bool) -> String {
+    let name = if nt { "coop_gemm_nt" } else { "coop_gemm_nn" };
+    let mut s = format!(
+        "@compute @workgroup_size(WG)\nfn {name}(@builtin(workgroup_id) wid: vec3<u32>,\n    @builtin(subgroup_id) sg: u32,\n    @builtin(num_subgroups) nsg: u32) {{\n"
+    );
+    s += "    let blocks_n = p.n / 32u;\n";
+    s += "    // Cooperative operations need uniform control flow: no subgroup leaves early; one\n";
+    s += "    // past the last block recomputes the last block and stores the same values.\n";
+    s += "    let blk = min((wid.x + wid.y * p.wg_x) * nsg + sg, (p.m / 32u) * blocks_n - 1u);\n";
+    s += "    let m0 = (blk / blocks_n) * 32u;\n    let n0 = (blk % blocks_n) * 32u;\n";
+    for i in 0..2 {
+        for j in 0..2 {
+            s += &format!("    var c{i}{j} = coop_mat16x16<f32, C>();\n");
+        }
+    }
+    s += "    for (var k0 = 0u; k0 < p.k; k0 += 16u) {\n";
+    for i in 0..2 {
+        s += &format!(
+            "        let a{i} = coopLoadT<coop_mat16x16<f16, A>>(&a[(m0 + {}u) * p.lda + k0], p.lda);\n",
+            16 * i
+        );
+    }
+    for j in 0..2 {
+        s += &if nt {
+            // B stored N x K row-major is K x N column-major.
+            format!(
+                "        let b{j} = coopLoad<coop_mat16x16<f16, B>>(&b[(n0 + {}u) * p.ldb + k0], p.ldb);\n",
+                16 * j
+            )
+        } else {
+            format!(
+                "        let b{j} = coopLoadT<coop_mat16x16<f16, B>>(&b[k0 * p.ldb + n0 + {}u], p.ldb);\n",
+                16 * j
+            )
+        };
+    }
+    for i in 0..2 {
+        for j in 0..2 {
+            s += &format!("        c{i}{j} = coopMultiplyAdd(a{i}, b{j}, c{i}{j});\n");
+        }
+    }
+    s += "    }\n";
+    s += &coop_stores(2, 2, "m0", "n0");
+    s += "}\n\n";
+    s
+}
+
+/// The staged kernel: 128 x 128 tiles, 64 x 32 per subgroup, slices in workgroup memory.
+fn coop_tiled_entry(nt: bool) -> String {
+    let name = if nt { "coop_tiled_nt" } else { "coop_tiled_nn" };
+    let mut s = format!(
+        "@compute @workgroup_size(256)\nfn {name}(@builtin(workgroup_id) wid: vec3<u32>,\n    @builtin(local_invocation_index) lid: u32,\n    @builtin(subgroup_id) sg: u32) {{\n"
+    );
+    s += "    let m0 = wid.y * 128u;\n    let n0 = wid.x * 128u;\n";
+    s += "    // Subgroup sg owns rows sr*64 .. +64 and columns sc*32 .. +32 of the tile.\n";
+    s += "    let sr = sg / 4u;\n    let sc = sg % 4u;\n";
+    for i in 0..4 {
+        for j in 0..2 {
+            s += &format!("    var c{i}{j} = coop_mat16x16<f32, C>();\n");
+        }
+    }
+    s += "    let lda4 = p.lda / 4u;\n    let ldb4 = p.ldb / 4u;\n";
+    s +=
+        "    // The next K slice in registers: four vec4<f16> of A and four of B per invocation.\n";
+    for i in 0..4 {
+        s += &format!("    var pa{i}: vec4<f16>;\n    var pb{i}: vec4<f16>;\n");
+    }
+    let load = |k: &str, indent: &str| -> String {
+        let mut out = String::new();
+        for i in 0..4 {
+            let q = format!("(lid + {}u)", 256 * i);
+            out +=
+                &format!("{indent}pa{i} = a4[(m0 + {q} / 8u) * lda4 + ({k}) / 4u + {q} % 8u];\n");
+            out += &if nt {
+                format!("{indent}pb{i} = b4[(n0 + {q} / 8u) * ldb4 + ({k}) / 4u + {q} % 8u];\n")
+            } else {
+                format!("{indent}pb{i} = b4[(({k}) + {q} / 32u) * ldb4 + n0 / 4u + {q} % 32u];\n")
+            };
+        }
+        out
+    };
+    s += &load("0u", "    ");
+    s += "    for (var k0 = 0u; k0 < p.k; k0 += 32u) {\n";
+    s += "        // A as [m][k], B as [k][n] (nn) or [n][k] (nt): 128 x 32 halves each.\n";
+    for i in 0..4 {
+        let q = format!("(lid + {}u)", 256 * i);
+        s += &format!("        {{\n            let at = ({q} / 8u) * 32u + ({q} % 8u) * 4u;\n");
+        let b_at = if nt {
+            "at".to_string()
+        } else {
+            s += &format!("            let bt = ({q} / 32u) * 128u + ({q} % 32u) * 4u;\n");
+            "bt".to_string()
+        };
+        for (j, lane) in ["x", "y", "z", "w"].iter().enumerate() {
+            s += &format!("            As[at + {j}u] = pa{i}.{lane};\n");
+            s += &format!("            Bs[{b_at} + {j}u] = pb{i}.{lane};\n");
+        }
+        s += "        }\n";
+    }
+    s += "        workgroupBarrier();\n";
+    s += "        // Load the next slice while this one is multiplied.\n";
+    s += "        if k0 + 32u < p.k {\n";
+    s += &load("k0 + 32u", "            ");
+    s += "        }\n";
+    s += "        for (var kk = 0u; kk < 32u; kk += 16u) {\n";
+    for i in 0..4 {
+        s += &format!(
+            "            let a{i} = coopLoadT<coop_mat16x16<f16, A>>(&As[(sr * 64u + {}u) * 32u + kk], 32u);\n",
+            16 * i
+        );
+    }
+    for j in 0..2 {
+        s += &if nt {
+            format!(
+                "            let b{j} = coopLoad<coop_mat16x16<f16, B>>(&Bs[(sc * 32u + {}u) * 32u + kk], 32u);\n",
+                16 * j
+            )
+        } else {
+            format!(
+                "            let b{j} = coopLoadT<coop_mat16x16<f16, B>>(&Bs[kk * 128u + sc * 32u + {}u], 128u);\n",
+                16 * j
+            )
+        };
+    }
+    for i in 0..4 {
+        for j in 0..2 {
+            s += &format!("            c{i}{j} = coopMultiplyAdd(a{i}, b{j}, c{i}{j});\n");
+        }
+    }
+    s += "        }\n        workgroupBarrier();\n    }\n";
+    s += &coop_stores(4, 2, "m0 + sr * 64u", "n0 + sc * 32u");
+    s += "}\n\n";
+    s
+}
+
+/// The source of the cooperative-matrix GEMM family: the template with its four entry points
+/// (direct and staged, B plain and transposed) written out.
+pub fn coop_source() -> String {
+    let entries = coop_direct_entry(false)
+        + &coop_direct_entry(true)
+        + &coop_tiled_entry(false)
+        + &coop_tiled_entry(true);
+    crate::kernels::GEMM_COOP_TEMPLATE.replace("// @ENTRIES\n", &entries)
+}
 
 impl CoopGemm {
     /// Plans the product for `shape` (m, n, k, trans_b; no trans_a, alpha 1, beta 0); the
@@ -561,7 +723,7 @@ impl CoopGemm {
                 "f16 GEMM: only C = A·op(B) (no transposed A, alpha 1, beta 0)".into(),
             ));
         }
-        if !gpu.supports(&crate::kernels::GEMM_COOP) {
+        if !gpu.supports(&crate::kernels::gemm_coop()) {
             return Err(Error::InvalidArgument(format!(
                 "the f16 tensor-core GEMM needs cooperative matrices with f16 inputs, which {} does not report",
                 gpu.capabilities().name
@@ -586,7 +748,7 @@ impl CoopGemm {
                 c.len()
             )));
         }
-        let (kernel, x, y) = if coop_tiled_fits(gpu, m, n, k) {
+        let (kernel, x, y, staged) = if coop_tiled_fits(gpu, m, n, k) {
             // 128 x 128 tiles staged in workgroup memory, one workgroup each.
             let entry = if trans_b {
                 "coop_tiled_nt"
@@ -600,11 +762,8 @@ impl CoopGemm {
                     "f16 GEMM {m} x {n}: too many tiles for one dispatch; split the product"
                 )));
             }
-            (
-                gpu.kernel(&crate::kernels::GEMM_COOP_TILED, entry, &[])?,
-                gx,
-                gy,
-            )
+            let kernel = gpu.kernel(&crate::kernels::gemm_coop(), entry, &[("WG", COOP_WG)])?;
+            (kernel, gx, gy, true)
         } else {
             let entry = if trans_b {
                 "coop_gemm_nt"
@@ -616,11 +775,8 @@ impl CoopGemm {
             let blocks = ((m / 32) * (n / 32)) as u32;
             let per_group = (COOP_WG / gpu.capabilities().subgroup_max_size.max(1)).max(1);
             let (x, y) = gpu.grid(blocks.div_ceil(per_group));
-            (
-                gpu.kernel(&crate::kernels::GEMM_COOP, entry, &[("WG", COOP_WG)])?,
-                x,
-                y,
-            )
+            let kernel = gpu.kernel(&crate::kernels::gemm_coop(), entry, &[("WG", COOP_WG)])?;
+            (kernel, x, y, false)
         };
         let params = gpu.uniform(&[
             m as u32,
@@ -632,12 +788,14 @@ impl CoopGemm {
             x,
             0u32,
         ]);
+        // The staged kernel reads vec4<f16> views of A and B (bindings 4, 5).
+        let (ab, bb) = if staged { (4, 5) } else { (1, 2) };
         let group = gpu.bind(
             &kernel,
             &[
                 (0, params.as_entire_binding()),
-                (1, a.binding()),
-                (2, b.binding()),
+                (ab, a.binding()),
+                (bb, b.binding()),
                 (3, c.binding()),
             ],
         );
