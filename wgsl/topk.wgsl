@@ -18,7 +18,7 @@
 
 override WG: u32 = 128u;
 override KP: u32 = 16u;
-override CP: u32 = 2048u; // candidate buffer, a power of two >= 2 * WG * RPT
+override CP: u32 = 2048u; // candidate buffer, a power of two >= WG * RPT
 override RPT: u32 = 8u; // a multiple of 4
 override LARGEST: u32 = 0u;
 override EXPLICIT: u32 = 0u;

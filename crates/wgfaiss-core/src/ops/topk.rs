@@ -68,22 +68,26 @@ pub fn constants(
     vec![
         ("WG", wg),
         ("KP", kp),
-        ("CP", candidate_slots(wg, rpt)),
+        ("CP", candidate_slots(wg, kp, rpt)),
         ("RPT", rpt),
         ("LARGEST", u32::from(largest)),
         ("EXPLICIT", u32::from(explicit)),
     ]
 }
 
-/// Candidate buffer slots: two rounds' worth, so candidates accumulate over rounds and a
-/// merge runs only when the next round could overflow (or the segment ends).
-pub fn candidate_slots(wg: u32, rpt: u32) -> u32 {
-    2 * (wg * rpt).next_power_of_two()
+/// Candidate buffer slots. For k ≤ 32, one round's worth: a merge follows every round that
+/// found candidates (cheap at that k), and the small buffer lets more workgroups share an SM.
+/// Above, two rounds' worth, so candidates accumulate and merges run only when the next round
+/// could overflow. Measured on an H200 (BENCHMARKS.md): k = 10 went from 0.90 to 0.64 ms with
+/// one round, while k = 100 and 1024 were 1.3× and 2–3× slower with it.
+pub fn candidate_slots(wg: u32, kp: u32, rpt: u32) -> u32 {
+    let rounds = if kp <= 32 { 1 } else { 2 };
+    rounds * (wg * rpt).next_power_of_two()
 }
 
 /// Workgroup memory of a configuration in bytes.
 pub fn shared_bytes(wg: u32, kp: u32, rpt: u32) -> u64 {
-    (u64::from(kp) + u64::from(candidate_slots(wg, rpt))) * 8 + 16
+    (u64::from(kp) + u64::from(candidate_slots(wg, kp, rpt))) * 8 + 16
 }
 
 /// Workgroups a selection aims for when choosing segment lengths.
