@@ -98,6 +98,27 @@ struct Pass {
     groups: Vec<(wgpu::BindGroup, (u32, u32, u32))>,
 }
 
+/// The bind group of one selection pass: values and ids in, values and ids out.
+fn bind_pass(
+    gpu: &Gpu,
+    kernel: &Kernel,
+    params: &wgpu::Buffer,
+    values: &GpuBuffer<f32>,
+    ids: &GpuBuffer<u32>,
+    out: (&GpuBuffer<f32>, &GpuBuffer<u32>),
+) -> wgpu::BindGroup {
+    gpu.bind(
+        kernel,
+        &[
+            (0, params.as_entire_binding()),
+            (1, values.binding()),
+            (2, ids.binding()),
+            (3, out.0.binding()),
+            (4, out.1.binding()),
+        ],
+    )
+}
+
 /// A top-k selection planned over a matrix on the device (split at row boundaries).
 pub struct TopKPlan {
     passes: Vec<Pass>,
@@ -210,16 +231,7 @@ impl TopKPlan {
                 row0: (start / cols) as u32,
                 _pad: 0,
             });
-            let bg = gpu.bind(
-                &first,
-                &[
-                    (0, params.as_entire_binding()),
-                    (1, chunk.binding()),
-                    (2, no_ids.binding()),
-                    (3, out_v.binding()),
-                    (4, out_i.binding()),
-                ],
-            );
+            let bg = bind_pass(gpu, &first, &params, chunk, &no_ids, (&out_v, &out_i));
             groups.push((bg, (x, y, 1)));
         }
         passes.push(Pass {
@@ -246,16 +258,7 @@ impl TopKPlan {
                 row0: 0,
                 _pad: 0,
             });
-            let bg = gpu.bind(
-                &merge,
-                &[
-                    (0, params.as_entire_binding()),
-                    (1, out_v.binding()),
-                    (2, out_i.binding()),
-                    (3, nv.binding()),
-                    (4, ni.binding()),
-                ],
-            );
+            let bg = bind_pass(gpu, &merge, &params, &out_v, &out_i, (&nv, &ni));
             passes.push(Pass {
                 kernel: merge.clone(),
                 groups: vec![(bg, (x, y, 1))],
