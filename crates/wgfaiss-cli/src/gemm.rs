@@ -68,7 +68,7 @@ fn bench_f16(
         n,
         k,
         trans: t.to_string(),
-        tiles: if mp % 128 == 0 && np % 128 == 0 && m >= 128 && n >= 128 {
+        tiles: if plan.staged() {
             "f16 coop staged 128".into()
         } else {
             "f16 coop 32x32".into()

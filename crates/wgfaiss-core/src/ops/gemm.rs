@@ -540,6 +540,7 @@ pub struct CoopGemm {
     kernel: Arc<Kernel>,
     group: wgpu::BindGroup,
     grid: (u32, u32, u32),
+    staged: bool,
 }
 
 /// Workgroup size of the direct cooperative-matrix GEMM (subgroups of 32 on NVIDIA: 4 each).
@@ -803,7 +804,13 @@ impl CoopGemm {
             kernel,
             group,
             grid: (x, y, 1),
+            staged,
         })
+    }
+
+    /// Whether the staged 128 × 128 kernel runs (else the direct 32 × 32 one).
+    pub fn staged(&self) -> bool {
+        self.staged
     }
 
     /// Padded sizes for a product: `(m, n, k)` rounded up to the tiles of the kernel that
