@@ -183,24 +183,45 @@ pub const STREAM_READ: Family = Family {
 /// Tiled f32 GEMM (`C = α·op(A)·op(B) + β·C`) for one variant: the template expanded into
 /// straight-line code ([`crate::ops::gemm::source`]), generated once per variant per process.
 pub fn gemm_family(v: &crate::ops::gemm::GemmVariant) -> Family {
-    static FAMILIES: OnceLock<Mutex<HashMap<crate::ops::gemm::GemmVariant, Family>>> =
-        OnceLock::new();
+    generated(v.name(), &["gemm", "gemm_split_sum"], true, || {
+        crate::ops::gemm::source(v)
+    })
+}
+
+/// The fused distance + top-k template (expanded by [`crate::ops::knn::source`]).
+pub const KNN_TEMPLATE: &str = include_str!("../../../wgsl/knn.wgsl");
+
+/// Fused distance + top-k for one variant ([`crate::ops::knn::source`]), generated once per
+/// variant per process.
+pub fn knn_family(v: &crate::ops::knn::KnnVariant) -> Family {
+    generated(v.name(), &["knn"], false, || crate::ops::knn::source(v))
+}
+
+/// A generated family, cached by its (unique) name. Source and name are leaked once per
+/// variant: a process uses a handful.
+fn generated(
+    name: String,
+    entries: &'static [&'static str],
+    trusted: bool,
+    source: impl FnOnce() -> String,
+) -> Family {
+    static FAMILIES: OnceLock<Mutex<HashMap<String, Family>>> = OnceLock::new();
     let mut map = FAMILIES
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|p| p.into_inner());
-    *map.entry(*v).or_insert_with(|| {
-        // Leaked once per variant: a process uses a handful.
-        let name: &'static str = Box::leak(v.name().into_boxed_str());
-        let source: &'static str = Box::leak(crate::ops::gemm::source(v).into_boxed_str());
-        Family {
-            name,
-            parts: Box::leak(vec![source].into_boxed_slice()),
-            needs: Needs::default(),
-            entries: &["gemm", "gemm_split_sum"],
-            trusted: true,
-        }
-    })
+    if let Some(f) = map.get(&name) {
+        return *f;
+    }
+    let family = Family {
+        name: Box::leak(name.clone().into_boxed_str()),
+        parts: Box::leak(vec![&*Box::leak(source().into_boxed_str())].into_boxed_slice()),
+        needs: Needs::default(),
+        entries,
+        trusted,
+    };
+    map.insert(name, family);
+    family
 }
 
 /// Every fixed family, for validation (generated ones: [`gemm_family`], [`gemm_coop`]).

@@ -167,6 +167,18 @@ pub const PARAMS: &[ParamSpec] = &[
         doc: "top-k loads per invocation between threshold checks (halved until workgroup memory fits)",
     },
     ParamSpec {
+        family: "knn",
+        key: "candidate_slots",
+        kind: pow2(4, 64),
+        doc: "fused k-NN: candidate slots per query between merges into its list",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "target_groups",
+        kind: int(1, 1 << 20),
+        doc: "fused k-NN: workgroups a search aims for (the database is cut into that many segments per query tile)",
+    },
+    ParamSpec {
         family: "ivf",
         key: "scan_workgroup_size",
         kind: pow2(32, 1024),
@@ -355,6 +367,11 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("topk", "thread_queue") => int(
             4,
             "small candidate buffers keep occupancy (measured on an H200)",
+        ),
+        ("knn", "candidate_slots") => int(16, "a quarter of a 64-wide tile per merge"),
+        ("knn", "target_groups") => int(
+            if cpu { 8 } else { 1024 },
+            "a few waves of workgroups (one per core on a CPU)",
         ),
         ("ivf", "list_major_min_batch") => int(256, "batches that share lists"),
         ("qr", "dot_threshold") => int(512, "issue default"),

@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 use wgfaiss_core::Capabilities;
 use wgfaiss_core::kernels::{
     ALL_FAMILIES, QR_SIMPLE, QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, TOPK,
-    gemm_coop, gemm_family, validate,
+    gemm_coop, gemm_family, knn_family, validate,
 };
-use wgfaiss_core::ops::{gemm, reduce, topk};
+use wgfaiss_core::ops::{gemm, knn, reduce, topk};
 use wgfaiss_core::tuning::{ConfigSource, Tuning};
 
 /// Workgroup sizes the tuning layer can produce for the reduce family: every entry of the
@@ -139,6 +139,28 @@ fn every_family_and_override_set_validates_with_naga() {
         }
     }
     validate(&gemm_coop(), &[("WG", 128)]).unwrap_or_else(|e| panic!("{e}"));
+    // Fused k-NN: the shipped tiles and those with the query tile halved (what the plan
+    // does for larger k), scalar and vec4 loads, both metrics, several list and slot sizes.
+    let mut knn_sets = 0;
+    for &tiles in shipped.iter().chain([&gemm::SMALL_M_TILES]) {
+        let mut t = tiles;
+        while t.0 >= 16 && t.0 >= t.3 {
+            for vec in [false, true] {
+                let family = knn_family(&knn::KnnVariant { tiles: t, vec });
+                for (kb, cap, metric) in [
+                    (4, 16, knn::KnnMetric::L2),
+                    (12, 4, knn::KnnMetric::InnerProduct),
+                    (64, 64, knn::KnnMetric::L2),
+                ] {
+                    validate(&family, &knn::constants(t, kb, cap, metric))
+                        .unwrap_or_else(|e| panic!("knn {t:?}: {e}"));
+                    knn_sets += 1;
+                }
+            }
+            t.0 /= 2;
+        }
+    }
+    assert!(knn_sets >= 12, "{knn_sets}");
     assert_eq!(
         ALL_FAMILIES.len(),
         6,

@@ -175,15 +175,24 @@ impl GemmVariant {
 
 /// Code that stages one operand: loads of its quads into registers `r<op><i>` for the slice
 /// starting at `kt`, and stores of those registers into the shared tile.
-struct Staging {
-    decl: String,
-    load: String,
-    stage: String,
+pub(crate) struct Staging {
+    pub(crate) decl: String,
+    pub(crate) load: String,
+    pub(crate) stage: String,
 }
 
 /// `op` is "a" or "b"; `tile` the tile extent along M (A) or N (B); `k_contig`: the stored
-/// matrix is contiguous along k (A not transposed, B transposed).
-fn staging(op: &str, tile: u32, tk: u32, wg: u32, k_contig: bool, vec: bool) -> Staging {
+/// matrix is contiguous along k (A not transposed, B transposed); `extent`: the WGSL
+/// expression past which rows (A) or columns (B) read as zero.
+pub(crate) fn staging(
+    op: &str,
+    tile: u32,
+    tk: u32,
+    wg: u32,
+    k_contig: bool,
+    vec: bool,
+    extent: &str,
+) -> Staging {
     let shared = if op == "a" { "As" } else { "Bs" };
     let stride = if op == "a" { "sa" } else { "sb" };
     let origin = if op == "a" { "m0" } else { "n0" };
@@ -191,7 +200,6 @@ fn staging(op: &str, tile: u32, tk: u32, wg: u32, k_contig: bool, vec: bool) -> 
     let total = tile * tk / 4;
     let per_thread = total.div_ceil(wg);
     let (mut decl, mut load, mut stage) = (String::new(), String::new(), String::new());
-    let extent = if op == "a" { "p.m" } else { "p.n" };
     for r in 0..per_thread {
         let reg = format!("r{op}{r}");
         decl += &format!("    var {reg} = vec4<f32>(0.0);\n");
@@ -259,27 +267,11 @@ fn staging(op: &str, tile: u32, tk: u32, wg: u32, k_contig: bool, vec: bool) -> 
 pub fn source(v: &GemmVariant) -> String {
     let (tm, tn, tk, rm, rn) = v.tiles;
     let wg = (tm / rm) * (tn / rn);
-    let (hm, hn) = (rm / 4, rn / 4);
-    let lanes = ["x", "y", "z", "w"];
-    let mut bindings = String::new();
-    for (op, binding, vec) in [("a", 1, v.vec_a), ("b", 2, v.vec_b)] {
-        if vec {
-            bindings += &format!(
-                "@group(0) @binding({binding}) var<storage, read> {op}_v4: array<vec4<f32>>;\n\
-                 fn {op}_get4(i: u32) -> vec4<f32> {{ return {op}_v4[i / 4u]; }}\n\
-                 fn {op}_get(i: u32) -> f32 {{ return {op}_v4[i / 4u][i % 4u]; }}\n"
-            );
-        } else {
-            bindings += &format!(
-                "@group(0) @binding({binding}) var<storage, read> {op}_s: array<f32>;\n\
-                 fn {op}_get(i: u32) -> f32 {{ return {op}_s[i]; }}\n"
-            );
-        }
-    }
-    let sa = staging("a", tm, tk, wg, !v.trans_a, v.vec_a);
-    let sb = staging("b", tn, tk, wg, v.trans_b, v.vec_b);
+    let hn = rn / 4;
+    let bindings = operand_binding("a", 1, v.vec_a) + &operand_binding("b", 2, v.vec_b);
+    let sa = staging("a", tm, tk, wg, !v.trans_a, v.vec_a, "p.m");
+    let sb = staging("b", tn, tk, wg, v.trans_b, v.vec_b, "p.n");
     let mut decl = sa.decl + &sb.decl;
-    let mut inner = String::new();
     let mut store = String::new();
     for i in 0..rm {
         for h in 0..hn {
@@ -291,6 +283,42 @@ pub fn source(v: &GemmVariant) -> String {
             );
         }
     }
+    GEMM_TEMPLATE
+        .replace("// @BINDINGS\n", &bindings)
+        .replace("    // @DECL\n", &decl)
+        .replace("        // @LOAD\n", &(sa.load.clone() + &sb.load))
+        .replace("            // @LOAD\n", &(sa.load + &sb.load))
+        .replace("        // @STAGE\n", &(sa.stage + &sb.stage))
+        .replace("            // @INNER\n", &inner_product(v.tiles))
+        .replace("    // @STORE\n", &store)
+}
+
+/// The storage binding of operand `op` ("a" or "b") and its accessors: `{op}_get(i)` for one
+/// element and, with `vec`, `{op}_get4(i)` for the aligned quad at element `i`.
+pub(crate) fn operand_binding(op: &str, binding: u32, vec: bool) -> String {
+    if vec {
+        format!(
+            "@group(0) @binding({binding}) var<storage, read> {op}_v4: array<vec4<f32>>;\n\
+             fn {op}_get4(i: u32) -> vec4<f32> {{ return {op}_v4[i / 4u]; }}\n\
+             fn {op}_get(i: u32) -> f32 {{ return {op}_v4[i / 4u][i % 4u]; }}\n"
+        )
+    } else {
+        format!(
+            "@group(0) @binding({binding}) var<storage, read> {op}_s: array<f32>;\n\
+             fn {op}_get(i: u32) -> f32 {{ return {op}_s[i]; }}\n"
+        )
+    }
+}
+
+/// One step `kk` of the register-blocked product: the invocation's slices of `As` and `Bs`
+/// into the named accumulators `acc_<row>_<half>` (row `i` of the block is row
+/// `(i / 4) * (TM * 4 / RM) + ty * 4 + i % 4` of the tile; half `h` holds columns
+/// `h * (TN * 4 / RN) + tx * 4 + 0..4`).
+pub(crate) fn inner_product(tiles: Tiles) -> String {
+    let (_, _, _, rm, rn) = tiles;
+    let (hm, hn) = (rm / 4, rn / 4);
+    let lanes = ["x", "y", "z", "w"];
+    let mut inner = String::new();
     for h in 0..hm {
         inner += &format!("            let a{h} = As[kk * sa + {h}u * (TM / RM) + ty];\n");
     }
@@ -305,14 +333,7 @@ pub fn source(v: &GemmVariant) -> String {
             );
         }
     }
-    GEMM_TEMPLATE
-        .replace("// @BINDINGS\n", &bindings)
-        .replace("    // @DECL\n", &decl)
-        .replace("        // @LOAD\n", &(sa.load.clone() + &sb.load))
-        .replace("            // @LOAD\n", &(sa.load + &sb.load))
-        .replace("        // @STAGE\n", &(sa.stage + &sb.stage))
-        .replace("            // @INNER\n", &inner)
-        .replace("    // @STORE\n", &store)
+    inner
 }
 
 /// The summing pass of a split-K product, with the partial products it owns.

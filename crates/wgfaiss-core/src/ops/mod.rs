@@ -2,6 +2,7 @@
 //! dispatch.
 
 pub mod gemm;
+pub mod knn;
 pub mod linalg;
 pub mod reduce;
 pub mod stream;

@@ -121,13 +121,9 @@ fn bind_pass(
 
 /// A top-k selection planned over a matrix on the device (split at row boundaries).
 pub struct TopKPlan {
-    passes: Vec<Pass>,
-    out_v: GpuBuffer<f32>,
-    out_i: GpuBuffer<u32>,
-    rows: usize,
-    k: usize,
-    /// Scratch buffers of the intermediate passes, kept alive.
-    _scratch: (Vec<GpuBuffer<f32>>, Vec<GpuBuffer<u32>>),
+    first: Pass,
+    merge: SegmentMerge,
+    _no_ids: GpuBuffer<u32>,
 }
 
 impl TopKPlan {
@@ -164,6 +160,91 @@ impl TopKPlan {
                     .into(),
             ));
         }
+        let cfg = Config::new(gpu, k, rows, largest, opts)?;
+        let first = gpu.kernel(
+            &TOPK,
+            "topk_select",
+            &constants(cfg.wg, cfg.kp, cfg.rpt, largest, false),
+        )?;
+        // Pass 1 over the data, chunk by chunk.
+        let seg1 = cfg.segment(cols as u32);
+        let segs1 = (cols as u32).div_ceil(seg1);
+        let out_v = gpu.alloc::<f32>(rows * segs1 as usize * k)?;
+        let out_i = gpu.alloc::<u32>(rows * segs1 as usize * k)?;
+        // The first pass reads no ids, but its layout still declares them (the EXPLICIT
+        // branch is removed only when the driver compiles the pipeline): bind a stand-in.
+        let no_ids = gpu.alloc::<u32>(1)?;
+        let mut groups = Vec::new();
+        for (chunk, &start) in data.chunks().iter().zip(data.starts()) {
+            let chunk_rows = (chunk.len() / cols) as u32;
+            let (x, y) = gpu.grid(chunk_rows * segs1);
+            let params = gpu.uniform(&Params {
+                rows: chunk_rows,
+                cols: cols as u32,
+                seg_len: seg1,
+                segs: segs1,
+                k: k as u32,
+                wg_x: x,
+                row0: (start / cols) as u32,
+                _pad: 0,
+            });
+            let bg = bind_pass(gpu, &first, &params, chunk, &no_ids, (&out_v, &out_i));
+            groups.push((bg, (x, y, 1)));
+        }
+        let first = Pass {
+            kernel: first,
+            groups,
+        };
+        let merge = SegmentMerge::with_config(gpu, &cfg, out_v, out_i, rows, segs1, k)?;
+        Ok(TopKPlan {
+            first,
+            merge,
+            _no_ids: no_ids,
+        })
+    }
+
+    /// Records the selection.
+    pub fn record(&self, batch: &mut Batch<'_>) {
+        self.first.record(batch);
+        self.merge.record(batch);
+    }
+
+    /// Number of passes (1 when every row fits one segment).
+    pub fn passes(&self) -> usize {
+        1 + self.merge.passes.len()
+    }
+
+    /// Poisons the outputs (tests use it before a run).
+    pub fn poison(&self, gpu: &Gpu) -> Result<()> {
+        self.merge.poison(gpu)
+    }
+
+    /// Reads the result of the last recorded run.
+    pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
+        self.merge.read(gpu)
+    }
+}
+
+impl Pass {
+    fn record(&self, batch: &mut Batch<'_>) {
+        for (bg, grid) in &self.groups {
+            batch.dispatch(&self.kernel, bg, *grid);
+        }
+    }
+}
+
+/// Workgroup size, list length and loads per round of one selection.
+struct Config {
+    wg: u32,
+    kp: u32,
+    rpt: u32,
+    rows: usize,
+    largest: bool,
+    segment: Option<u32>,
+}
+
+impl Config {
+    fn new(gpu: &Gpu, k: usize, rows: usize, largest: bool, opts: &TopKOptions) -> Result<Config> {
         let caps = gpu.capabilities();
         let wg = opts
             .workgroup_size
@@ -190,60 +271,89 @@ impl TopKPlan {
                 caps.workgroup_memory_bytes
             )));
         }
-        let first = gpu.kernel(
+        Ok(Config {
+            wg,
+            kp,
+            rpt,
+            rows,
+            largest,
+            segment: opts.segment,
+        })
+    }
+
+    /// Segment length for rows of `len` elements: enough segments for about TARGET_GROUPS
+    /// workgroups, none shorter than a few rounds, and never so short that merging costs
+    /// more than scanning.
+    fn segment(&self, len: u32) -> u32 {
+        if let Some(s) = self.segment {
+            return s.max(1);
+        }
+        let min_seg = (u64::from(self.wg * self.rpt) * 8).max(u64::from(self.kp) * 4);
+        let per_row = TARGET_GROUPS.div_ceil(self.rows as u64).max(1);
+        let seg = u64::from(len).div_ceil(per_row).max(min_seg);
+        seg.min(u64::from(len)) as u32
+    }
+}
+
+/// Merge passes of the top-k kernel (explicit ids) over per-segment lists: `rows` rows of
+/// `segs` sorted lists of `k` (value, id) pairs each, reduced pass after pass to one list per
+/// row. With one segment it records nothing and its output is its input.
+pub struct SegmentMerge {
+    passes: Vec<Pass>,
+    out_v: GpuBuffer<f32>,
+    out_i: GpuBuffer<u32>,
+    rows: usize,
+    k: usize,
+    /// Inputs and intermediate outputs, kept alive.
+    _scratch: (Vec<GpuBuffer<f32>>, Vec<GpuBuffer<u32>>),
+}
+
+impl SegmentMerge {
+    /// Plans the merge of `values`/`ids` (`rows × segs × k`, each list sorted best first by
+    /// (value, id), smallest or `largest` values first, id [`NONE`] as padding).
+    pub fn new(
+        gpu: &Gpu,
+        values: GpuBuffer<f32>,
+        ids: GpuBuffer<u32>,
+        rows: usize,
+        segs: usize,
+        k: usize,
+        largest: bool,
+    ) -> Result<SegmentMerge> {
+        if k == 0 || k > MAX_K || rows == 0 || segs == 0 || segs > u32::MAX as usize / k {
+            return Err(Error::InvalidArgument(format!(
+                "top-k merge: {rows} rows of {segs} lists of {k}"
+            )));
+        }
+        if values.len() != rows * segs * k || ids.len() != values.len() {
+            return Err(Error::InvalidArgument(format!(
+                "top-k merge: {} values and {} ids are not {rows} x {segs} x {k}",
+                values.len(),
+                ids.len()
+            )));
+        }
+        let cfg = Config::new(gpu, k, rows, largest, &TopKOptions::default())?;
+        SegmentMerge::with_config(gpu, &cfg, values, ids, rows, segs as u32, k)
+    }
+
+    fn with_config(
+        gpu: &Gpu,
+        cfg: &Config,
+        mut out_v: GpuBuffer<f32>,
+        mut out_i: GpuBuffer<u32>,
+        rows: usize,
+        mut segs: u32,
+        k: usize,
+    ) -> Result<SegmentMerge> {
+        let merge = gpu.kernel(
             &TOPK,
             "topk_select",
-            &constants(wg, kp, rpt, largest, false),
+            &constants(cfg.wg, cfg.kp, cfg.rpt, cfg.largest, true),
         )?;
-        let merge = gpu.kernel(&TOPK, "topk_select", &constants(wg, kp, rpt, largest, true))?;
-        let seg_for = |len: u32| -> u32 {
-            if let Some(s) = opts.segment {
-                return s.max(1);
-            }
-            // Enough segments for about TARGET_GROUPS workgroups, none shorter than a few
-            // rounds, and never so short that merging costs more than scanning.
-            let min_seg = (u64::from(wg * rpt) * 8).max(u64::from(kp) * 4);
-            let per_row = TARGET_GROUPS.div_ceil(rows as u64).max(1);
-            let seg = u64::from(len).div_ceil(per_row).max(min_seg);
-            seg.min(u64::from(len)) as u32
-        };
-        let mut passes = Vec::new();
-        let mut scratch: Vec<GpuBuffer<f32>> = Vec::new();
-        // Pass 1 over the data, chunk by chunk.
-        let seg1 = seg_for(cols as u32);
-        let segs1 = (cols as u32).div_ceil(seg1);
-        let mut out_v = gpu.alloc::<f32>(rows * segs1 as usize * k)?;
-        let mut out_i = gpu.alloc::<u32>(rows * segs1 as usize * k)?;
-        // The first pass reads no ids, but its layout still declares them (the EXPLICIT
-        // branch is removed only when the driver compiles the pipeline): bind a stand-in.
-        let no_ids = gpu.alloc::<u32>(1)?;
-        let mut groups = Vec::new();
-        for (chunk, &start) in data.chunks().iter().zip(data.starts()) {
-            let chunk_rows = (chunk.len() / cols) as u32;
-            let (x, y) = gpu.grid(chunk_rows * segs1);
-            let params = gpu.uniform(&Params {
-                rows: chunk_rows,
-                cols: cols as u32,
-                seg_len: seg1,
-                segs: segs1,
-                k: k as u32,
-                wg_x: x,
-                row0: (start / cols) as u32,
-                _pad: 0,
-            });
-            let bg = bind_pass(gpu, &first, &params, chunk, &no_ids, (&out_v, &out_i));
-            groups.push((bg, (x, y, 1)));
-        }
-        passes.push(Pass {
-            kernel: first,
-            groups,
-        });
-        let mut scratch_ids = vec![no_ids];
-        // Merge passes: rows of segs * k candidates with explicit ids, until one segment.
-        let mut segs = segs1;
+        let (mut passes, mut scratch, mut scratch_ids) = (Vec::new(), Vec::new(), Vec::new());
         while segs > 1 {
             let len = segs * k as u32;
-            let seg = seg_for(len).max(2 * k as u32);
+            let seg = cfg.segment(len).max(2 * k as u32);
             let next = len.div_ceil(seg);
             let nv = gpu.alloc::<f32>(rows * next as usize * k)?;
             let ni = gpu.alloc::<u32>(rows * next as usize * k)?;
@@ -263,13 +373,11 @@ impl TopKPlan {
                 kernel: merge.clone(),
                 groups: vec![(bg, (x, y, 1))],
             });
-            scratch.push(out_v);
-            scratch_ids.push(out_i);
-            out_v = nv;
-            out_i = ni;
+            scratch.push(std::mem::replace(&mut out_v, nv));
+            scratch_ids.push(std::mem::replace(&mut out_i, ni));
             segs = next;
         }
-        Ok(TopKPlan {
+        Ok(SegmentMerge {
             passes,
             out_v,
             out_i,
@@ -279,18 +387,21 @@ impl TopKPlan {
         })
     }
 
-    /// Records the selection.
+    /// Records the merge passes.
     pub fn record(&self, batch: &mut Batch<'_>) {
         for pass in &self.passes {
-            for (bg, grid) in &pass.groups {
-                batch.dispatch(&pass.kernel, bg, *grid);
-            }
+            pass.record(batch);
         }
     }
 
-    /// Number of passes (1 when every row fits one segment).
-    pub fn passes(&self) -> usize {
-        self.passes.len()
+    /// The final values (`rows × k`).
+    pub fn values(&self) -> &GpuBuffer<f32> {
+        &self.out_v
+    }
+
+    /// The final ids (`rows × k`).
+    pub fn ids(&self) -> &GpuBuffer<u32> {
+        &self.out_i
     }
 
     /// Poisons the outputs (tests use it before a run).

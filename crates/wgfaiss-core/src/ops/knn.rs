@@ -1,0 +1,447 @@
+//! Fused distance + top-k (exact k-nearest neighbours): for each query, the `k` database
+//! vectors with the smallest squared L2 distance (or largest inner product), computed and
+//! selected in one kernel, so no query × database distance matrix is ever written to memory.
+//!
+//! The kernel (`wgsl/knn.wgsl`) is the GEMM's tile loop (same generated staging and register
+//! block, see [`crate::ops::gemm`]) with a selection epilogue: each workgroup keeps the best
+//! `k` of its queries in workgroup memory while it walks a segment of the database. The
+//! per-segment lists are merged by the top-k kernel ([`crate::ops::topk::SegmentMerge`]).
+//! Databases larger than one binding are passed as several chunks (one dispatch each).
+//!
+//! The per-query lists live in workgroup memory, so k is bounded by it: the plan shrinks the
+//! query tile (64 → 32 → 16 rows) until the lists fit; [`max_fused_k`] says how far that goes
+//! on an adapter (62 / 149 / 323 on 48 KiB, the NVIDIA figure). Larger k is the caller's
+//! unfused path (a bounded distance tile and [`crate::ops::topk`]).
+//!
+//! Distances: L2 keys are `‖x‖² − 2⟨q, x⟩` with the database norms precomputed; `‖q‖²` is
+//! added on output and the sum clamped at 0 (as FAISS does). Inner products are selected
+//! largest first. Ordering is (key, id): equal keys keep the smaller id.
+
+use std::sync::Arc;
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::buffer::GpuBuffer;
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::Kernel;
+use crate::ops::gemm::{
+    SMALL_M_TILES, Tiles, check_tiles, inner_product, operand_binding, staging,
+};
+use crate::ops::topk::{MAX_K, SegmentMerge, TopK};
+use crate::submit::Batch;
+
+/// What "nearest" means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KnnMetric {
+    /// Smallest squared Euclidean distance.
+    L2,
+    /// Largest inner product.
+    InnerProduct,
+}
+
+impl KnnMetric {
+    fn code(self) -> u32 {
+        match self {
+            KnnMetric::L2 => 0,
+            KnnMetric::InnerProduct => 1,
+        }
+    }
+}
+
+/// Everything that selects one generated fused kernel (override constants aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KnnVariant {
+    /// Tile configuration `(TM, TN, TK, RM, RN)`.
+    pub tiles: Tiles,
+    /// The dimension is a multiple of 4 (vec4 loads).
+    pub vec: bool,
+}
+
+impl KnnVariant {
+    /// A short unique name (`knn_64x64x16_4x4_v1`).
+    pub fn name(&self) -> String {
+        let (tm, tn, tk, rm, rn) = self.tiles;
+        format!("knn_{tm}x{tn}x{tk}_{rm}x{rn}_v{}", u8::from(self.vec))
+    }
+}
+
+/// The WGSL source of one fused variant: `wgsl/knn.wgsl` with its `@...` lines expanded.
+pub fn source(v: &KnnVariant) -> String {
+    let (tm, tn, tk, rm, rn) = v.tiles;
+    let wg = (tm / rm) * (tn / rn);
+    let hn = rn / 4;
+    let lanes = ["x", "y", "z", "w"];
+    let bindings = operand_binding("a", 1, v.vec) + &operand_binding("b", 2, v.vec);
+    // A: queries, m x d; B: database, n x d (both contiguous along d); B's extent is the
+    // segment's end, so a tile never reads past its segment.
+    let sa = staging("a", tm, tk, wg, true, v.vec, "p.m");
+    let sb = staging("b", tn, tk, wg, true, v.vec, "seg_end");
+    let mut decl = sa.decl + &sb.decl;
+    let (mut zero, mut pending, mut offer) = (String::new(), String::new(), String::new());
+    let values = rm * rn;
+    let masks = values.div_ceil(32);
+    for w in 0..masks {
+        pending += &format!("        var pend{w} = 0u;\n");
+    }
+    for i in 0..rm {
+        let row = format!("({}u * (TM * 4u / RM) + ty * 4u + {}u)", i / 4, i % 4);
+        pending += &format!("        let r{i} = {row};\n        let rv{i} = m0 + r{i} < p.m;\n");
+        for h in 0..hn {
+            decl += &format!("    var acc_{i}_{h} = vec4<f32>(0.0);\n");
+            zero += &format!("        acc_{i}_{h} = vec4<f32>(0.0);\n");
+        }
+    }
+    for h in 0..hn {
+        pending += &format!("        let c{h} = n0 + {h}u * (TN * 4u / RN) + tx * 4u;\n");
+    }
+    for i in 0..rm {
+        for h in 0..hn {
+            for (lane, name) in lanes.iter().enumerate() {
+                let b = (i * rn + h * 4) as usize + lane;
+                let (w, bit) = (b / 32, b % 32);
+                pending += &format!(
+                    "        if rv{i} && c{h} + {lane}u < seg_end {{ pend{w} |= {}u; }}\n",
+                    1u32 << bit
+                );
+                offer += &format!(
+                    "            if (pend{w} & {m}u) != 0u && offer(r{i}, c{h} + {lane}u, acc_{i}_{h}.{name}) {{ pend{w} &= ~{m}u; }}\n",
+                    m = 1u32 << bit
+                );
+            }
+        }
+    }
+    let load = sa.load + &sb.load;
+    crate::kernels::KNN_TEMPLATE
+        .replace("// @BINDINGS\n", &bindings)
+        .replace("// @DECL\n", &decl)
+        .replace("// @ZERO\n", &zero)
+        .replace("// @LOAD_FIRST\n", &load)
+        .replace("// @LOAD_NEXT\n", &load)
+        .replace("// @STAGE\n", &(sa.stage + &sb.stage))
+        .replace("// @INNER\n", &inner_product(v.tiles))
+        .replace("// @PENDING\n", &pending)
+        .replace("// @OFFER\n", &offer)
+}
+
+/// Override constants of one fused pipeline.
+pub fn constants(tiles: Tiles, kb: u32, cap: u32, metric: KnnMetric) -> Vec<(&'static str, u32)> {
+    let mut c = crate::ops::gemm::constants(tiles);
+    c.extend([("KB", kb), ("CAP", cap), ("METRIC", metric.code())]);
+    c
+}
+
+/// Workgroup memory of a configuration in bytes.
+pub fn shared_bytes(tiles: Tiles, kb: u32, cap: u32) -> u64 {
+    let (tm, tn, tk, ..) = tiles;
+    let (tm, tn, tk) = (u64::from(tm), u64::from(tn), u64::from(tk));
+    let staging = ((tm / 4 + 1) + (tn / 4 + 1)) * tk * 16;
+    staging + tm * (u64::from(kb) + u64::from(cap)) * 8 + tm * 4 + 8
+}
+
+/// Best-list slots for k (a multiple of 4, so nearby k share a pipeline).
+fn list_slots(k: usize) -> u32 {
+    (k as u32).next_multiple_of(4)
+}
+
+/// Tiles for `queries` queries and `k` on this adapter: the tuning entry's GEMM tiles (16-row
+/// tiles for at most 16 queries), with the query tile halved until the lists fit the
+/// workgroup memory. `None` when even 16-row tiles do not fit.
+pub fn fused_tiles(gpu: &Gpu, queries: usize, k: usize) -> Option<Tiles> {
+    let t = gpu.tuning();
+    let mut tiles = if queries <= 16 {
+        SMALL_M_TILES
+    } else {
+        (
+            t.int("gemm.tile_m") as u32,
+            t.int("gemm.tile_n") as u32,
+            t.int("gemm.tile_k") as u32,
+            t.int("gemm.thread_m") as u32,
+            t.int("gemm.thread_n") as u32,
+        )
+    };
+    let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
+    let cap = t.int("knn.candidate_slots") as u32;
+    loop {
+        if shared_bytes(tiles, list_slots(k), cap) <= limit && check_tiles(gpu, tiles).is_ok() {
+            return Some(tiles);
+        }
+        if tiles.0 <= 16 || tiles.0 / 2 < tiles.3 {
+            return None;
+        }
+        tiles.0 /= 2;
+    }
+}
+
+/// The largest k the fused kernel serves on this adapter (for many queries).
+pub fn max_fused_k(gpu: &Gpu) -> usize {
+    (1..=MAX_K)
+        .rev()
+        .step_by(4)
+        .find(|&k| fused_tiles(gpu, 17, k).is_some())
+        .unwrap_or(0)
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    lda: u32,
+    ldb: u32,
+    seg_len: u32,
+    segs: u32,
+    seg0: u32,
+    total_segs: u32,
+    id0: u32,
+    topk: u32,
+    wg_x: u32,
+}
+
+/// One chunk of the database on the device: `rows × d` vectors and their squared norms.
+#[derive(Clone, Copy)]
+pub struct DbChunk<'a> {
+    /// Vectors, row-major (at least `rows × d` values).
+    pub data: &'a GpuBuffer<f32>,
+    /// `‖x‖²` of each vector (at least `rows` values; read for L2 only).
+    pub norms: &'a GpuBuffer<f32>,
+    /// Vectors in the chunk.
+    pub rows: usize,
+    /// Id of the chunk's first vector (ids are consecutive within a chunk).
+    pub id0: u32,
+}
+
+/// A planned fused k-NN search of a query batch over a database on the device.
+pub struct KnnPlan {
+    kernel: Arc<Kernel>,
+    groups: Vec<(wgpu::BindGroup, (u32, u32, u32))>,
+    merge: SegmentMerge,
+    tiles: Tiles,
+    segments: usize,
+}
+
+impl KnnPlan {
+    /// Plans the search of `nq` queries (`queries`: `nq × d` row-major, `qnorms`: their
+    /// squared norms, read for L2) against the chunks of a database, keeping `k` per query.
+    /// Errs when k exceeds what the fused kernel supports here ([`max_fused_k`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        gpu: &Gpu,
+        queries: &GpuBuffer<f32>,
+        qnorms: &GpuBuffer<f32>,
+        nq: usize,
+        d: usize,
+        db: &[DbChunk<'_>],
+        k: usize,
+        metric: KnnMetric,
+    ) -> Result<KnnPlan> {
+        if k == 0 || k > MAX_K {
+            return Err(Error::InvalidArgument(format!(
+                "k-NN: k = {k}, expected 1..={MAX_K}"
+            )));
+        }
+        if nq == 0 || d == 0 || queries.len() < nq * d || qnorms.len() < nq {
+            return Err(Error::InvalidArgument(format!(
+                "k-NN: {} query values and {} norms are not {nq} non-empty queries of {d}",
+                queries.len(),
+                qnorms.len()
+            )));
+        }
+        let total: usize = db.iter().map(|c| c.rows).sum();
+        if total == 0
+            || db
+                .iter()
+                .any(|c| c.data.len() < c.rows * d || c.norms.len() < c.rows)
+        {
+            return Err(Error::InvalidArgument(
+                "k-NN: empty database, or a chunk shorter than its rows".into(),
+            ));
+        }
+        let limit = gpu.capabilities().max_storage_binding_bytes;
+        if (queries.len() as u64) * 4 > limit || nq * d > u32::MAX as usize {
+            return Err(Error::InvalidArgument(format!(
+                "k-NN: {nq} queries of {d} do not fit one binding; search in batches"
+            )));
+        }
+        let tiles = fused_tiles(gpu, nq, k).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "k-NN: k = {k} does not fit the fused kernel's workgroup memory on this adapter (at most {})",
+                max_fused_k(gpu)
+            ))
+        })?;
+        let t = gpu.tuning();
+        let cap = t.int("knn.candidate_slots") as u32;
+        let variant = KnnVariant {
+            tiles,
+            vec: d % 4 == 0,
+        };
+        let kernel = gpu.kernel(
+            &crate::kernels::knn_family(&variant),
+            "knn",
+            &constants(tiles, list_slots(k), cap, metric),
+        )?;
+        // Segments: enough workgroups to fill the device, none shorter than two tiles.
+        let (tm, tn, ..) = tiles;
+        let blocks = (nq as u64).div_ceil(u64::from(tm));
+        let target = t.int("knn.target_groups");
+        let wanted = target.div_ceil(blocks).max(1);
+        let seg_len = ((total as u64).div_ceil(wanted))
+            .next_multiple_of(u64::from(tn))
+            .max(2 * u64::from(tn))
+            .min(u32::MAX as u64 / 2) as u32;
+        let segs: Vec<u32> = db
+            .iter()
+            .map(|c| (c.rows as u32).div_ceil(seg_len))
+            .collect();
+        let total_segs: u32 = segs.iter().sum();
+        let out_len = nq
+            .checked_mul(total_segs as usize)
+            .and_then(|x| x.checked_mul(k))
+            .filter(|&x| x <= u32::MAX as usize && (x as u64) * 4 <= limit)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "k-NN: {nq} queries x {total_segs} segments x k = {k} exceed one binding; search in smaller batches"
+                ))
+            })?;
+        let out_v = gpu.alloc::<f32>(out_len)?;
+        let out_i = gpu.alloc::<u32>(out_len)?;
+        let mut groups = Vec::new();
+        let mut seg0 = 0;
+        for (chunk, &chunk_segs) in db.iter().zip(&segs) {
+            if chunk.rows == 0 {
+                continue;
+            }
+            let (x, y) = gpu.grid((blocks as u32) * chunk_segs);
+            let params = gpu.uniform(&Params {
+                m: nq as u32,
+                n: chunk.rows as u32,
+                k: d as u32,
+                lda: d as u32,
+                ldb: d as u32,
+                seg_len,
+                segs: chunk_segs,
+                seg0,
+                total_segs,
+                id0: chunk.id0,
+                topk: k as u32,
+                wg_x: x,
+            });
+            let bg = gpu.bind(
+                &kernel,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, queries.binding()),
+                    (2, chunk.data.binding()),
+                    (3, chunk.norms.binding()),
+                    (4, qnorms.binding()),
+                    (5, out_v.binding()),
+                    (6, out_i.binding()),
+                ],
+            );
+            groups.push((bg, (x, y, 1)));
+            seg0 += chunk_segs;
+        }
+        let merge = SegmentMerge::new(
+            gpu,
+            out_v,
+            out_i,
+            nq,
+            total_segs as usize,
+            k,
+            metric == KnnMetric::InnerProduct,
+        )?;
+        Ok(KnnPlan {
+            kernel,
+            groups,
+            merge,
+            tiles,
+            segments: total_segs as usize,
+        })
+    }
+
+    /// Records the search.
+    pub fn record(&self, batch: &mut Batch<'_>) {
+        for (bg, grid) in &self.groups {
+            batch.dispatch(&self.kernel, bg, *grid);
+        }
+        self.merge.record(batch);
+    }
+
+    /// Tiles used and segments per query.
+    pub fn config(&self) -> (Tiles, usize) {
+        (self.tiles, self.segments)
+    }
+
+    /// The result buffers (`nq × k` values and ids) of the last recorded run.
+    pub fn outputs(&self) -> (&GpuBuffer<f32>, &GpuBuffer<u32>) {
+        (self.merge.values(), self.merge.ids())
+    }
+
+    /// Poisons the outputs (tests use it before a run).
+    pub fn poison(&self, gpu: &Gpu) -> Result<()> {
+        self.merge.poison(gpu)
+    }
+
+    /// Reads the result of the last recorded run: per query, distances (or inner products)
+    /// and ids, best first.
+    pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
+        self.merge.read(gpu)
+    }
+}
+
+/// Squared norms of the rows of `data` (`rows × d`), accumulated in f64.
+pub fn squared_norms(data: &[f32], d: usize) -> Vec<f32> {
+    data.chunks_exact(d)
+        .map(|r| r.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() as f32)
+        .collect()
+}
+
+impl Gpu {
+    /// Exact k-nearest neighbours of `queries` (`nq × d`) in `database` (`nb × d`), fused:
+    /// uploads both, runs [`KnnPlan`] once, reads the result. Ids are row numbers.
+    pub fn knn(
+        &self,
+        queries: &[f32],
+        database: &[f32],
+        d: usize,
+        k: usize,
+        metric: KnnMetric,
+    ) -> Result<TopK> {
+        if d == 0 || queries.len() % d != 0 || database.len() % d != 0 || database.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "k-NN: {} query values and {} database values are not non-empty rows of {d}",
+                queries.len(),
+                database.len()
+            )));
+        }
+        let nq = queries.len() / d;
+        if nq == 0 {
+            return Ok(TopK::default());
+        }
+        let q = self.upload(queries)?;
+        let qn = self.upload(&squared_norms(queries, d))?;
+        let rows_per_chunk = self.granules_per_binding::<f32>(d)?;
+        let mut chunks = Vec::new();
+        for (c, part) in database.chunks(rows_per_chunk * d).enumerate() {
+            let data = self.upload(part)?;
+            let norms = self.upload(&squared_norms(part, d))?;
+            chunks.push((data, norms, part.len() / d, (c * rows_per_chunk) as u32));
+        }
+        let db: Vec<DbChunk<'_>> = chunks
+            .iter()
+            .map(|(data, norms, rows, id0)| DbChunk {
+                data,
+                norms,
+                rows: *rows,
+                id0: *id0,
+            })
+            .collect();
+        let plan = KnnPlan::new(self, &q, &qn, nq, d, &db, k, metric)?;
+        plan.poison(self)?;
+        let mut batch = self.batch(false);
+        plan.record(&mut batch);
+        batch.finish()?;
+        plan.read(self)
+    }
+}

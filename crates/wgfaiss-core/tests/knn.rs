@@ -1,0 +1,246 @@
+//! Fused distance + top-k against a CPU f64 brute force: ids equal the reference's except
+//! between neighbours whose exact distances are closer than the f32 error bound (and then the
+//! GPU's pick must be as near as the reference's), distances within that bound, exact ties
+//! by the smaller id, both metrics, shapes off every tile, several segments, query tiles and
+//! database chunks, small candidate slots (the overflow path), and k beyond the fused limit.
+
+mod common;
+
+use common::{Rng, gpu, gpu_with_binding_limit, options, seed};
+use wgfaiss_core::Gpu;
+use wgfaiss_core::ops::knn::{KnnMetric, max_fused_k};
+
+/// Exact distances (L2 squared, or inner product) of query `q` to every database row.
+fn exact(q: &[f32], db: &[f32], d: usize, metric: KnnMetric) -> Vec<f64> {
+    db.chunks_exact(d)
+        .map(|x| match metric {
+            KnnMetric::L2 => q
+                .iter()
+                .zip(x)
+                .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+                .sum(),
+            KnnMetric::InnerProduct => q
+                .iter()
+                .zip(x)
+                .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                .sum(),
+        })
+        .collect()
+}
+
+/// Checks one search against the reference. `tol` bounds the f32 error of one distance.
+fn check(gpu: &Gpu, q: &[f32], db: &[f32], d: usize, k: usize, metric: KnnMetric, what: &str) {
+    let got = gpu
+        .knn(q, db, d, k, metric)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let nq = q.len() / d;
+    let nb = db.len() / d;
+    assert_eq!(got.ids.len(), nq * k, "{what}");
+    let sign = if metric == KnnMetric::L2 { 1.0 } else { -1.0 };
+    let max_norm = db
+        .chunks_exact(d)
+        .map(|x| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>())
+        .fold(0.0, f64::max);
+    for r in 0..nq {
+        let qr = &q[r * d..(r + 1) * d];
+        let dist = exact(qr, db, d, metric);
+        let qn: f64 = qr.iter().map(|&v| f64::from(v).powi(2)).sum();
+        let tol = 1e-5 * (qn + max_norm + 1.0);
+        let mut order: Vec<usize> = (0..nb).collect();
+        order.sort_by(|&a, &b| {
+            (sign * dist[a])
+                .total_cmp(&(sign * dist[b]))
+                .then(a.cmp(&b))
+        });
+        let row = &got.ids[r * k..(r + 1) * k];
+        let vals = &got.values[r * k..(r + 1) * k];
+        let mut seen = std::collections::HashSet::new();
+        for j in 0..k {
+            let Some(want) = order.get(j).copied() else {
+                assert_eq!(row[j], None, "{what}: query {r} slot {j} past the database");
+                let pad = if metric == KnnMetric::L2 {
+                    f32::INFINITY
+                } else {
+                    f32::NEG_INFINITY
+                };
+                assert_eq!(vals[j], pad, "{what}: query {r} padding value");
+                continue;
+            };
+            let id = row[j].unwrap_or_else(|| panic!("{what}: query {r} slot {j} empty")) as usize;
+            assert!(id < nb, "{what}: query {r} id {id} out of range");
+            assert!(seen.insert(id), "{what}: query {r} id {id} twice");
+            // The value is the distance of the id it names.
+            assert!(
+                (f64::from(vals[j]) - dist[id]).abs() <= tol,
+                "{what}: query {r} slot {j}: value {} for id {id}, exact {}",
+                vals[j],
+                dist[id]
+            );
+            // As near as the reference's j-th.
+            assert!(
+                (dist[id] - dist[want]).abs() <= 2.0 * tol,
+                "{what}: query {r} slot {j}: id {id} at {} but the reference has {want} at {}",
+                dist[id],
+                dist[want]
+            );
+            // And the same id where the reference's j-th is clear of its neighbours.
+            let clear =
+                |o: Option<&usize>| o.is_none_or(|&o| (dist[o] - dist[want]).abs() > 4.0 * tol);
+            if clear(j.checked_sub(1).and_then(|i| order.get(i))) && clear(order.get(j + 1)) {
+                assert_eq!(id, want, "{what}: query {r} slot {j}");
+            }
+        }
+    }
+}
+
+fn data(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.f32() * 2.0 - 1.0).collect()
+}
+
+#[test]
+fn exact_ids_at_awkward_shapes_both_metrics() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("knn shapes"));
+    for &(nq, nb, d, k) in &[
+        (1, 1, 1, 1),
+        (3, 5, 3, 10), // fewer vectors than k: padding
+        (5, 77, 64, 10),
+        (17, 300, 100, 1),
+        (70, 1000, 64, 10),
+        (40, 515, 3, 32),
+        (9, 250, 784, 10),
+        (33, 400, 16, 100),
+    ] {
+        let q = data(&mut rng, nq * d);
+        let db = data(&mut rng, nb * d);
+        for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+            check(
+                gpu,
+                &q,
+                &db,
+                d,
+                k,
+                metric,
+                &format!("{nq}x{nb} d={d} k={k} {metric:?}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn equal_distances_keep_the_smaller_id() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("knn ties"));
+    let d = 8;
+    // Every vector three times in a row (ids 3i, 3i + 1, 3i + 2): equal keys, computed
+    // identically, in the same tile. Where a group straddles the k-th place, the smaller
+    // ids must be the ones kept.
+    let base = data(&mut rng, 50 * d);
+    let db: Vec<f32> = base
+        .chunks_exact(d)
+        .flat_map(|v| v.iter().chain(v).chain(v).copied())
+        .collect();
+    // Same for groups spread over the database (ids i, i + 50, i + 100): other segments.
+    let spread: Vec<f32> = [&base[..], &base[..], &base[..]].concat();
+    let q = data(&mut rng, 6 * d);
+    for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+        for k in [1, 2, 4, 8, 9] {
+            for (db, copy_of, what) in [(&db, 1usize, "adjacent"), (&spread, 50, "spread")] {
+                let got = gpu.knn(&q, db, d, k, metric).unwrap();
+                for r in 0..6 {
+                    let ids: Vec<usize> = got.ids[r * k..(r + 1) * k]
+                        .iter()
+                        .map(|i| i.unwrap() as usize)
+                        .collect();
+                    let group = |id: usize| if copy_of == 1 { id / 3 } else { id % 50 };
+                    let copy = |id: usize| if copy_of == 1 { id % 3 } else { id / 50 };
+                    for &id in &ids {
+                        for c in 0..copy(id) {
+                            let smaller = id - (copy(id) - c) * copy_of;
+                            assert_eq!(group(smaller), group(id));
+                            assert!(
+                                ids.contains(&smaller),
+                                "{what} {metric:?} k={k} query {r}: {id} kept but not {smaller}: {ids:?}"
+                            );
+                        }
+                    }
+                    // Copies come out together, ids ascending.
+                    for w in ids.windows(2) {
+                        if group(w[0]) == group(w[1]) {
+                            assert!(w[0] < w[1], "{what} {metric:?} query {r}: {ids:?}");
+                        }
+                    }
+                }
+                check(
+                    gpu,
+                    &q,
+                    db,
+                    d,
+                    k,
+                    metric,
+                    &format!("ties {what} k={k} {metric:?}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn database_over_several_bindings_and_small_candidate_slots() {
+    let mut rng = Rng::new(seed("knn chunks"));
+    let d = 12;
+    let (nq, nb) = (21, 700);
+    let q = data(&mut rng, nq * d);
+    let db = data(&mut rng, nb * d);
+    // 4 KiB bindings: 85 vectors of 12 floats per chunk, 9 chunks.
+    let small = gpu_with_binding_limit(4096);
+    for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+        check(
+            &small,
+            &q,
+            &db,
+            d,
+            20,
+            metric,
+            &format!("chunks {metric:?}"),
+        );
+    }
+    // Four candidate slots per query: every tile overflows and re-offers.
+    let slots =
+        Gpu::with_options(options().with_override("WGFAISS_KNN_CANDIDATE_SLOTS", 4)).unwrap();
+    let segs = Gpu::with_options(options().with_override("WGFAISS_KNN_TARGET_GROUPS", 64)).unwrap();
+    for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+        check(
+            &slots,
+            &q,
+            &db,
+            d,
+            20,
+            metric,
+            &format!("4 slots {metric:?}"),
+        );
+        check(
+            &segs,
+            &q,
+            &db,
+            d,
+            7,
+            metric,
+            &format!("many segments {metric:?}"),
+        );
+    }
+}
+
+#[test]
+fn k_beyond_the_fused_limit_is_a_clear_error() {
+    let gpu = gpu();
+    let max = max_fused_k(gpu);
+    assert!(max >= 32, "fused k limit {max}");
+    let d = 4;
+    let q = vec![0.5; 2 * d];
+    let db = vec![0.25; 3000 * d];
+    let e = gpu.knn(&q, &db, d, max + 4, KnnMetric::L2).unwrap_err();
+    assert!(e.to_string().contains("workgroup memory"), "{e}");
+    assert!(gpu.knn(&q, &db, d, 0, KnnMetric::L2).is_err());
+    assert!(gpu.knn(&q, &db[..5], d, 1, KnnMetric::L2).is_err());
+}

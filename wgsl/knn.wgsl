@@ -1,0 +1,215 @@
+// Fused distance + top-k: for each query (row of A, m x d) the k nearest database vectors
+// (rows of B, n x d) of one segment of B, without writing any distance to memory.
+//
+// One workgroup owns TM queries and one segment of the database. It walks the segment in
+// tiles of TN vectors; each tile's TM x TN inner products are computed exactly as by the GEMM
+// (ops/gemm.rs generates the staging and the register-blocked product: shared tiles, vec4
+// loads, an RM x RN block per invocation) and then, still in registers, turned into keys:
+//   METRIC 0 (L2):            key = |x|^2 - 2 <q, x>   (|q|^2 is added on output)
+//   METRIC 1 (inner product): key = -<q, x>
+// Each query keeps its best k (key, id) pairs sorted in workgroup memory (best_v/best_i,
+// KB >= k slots per row); the k-th is the threshold. An invocation offers a value only if it
+// beats its row's threshold, into that row's candidate slots (CAP per row, atomic counter).
+// Then one invocation per row inserts its row's candidates into the sorted list. A value that
+// finds its row's slots full stays pending and is offered again after the merge (against the
+// new threshold), so nothing is lost and no slot count bounds the result. On random data the
+// thresholds tighten after the first tiles and the epilogue costs a comparison per value.
+//
+// Order is (key, id): equal keys keep the smaller id. NaN keys never beat a threshold.
+// Outputs: per (query, segment) the k best as (distance or inner product, id), padded with
+// (+inf key, NONE); a top-k merge pass (topk.wgsl, explicit ids) reduces the segments.
+//
+// This file is a template: ops/knn.rs fills the `@...` lines for one tile configuration.
+
+override TM: u32 = 64u;
+override TN: u32 = 64u;
+override TK: u32 = 16u;
+override RM: u32 = 4u;
+override RN: u32 = 4u;
+override WG: u32 = 256u; // (TM / RM) * (TN / RN)
+override KB: u32 = 16u;  // best-list slots per query, >= k
+override CAP: u32 = 16u; // candidate slots per query per merge
+override METRIC: u32 = 0u;
+
+const NONE: u32 = 0xffffffffu;
+
+struct Params {
+    m: u32,          // queries in this dispatch
+    n: u32,          // database vectors in this chunk
+    k: u32,          // dimension (the GEMM's K)
+    lda: u32,
+    ldb: u32,
+    seg_len: u32,    // database vectors per segment (a multiple of TN)
+    segs: u32,       // segments in this chunk
+    seg0: u32,       // global index of this chunk's first segment
+    total_segs: u32, // segments per query over all chunks (output row stride / topk)
+    id0: u32,        // id of this chunk's first vector
+    topk: u32,
+    wg_x: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+// @BINDINGS
+@group(0) @binding(3) var<storage, read> xnorm: array<f32>;
+@group(0) @binding(4) var<storage, read> qnorm: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out_v: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out_i: array<u32>;
+
+const PAD4: u32 = 1u;
+var<workgroup> As: array<vec4<f32>, (TM / 4u + PAD4) * TK>;
+var<workgroup> Bs: array<vec4<f32>, (TN / 4u + PAD4) * TK>;
+var<workgroup> best_v: array<f32, TM * KB>;
+var<workgroup> best_i: array<u32, TM * KB>;
+var<workgroup> cand_v: array<f32, TM * CAP>;
+var<workgroup> cand_i: array<u32, TM * CAP>;
+var<workgroup> cnt: array<atomic<u32>, TM>;
+var<workgroup> overflow: atomic<u32>;
+var<workgroup> again: u32;
+
+fn at_a(row: u32, col: u32, rows: u32, cols: u32) -> f32 {
+    if row >= rows || col >= cols {
+        return 0.0;
+    }
+    return a_get(row * p.lda + col);
+}
+
+fn at_b(row: u32, col: u32, rows: u32, cols: u32) -> f32 {
+    if row >= rows || col >= cols {
+        return 0.0;
+    }
+    return b_get(row * p.ldb + col);
+}
+
+fn before(av: f32, ai: u32, bv: f32, bi: u32) -> bool {
+    return av < bv || (av == bv && ai < bi);
+}
+
+// Offers the product `dot` of local query `r` and chunk vector `col`. Returns false if the
+// value beats the threshold but found no slot (it stays pending).
+fn offer(r: u32, col: u32, dot: f32) -> bool {
+    var key = -dot;
+    if METRIC == 0u {
+        key = fma(-2.0, dot, xnorm[col]);
+    }
+    let id = p.id0 + col;
+    let last = r * KB + p.topk - 1u;
+    if !before(key, id, best_v[last], best_i[last]) {
+        return true;
+    }
+    let s = atomicAdd(&cnt[r], 1u);
+    if s < CAP {
+        cand_v[r * CAP + s] = key;
+        cand_i[r * CAP + s] = id;
+        return true;
+    }
+    atomicStore(&overflow, 1u);
+    return false;
+}
+
+// Inserts every row's candidates into its sorted list (one invocation per row).
+fn merge_rows(lid: u32) {
+    for (var r = lid; r < TM; r += WG) {
+        let n = min(atomicLoad(&cnt[r]), CAP);
+        let base = r * KB;
+        let last = base + p.topk - 1u;
+        for (var c = 0u; c < n; c++) {
+            let v = cand_v[r * CAP + c];
+            let id = cand_i[r * CAP + c];
+            if before(v, id, best_v[last], best_i[last]) {
+                var j = last;
+                loop {
+                    if j == base || !before(v, id, best_v[j - 1u], best_i[j - 1u]) {
+                        break;
+                    }
+                    best_v[j] = best_v[j - 1u];
+                    best_i[j] = best_i[j - 1u];
+                    j -= 1u;
+                }
+                best_v[j] = v;
+                best_i[j] = id;
+            }
+        }
+        atomicStore(&cnt[r], 0u);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn knn(@builtin(workgroup_id) wid: vec3<u32>,
+       @builtin(local_invocation_index) tid: u32) {
+    let g = wid.x + wid.y * p.wg_x;
+    // Query blocks vary fastest: the workgroups of one segment run together and share its
+    // tiles in the cache.
+    let blocks = (p.m + TM - 1u) / TM;
+    let seg = g / blocks;
+    let m0 = (g % blocks) * TM;
+    let threads_x = TN / RN;
+    let tx = tid % threads_x;
+    let ty = tid / threads_x;
+    let sa = TM / 4u + PAD4;
+    let sb = TN / 4u + PAD4;
+    let k_lo = 0u;
+    let k_hi = p.k;
+    for (var t = tid; t < TM * KB; t += WG) {
+        best_v[t] = bitcast<f32>(0x7f800000u);
+        best_i[t] = NONE;
+    }
+    for (var t = tid; t < TM; t += WG) {
+        atomicStore(&cnt[t], 0u);
+    }
+    if tid == 0u {
+        atomicStore(&overflow, 0u);
+    }
+    workgroupBarrier();
+    // Past the last segment (grid padding) the range is empty.
+    let seg_start = min(seg, p.segs) * p.seg_len;
+    let seg_end = min(p.n, seg_start + p.seg_len);
+    // @DECL
+    for (var n0 = seg_start; n0 < seg_end; n0 += TN) {
+        // @ZERO
+        {
+            let kt = k_lo;
+            // @LOAD_FIRST
+        }
+        for (var k0 = k_lo; k0 < k_hi; k0 += TK) {
+            // @STAGE
+            workgroupBarrier();
+            {
+                let kt = k0 + TK;
+                // @LOAD_NEXT
+            }
+            for (var kk = 0u; kk < TK; kk++) {
+                // @INNER
+            }
+            workgroupBarrier();
+        }
+        // @PENDING
+        loop {
+            // @OFFER
+            workgroupBarrier();
+            merge_rows(tid);
+            if tid == 0u {
+                again = atomicLoad(&overflow);
+                atomicStore(&overflow, 0u);
+            }
+            if workgroupUniformLoad(&again) == 0u {
+                break;
+            }
+        }
+    }
+    workgroupBarrier();
+    for (var r = tid; r < TM; r += WG) {
+        let row = m0 + r;
+        if row < p.m && seg < p.segs {
+            let out = (row * p.total_segs + p.seg0 + seg) * p.topk;
+            for (var t = 0u; t < p.topk; t++) {
+                let key = best_v[r * KB + t];
+                var v = -key;
+                if METRIC == 0u {
+                    v = max(key + qnorm[row], 0.0);
+                }
+                out_v[out + t] = v;
+                out_i[out + t] = best_i[r * KB + t];
+            }
+        }
+    }
+}
