@@ -164,24 +164,41 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
     let seg_start = min(seg, p.segs) * p.seg_len;
     let seg_end = min(p.n, seg_start + p.seg_len);
     // @DECL
-    for (var n0 = seg_start; n0 < seg_end; n0 += TN) {
-        // @ZERO
+    // One flat sequence of (tile, K slice) steps, so the first slice of the next tile is
+    // loaded while the last slice of this one is multiplied (tiles are short: d / TK slices).
+    {
+        let n0 = seg_start;
+        let kt = k_lo;
+        // @LOAD_FIRST
+    }
+    var n0 = seg_start;
+    var k0 = k_lo;
+    loop {
+        if n0 >= seg_end {
+            break;
+        }
+        // @STAGE
+        workgroupBarrier();
         {
-            let kt = k_lo;
-            // @LOAD_FIRST
-        }
-        for (var k0 = k_lo; k0 < k_hi; k0 += TK) {
-            // @STAGE
-            workgroupBarrier();
-            {
-                let kt = k0 + TK;
-                // @LOAD_NEXT
+            var next_n = n0;
+            var next_k = k0 + TK;
+            if next_k >= k_hi {
+                next_k = k_lo;
+                next_n = n0 + TN;
             }
-            for (var kk = 0u; kk < TK; kk++) {
-                // @INNER
-            }
-            workgroupBarrier();
+            let n0 = next_n;
+            let kt = next_k;
+            // @LOAD_NEXT
         }
+        for (var kk = 0u; kk < TK; kk++) {
+            // @INNER
+        }
+        workgroupBarrier();
+        k0 += TK;
+        if k0 < k_hi {
+            continue;
+        }
+        // The tile is complete: select, then start the next one.
         // @PENDING
         loop {
             // @OFFER
@@ -195,6 +212,9 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
                 break;
             }
         }
+        // @ZERO
+        k0 = k_lo;
+        n0 += TN;
     }
     workgroupBarrier();
     for (var r = tid; r < TM; r += WG) {

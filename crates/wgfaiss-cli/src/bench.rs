@@ -15,6 +15,34 @@ use crate::info::bytes;
 
 #[derive(Subcommand)]
 pub enum What {
+    /// Exact search with the flat index on random data: batch and single-query times, QPS,
+    /// checked against a CPU brute force on sample queries.
+    Flat {
+        /// Database vectors.
+        #[arg(long, default_value_t = 1_000_000)]
+        nb: usize,
+        /// Queries per batch.
+        #[arg(long, default_value_t = 10_000)]
+        nq: usize,
+        /// Comma-separated dimensions.
+        #[arg(long, default_value = "128")]
+        dim: String,
+        /// Comma-separated k values.
+        #[arg(long, default_value = "10,100,1000")]
+        k: String,
+        /// Metric: l2, ip or cosine.
+        #[arg(long, default_value = "l2")]
+        metric: String,
+        /// Timed batch searches per case (median reported).
+        #[arg(long, default_value_t = 3)]
+        iters: usize,
+        /// Timed single-query searches per case (0: none).
+        #[arg(long, default_value_t = 50)]
+        single: usize,
+        /// Write all results as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// Per-row top-k against a streaming read of the same matrix.
     Topk {
         /// Rows.
@@ -99,6 +127,16 @@ pub enum What {
 
 pub fn run(what: What) -> Result<()> {
     match what {
+        What::Flat {
+            nb,
+            nq,
+            dim,
+            k,
+            metric,
+            iters,
+            single,
+            json,
+        } => crate::flat::bench(nb, nq, &dim, &k, &metric, iters, single, json),
         What::Topk {
             rows,
             cols,

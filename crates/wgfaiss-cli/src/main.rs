@@ -16,6 +16,7 @@ macro_rules! outln {
 
 mod bench;
 mod demo;
+mod flat;
 mod gemm;
 mod info;
 mod qr;

@@ -182,6 +182,24 @@ impl Gpu {
         Ok(())
     }
 
+    /// Overwrites `buf[offset .. offset + data.len()]` with `data` (`offset` and the length in
+    /// bytes must be multiples of 4, which every 4-byte `T` satisfies).
+    pub fn write_at<T: Pod>(&self, buf: &GpuBuffer<T>, offset: usize, data: &[T]) -> Result<()> {
+        let bytes = bytemuck::cast_slice::<T, u8>(data);
+        let at = (offset * size_of::<T>()) as u64;
+        if offset + data.len() > buf.len || at % 4 != 0 || bytes.len() % 4 != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "write of {} elements at {offset} into a buffer of {}",
+                data.len(),
+                buf.len
+            )));
+        }
+        if !bytes.is_empty() {
+            self.queue().write_buffer(&buf.buffer, at, bytes);
+        }
+        Ok(())
+    }
+
     /// A small uniform buffer holding `value`.
     pub fn uniform<T: Pod>(&self, value: &T) -> wgpu::Buffer {
         self.device()

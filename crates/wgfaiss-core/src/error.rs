@@ -60,6 +60,22 @@ pub enum Error {
     /// The device reported an error (validation, out of memory, device lost).
     #[error("GPU error: {0}")]
     Gpu(String),
+    /// A file could not be read or written.
+    #[error("{}: {message}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+    /// A file is not what it should be (truncated, corrupted, another format).
+    #[error("{}: {reason}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A wait on the device exceeded its bound.
     #[error("GPU timed out after {0:?} waiting for {1}")]
     Timeout(std::time::Duration, &'static str),

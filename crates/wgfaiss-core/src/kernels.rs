@@ -101,6 +101,21 @@ pub const TOPK: Family = Family {
     trusted: false,
 };
 
+const ELEMENTWISE_PART: &str = include_str!("../../../wgsl/elementwise.wgsl");
+
+/// Elementwise helpers (a row vector added to every row of a matrix).
+pub const ELEMENTWISE: Family = Family {
+    name: "elementwise",
+    parts: &[ELEMENTWISE_PART],
+    needs: Needs {
+        subgroups: false,
+        f16: false,
+        coop_matrix: false,
+    },
+    entries: &["add_row_vector"],
+    trusted: false,
+};
+
 /// The cooperative-matrix GEMM template (entry points written by
 /// [`crate::ops::gemm::coop_source`]).
 pub const GEMM_COOP_TEMPLATE: &str = include_str!("../../../wgsl/gemm_coop.wgsl");
@@ -232,6 +247,7 @@ pub const ALL_FAMILIES: &[Family] = &[
     QR_SIMPLE,
     QR_SUBGROUP,
     TOPK,
+    ELEMENTWISE,
 ];
 
 /// Override constants of one pipeline: `(name, value)`, sorted by name in the key.

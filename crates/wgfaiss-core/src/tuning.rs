@@ -168,6 +168,30 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "tile_m",
+        kind: pow2(16, 256),
+        doc: "fused k-NN: queries per workgroup (halved for large k until the lists fit)",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "tile_n",
+        kind: pow2(8, 256),
+        doc: "fused k-NN: database vectors per tile",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "thread_m",
+        kind: pow2(4, 8),
+        doc: "fused k-NN: queries per thread (register block)",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "thread_n",
+        kind: pow2(4, 8),
+        doc: "fused k-NN: database vectors per thread (register block)",
+    },
+    ParamSpec {
+        family: "knn",
         key: "candidate_slots",
         kind: pow2(4, 64),
         doc: "fused k-NN: candidate slots per query between merges into its list",
@@ -358,6 +382,12 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("ivf", "scan_workgroup_size") => int(128.min(max_inv), "128, capped by the adapter"),
         ("reduce", "max_workgroups") => int(if cpu { 32 } else { 1024 }, "by device type"),
         ("reduce", "path") | ("qr", "dot") => choice("auto", "by capability"),
+        ("knn", "tile_m") | ("knn", "tile_n") if max_inv >= 256 => {
+            int(64, "the GEMM's tile (256 threads of 4x4)")
+        }
+        ("knn", "tile_m") => int(32, "64 threads of 4x4, within the adapter"),
+        ("knn", "tile_n") => int(32, "64 threads of 4x4, within the adapter"),
+        ("knn", "thread_m") | ("knn", "thread_n") => int(4, "4x4 register block"),
         ("gemm", "tile_m") | ("gemm", "tile_n") if max_inv >= 256 => {
             int(64, "a common f32 tile (256 threads of 4x4)")
         }

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 
 use wgfaiss_core::Capabilities;
 use wgfaiss_core::kernels::{
-    ALL_FAMILIES, QR_SIMPLE, QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, TOPK,
-    gemm_coop, gemm_family, knn_family, validate,
+    ALL_FAMILIES, ELEMENTWISE, QR_SIMPLE, QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ,
+    TOPK, gemm_coop, gemm_family, knn_family, validate,
 };
 use wgfaiss_core::ops::{gemm, knn, reduce, topk};
 use wgfaiss_core::tuning::{ConfigSource, Tuning};
@@ -48,6 +48,15 @@ fn gemm_tiles() -> (BTreeSet<gemm::Tiles>, BTreeSet<gemm::Tiles>) {
             g("tile_k"),
             g("thread_m"),
             g("thread_n"),
+        ));
+        // The fused k-NN's tiles (its own keys, the GEMM's tile_k).
+        let n = |k: &str| t.int(&format!("knn.{k}")) as u32;
+        shipped.insert((
+            n("tile_m"),
+            n("tile_n"),
+            g("tile_k"),
+            n("thread_m"),
+            n("thread_n"),
         ));
     }
     let mut out = shipped.clone();
@@ -161,9 +170,10 @@ fn every_family_and_override_set_validates_with_naga() {
         }
     }
     assert!(knn_sets >= 12, "{knn_sets}");
+    validate(&ELEMENTWISE, &[("WG", 256)]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         ALL_FAMILIES.len(),
-        6,
+        7,
         "a new family needs its override sets validated here"
     );
     assert!(checked >= 6 * 7);

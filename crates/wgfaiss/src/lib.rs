@@ -1,21 +1,31 @@
 //! # wgfaiss
 //!
 //! Portable GPU vector search over wgpu (Vulkan, Metal, DX12): one Rust codebase for every GPU,
-//! no C++ or CUDA toolchain. This crate will hold the indexes (Flat, IVF), k-means and the
-//! factory; today it re-exports the GPU layer they are built on ([`wgfaiss_core`]): the
-//! runtime, the tuning layer and the first kernels (reductions).
+//! no C++ or CUDA toolchain. This crate holds the indexes ([`FlatIndex`] today; IVF, k-means
+//! and the factory next) and re-exports the GPU layer they are built on ([`wgfaiss_core`]):
+//! the runtime, the tuning layer and the kernels.
 //!
 //! ```no_run
-//! use wgfaiss::{Gpu, ops::reduce::ReduceOp};
+//! use wgfaiss::{FlatIndex, Gpu, Index, Metric, SearchParams};
 //!
 //! let gpu = Gpu::new()?;
-//! let data: Vec<f32> = (0..10_000).map(|i| ((i * 7919) % 10_007) as f32).collect();
-//! let r = gpu.reduce(&data, ReduceOp::ArgMax)?;
-//! assert_eq!(r.value, 10_006.0);
+//! let dim = 8;
+//! let base: Vec<f32> = (0..1000 * dim).map(|i| ((i * 7919) % 1013) as f32).collect();
+//! let mut index = FlatIndex::new(&gpu, dim, Metric::L2)?;
+//! index.add(&base)?;
+//! let r = index.search(&base[..dim], 5, &SearchParams::default())?;
+//! assert_eq!(r.ids[0], 0); // a vector is its own nearest neighbour
 //! # Ok::<(), wgfaiss::Error>(())
 //! ```
 
 #![deny(missing_docs)]
+
+pub mod flat;
+pub mod index;
+pub mod persist;
+
+pub use flat::FlatIndex;
+pub use index::{Index, MAX_K, Metric, SearchParams, SearchResult};
 
 pub use wgfaiss_core::{
     Batch, BatchReport, Capabilities, CoopMatrixConfig, Error, Gpu, GpuBuffer, GpuOptions, Result,

@@ -356,8 +356,9 @@ pub struct Gemm {
 }
 
 impl Gemm {
-    /// Plans `c = α·op(a)·op(b) + β·c` for `shape`; the buffers must hold exactly the stored
-    /// matrices (lengths m·k, k·n, m·n) and each must fit one storage binding.
+    /// Plans `c = α·op(a)·op(b) + β·c` for `shape`; the buffers must hold at least the stored
+    /// matrices (lengths m·k, k·n, m·n; the rest is not touched) and each must fit one
+    /// storage binding.
     pub fn new(
         gpu: &Gpu,
         a: &GpuBuffer<f32>,
@@ -367,7 +368,7 @@ impl Gemm {
         opts: &GemmOptions,
     ) -> Result<Gemm> {
         let (la, lb, lc) = shape.lens();
-        if (a.len(), b.len(), c.len()) != (la, lb, lc) {
+        if a.len() < la || b.len() < lb || c.len() < lc {
             return Err(Error::InvalidArgument(format!(
                 "gemm {}x{}x{}: buffers hold {}, {}, {} values, expected {la}, {lb}, {lc}",
                 shape.m,

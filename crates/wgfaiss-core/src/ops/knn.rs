@@ -21,14 +21,15 @@ use std::sync::Arc;
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::buffer::GpuBuffer;
+use crate::buffer::{GpuBuffer, SplitBuffer};
 use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::Kernel;
 use crate::ops::gemm::{
-    SMALL_M_TILES, Tiles, check_tiles, inner_product, operand_binding, staging,
+    Gemm, GemmOptions, GemmShape, SMALL_M_TILES, Tiles, check_tiles, inner_product,
+    operand_binding, staging,
 };
-use crate::ops::topk::{MAX_K, SegmentMerge, TopK};
+use crate::ops::topk::{MAX_K, SegmentMerge, TopK, TopKOptions, TopKPlan};
 use crate::submit::Batch;
 
 /// What "nearest" means.
@@ -144,8 +145,8 @@ fn list_slots(k: usize) -> u32 {
     (k as u32).next_multiple_of(4)
 }
 
-/// Tiles for `queries` queries and `k` on this adapter: the tuning entry's GEMM tiles (16-row
-/// tiles for at most 16 queries), with the query tile halved until the lists fit the
+/// Tiles for `queries` queries and `k` on this adapter: the tuning entry's `knn` tiles with
+/// the GEMM's `tile_k` (16-row GEMM tiles for at most 16 queries), with the query tile halved until the lists fit the
 /// workgroup memory. `None` when even 16-row tiles do not fit.
 pub fn fused_tiles(gpu: &Gpu, queries: usize, k: usize) -> Option<Tiles> {
     let t = gpu.tuning();
@@ -153,11 +154,11 @@ pub fn fused_tiles(gpu: &Gpu, queries: usize, k: usize) -> Option<Tiles> {
         SMALL_M_TILES
     } else {
         (
-            t.int("gemm.tile_m") as u32,
-            t.int("gemm.tile_n") as u32,
+            t.int("knn.tile_m") as u32,
+            t.int("knn.tile_n") as u32,
             t.int("gemm.tile_k") as u32,
-            t.int("gemm.thread_m") as u32,
-            t.int("gemm.thread_n") as u32,
+            t.int("knn.thread_m") as u32,
+            t.int("knn.thread_n") as u32,
         )
     };
     let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
@@ -387,6 +388,125 @@ impl KnnPlan {
     /// and ids, best first.
     pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
         self.merge.read(gpu)
+    }
+}
+
+/// The unfused k-NN of a query batch against one database chunk, for k beyond the fused
+/// kernel: a distance tile `D = −2·Q·Xᵀ + ‖x‖²` (L2) or `Q·Xᵀ` (inner product) by the GEMM,
+/// then [`TopKPlan`] on it. The tile is `nq × rows` floats, so callers bound `nq` by
+/// [`tile_queries`]. This is FAISS-GPU's scheme (distance tiles + k-selection); it writes
+/// the tile to memory, which the fused kernel avoids.
+pub struct TiledKnn {
+    gemm: Gemm,
+    bias: Option<(Arc<Kernel>, wgpu::BindGroup, (u32, u32, u32))>,
+    select: TopKPlan,
+    _tile: SplitBuffer<f32>,
+    id0: u32,
+}
+
+/// Queries per distance tile of [`TiledKnn`] against `rows` vectors: the tile within one
+/// binding and within 256 MiB.
+pub fn tile_queries(gpu: &Gpu, rows: usize) -> usize {
+    let limit = gpu.max_binding_bytes().min(256 << 20);
+    ((limit / 4) as usize / rows.max(1)).max(1)
+}
+
+impl TiledKnn {
+    /// Plans the search of `nq` queries against one chunk. `queries` holds `nq × d` values.
+    pub fn new(
+        gpu: &Gpu,
+        queries: &GpuBuffer<f32>,
+        nq: usize,
+        d: usize,
+        chunk: DbChunk<'_>,
+        k: usize,
+        metric: KnnMetric,
+    ) -> Result<TiledKnn> {
+        let rows = chunk.rows;
+        if nq == 0 || rows == 0 || nq > tile_queries(gpu, rows) {
+            return Err(Error::InvalidArgument(format!(
+                "k-NN tile of {nq} queries x {rows} vectors: expected 1..={} queries",
+                tile_queries(gpu, rows)
+            )));
+        }
+        let tile = gpu.alloc::<f32>(nq * rows)?;
+        let mut shape = GemmShape::new(nq, rows, d);
+        shape.trans_b = true;
+        shape.alpha = if metric == KnnMetric::L2 { -2.0 } else { 1.0 };
+        let gemm = Gemm::new(
+            gpu,
+            queries,
+            chunk.data,
+            &tile,
+            shape,
+            &GemmOptions::default(),
+        )?;
+        let bias = if metric == KnnMetric::L2 {
+            let kernel = gpu.kernel(
+                &crate::kernels::ELEMENTWISE,
+                "add_row_vector",
+                &[("WG", 256)],
+            )?;
+            let groups = ((nq * rows) as u32).div_ceil(256);
+            let (x, y) = gpu.grid(groups);
+            let params = gpu.uniform(&[nq as u32, rows as u32, x, 0]);
+            let bg = gpu.bind(
+                &kernel,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, tile.binding()),
+                    (2, chunk.norms.binding()),
+                ],
+            );
+            Some((kernel, bg, (x, y, 1)))
+        } else {
+            None
+        };
+        let tile = SplitBuffer::from_buffer(tile);
+        let select = TopKPlan::new(
+            gpu,
+            &tile,
+            nq,
+            rows,
+            k,
+            metric == KnnMetric::InnerProduct,
+            &TopKOptions::default(),
+        )?;
+        Ok(TiledKnn {
+            gemm,
+            bias,
+            select,
+            _tile: tile,
+            id0: chunk.id0,
+        })
+    }
+
+    /// Records the product, the norms and the selection.
+    pub fn record(&self, batch: &mut Batch<'_>) {
+        self.gemm.record(batch);
+        if let Some((kernel, bg, grid)) = &self.bias {
+            batch.dispatch(kernel, bg, *grid);
+        }
+        self.select.record(batch);
+    }
+
+    /// Reads the result: ids offset by the chunk's first id; L2 values still lack `‖q‖²`
+    /// (added by [`finish_l2`]).
+    pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
+        let mut r = self.select.read(gpu)?;
+        for id in r.ids.iter_mut().flatten() {
+            *id += self.id0;
+        }
+        Ok(r)
+    }
+}
+
+/// Adds `‖q‖²` to L2 keys (`k` per query) and clamps at 0, as the fused kernel does.
+pub fn finish_l2(values: &mut [f32], qnorms: &[f32], k: usize) {
+    for (row, &qn) in values.chunks_mut(k).zip(qnorms) {
+        for v in row {
+            *v = (*v + qn).max(0.0);
+        }
     }
 }
 

@@ -1,0 +1,497 @@
+//! The exact index: every vector on the device, searched by brute force with the fused
+//! distance + top-k kernel ([`wgfaiss_core::ops::knn`]).
+//!
+//! Storage: the vectors as chunks of at most one storage binding each (`buffers.max_binding_bytes`),
+//! with their squared norms beside them (L2 uses `‖x‖² − 2⟨q, x⟩ + ‖q‖²`). The last chunk
+//! grows by doubling (a device-side copy), so adding in small batches does not rewrite the
+//! index each time.
+//!
+//! Search: queries in batches of `submit.query_batch`; each batch is one submission: the fused
+//! kernel over every chunk (one dispatch each) and the segment merge, then one readback. For k
+//! beyond what the fused kernel's workgroup memory holds on the adapter
+//! ([`wgfaiss_core::ops::knn::max_fused_k`], 62 for 64-query tiles on a 48 KiB NVIDIA
+//! workgroup, more with smaller tiles), the search runs unfused: a bounded distance tile per
+//! chunk (GEMM), then top-k selection, and the chunks' lists are merged on the host.
+//!
+//! Ids: positions by default (renumbered by `remove_ids`, as FAISS's `IndexFlat`), or the
+//! caller's i64 ids with `add_with_ids` (kept by `remove_ids`). One index uses one kind.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use wgfaiss_core::ops::knn::{
+    DbChunk, KnnPlan, TiledKnn, finish_l2, fused_tiles, squared_norms, tile_queries,
+};
+use wgfaiss_core::ops::topk::TopK;
+use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
+
+use crate::index::{Index, Metric, SearchParams, SearchResult, check_k, check_vectors, normalized};
+use crate::persist::{KIND_FLAT, Reader, Writer};
+
+/// Smallest allocation of a chunk, in vectors.
+const MIN_CHUNK_ROWS: usize = 1024;
+
+struct Chunk {
+    data: GpuBuffer<f32>,
+    norms: GpuBuffer<f32>,
+    rows: usize,
+    cap: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Ids {
+    /// Ids are positions.
+    Sequential,
+    /// The caller's ids, by position.
+    Explicit(Vec<i64>),
+}
+
+/// Exact k-NN over vectors on the GPU. See the module documentation.
+pub struct FlatIndex {
+    gpu: Gpu,
+    dim: usize,
+    metric: Metric,
+    chunks: Vec<Chunk>,
+    ntotal: usize,
+    ids: Ids,
+}
+
+impl std::fmt::Debug for FlatIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlatIndex")
+            .field("dim", &self.dim)
+            .field("metric", &self.metric)
+            .field("ntotal", &self.ntotal)
+            .field("chunks", &self.chunks.len())
+            .finish()
+    }
+}
+
+impl FlatIndex {
+    /// An empty index of dimension `dim`.
+    pub fn new(gpu: &Gpu, dim: usize, metric: Metric) -> Result<FlatIndex> {
+        if dim == 0 {
+            return Err(Error::InvalidArgument(
+                "dimension 0: vectors need at least one component".into(),
+            ));
+        }
+        // One vector must fit a binding (and the kernels index in u32).
+        gpu.granules_per_binding::<f32>(dim)?;
+        Ok(FlatIndex {
+            gpu: gpu.clone(),
+            dim,
+            metric,
+            chunks: Vec::new(),
+            ntotal: 0,
+            ids: Ids::Sequential,
+        })
+    }
+
+    /// The GPU the index lives on.
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// Device chunks the vectors occupy (more than one when they exceed one binding).
+    pub fn chunks(&self) -> usize {
+        self.chunks.len()
+    }
+
+    fn rows_per_chunk(&self) -> Result<usize> {
+        // Ids reach the kernels as u32 positions.
+        Ok(self
+            .gpu
+            .granules_per_binding::<f32>(self.dim)?
+            .min(u32::MAX as usize / 2))
+    }
+
+    fn check_room(&self, n: usize) -> Result<()> {
+        if self.ntotal + n >= u32::MAX as usize {
+            return Err(Error::InvalidArgument(format!(
+                "{} + {n} vectors exceed the {} an index holds",
+                self.ntotal,
+                u32::MAX - 1
+            )));
+        }
+        Ok(())
+    }
+
+    /// Appends vectors (already normalized for cosine) to the device storage.
+    fn append(&mut self, data: &[f32]) -> Result<()> {
+        let d = self.dim;
+        let per_chunk = self.rows_per_chunk()?;
+        let norms = squared_norms(data, d);
+        let n = data.len() / d;
+        let mut done = 0;
+        while done < n {
+            let left = n - done;
+            let last_full = self.chunks.last().is_none_or(|c| c.rows == per_chunk);
+            if last_full {
+                let cap = left.max(MIN_CHUNK_ROWS).min(per_chunk);
+                self.chunks.push(Chunk {
+                    data: self.gpu.alloc::<f32>(cap * d)?,
+                    norms: self.gpu.alloc::<f32>(cap)?,
+                    rows: 0,
+                    cap,
+                });
+            }
+            let gpu = self.gpu.clone();
+            let chunk = self.chunks.last_mut().expect("a chunk");
+            let want = (chunk.rows + left).min(per_chunk);
+            if want > chunk.cap {
+                let cap = want.max(2 * chunk.cap).min(per_chunk);
+                let data = gpu.alloc::<f32>(cap * d)?;
+                let nrm = gpu.alloc::<f32>(cap)?;
+                if chunk.rows > 0 {
+                    let mut batch = gpu.batch(false);
+                    batch.copy(
+                        chunk.data.raw(),
+                        0,
+                        data.raw(),
+                        0,
+                        (chunk.rows * d * 4) as u64,
+                    );
+                    batch.copy(chunk.norms.raw(), 0, nrm.raw(), 0, (chunk.rows * 4) as u64);
+                    batch.finish()?;
+                }
+                chunk.data = data;
+                chunk.norms = nrm;
+                chunk.cap = cap;
+            }
+            let take = left.min(chunk.cap - chunk.rows);
+            gpu.write_at(
+                &chunk.data,
+                chunk.rows * d,
+                &data[done * d..(done + take) * d],
+            )?;
+            gpu.write_at(&chunk.norms, chunk.rows, &norms[done..done + take])?;
+            chunk.rows += take;
+            self.ntotal += take;
+            done += take;
+        }
+        Ok(())
+    }
+
+    fn prepared(&self, data: &[f32]) -> Vec<f32> {
+        if self.metric == Metric::Cosine {
+            normalized(data, self.dim)
+        } else {
+            data.to_vec()
+        }
+    }
+
+    /// Every stored vector, read back from the device, by position.
+    pub fn vectors(&self) -> Result<Vec<f32>> {
+        let mut out = Vec::with_capacity(self.ntotal * self.dim);
+        for c in &self.chunks {
+            let bytes =
+                self.gpu
+                    .read_bytes(&[(c.data.raw(), 0, (c.rows * self.dim * 4) as u64)])?;
+            out.extend_from_slice(bytemuck::cast_slice(&bytes[0]));
+        }
+        Ok(out)
+    }
+
+    /// The id of position `pos`.
+    fn id_at(&self, pos: usize) -> i64 {
+        match &self.ids {
+            Ids::Sequential => pos as i64,
+            Ids::Explicit(v) => v[pos],
+        }
+    }
+
+    fn db(&self) -> Vec<DbChunk<'_>> {
+        let mut id0 = 0;
+        self.chunks
+            .iter()
+            .map(|c| {
+                let chunk = DbChunk {
+                    data: &c.data,
+                    norms: &c.norms,
+                    rows: c.rows,
+                    id0,
+                };
+                id0 += c.rows as u32;
+                chunk
+            })
+            .collect()
+    }
+
+    /// Searches one batch; returns per query `k` (value, position) and the GPU time.
+    fn search_batch(&self, q: &[f32], k: usize, timed: bool) -> Result<(TopK, Option<f64>)> {
+        let gpu = &self.gpu;
+        let d = self.dim;
+        let nq = q.len() / d;
+        let metric = self.metric.kernel();
+        let qn = squared_norms(q, d);
+        let queries = gpu.upload(q)?;
+        let qnorms = gpu.upload(&qn)?;
+        let db = self.db();
+        if fused_tiles(gpu, nq, k).is_some() {
+            let plan = KnnPlan::new(gpu, &queries, &qnorms, nq, d, &db, k, metric)?;
+            let mut batch = gpu.batch(timed);
+            plan.record(&mut batch);
+            let report = batch.finish()?;
+            return Ok((plan.read(gpu)?, report.gpu_seconds));
+        }
+        // Unfused: every chunk's list, merged here.
+        let plans = db
+            .iter()
+            .map(|&c| TiledKnn::new(gpu, &queries, nq, d, c, k, metric))
+            .collect::<Result<Vec<_>>>()?;
+        let mut batch = gpu.batch(timed);
+        for p in &plans {
+            p.record(&mut batch);
+        }
+        let report = batch.finish()?;
+        let lists = plans
+            .iter()
+            .map(|p| p.read(gpu))
+            .collect::<Result<Vec<_>>>()?;
+        let mut out = merge_lists(&lists, nq, k, self.metric.is_similarity());
+        if self.metric == Metric::L2 {
+            finish_l2(&mut out.values, &qn, k);
+        }
+        Ok((out, report.gpu_seconds))
+    }
+
+    /// Loads an index written by [`Index::save`].
+    pub fn load(gpu: &Gpu, path: &Path) -> Result<FlatIndex> {
+        let mut r = Reader::open(path, KIND_FLAT)?;
+        let metric = Metric::from_code(r.u32()?).ok_or_else(|| r.error("unknown metric code"))?;
+        let explicit = match r.u32()? {
+            0 => false,
+            1 => true,
+            m => return Err(r.error(format!("unknown id mode {m}"))),
+        };
+        let dim = r.u64()? as usize;
+        let ntotal = r.u64()? as usize;
+        if dim == 0 || ntotal >= u32::MAX as usize {
+            return Err(r.error(format!("bad shape: {ntotal} vectors of dimension {dim}")));
+        }
+        let ids = if explicit {
+            Ids::Explicit(r.values::<i64>(ntotal)?)
+        } else {
+            Ids::Sequential
+        };
+        let len = ntotal
+            .checked_mul(dim)
+            .ok_or_else(|| r.error("shape overflows"))?;
+        let data = r.values::<f32>(len)?;
+        r.done()?;
+        if data.iter().any(|v| !v.is_finite()) {
+            return Err(r.error("non-finite vector values"));
+        }
+        let mut index = FlatIndex::new(gpu, dim, metric)?;
+        index.append(&data)?;
+        index.ids = ids;
+        Ok(index)
+    }
+}
+
+/// Merges per-chunk lists (`nq × k` each, positions as ids) into one `nq × k`.
+fn merge_lists(lists: &[TopK], nq: usize, k: usize, largest: bool) -> TopK {
+    if lists.len() == 1 {
+        return lists[0].clone();
+    }
+    let mut out = TopK::default();
+    for r in 0..nq {
+        let mut all: Vec<(f32, Option<u32>)> = lists
+            .iter()
+            .flat_map(|l| {
+                l.values[r * k..(r + 1) * k]
+                    .iter()
+                    .copied()
+                    .zip(l.ids[r * k..(r + 1) * k].iter().copied())
+            })
+            .collect();
+        all.sort_by(|a, b| {
+            let (ka, kb) = if largest { (-a.0, -b.0) } else { (a.0, b.0) };
+            // Padding (no id) after every real entry, real entries by (key, id).
+            a.1.is_none()
+                .cmp(&b.1.is_none())
+                .then(ka.total_cmp(&kb))
+                .then(a.1.cmp(&b.1))
+        });
+        for (v, id) in all.into_iter().take(k) {
+            out.values.push(v);
+            out.ids.push(id);
+        }
+    }
+    out
+}
+
+impl Index for FlatIndex {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    fn ntotal(&self) -> usize {
+        self.ntotal
+    }
+
+    fn is_trained(&self) -> bool {
+        true
+    }
+
+    fn train(&mut self, data: &[f32]) -> Result<()> {
+        check_vectors(data, self.dim, "train")?;
+        Ok(())
+    }
+
+    fn add(&mut self, data: &[f32]) -> Result<()> {
+        let n = check_vectors(data, self.dim, "add")?;
+        if matches!(self.ids, Ids::Explicit(_)) && self.ntotal > 0 {
+            return Err(Error::InvalidArgument(
+                "add: this index holds caller ids; use add_with_ids".into(),
+            ));
+        }
+        self.check_room(n)?;
+        self.ids = Ids::Sequential;
+        let data = self.prepared(data);
+        self.append(&data)
+    }
+
+    fn add_with_ids(&mut self, data: &[f32], ids: &[i64]) -> Result<()> {
+        let n = check_vectors(data, self.dim, "add_with_ids")?;
+        if ids.len() != n {
+            return Err(Error::InvalidArgument(format!(
+                "add_with_ids: {} ids for {n} vectors",
+                ids.len()
+            )));
+        }
+        if matches!(self.ids, Ids::Sequential) && self.ntotal > 0 {
+            return Err(Error::InvalidArgument(
+                "add_with_ids: this index holds sequential ids (vectors were added with add)"
+                    .into(),
+            ));
+        }
+        self.check_room(n)?;
+        let data = self.prepared(data);
+        self.append(&data)?;
+        match &mut self.ids {
+            Ids::Explicit(v) => v.extend_from_slice(ids),
+            seq => *seq = Ids::Explicit(ids.to_vec()),
+        }
+        Ok(())
+    }
+
+    fn search(&self, queries: &[f32], k: usize, params: &SearchParams) -> Result<SearchResult> {
+        check_k(k)?;
+        let nq = check_vectors(queries, self.dim, "search")?;
+        let mut result = SearchResult {
+            nq,
+            k,
+            ids: Vec::with_capacity(nq * k),
+            distances: Vec::with_capacity(nq * k),
+            gpu_seconds: None,
+        };
+        if nq == 0 {
+            return Ok(result);
+        }
+        if self.ntotal == 0 {
+            result.ids = vec![-1; nq * k];
+            result.distances = vec![self.metric.worst(); nq * k];
+            return Ok(result);
+        }
+        let queries = self.prepared(queries);
+        let mut batch_q = self.gpu.tuning().int("submit.query_batch") as usize;
+        if fused_tiles(&self.gpu, nq.min(batch_q), k).is_none() {
+            // The distance tile of the largest chunk bounds the batch.
+            let largest = self.chunks.iter().map(|c| c.rows).max().unwrap_or(1);
+            batch_q = batch_q.min(tile_queries(&self.gpu, largest));
+        }
+        let mut gpu_total = Some(0.0);
+        for q in queries.chunks(batch_q * self.dim) {
+            let (top, g) = self.search_batch(q, k, params.timed)?;
+            gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
+            for (v, id) in top.values.into_iter().zip(top.ids) {
+                match id {
+                    Some(pos) => {
+                        result.ids.push(self.id_at(pos as usize));
+                        result.distances.push(v);
+                    }
+                    None => {
+                        result.ids.push(-1);
+                        result.distances.push(self.metric.worst());
+                    }
+                }
+            }
+        }
+        if params.timed {
+            result.gpu_seconds = gpu_total;
+        }
+        Ok(result)
+    }
+
+    fn remove_ids(&mut self, ids: &[i64]) -> Result<usize> {
+        let remove: HashSet<i64> = ids.iter().copied().collect();
+        let keep: Vec<usize> = (0..self.ntotal)
+            .filter(|&p| !remove.contains(&self.id_at(p)))
+            .collect();
+        let removed = self.ntotal - keep.len();
+        if removed == 0 {
+            return Ok(0);
+        }
+        let all = self.vectors()?;
+        let d = self.dim;
+        let kept: Vec<f32> = keep
+            .iter()
+            .flat_map(|&p| all[p * d..(p + 1) * d].iter().copied())
+            .collect();
+        let new_ids = match &self.ids {
+            Ids::Sequential => Ids::Sequential,
+            Ids::Explicit(v) => Ids::Explicit(keep.iter().map(|&p| v[p]).collect()),
+        };
+        let mut fresh = FlatIndex::new(&self.gpu, d, self.metric)?;
+        fresh.append(&kept)?;
+        fresh.ids = new_ids;
+        *self = fresh;
+        Ok(removed)
+    }
+
+    fn reconstruct(&self, id: i64) -> Result<Vec<f32>> {
+        let pos = match &self.ids {
+            Ids::Sequential => usize::try_from(id).ok().filter(|&p| p < self.ntotal),
+            Ids::Explicit(v) => v.iter().position(|&x| x == id),
+        }
+        .ok_or_else(|| Error::InvalidArgument(format!("reconstruct: no vector has id {id}")))?;
+        let mut at = pos;
+        for c in &self.chunks {
+            if at < c.rows {
+                let bytes = self.gpu.read_bytes(&[(
+                    c.data.raw(),
+                    (at * self.dim * 4) as u64,
+                    (self.dim * 4) as u64,
+                )])?;
+                return Ok(bytemuck::pod_collect_to_vec(&bytes[0]));
+            }
+            at -= c.rows;
+        }
+        unreachable!("position {pos} < ntotal {}", self.ntotal)
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        self.chunks.clear();
+        self.ntotal = 0;
+        self.ids = Ids::Sequential;
+        Ok(())
+    }
+
+    fn save(&self, path: &Path) -> Result<()> {
+        let mut w = Writer::new(KIND_FLAT);
+        w.u32(self.metric.code());
+        w.u32(u32::from(matches!(self.ids, Ids::Explicit(_))));
+        w.u64(self.dim as u64);
+        w.u64(self.ntotal as u64);
+        if let Ids::Explicit(v) = &self.ids {
+            w.values(v);
+        }
+        w.values(&self.vectors()?);
+        w.finish(path)
+    }
+}

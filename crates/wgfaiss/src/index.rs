@@ -1,0 +1,199 @@
+//! The index interface shared by every index type.
+
+use std::path::Path;
+
+use wgfaiss_core::ops::knn::KnnMetric;
+use wgfaiss_core::{Error, Result};
+
+/// Largest k a search accepts.
+pub const MAX_K: usize = wgfaiss_core::ops::topk::MAX_K;
+
+/// How vectors are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Squared Euclidean distance, smallest first (as FAISS's `METRIC_L2`).
+    L2,
+    /// Inner product, largest first.
+    InnerProduct,
+    /// Cosine similarity, largest first: vectors are normalized on add and on search, then
+    /// compared by inner product.
+    Cosine,
+}
+
+impl Metric {
+    /// Whether larger values are nearer (inner product, cosine).
+    pub fn is_similarity(self) -> bool {
+        !matches!(self, Metric::L2)
+    }
+
+    /// The value that pads results when fewer than k vectors exist.
+    pub fn worst(self) -> f32 {
+        if self.is_similarity() {
+            f32::NEG_INFINITY
+        } else {
+            f32::INFINITY
+        }
+    }
+
+    /// The metric the kernels compute.
+    pub(crate) fn kernel(self) -> KnnMetric {
+        match self {
+            Metric::L2 => KnnMetric::L2,
+            Metric::InnerProduct | Metric::Cosine => KnnMetric::InnerProduct,
+        }
+    }
+
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            Metric::L2 => 0,
+            Metric::InnerProduct => 1,
+            Metric::Cosine => 2,
+        }
+    }
+
+    pub(crate) fn from_code(code: u32) -> Option<Metric> {
+        match code {
+            0 => Some(Metric::L2),
+            1 => Some(Metric::InnerProduct),
+            2 => Some(Metric::Cosine),
+            _ => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Metric {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Metric> {
+        match s.to_ascii_lowercase().as_str() {
+            "l2" => Ok(Metric::L2),
+            "ip" | "inner_product" | "innerproduct" => Ok(Metric::InnerProduct),
+            "cosine" | "cos" => Ok(Metric::Cosine),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown metric {s:?}: expected l2, ip or cosine"
+            ))),
+        }
+    }
+}
+
+/// Per-search parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchParams {
+    /// Lists probed by IVF indexes (ignored by the flat index).
+    pub nprobe: usize,
+    /// Measure GPU time with timestamp queries (reported in [`SearchResult::gpu_seconds`]).
+    pub timed: bool,
+}
+
+impl Default for SearchParams {
+    fn default() -> Self {
+        SearchParams {
+            nprobe: 1,
+            timed: false,
+        }
+    }
+}
+
+/// Results of a search: `nq × k`, nearest first.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchResult {
+    /// Queries searched.
+    pub nq: usize,
+    /// Results per query.
+    pub k: usize,
+    /// Ids, `nq × k`; -1 where fewer than k vectors exist.
+    pub ids: Vec<i64>,
+    /// Squared L2 distances, or inner products / cosine similarities, `nq × k`; padding is
+    /// +inf (L2) or -inf (similarities).
+    pub distances: Vec<f32>,
+    /// GPU time of the search, when [`SearchParams::timed`] was set and the adapter has
+    /// timestamp queries.
+    pub gpu_seconds: Option<f64>,
+}
+
+impl SearchResult {
+    /// The ids of query `q`.
+    pub fn ids_of(&self, q: usize) -> &[i64] {
+        &self.ids[q * self.k..(q + 1) * self.k]
+    }
+
+    /// The distances of query `q`.
+    pub fn distances_of(&self, q: usize) -> &[f32] {
+        &self.distances[q * self.k..(q + 1) * self.k]
+    }
+}
+
+/// A vector index on the GPU. Inputs are row-major `&[f32]`, `n × dim`. Every method that
+/// gets bad input returns an `Err` saying what is wrong and leaves the index unchanged.
+pub trait Index: Send + Sync {
+    /// Dimension of the vectors.
+    fn dim(&self) -> usize;
+    /// The metric.
+    fn metric(&self) -> Metric;
+    /// Number of vectors stored.
+    fn ntotal(&self) -> usize;
+    /// Whether the index can take vectors (always for the flat index).
+    fn is_trained(&self) -> bool;
+    /// Trains the index on `data` (a no-op check for the flat index).
+    fn train(&mut self, data: &[f32]) -> Result<()>;
+    /// Adds vectors with sequential ids (their positions, as FAISS's flat index).
+    fn add(&mut self, data: &[f32]) -> Result<()>;
+    /// Adds vectors with the caller's ids.
+    fn add_with_ids(&mut self, data: &[f32], ids: &[i64]) -> Result<()>;
+    /// The `k` nearest stored vectors of each query.
+    fn search(&self, queries: &[f32], k: usize, params: &SearchParams) -> Result<SearchResult>;
+    /// Removes every vector whose id is in `ids`; returns how many were removed.
+    fn remove_ids(&mut self, ids: &[i64]) -> Result<usize>;
+    /// The stored vector with id `id` (normalized for cosine).
+    fn reconstruct(&self, id: i64) -> Result<Vec<f32>>;
+    /// Removes every vector.
+    fn reset(&mut self) -> Result<()>;
+    /// Writes the index to `path` (atomically: a temporary file, synced, then renamed).
+    fn save(&self, path: &Path) -> Result<()>;
+}
+
+/// Checks that `data` is whole finite rows of `dim`; returns the row count.
+pub(crate) fn check_vectors(data: &[f32], dim: usize, what: &str) -> Result<usize> {
+    if data.len() % dim != 0 {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: {} values are not whole vectors of dimension {dim}",
+            data.len()
+        )));
+    }
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: value {} of vector {} is {} (vectors must be finite)",
+            i % dim,
+            i / dim,
+            data[i]
+        )));
+    }
+    Ok(data.len() / dim)
+}
+
+/// Checks k.
+pub(crate) fn check_k(k: usize) -> Result<()> {
+    if k == 0 || k > MAX_K {
+        return Err(Error::InvalidArgument(format!(
+            "k = {k}: expected 1..={MAX_K}"
+        )));
+    }
+    Ok(())
+}
+
+/// Rows scaled to unit length (zero rows stay zero), for cosine.
+pub(crate) fn normalized(data: &[f32], dim: usize) -> Vec<f32> {
+    let mut out = data.to_vec();
+    for row in out.chunks_exact_mut(dim) {
+        let n = row
+            .iter()
+            .map(|&v| f64::from(v).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        if n > 0.0 {
+            for v in row {
+                *v = (f64::from(*v) / n) as f32;
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,421 @@
+//! The flat index against a CPU f64 brute force: exact ids (ties aside) for k ∈ {1, 10, 100,
+//! 1000}, d ∈ {1, 3, 64, 100, 784}, database sizes off the tiles, every metric, split
+//! storage, growth by many adds; ids, removal, reconstruction, persistence, bad input.
+
+#[path = "../../wgfaiss-core/tests/common/mod.rs"]
+mod common;
+
+use common::{Rng, gpu, gpu_with_binding_limit, seed};
+use wgfaiss::{FlatIndex, Gpu, Index, Metric, SearchParams, SearchResult};
+
+fn data(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.f32() * 2.0 - 1.0).collect()
+}
+
+fn unit(v: &[f32]) -> Vec<f64> {
+    let n = v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    v.iter()
+        .map(|&x| if n > 0.0 { f64::from(x) / n } else { 0.0 })
+        .collect()
+}
+
+/// Exact value of (query, base vector) under `metric`.
+fn exact(q: &[f32], x: &[f32], metric: Metric) -> f64 {
+    match metric {
+        Metric::L2 => q
+            .iter()
+            .zip(x)
+            .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+            .sum(),
+        Metric::InnerProduct => q
+            .iter()
+            .zip(x)
+            .map(|(&a, &b)| f64::from(a) * f64::from(b))
+            .sum(),
+        Metric::Cosine => unit(q).iter().zip(unit(x)).map(|(a, b)| a * b).sum(),
+    }
+}
+
+/// Checks a result: per query, the ids are the reference's where the reference's neighbours
+/// are clear of each other by more than the f32 error bound; otherwise as near; values match.
+/// `ids[p]` is the id of base vector `p`.
+fn check(
+    r: &SearchResult,
+    q: &[f32],
+    base: &[f32],
+    ids: &[i64],
+    d: usize,
+    metric: Metric,
+    what: &str,
+) {
+    let nb = base.len() / d;
+    let k = r.k;
+    let sign = if metric.is_similarity() { -1.0 } else { 1.0 };
+    let max_norm = base
+        .chunks_exact(d)
+        .map(|x| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>())
+        .fold(0.0, f64::max);
+    for qi in 0..r.nq {
+        let qv = &q[qi * d..(qi + 1) * d];
+        let dist: Vec<f64> = base.chunks_exact(d).map(|x| exact(qv, x, metric)).collect();
+        let qn: f64 = qv.iter().map(|&v| f64::from(v).powi(2)).sum();
+        let tol = 1e-5 * (qn + max_norm + 1.0);
+        let mut order: Vec<usize> = (0..nb).collect();
+        order.sort_by(|&a, &b| {
+            (sign * dist[a])
+                .total_cmp(&(sign * dist[b]))
+                .then(a.cmp(&b))
+        });
+        let got = r.ids_of(qi);
+        let vals = r.distances_of(qi);
+        for j in 0..k {
+            let Some(&want) = order.get(j) else {
+                assert_eq!(got[j], -1, "{what}: query {qi} slot {j} should be padding");
+                assert_eq!(vals[j], metric.worst(), "{what}: padding value");
+                continue;
+            };
+            let pos = ids
+                .iter()
+                .position(|&i| i == got[j])
+                .unwrap_or_else(|| panic!("{what}: query {qi} slot {j}: unknown id {}", got[j]));
+            assert!(
+                (f64::from(vals[j]) - dist[pos]).abs() <= tol,
+                "{what}: query {qi} slot {j}: value {} for id {}, exact {}",
+                vals[j],
+                got[j],
+                dist[pos]
+            );
+            assert!(
+                (dist[pos] - dist[want]).abs() <= 2.0 * tol,
+                "{what}: query {qi} slot {j}: id {} at {}, reference id {} at {}",
+                got[j],
+                dist[pos],
+                ids[want],
+                dist[want]
+            );
+            let clear =
+                |o: Option<&usize>| o.is_none_or(|&o| (dist[o] - dist[want]).abs() > 4.0 * tol);
+            if clear(j.checked_sub(1).and_then(|i| order.get(i))) && clear(order.get(j + 1)) {
+                assert_eq!(got[j], ids[want], "{what}: query {qi} slot {j}");
+            }
+        }
+        let mut uniq = got.iter().filter(|&&i| i != -1).collect::<Vec<_>>();
+        uniq.sort();
+        uniq.dedup();
+        assert_eq!(
+            uniq.len(),
+            nb.min(k),
+            "{what}: query {qi}: repeated ids {got:?}"
+        );
+    }
+}
+
+fn sequential(n: usize) -> Vec<i64> {
+    (0..n as i64).collect()
+}
+
+#[test]
+fn exact_for_every_metric_dimension_and_k() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("flat exact"));
+    for &(d, nb, nq, ks) in &[
+        (1, 300, 7, &[1, 10, 100][..]),
+        (3, 1100, 5, &[10, 1000][..]),
+        (64, 1050, 19, &[1, 10, 100, 1000][..]),
+        (100, 333, 9, &[10, 100][..]),
+        (784, 150, 4, &[1, 10, 100][..]),
+    ] {
+        let base = data(&mut rng, nb * d);
+        let q = data(&mut rng, nq * d);
+        for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+            let mut index = FlatIndex::new(gpu, d, metric).unwrap();
+            index.add(&base).unwrap();
+            assert_eq!(index.ntotal(), nb);
+            for &k in ks {
+                let r = index.search(&q, k, &SearchParams::default()).unwrap();
+                assert_eq!((r.nq, r.k, r.ids.len()), (nq, k, nq * k));
+                check(
+                    &r,
+                    &q,
+                    &base,
+                    &sequential(nb),
+                    d,
+                    metric,
+                    &format!("d={d} nb={nb} k={k} {metric:?}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn fewer_vectors_than_k_pad_and_empty_index_pads() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("flat padding"));
+    let d = 5;
+    for metric in [Metric::L2, Metric::Cosine] {
+        let mut index = FlatIndex::new(gpu, d, metric).unwrap();
+        let q = data(&mut rng, 3 * d);
+        let r = index.search(&q, 4, &SearchParams::default()).unwrap();
+        assert_eq!(r.ids, vec![-1; 12]);
+        assert!(r.distances.iter().all(|&v| v == metric.worst()));
+        let base = data(&mut rng, 3 * d);
+        index.add(&base).unwrap();
+        for k in [4, 1500] {
+            let r = index.search(&q, k, &SearchParams::default()).unwrap();
+            check(
+                &r,
+                &q,
+                &base,
+                &sequential(3),
+                d,
+                metric,
+                &format!("padding k={k} {metric:?}"),
+            );
+        }
+        let none = index.search(&[], 3, &SearchParams::default()).unwrap();
+        assert_eq!((none.nq, none.ids.len()), (0, 0));
+    }
+}
+
+#[test]
+fn split_storage_growth_and_the_unfused_path() {
+    // 8 KiB bindings: 32 vectors of 64 floats per chunk.
+    let small = gpu_with_binding_limit(8192);
+    let mut rng = Rng::new(seed("flat split"));
+    let d = 64;
+    let mut base = Vec::new();
+    for metric in [Metric::L2, Metric::InnerProduct] {
+        let mut index = FlatIndex::new(&small, d, metric).unwrap();
+        base.clear();
+        // Many adds of awkward sizes: chunks fill, grow and split.
+        for n in [1, 7, 30, 2, 45, 64, 11] {
+            let part = data(&mut rng, n * d);
+            index.add(&part).unwrap();
+            base.extend_from_slice(&part);
+        }
+        assert_eq!(index.ntotal(), 160);
+        assert_eq!(index.chunks(), 5);
+        assert_eq!(index.vectors().unwrap(), base);
+        let q = data(&mut rng, 6 * d);
+        // 400 is past the fused kernel's limit here: the unfused path, merged over chunks.
+        assert!(400 > wgfaiss::ops::knn::max_fused_k(&small));
+        for k in [1, 10, 150, 400] {
+            let r = index.search(&q, k, &SearchParams::default()).unwrap();
+            check(
+                &r,
+                &q,
+                &base,
+                &sequential(160),
+                d,
+                metric,
+                &format!("split k={k} {metric:?}"),
+            );
+        }
+    }
+    // Growth within one binding (1024-vector chunks doubling) on the default adapter.
+    let gpu = gpu();
+    let d = 4;
+    let mut index = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+    let mut all = Vec::new();
+    for n in [700, 700, 1500, 3] {
+        let part = data(&mut rng, n * d);
+        index.add(&part).unwrap();
+        all.extend_from_slice(&part);
+    }
+    assert_eq!(index.vectors().unwrap(), all);
+    let q = data(&mut rng, 3 * d);
+    let r = index.search(&q, 10, &SearchParams::default()).unwrap();
+    check(&r, &q, &all, &sequential(2903), d, Metric::L2, "growth");
+}
+
+#[test]
+fn user_ids_removal_and_reconstruction() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("flat ids"));
+    let d = 16;
+    let base = data(&mut rng, 200 * d);
+    let ids: Vec<i64> = (0..200)
+        .map(|i| 1_000_000_007 * (i as i64 % 7) - 3 * i as i64)
+        .collect();
+    let mut index = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+    index.add_with_ids(&base[..120 * d], &ids[..120]).unwrap();
+    index.add_with_ids(&base[120 * d..], &ids[120..]).unwrap();
+    assert!(index.add(&base[..d]).is_err(), "add after add_with_ids");
+    let q = data(&mut rng, 5 * d);
+    let r = index.search(&q, 10, &SearchParams::default()).unwrap();
+    check(&r, &q, &base, &ids, d, Metric::L2, "user ids");
+    assert_eq!(
+        index.reconstruct(ids[150]).unwrap(),
+        &base[150 * d..151 * d]
+    );
+    assert!(index.reconstruct(123).is_err());
+    // Remove every third vector (and an id that is not there).
+    let gone: Vec<i64> = ids.iter().step_by(3).copied().chain([42]).collect();
+    assert_eq!(index.remove_ids(&gone).unwrap(), 67);
+    assert_eq!(index.ntotal(), 133);
+    let (kept_base, kept_ids): (Vec<f32>, Vec<i64>) = {
+        let keep: Vec<usize> = (0..200).filter(|i| i % 3 != 0).collect();
+        (
+            keep.iter()
+                .flat_map(|&p| base[p * d..(p + 1) * d].to_vec())
+                .collect(),
+            keep.iter().map(|&p| ids[p]).collect(),
+        )
+    };
+    let r = index.search(&q, 10, &SearchParams::default()).unwrap();
+    check(
+        &r,
+        &q,
+        &kept_base,
+        &kept_ids,
+        d,
+        Metric::L2,
+        "after removal",
+    );
+    assert!(index.reconstruct(ids[0]).is_err());
+    assert_eq!(index.remove_ids(&[ids[0]]).unwrap(), 0);
+    // Sequential ids are renumbered by removal, as FAISS's IndexFlat.
+    let mut seq = FlatIndex::new(gpu, d, Metric::InnerProduct).unwrap();
+    seq.add(&base).unwrap();
+    assert!(
+        seq.add_with_ids(&base[..d], &[5]).is_err(),
+        "add_with_ids after add"
+    );
+    assert_eq!(seq.remove_ids(&[0, 1, 2]).unwrap(), 3);
+    assert_eq!(seq.reconstruct(0).unwrap(), &base[3 * d..4 * d]);
+    let r = seq.search(&q, 7, &SearchParams::default()).unwrap();
+    check(
+        &r,
+        &q,
+        &base[3 * d..],
+        &sequential(197),
+        d,
+        Metric::InnerProduct,
+        "renumbered",
+    );
+    seq.reset().unwrap();
+    assert_eq!(seq.ntotal(), 0);
+    seq.add_with_ids(&base[..d], &[9]).unwrap();
+    assert_eq!(
+        seq.search(&base[..d], 1, &SearchParams::default())
+            .unwrap()
+            .ids,
+        vec![9]
+    );
+}
+
+#[test]
+fn save_and_load_round_trip_and_reject_damaged_files() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("flat save"));
+    let dir = std::env::temp_dir().join(format!("wgfaiss-flat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = 12;
+    let base = data(&mut rng, 90 * d);
+    let q = data(&mut rng, 4 * d);
+    for (metric, user_ids) in [(Metric::Cosine, false), (Metric::L2, true)] {
+        let mut index = FlatIndex::new(gpu, d, metric).unwrap();
+        if user_ids {
+            let ids: Vec<i64> = (0..90).map(|i| -5 * i).collect();
+            index.add_with_ids(&base, &ids).unwrap();
+        } else {
+            index.add(&base).unwrap();
+        }
+        let path = dir.join(format!("{metric:?}.wgf"));
+        index.save(&path).unwrap();
+        let loaded = FlatIndex::load(gpu, &path).unwrap();
+        assert_eq!(
+            (loaded.dim(), loaded.metric(), loaded.ntotal()),
+            (d, metric, 90)
+        );
+        let p = SearchParams::default();
+        assert_eq!(
+            loaded.search(&q, 8, &p).unwrap(),
+            index.search(&q, 8, &p).unwrap()
+        );
+        assert_eq!(loaded.vectors().unwrap(), index.vectors().unwrap());
+        // Damage: truncation, one flipped byte, another file, a missing file.
+        let bytes = std::fs::read(&path).unwrap();
+        let bad = dir.join("bad.wgf");
+        for (what, content) in [
+            ("truncated", bytes[..bytes.len() - 9].to_vec()),
+            ("flipped", {
+                let mut b = bytes.clone();
+                b[40] ^= 0x10;
+                b
+            }),
+            ("foreign", b"\x93NUMPY this is not an index at all".to_vec()),
+            ("empty", Vec::new()),
+        ] {
+            std::fs::write(&bad, content).unwrap();
+            let e = FlatIndex::load(gpu, &bad).unwrap_err();
+            assert!(e.to_string().contains("bad.wgf"), "{what}: {e}");
+        }
+        assert!(FlatIndex::load(gpu, &dir.join("missing.wgf")).is_err());
+    }
+    // Saving over an existing file replaces it and leaves no temporary behind.
+    let mut index = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+    index.add(&base[..d]).unwrap();
+    let path = dir.join("Cosine.wgf");
+    index.save(&path).unwrap();
+    assert_eq!(FlatIndex::load(gpu, &path).unwrap().ntotal(), 1);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_input_is_an_error_and_changes_nothing() {
+    let gpu: &Gpu = gpu();
+    assert!(FlatIndex::new(gpu, 0, Metric::L2).is_err());
+    let d = 4;
+    let mut index = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+    index
+        .add(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+        .unwrap();
+    let before = index.vectors().unwrap();
+    let p = SearchParams::default();
+    let cases: Vec<(&str, Box<dyn Fn(&mut FlatIndex) -> wgfaiss::Result<()>>)> = vec![
+        ("length", Box::new(|i| i.add(&[1.0; 5]))),
+        ("nan", Box::new(|i| i.add(&[1.0, f32::NAN, 0.0, 0.0]))),
+        ("inf", Box::new(|i| i.add(&[1.0, f32::INFINITY, 0.0, 0.0]))),
+        (
+            "k = 0",
+            Box::new(|i| i.search(&[0.0; 4], 0, &p).map(|_| ())),
+        ),
+        (
+            "k > 2048",
+            Box::new(|i| i.search(&[0.0; 4], 2049, &p).map(|_| ())),
+        ),
+        (
+            "query length",
+            Box::new(|i| i.search(&[0.0; 3], 1, &p).map(|_| ())),
+        ),
+        (
+            "query nan",
+            Box::new(|i| i.search(&[0.0, 0.0, f32::NAN, 0.0], 1, &p).map(|_| ())),
+        ),
+        ("mixed ids", Box::new(|i| i.add_with_ids(&[0.0; 4], &[1]))),
+        ("train length", Box::new(|i| i.train(&[0.0; 6]))),
+    ];
+    for (what, f) in cases {
+        let e = f(&mut index).expect_err(what);
+        assert!(!e.to_string().is_empty(), "{what}");
+        assert_eq!(index.vectors().unwrap(), before, "{what} changed the index");
+        assert_eq!(index.ntotal(), 2, "{what}");
+    }
+    let mut with_ids = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+    let e = with_ids.add_with_ids(&[0.0; 8], &[1]).unwrap_err();
+    assert!(e.to_string().contains("1 ids for 2 vectors"), "{e}");
+    assert_eq!(with_ids.ntotal(), 0);
+    // The trait is object safe and the index can be shared across threads.
+    let boxed: Box<dyn Index> = Box::new(index);
+    std::thread::scope(|s| {
+        s.spawn(|| boxed.search(&[1.0, 2.0, 3.0, 4.0], 1, &p).unwrap());
+    });
+}
