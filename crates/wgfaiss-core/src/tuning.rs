@@ -192,6 +192,12 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "loop_budget",
+        kind: int(0, 1 << 40),
+        doc: "fused k-NN: loop iterations one invocation may run (0: no limit); llvmpipe ends every loop of an invocation after 65 535 iterations in all",
+    },
+    ParamSpec {
+        family: "knn",
         key: "candidate_slots",
         kind: pow2(4, 64),
         doc: "fused k-NN: candidate slots per query between merges into its list",
@@ -398,6 +404,11 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             4,
             "small candidate buffers keep occupancy (measured on an H200)",
         ),
+        ("knn", "loop_budget") if cpu => int(
+            60_000,
+            "llvmpipe (LP_MAX_TGSI_LOOP_ITERATIONS) stops all loops of an invocation after 65 535 iterations",
+        ),
+        ("knn", "loop_budget") => int(0, "no driver limit known"),
         ("knn", "candidate_slots") => int(16, "a quarter of a 64-wide tile per merge"),
         ("knn", "target_groups") => int(
             if cpu { 8 } else { 1024 },

@@ -110,6 +110,7 @@ fn exact_ids_at_awkward_shapes_both_metrics() {
         (40, 515, 3, 32),
         (9, 250, 784, 10),
         (33, 400, 16, 100),
+        (40, 20000, 64, 100), // long segments: within llvmpipe's loop limit
     ] {
         let q = data(&mut rng, nq * d);
         let db = data(&mut rng, nb * d);

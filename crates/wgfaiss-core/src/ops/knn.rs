@@ -283,14 +283,31 @@ impl KnnPlan {
             &constants(tiles, list_slots(k), cap, metric),
         )?;
         // Segments: enough workgroups to fill the device, none shorter than two tiles.
-        let (tm, tn, ..) = tiles;
+        let (tm, tn, tk, rm, rn) = tiles;
         let blocks = (nq as u64).div_ceil(u64::from(tm));
         let target = t.int("knn.target_groups");
         let wanted = target.div_ceil(blocks).max(1);
-        let seg_len = ((total as u64).div_ceil(wanted))
+        let mut seg_len = ((total as u64).div_ceil(wanted))
             .next_multiple_of(u64::from(tn))
             .max(2 * u64::from(tn))
-            .min(u32::MAX as u64 / 2) as u32;
+            .min(u32::MAX as u64 / 2);
+        // Drivers that stop long loops (llvmpipe ends every loop of an invocation after
+        // 65 535 iterations in all, silently): keep an invocation's worst case within the
+        // budget. Per tile: the K steps, and for a row's invocation at most TN insertions of
+        // up to k moves each (every value of the tile beating the threshold).
+        let budget = t.int("knn.loop_budget");
+        if budget > 0 {
+            let (k64, tn64) = (k as u64, u64::from(tn));
+            let wg = u64::from((tm / rm) * (tn / rn));
+            let fixed = k64 + u64::from(tm) * u64::from(list_slots(k)) / wg + 16;
+            let per_tile = (d as u64).div_ceil(u64::from(tk)) * (u64::from(tk) + 1)
+                + tn64 * (k64 + 1)
+                + tn64.div_ceil(u64::from(cap))
+                + 4;
+            let tiles_max = (budget.saturating_sub(fixed) / per_tile).max(1);
+            seg_len = seg_len.min(tiles_max * tn64);
+        }
+        let seg_len = seg_len as u32;
         let segs: Vec<u32> = db
             .iter()
             .map(|c| (c.rows as u32).div_ceil(seg_len))
