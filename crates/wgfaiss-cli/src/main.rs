@@ -20,6 +20,7 @@ mod flat;
 mod gemm;
 mod info;
 mod qr;
+mod search;
 mod topk;
 
 use anyhow::Result;
@@ -64,6 +65,27 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Exact k-nearest neighbours of each query in a base file (flat index on the GPU).
+    Search {
+        /// Base vectors: .fvecs, .bvecs or .npy (f32, f64, u8, i32, i64; 2-D).
+        #[arg(long)]
+        base: std::path::PathBuf,
+        /// Query vectors, same formats and dimension.
+        #[arg(long)]
+        queries: std::path::PathBuf,
+        /// Neighbours per query (1..=2048).
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// l2 (squared distances), ip (inner product) or cosine.
+        #[arg(long, default_value = "l2")]
+        metric: String,
+        /// Ids out: .ivecs (i32) or .npy (i64); -1 pads when the base has fewer than k.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Distances (or similarities) out: .fvecs or .npy.
+        #[arg(long)]
+        distances: Option<std::path::PathBuf>,
+    },
     /// Measure kernels against the adapter's streaming-read bandwidth.
     Bench {
         #[command(subcommand)]
@@ -83,6 +105,14 @@ fn main() -> Result<()> {
             n,
             seed,
         } => demo::run(base, queries, dim, k, n, seed),
+        Command::Search {
+            base,
+            queries,
+            k,
+            metric,
+            out,
+            distances,
+        } => search::run(&base, &queries, k, &metric, &out, distances.as_deref()),
         Command::Bench { what } => bench::run(what),
     }
 }

@@ -99,3 +99,98 @@ fn bad_arguments_fail_with_a_message() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("mesa-vulkan-drivers"));
 }
+
+/// Writes rows as .fvecs.
+fn fvecs(path: &std::path::Path, rows: &[Vec<f32>]) {
+    let mut b = Vec::new();
+    for r in rows {
+        b.extend_from_slice(&(r.len() as i32).to_le_bytes());
+        for v in r {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn search_writes_the_exact_neighbours() {
+    let dir = std::env::temp_dir().join(format!("wgfaiss-cli-search-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Base points on a line (distinct distances), queries between them.
+    let base: Vec<Vec<f32>> = (0..300)
+        .map(|i| vec![i as f32, 0.5 * i as f32, 1.0])
+        .collect();
+    let queries: Vec<Vec<f32>> = [10.2f32, 150.7, 299.0, -5.0]
+        .iter()
+        .map(|&x| vec![x, 0.5 * x, 1.0])
+        .collect();
+    fvecs(&dir.join("base.fvecs"), &base);
+    fvecs(&dir.join("q.fvecs"), &queries);
+    let p = |n: &str| dir.join(n).to_string_lossy().into_owned();
+    let o = wgfaiss(&[
+        "search",
+        "--base",
+        &p("base.fvecs"),
+        "--queries",
+        &p("q.fvecs"),
+        "--k",
+        "3",
+        "--out",
+        &p("ids.ivecs"),
+        "--distances",
+        &p("d.npy"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ids = std::fs::read(dir.join("ids.ivecs")).unwrap();
+    let rows: Vec<Vec<i32>> = ids
+        .chunks_exact(16)
+        .map(|r| {
+            assert_eq!(i32::from_le_bytes(r[..4].try_into().unwrap()), 3);
+            r[4..]
+                .chunks_exact(4)
+                .map(|v| i32::from_le_bytes(v.try_into().unwrap()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            vec![10, 11, 9],
+            vec![151, 150, 152],
+            vec![299, 298, 297],
+            vec![0, 1, 2]
+        ]
+    );
+    assert!(
+        std::fs::read(dir.join("d.npy"))
+            .unwrap()
+            .starts_with(b"\x93NUMPY")
+    );
+    // Mismatched dimensions and a bad k are errors that say so.
+    fvecs(&dir.join("q2.fvecs"), &[vec![1.0, 2.0]]);
+    let o = wgfaiss(&[
+        "search",
+        "--base",
+        &p("base.fvecs"),
+        "--queries",
+        &p("q2.fvecs"),
+        "--out",
+        &p("x.ivecs"),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("dimension"));
+    let o = wgfaiss(&[
+        "search",
+        "--base",
+        &p("base.fvecs"),
+        "--queries",
+        &p("q.fvecs"),
+        "--k",
+        "0",
+        "--out",
+        &p("x.ivecs"),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("k = 0"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

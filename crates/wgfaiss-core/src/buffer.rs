@@ -187,7 +187,8 @@ impl Gpu {
     pub fn write_at<T: Pod>(&self, buf: &GpuBuffer<T>, offset: usize, data: &[T]) -> Result<()> {
         let bytes = bytemuck::cast_slice::<T, u8>(data);
         let at = (offset * size_of::<T>()) as u64;
-        if offset + data.len() > buf.len || at % 4 != 0 || bytes.len() % 4 != 0 {
+        if offset + data.len() > buf.len || !at.is_multiple_of(4) || !bytes.len().is_multiple_of(4)
+        {
             return Err(Error::InvalidArgument(format!(
                 "write of {} elements at {offset} into a buffer of {}",
                 data.len(),

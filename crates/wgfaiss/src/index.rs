@@ -153,7 +153,7 @@ pub trait Index: Send + Sync {
 
 /// Checks that `data` is whole finite rows of `dim`; returns the row count.
 pub(crate) fn check_vectors(data: &[f32], dim: usize, what: &str) -> Result<usize> {
-    if data.len() % dim != 0 {
+    if !data.len().is_multiple_of(dim) {
         return Err(Error::InvalidArgument(format!(
             "{what}: {} values are not whole vectors of dimension {dim}",
             data.len()

@@ -22,6 +22,7 @@
 
 pub mod flat;
 pub mod index;
+pub mod io;
 pub mod persist;
 
 pub use flat::FlatIndex;

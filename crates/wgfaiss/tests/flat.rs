@@ -380,7 +380,11 @@ fn bad_input_is_an_error_and_changes_nothing() {
         .unwrap();
     let before = index.vectors().unwrap();
     let p = SearchParams::default();
-    let cases: Vec<(&str, Box<dyn Fn(&mut FlatIndex) -> wgfaiss::Result<()>>)> = vec![
+    type Case<'a> = (
+        &'a str,
+        Box<dyn Fn(&mut FlatIndex) -> wgfaiss::Result<()> + 'a>,
+    );
+    let cases: Vec<Case> = vec![
         ("length", Box::new(|i| i.add(&[1.0; 5]))),
         ("nan", Box::new(|i| i.add(&[1.0, f32::NAN, 0.0, 0.0]))),
         ("inf", Box::new(|i| i.add(&[1.0, f32::INFINITY, 0.0, 0.0]))),

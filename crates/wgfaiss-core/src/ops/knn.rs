@@ -275,7 +275,7 @@ impl KnnPlan {
         let cap = t.int("knn.candidate_slots") as u32;
         let variant = KnnVariant {
             tiles,
-            vec: d % 4 == 0,
+            vec: d.is_multiple_of(4),
         };
         let kernel = gpu.kernel(
             &crate::kernels::knn_family(&variant),
@@ -415,11 +415,14 @@ impl KnnPlan {
 /// the tile to memory, which the fused kernel avoids.
 pub struct TiledKnn {
     gemm: Gemm,
-    bias: Option<(Arc<Kernel>, wgpu::BindGroup, (u32, u32, u32))>,
+    bias: Option<Dispatch>,
     select: TopKPlan,
     _tile: SplitBuffer<f32>,
     id0: u32,
 }
+
+/// A kernel, its bind group and its grid.
+type Dispatch = (Arc<Kernel>, wgpu::BindGroup, (u32, u32, u32));
 
 /// Queries per distance tile of [`TiledKnn`] against `rows` vectors: the tile within one
 /// binding and within 256 MiB.
@@ -545,7 +548,11 @@ impl Gpu {
         k: usize,
         metric: KnnMetric,
     ) -> Result<TopK> {
-        if d == 0 || queries.len() % d != 0 || database.len() % d != 0 || database.is_empty() {
+        if d == 0
+            || !queries.len().is_multiple_of(d)
+            || !database.len().is_multiple_of(d)
+            || database.is_empty()
+        {
             return Err(Error::InvalidArgument(format!(
                 "k-NN: {} query values and {} database values are not non-empty rows of {d}",
                 queries.len(),
