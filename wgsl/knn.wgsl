@@ -8,8 +8,8 @@
 //   METRIC 0 (L2):            key = |x|^2 - 2 <q, x>   (|q|^2 is added on output)
 //   METRIC 1 (inner product): key = -<q, x>
 // Each query keeps its best k (key, id) pairs sorted in workgroup memory (best_v/best_i,
-// KB >= k slots per row); the k-th is the threshold. An invocation offers a value only if it
-// beats its row's threshold, into that row's candidate slots (CAP per row, atomic counter).
+// KB >= k slots per row); the k-th is the threshold, read into registers once per tile. An
+// invocation offers a value only if it beats its row's threshold, into that row's candidate slots (CAP per row, atomic counter).
 // Then one invocation per row inserts its row's candidates into the sorted list. A value that
 // finds its row's slots full stays pending and is offered again after the merge (against the
 // new threshold), so nothing is lost and no slot count bounds the result. On random data the
@@ -84,14 +84,10 @@ fn before(av: f32, ai: u32, bv: f32, bi: u32) -> bool {
     return av < bv || (av == bv && ai < bi);
 }
 
-// Offers the product `dot` of local query `r` and chunk vector `col`. Returns false if the
-// value beats the threshold but found no slot (it stays pending).
-fn offer(r: u32, col: u32, dot: f32) -> bool {
-    var key = -dot;
-    if METRIC == 0u {
-        key = fma(-2.0, dot, xnorm[col]);
-    }
-    let id = p.id0 + col;
+// Offers (key, id) to local query `r` (values that beat the row's threshold when the tile
+// was finished; checked again, since merges since then may have raised the bar). Returns
+// false if the value still beats the threshold but found no slot (it stays pending).
+fn offer(r: u32, id: u32, key: f32) -> bool {
     let last = r * KB + p.topk - 1u;
     if !before(key, id, best_v[last], best_i[last]) {
         return true;

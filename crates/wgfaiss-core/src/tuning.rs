@@ -192,6 +192,12 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "min_segment",
+        kind: int(1, 1 << 30),
+        doc: "fused k-NN: shortest database segment per workgroup (each segment costs a list warm-up and k merged candidates)",
+    },
+    ParamSpec {
+        family: "knn",
         key: "loop_budget",
         kind: int(0, 1 << 40),
         doc: "fused k-NN: loop iterations one invocation may run (0: no limit); llvmpipe ends every loop of an invocation after 65 535 iterations in all",
@@ -403,6 +409,10 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("topk", "thread_queue") => int(
             4,
             "small candidate buffers keep occupancy (measured on an H200)",
+        ),
+        ("knn", "min_segment") => int(
+            if cpu { 64 } else { 4096 },
+            "one query over 1M x 128 on an H200: 0.31 ms with 4096-vector segments, 0.40 with 1024",
         ),
         ("knn", "loop_budget") if cpu => int(
             60_000,

@@ -151,9 +151,12 @@ fn every_family_and_override_set_validates_with_naga() {
     // Fused k-NN: the shipped tiles and those with the query tile halved (what the plan
     // does for larger k), scalar and vec4 loads, both metrics, several list and slot sizes.
     let mut knn_sets = 0;
-    for &tiles in shipped.iter().chain([&gemm::SMALL_M_TILES]) {
+    for &tiles in shipped
+        .iter()
+        .chain([&gemm::SMALL_M_TILES, &knn::TINY_M_TILES])
+    {
         let mut t = tiles;
-        while t.0 >= 16 && t.0 >= t.3 {
+        while t.0 >= t.3 && (t.0 >= 16 || t == knn::TINY_M_TILES) {
             for vec in [false, true] {
                 let family = knn_family(&knn::KnnVariant { tiles: t, vec });
                 for (kb, cap, metric) in [

@@ -8,7 +8,7 @@ mod common;
 
 use common::{Rng, gpu, gpu_with_binding_limit, options, seed};
 use wgfaiss_core::Gpu;
-use wgfaiss_core::ops::knn::{KnnMetric, max_fused_k};
+use wgfaiss_core::ops::knn::{DbChunk, KnnMetric, KnnPlan, max_fused_k, squared_norms};
 
 /// Exact distances (L2 squared, or inner product) of query `q` to every database row.
 fn exact(q: &[f32], db: &[f32], d: usize, metric: KnnMetric) -> Vec<f64> {
@@ -238,7 +238,9 @@ fn k_beyond_the_fused_limit_is_a_clear_error() {
     let max = max_fused_k(gpu);
     assert!(max >= 32, "fused k limit {max}");
     let d = 4;
-    let q = vec![0.5; 2 * d];
+    // max_fused_k is the limit for query tiles of more than 16 (fewer queries use smaller
+    // tiles, whose lists fit more).
+    let q = vec![0.5; 20 * d];
     let db = vec![0.25; 3000 * d];
     let e = gpu.knn(&q, &db, d, max + 4, KnnMetric::L2).unwrap_err();
     assert!(e.to_string().contains("workgroup memory"), "{e}");
