@@ -210,6 +210,23 @@ fn database_over_several_bindings_and_small_candidate_slots() {
     let slots =
         Gpu::with_options(options().with_override("WGFAISS_KNN_CANDIDATE_SLOTS", 4)).unwrap();
     let segs = Gpu::with_options(options().with_override("WGFAISS_KNN_TARGET_GROUPS", 64)).unwrap();
+    // The merge path really runs: several segments per query.
+    let (qb, qn) = (
+        segs.upload(&q).unwrap(),
+        segs.upload(&squared_norms(&q, d)).unwrap(),
+    );
+    let (xb, xn) = (
+        segs.upload(&db).unwrap(),
+        segs.upload(&squared_norms(&db, d)).unwrap(),
+    );
+    let chunk = DbChunk {
+        data: &xb,
+        norms: &xn,
+        rows: nb,
+        id0: 0,
+    };
+    let plan = KnnPlan::new(&segs, &qb, &qn, nq, d, &[chunk], 7, KnnMetric::L2).unwrap();
+    assert!(plan.config().1 >= 3, "{:?}", plan.config());
     for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
         check(
             &slots,
