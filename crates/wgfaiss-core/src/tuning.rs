@@ -192,6 +192,24 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "tile_bytes",
+        kind: int(1 << 16, 1 << 40),
+        doc: "unfused k-NN (k beyond the fused kernel): bytes of one query x base distance tile",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "tiny_tile_n",
+        kind: pow2(16, 1024),
+        doc: "fused k-NN, 1-4 queries: database vectors per tile (tile_n / 4 invocations)",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "tiny_tile_k",
+        kind: pow2(4, 64),
+        doc: "fused k-NN, 1-4 queries: dimensions staged per step",
+    },
+    ParamSpec {
+        family: "knn",
         key: "min_segment",
         kind: int(1, 1 << 30),
         doc: "fused k-NN: shortest database segment per workgroup (each segment costs a list warm-up and k merged candidates)",
@@ -410,6 +428,9 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             4,
             "small candidate buffers keep occupancy (measured on an H200)",
         ),
+        ("knn", "tile_bytes") => int(256 << 20, "256 MiB"),
+        ("knn", "tiny_tile_n") => int((4 * max_inv).min(256), "64 invocations, within the adapter"),
+        ("knn", "tiny_tile_k") => int(16, "the GEMM's"),
         ("knn", "min_segment") => int(
             if cpu { 64 } else { 4096 },
             "one query over 1M x 128 on an H200: 0.31 ms with 4096-vector segments, 0.40 with 1024",

@@ -18,6 +18,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use wgfaiss_core::ops::knn::{
     DbChunk, KnnPlan, TiledKnn, finish_l2, fused_tiles, squared_norms, tile_queries,
@@ -54,6 +55,8 @@ pub struct FlatIndex {
     chunks: Vec<Chunk>,
     ntotal: usize,
     ids: Ids,
+    /// Search plans of recent shapes (batch size, k), valid for the current storage.
+    plans: Mutex<Vec<CachedPlan>>,
 }
 
 impl std::fmt::Debug for FlatIndex {
@@ -84,6 +87,7 @@ impl FlatIndex {
             chunks: Vec::new(),
             ntotal: 0,
             ids: Ids::Sequential,
+            plans: Mutex::new(Vec::new()),
         })
     }
 
@@ -118,6 +122,10 @@ impl FlatIndex {
 
     /// Appends vectors (already normalized for cosine) to the device storage.
     fn append(&mut self, data: &[f32]) -> Result<()> {
+        self.plans
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         let d = self.dim;
         let per_chunk = self.rows_per_chunk()?;
         let norms = squared_norms(data, d);
@@ -217,42 +225,19 @@ impl FlatIndex {
             .collect()
     }
 
-    /// Searches one batch; returns per query `k` (value, position) and the GPU time.
-    fn search_batch(&self, q: &[f32], k: usize, timed: bool) -> Result<(TopK, Option<f64>)> {
-        let gpu = &self.gpu;
-        let d = self.dim;
-        let nq = q.len() / d;
-        let metric = self.metric.kernel();
-        let qn = squared_norms(q, d);
-        let queries = gpu.upload(q)?;
-        let qnorms = gpu.upload(&qn)?;
-        let db = self.db();
-        if fused_tiles(gpu, nq, k).is_some() {
-            let plan = KnnPlan::new(gpu, &queries, &qnorms, nq, d, &db, k, metric)?;
-            let mut batch = gpu.batch(timed);
-            plan.record(&mut batch);
-            let report = batch.finish()?;
-            return Ok((plan.read(gpu)?, report.gpu_seconds));
+    /// The plan for batches of `nq` queries and `k`: from the cache, or made and cached (the
+    /// last few shapes are kept; any change of the stored vectors clears the cache).
+    fn plan(&self, nq: usize, k: usize) -> Result<Arc<Mutex<SearchPlan>>> {
+        let mut cache = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((.., plan)) = cache.iter().find(|(n, kk, _)| (*n, *kk) == (nq, k)) {
+            return Ok(plan.clone());
         }
-        // Unfused: every chunk's list, merged here.
-        let plans = db
-            .iter()
-            .map(|&c| TiledKnn::new(gpu, &queries, nq, d, c, k, metric))
-            .collect::<Result<Vec<_>>>()?;
-        let mut batch = gpu.batch(timed);
-        for p in &plans {
-            p.record(&mut batch);
+        let plan = Arc::new(Mutex::new(SearchPlan::new(self, nq, k)?));
+        if cache.len() >= PLAN_CACHE {
+            cache.remove(0);
         }
-        let report = batch.finish()?;
-        let lists = plans
-            .iter()
-            .map(|p| p.read(gpu))
-            .collect::<Result<Vec<_>>>()?;
-        let mut out = merge_lists(&lists, nq, k, self.metric.is_similarity());
-        if self.metric == Metric::L2 {
-            finish_l2(&mut out.values, &qn, k);
-        }
-        Ok((out, report.gpu_seconds))
+        cache.push((nq, k, plan.clone()));
+        Ok(plan)
     }
 
     /// Loads an index written by [`Index::save`].
@@ -286,6 +271,91 @@ impl FlatIndex {
         index.append(&data)?;
         index.ids = ids;
         Ok(index)
+    }
+}
+
+/// A cached plan and its shape (batch size, k).
+type CachedPlan = (usize, usize, Arc<Mutex<SearchPlan>>);
+
+/// Search shapes whose plans an index keeps.
+const PLAN_CACHE: usize = 8;
+
+/// A search of batches of `nq` queries with `k`, planned over the index's storage at the
+/// time: query buffers, kernels, bind groups and scratch made once, so a search of that shape
+/// costs an upload, one submission and one readback. Made again after any change to the
+/// stored vectors.
+struct SearchPlan {
+    nq: usize,
+    k: usize,
+    queries: GpuBuffer<f32>,
+    qnorms: GpuBuffer<f32>,
+    kind: PlanKind,
+}
+
+enum PlanKind {
+    /// The fused kernel over every chunk, merged on the device.
+    Fused(Box<KnnPlan>),
+    /// Distance tiles and top-k per chunk, merged on the host.
+    Unfused(Vec<TiledKnn>),
+}
+
+impl SearchPlan {
+    fn new(index: &FlatIndex, nq: usize, k: usize) -> Result<SearchPlan> {
+        let gpu = &index.gpu;
+        let d = index.dim;
+        let metric = index.metric.kernel();
+        let queries = gpu.alloc::<f32>(nq * d)?;
+        let qnorms = gpu.alloc::<f32>(nq)?;
+        let db = index.db();
+        let kind = if fused_tiles(gpu, nq, k).is_some() {
+            PlanKind::Fused(Box::new(KnnPlan::new(
+                gpu, &queries, &qnorms, nq, d, &db, k, metric,
+            )?))
+        } else {
+            PlanKind::Unfused(
+                db.iter()
+                    .map(|&c| TiledKnn::new(gpu, &queries, nq, d, c, k, metric))
+                    .collect::<Result<Vec<_>>>()?,
+            )
+        };
+        Ok(SearchPlan {
+            nq,
+            k,
+            queries,
+            qnorms,
+            kind,
+        })
+    }
+
+    /// Searches `q` (`nq × d`, prepared); returns per query `k` (value, position) and the GPU
+    /// time.
+    fn run(&self, index: &FlatIndex, q: &[f32], timed: bool) -> Result<(TopK, Option<f64>)> {
+        let gpu = &index.gpu;
+        let qn = squared_norms(q, index.dim);
+        debug_assert_eq!(qn.len(), self.nq);
+        gpu.write(&self.queries, q)?;
+        gpu.write(&self.qnorms, &qn)?;
+        let mut batch = gpu.batch(timed);
+        match &self.kind {
+            PlanKind::Fused(plan) => plan.record(&mut batch),
+            PlanKind::Unfused(plans) => plans.iter().for_each(|p| p.record(&mut batch)),
+        }
+        let report = batch.finish()?;
+        let out = match &self.kind {
+            PlanKind::Fused(plan) => plan.read(gpu)?,
+            PlanKind::Unfused(plans) => {
+                let lists = plans
+                    .iter()
+                    .map(|p| p.read(gpu))
+                    .collect::<Result<Vec<_>>>()?;
+                let mut out = merge_lists(&lists, self.nq, self.k, index.metric.is_similarity());
+                if index.metric == Metric::L2 {
+                    finish_l2(&mut out.values, &qn, self.k);
+                }
+                out
+            }
+        };
+        Ok((out, report.gpu_seconds))
     }
 }
 
@@ -407,7 +477,9 @@ impl Index for FlatIndex {
         }
         let mut gpu_total = Some(0.0);
         for q in queries.chunks(batch_q * self.dim) {
-            let (top, g) = self.search_batch(q, k, params.timed)?;
+            let plan = self.plan(q.len() / self.dim, k)?;
+            let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
+            let (top, g) = plan.run(self, q, params.timed)?;
             gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
             for (v, id) in top.values.into_iter().zip(top.ids) {
                 match id {
@@ -476,6 +548,10 @@ impl Index for FlatIndex {
     }
 
     fn reset(&mut self) -> Result<()> {
+        self.plans
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.chunks.clear();
         self.ntotal = 0;
         self.ids = Ids::Sequential;

@@ -423,3 +423,48 @@ fn bad_input_is_an_error_and_changes_nothing() {
         s.spawn(|| boxed.search(&[1.0, 2.0, 3.0, 4.0], 1, &p).unwrap());
     });
 }
+
+#[test]
+fn cached_plans_follow_every_change_of_the_index() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("flat plans"));
+    let d = 8;
+    let p = SearchParams::default();
+    let q = data(&mut rng, 3 * d);
+    let mut base = data(&mut rng, 100 * d);
+    let mut index = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+    index.add(&base).unwrap();
+    let first = index.search(&q, 5, &p).unwrap();
+    // Same shape again (cached plan), same answer.
+    assert_eq!(index.search(&q, 5, &p).unwrap(), first);
+    check(&first, &q, &base, &sequential(100), d, Metric::L2, "first");
+    // Add the queries themselves: each becomes its own nearest neighbour.
+    index.add(&q).unwrap();
+    base.extend_from_slice(&q);
+    let r = index.search(&q, 5, &p).unwrap();
+    for i in 0..3 {
+        assert_eq!(r.ids_of(i)[0], 100 + i as i64, "query {i} after add");
+    }
+    check(&r, &q, &base, &sequential(103), d, Metric::L2, "after add");
+    // Removal and reset change the storage too.
+    index.remove_ids(&[100, 101, 102]).unwrap();
+    assert_eq!(index.search(&q, 5, &p).unwrap(), first);
+    index.reset().unwrap();
+    assert_eq!(index.search(&q, 5, &p).unwrap().ids, vec![-1; 15]);
+    // Concurrent searches of one shape share a plan without mixing their queries.
+    index.add(&base).unwrap();
+    let queries: Vec<Vec<f32>> = (0..8).map(|_| data(&mut rng, 2 * d)).collect();
+    let want: Vec<SearchResult> = queries
+        .iter()
+        .map(|q| index.search(q, 4, &p).unwrap())
+        .collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = queries
+            .iter()
+            .map(|q| s.spawn(|| index.search(q, 4, &p).unwrap()))
+            .collect();
+        for (h, w) in handles.into_iter().zip(&want) {
+            assert_eq!(&h.join().unwrap(), w);
+        }
+    });
+}

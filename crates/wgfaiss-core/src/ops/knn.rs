@@ -165,10 +165,19 @@ fn list_slots(k: usize) -> u32 {
     (k as u32).next_multiple_of(4)
 }
 
-/// Tiles for at most 4 queries: one row of 64 invocations, each with 4 queries x 4 vectors,
-/// over 256 database vectors per tile (a search of a few queries is a stream of the
-/// database, and a 16-row tile would compute 12 rows of padding).
-pub const TINY_M_TILES: Tiles = (4, 256, 16, 4, 4);
+/// Tiles for at most 4 queries: one row of invocations, each with 4 queries × 4 vectors, over
+/// `knn.tiny_tile_n` database vectors per tile and `knn.tiny_tile_k` dimensions per step (a
+/// search of a few queries streams the database; a 16-row tile would compute 12 rows of
+/// padding).
+pub fn tiny_tiles(t: &crate::tuning::Tuning) -> Tiles {
+    (
+        4,
+        t.int("knn.tiny_tile_n") as u32,
+        t.int("knn.tiny_tile_k") as u32,
+        4,
+        4,
+    )
+}
 
 /// Tiles for `queries` queries and `k` on this adapter: the tuning entry's `knn` tiles with
 /// the GEMM's `tile_k` (16-row GEMM tiles for at most 16 queries), with the query tile halved until the lists fit the
@@ -176,7 +185,7 @@ pub const TINY_M_TILES: Tiles = (4, 256, 16, 4, 4);
 pub fn fused_tiles(gpu: &Gpu, queries: usize, k: usize) -> Option<Tiles> {
     let t = gpu.tuning();
     let mut tiles = if queries <= 4 {
-        TINY_M_TILES
+        tiny_tiles(t)
     } else if queries <= 16 {
         SMALL_M_TILES
     } else {
@@ -465,9 +474,11 @@ pub struct TiledKnn {
 type Dispatch = (Arc<Kernel>, wgpu::BindGroup, (u32, u32, u32));
 
 /// Queries per distance tile of [`TiledKnn`] against `rows` vectors: the tile within one
-/// binding and within 256 MiB.
+/// binding and within `knn.tile_bytes`.
 pub fn tile_queries(gpu: &Gpu, rows: usize) -> usize {
-    let limit = gpu.max_binding_bytes().min(256 << 20);
+    let limit = gpu
+        .max_binding_bytes()
+        .min(gpu.tuning().int("knn.tile_bytes"));
     ((limit / 4) as usize / rows.max(1)).max(1)
 }
 
