@@ -410,11 +410,15 @@ impl SegmentMerge {
         gpu.write(&self.out_i, &vec![0xdead_beef; self.rows * self.k])
     }
 
-    /// Reads the result of the last recorded run.
+    /// Reads the result of the last recorded run (values and ids in one readback).
     pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
-        let values = gpu.read(&self.out_v)?;
-        let ids = gpu
-            .read(&self.out_i)?
+        let bytes = (self.rows * self.k * 4) as u64;
+        let out = gpu.read_bytes(&[
+            (self.out_v.raw(), 0, bytes),
+            (self.out_i.raw(), 0, bytes),
+        ])?;
+        let values = bytemuck::pod_collect_to_vec(&out[0]);
+        let ids = bytemuck::pod_collect_to_vec::<u8, u32>(&out[1])
             .into_iter()
             .map(|i| (i != NONE).then_some(i))
             .collect();
