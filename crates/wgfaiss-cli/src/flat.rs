@@ -82,8 +82,8 @@ pub fn bench(
     let mut rows = Vec::new();
     for &d in &dims {
         let mut rng = Rng::new(7 + d as u64);
-        let base: Vec<f32> = (0..nb * d).map(|_| rng.f32() * 2.0 - 1.0).collect();
-        let queries: Vec<f32> = (0..nq * d).map(|_| rng.f32() * 2.0 - 1.0).collect();
+        let base: Vec<f32> = rng.vec(nb * d);
+        let queries: Vec<f32> = rng.vec(nq * d);
         let t0 = Instant::now();
         let mut index = FlatIndex::new(&gpu, d, metric)?;
         index.add(&base)?;

@@ -23,10 +23,12 @@
 pub mod flat;
 pub mod index;
 pub mod io;
+pub mod kmeans;
 pub mod persist;
 
 pub use flat::FlatIndex;
 pub use index::{Index, MAX_K, Metric, SearchParams, SearchResult};
+pub use kmeans::{Kmeans, KmeansInit, KmeansParams, kmeans};
 
 pub use wgfaiss_core::{
     Batch, BatchReport, Capabilities, CoopMatrixConfig, Error, Gpu, GpuBuffer, GpuOptions, Result,

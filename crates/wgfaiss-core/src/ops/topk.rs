@@ -413,10 +413,7 @@ impl SegmentMerge {
     /// Reads the result of the last recorded run (values and ids in one readback).
     pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
         let bytes = (self.rows * self.k * 4) as u64;
-        let out = gpu.read_bytes(&[
-            (self.out_v.raw(), 0, bytes),
-            (self.out_i.raw(), 0, bytes),
-        ])?;
+        let out = gpu.read_bytes(&[(self.out_v.raw(), 0, bytes), (self.out_i.raw(), 0, bytes)])?;
         let values = bytemuck::pod_collect_to_vec(&out[0]);
         let ids = bytemuck::pod_collect_to_vec::<u8, u32>(&out[1])
             .into_iter()

@@ -1,0 +1,280 @@
+//! k-means on the GPU: Lloyd iterations whose assignment step is the fused k-NN kernel with
+//! k = 1 (points are the queries, centroids the base), so no point × centroid distance matrix
+//! is written. Parameters follow FAISS: `niter`, `seed`, random or k-means++ initialisation,
+//! at most `max_points_per_centroid` training points per centroid (a seeded sample),
+//! empty-cluster repair by splitting the largest cluster, and a spherical mode (centroids
+//! normalized, assignment by inner product) for cosine and inner-product indexes.
+//!
+//! Status: the centroid update (sums per cluster) runs on the host in f64, one pass over the
+//! sample per iteration; a GPU update is the next step for the 1M × 128 → 4096 target.
+
+use wgfaiss_core::ops::knn::{DbChunk, KnnMetric, KnnPlan, squared_norms};
+use wgfaiss_core::rng::Rng;
+use wgfaiss_core::{Error, Gpu, Result};
+
+use crate::index::check_vectors;
+
+/// How the first centroids are chosen.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum KmeansInit {
+    /// k distinct points of the (sampled) training set, chosen at random (FAISS's default).
+    #[default]
+    Random,
+    /// k-means++ (D² sampling) over the training set, on the host: O(n·k·d).
+    PlusPlus,
+    /// These centroids (`k × d`).
+    Given(Vec<f32>),
+}
+
+/// k-means parameters (FAISS's `ClusteringParameters` where they overlap).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KmeansParams {
+    /// Lloyd iterations.
+    pub niter: usize,
+    /// Seed of the sample and of the initialisation.
+    pub seed: u64,
+    /// Initialisation.
+    pub init: KmeansInit,
+    /// Training points used per centroid at most (a sample of k × this many points).
+    pub max_points_per_centroid: usize,
+    /// Normalize centroids after each update and assign by inner product.
+    pub spherical: bool,
+}
+
+impl Default for KmeansParams {
+    fn default() -> Self {
+        KmeansParams {
+            niter: 20,
+            seed: 1234,
+            init: KmeansInit::Random,
+            max_points_per_centroid: 256,
+            spherical: false,
+        }
+    }
+}
+
+/// The result of [`kmeans`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kmeans {
+    /// Centroids, `k × d`.
+    pub centroids: Vec<f32>,
+    /// Number of centroids.
+    pub k: usize,
+    /// Dimension.
+    pub d: usize,
+    /// Objective before each update: the sum of squared distances of the training points to
+    /// their nearest centroid (spherical: the sum of inner products, which grows).
+    pub objective: Vec<f64>,
+    /// Empty clusters repaired, over all iterations.
+    pub repaired: usize,
+    /// Training points used (after sampling).
+    pub points: usize,
+}
+
+/// Clusters the `n × d` points of `data` into `k` centroids.
+pub fn kmeans(
+    gpu: &Gpu,
+    data: &[f32],
+    d: usize,
+    k: usize,
+    params: &KmeansParams,
+) -> Result<Kmeans> {
+    if d == 0 {
+        return Err(Error::InvalidArgument("k-means: dimension 0".into()));
+    }
+    let n = check_vectors(data, d, "k-means")?;
+    if k == 0 || k > n {
+        return Err(Error::InvalidArgument(format!(
+            "k-means: {k} centroids from {n} points (need 1..={n})"
+        )));
+    }
+    if params.max_points_per_centroid == 0 {
+        return Err(Error::InvalidArgument(
+            "k-means: max_points_per_centroid must be positive".into(),
+        ));
+    }
+    let mut rng = Rng::new(params.seed);
+    // Sample: a seeded partial Fisher-Yates over the point indices.
+    let cap = k.saturating_mul(params.max_points_per_centroid);
+    let points: Vec<f32> = if n > cap {
+        let mut idx: Vec<usize> = (0..n).collect();
+        for i in 0..cap {
+            let j = i + rng.below(n - i);
+            idx.swap(i, j);
+        }
+        idx[..cap].sort_unstable();
+        idx[..cap]
+            .iter()
+            .flat_map(|&i| data[i * d..(i + 1) * d].iter().copied())
+            .collect()
+    } else {
+        data.to_vec()
+    };
+    let points = if params.spherical {
+        crate::index::normalized(&points, d)
+    } else {
+        points
+    };
+    let np = points.len() / d;
+    let mut centroids = match &params.init {
+        KmeansInit::Given(c) => {
+            if c.len() != k * d || c.iter().any(|v| !v.is_finite()) {
+                return Err(Error::InvalidArgument(format!(
+                    "k-means: {} initial centroid values, expected {k} x {d} finite",
+                    c.len()
+                )));
+            }
+            c.clone()
+        }
+        KmeansInit::Random => {
+            let mut idx: Vec<usize> = (0..np).collect();
+            for i in 0..k {
+                let j = i + rng.below(np - i);
+                idx.swap(i, j);
+            }
+            idx[..k]
+                .iter()
+                .flat_map(|&i| points[i * d..(i + 1) * d].iter().copied())
+                .collect()
+        }
+        KmeansInit::PlusPlus => plus_plus(&points, d, k, &mut rng),
+    };
+    if params.spherical {
+        centroids = crate::index::normalized(&centroids, d);
+    }
+    let metric = if params.spherical {
+        KnnMetric::InnerProduct
+    } else {
+        KnnMetric::L2
+    };
+    // Device buffers and the assignment plan, made once; centroids rewritten each iteration.
+    let pts = gpu.upload(&points)?;
+    let pnorms = gpu.upload(&squared_norms(&points, d))?;
+    let cents = gpu.alloc::<f32>(k * d)?;
+    let cnorms = gpu.alloc::<f32>(k)?;
+    let chunk = DbChunk {
+        data: &cents,
+        norms: &cnorms,
+        rows: k,
+        id0: 0,
+    };
+    let plan = KnnPlan::new(gpu, &pts, &pnorms, np, d, &[chunk], 1, metric)?;
+    let mut objective = Vec::with_capacity(params.niter);
+    let mut repaired = 0;
+    for _ in 0..params.niter {
+        gpu.write(&cents, &centroids)?;
+        gpu.write(&cnorms, &squared_norms(&centroids, d))?;
+        let mut batch = gpu.batch(false);
+        plan.record(&mut batch);
+        batch.finish()?;
+        let assign = plan.read(gpu)?;
+        objective.push(assign.values.iter().map(|&v| f64::from(v)).sum());
+        // Update: means of the assigned points, in f64.
+        let mut sums = vec![0f64; k * d];
+        let mut counts = vec![0usize; k];
+        for (p, id) in assign.ids.iter().enumerate() {
+            let c =
+                id.ok_or_else(|| Error::Gpu("k-means: a point got no centroid".into()))? as usize;
+            counts[c] += 1;
+            for (s, &x) in sums[c * d..(c + 1) * d]
+                .iter_mut()
+                .zip(&points[p * d..(p + 1) * d])
+            {
+                *s += f64::from(x);
+            }
+        }
+        for c in 0..k {
+            if counts[c] > 0 {
+                for j in 0..d {
+                    centroids[c * d + j] = (sums[c * d + j] / counts[c] as f64) as f32;
+                }
+            }
+        }
+        repaired += split_empty(&mut centroids, &mut counts, d);
+        if params.spherical {
+            centroids = crate::index::normalized(&centroids, d);
+        }
+    }
+    Ok(Kmeans {
+        centroids,
+        k,
+        d,
+        objective,
+        repaired,
+        points: np,
+    })
+}
+
+/// Empty-cluster repair (as FAISS): each empty cluster takes a copy of the largest cluster's
+/// centroid, the two are pushed symmetrically apart by a relative 1/1024, and the largest's
+/// count is shared between them. Returns the number repaired.
+fn split_empty(centroids: &mut [f32], counts: &mut [usize], d: usize) -> usize {
+    const EPS: f32 = 1.0 / 1024.0;
+    let mut repaired = 0;
+    for c in 0..counts.len() {
+        if counts[c] > 0 {
+            continue;
+        }
+        let big = (0..counts.len())
+            .max_by_key(|&j| (counts[j], std::cmp::Reverse(j)))
+            .expect("k >= 1");
+        if counts[big] < 2 {
+            break;
+        }
+        for j in 0..d {
+            let v = centroids[big * d + j];
+            let (up, down) = if j % 2 == 0 {
+                (1.0 + EPS, 1.0 - EPS)
+            } else {
+                (1.0 - EPS, 1.0 + EPS)
+            };
+            centroids[c * d + j] = v * up;
+            centroids[big * d + j] = v * down;
+        }
+        counts[c] = counts[big] / 2;
+        counts[big] -= counts[c];
+        repaired += 1;
+    }
+    repaired
+}
+
+/// k-means++ seeding on the host: the first centre uniformly, each next one with probability
+/// proportional to the squared distance to the nearest centre so far.
+fn plus_plus(points: &[f32], d: usize, k: usize, rng: &mut Rng) -> Vec<f32> {
+    let n = points.len() / d;
+    let dist = |a: &[f32], b: &[f32]| -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+            .sum()
+    };
+    let mut out = Vec::with_capacity(k * d);
+    let first = rng.below(n);
+    out.extend_from_slice(&points[first * d..(first + 1) * d]);
+    let mut best: Vec<f64> = (0..n)
+        .map(|i| dist(&points[i * d..(i + 1) * d], &out[..d]))
+        .collect();
+    while out.len() < k * d {
+        let total: f64 = best.iter().sum();
+        let pick = if total > 0.0 {
+            let mut r = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+            let mut pick = n - 1;
+            for (i, &b) in best.iter().enumerate() {
+                if r < b {
+                    pick = i;
+                    break;
+                }
+                r -= b;
+            }
+            pick
+        } else {
+            rng.below(n)
+        };
+        let c = points[pick * d..(pick + 1) * d].to_vec();
+        for (i, b) in best.iter_mut().enumerate() {
+            *b = b.min(dist(&points[i * d..(i + 1) * d], &c));
+        }
+        out.extend_from_slice(&c);
+    }
+    out
+}
