@@ -1,15 +1,20 @@
-// Elementwise helpers.
+// Elementwise helpers. Each entry point uses its own bindings (layouts are per entry).
 //
 // add_row_vector: x[i * n + j] += v[j] for an m x n row-major matrix (the database norms
-// added to a distance tile of -2 <q, x> in the unfused k-NN path).
+//   added to a distance tile of -2 <q, x> in the unfused k-NN path).
+// gather_rows: row i of dst (m x n) = row idx[i] of src, zeros where idx[i] is NONE; the
+//   rows' norms likewise (the IVF scan's query blocks).
+// fill_lists: m x n (value, NONE) pairs, value = bitcast(p.value) (padding of result lists).
 
 override WG: u32 = 256u;
+
+const NONE: u32 = 0xffffffffu;
 
 struct Params {
     m: u32,
     n: u32,
     wg_x: u32,
-    _pad: u32,
+    value: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -22,5 +27,48 @@ fn add_row_vector(@builtin(workgroup_id) wid: vec3<u32>,
     let i = (wid.x + wid.y * p.wg_x) * WG + lid;
     if i < p.m * p.n {
         x[i] += v[i % p.n];
+    }
+}
+
+@group(0) @binding(3) var<storage, read> g_src: array<f32>;
+@group(0) @binding(4) var<storage, read> g_idx: array<u32>;
+@group(0) @binding(5) var<storage, read_write> g_dst: array<f32>;
+@group(0) @binding(6) var<storage, read> g_src_n: array<f32>;
+@group(0) @binding(7) var<storage, read_write> g_dst_n: array<f32>;
+
+@compute @workgroup_size(WG)
+fn gather_rows(@builtin(workgroup_id) wid: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * p.wg_x) * WG + lid;
+    if i >= p.m * p.n {
+        return;
+    }
+    let row = i / p.n;
+    let col = i % p.n;
+    let src = g_idx[row];
+    var val = 0.0;
+    if src != NONE {
+        val = g_src[src * p.n + col];
+    }
+    g_dst[i] = val;
+    if col == 0u {
+        var nrm = 0.0;
+        if src != NONE {
+            nrm = g_src_n[src];
+        }
+        g_dst_n[row] = nrm;
+    }
+}
+
+@group(0) @binding(8) var<storage, read_write> f_v: array<f32>;
+@group(0) @binding(9) var<storage, read_write> f_i: array<u32>;
+
+@compute @workgroup_size(WG)
+fn fill_lists(@builtin(workgroup_id) wid: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * p.wg_x) * WG + lid;
+    if i < p.m * p.n {
+        f_v[i] = bitcast<f32>(p.value);
+        f_i[i] = NONE;
     }
 }

@@ -30,6 +30,10 @@ override WG: u32 = 256u; // (TM / RM) * (TN / RN)
 override KB: u32 = 16u;  // best-list slots per query, >= k
 override CAP: u32 = 16u; // candidate slots per query per merge
 override METRIC: u32 = 0u;
+// 0: the grid is (query block, segment) from the parameters (flat search).
+// 1: workgroup g runs work item items[g] (IVF scan): base rows [x, y), rows z of its query
+//    block (queries gathered into consecutive blocks of TM rows), output lists from `slots`.
+override ITEMS: u32 = 0u;
 
 const NONE: u32 = 0xffffffffu;
 
@@ -54,6 +58,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read> qnorm: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out_v: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out_i: array<u32>;
+@group(0) @binding(7) var<storage, read> items: array<vec4<u32>>;
+@group(0) @binding(8) var<storage, read> slots: array<u32>;
 
 const PAD4: u32 = 1u;
 var<workgroup> As: array<vec4<f32>, (TM / 4u + PAD4) * TK>;
@@ -133,11 +139,28 @@ fn merge_rows(lid: u32) {
 fn knn(@builtin(workgroup_id) wid: vec3<u32>,
        @builtin(local_invocation_index) tid: u32) {
     let g = wid.x + wid.y * p.wg_x;
-    // Query blocks vary fastest: the workgroups of one segment run together and share its
-    // tiles in the cache.
-    let blocks = (p.m + TM - 1u) / TM;
-    let seg = g / blocks;
-    let m0 = (g % blocks) * TM;
+    var seg = g;
+    var m0 = 0u;
+    var seg_start = 0u;
+    var seg_end = 0u;
+    var m_rows = 0u; // live query rows of the block
+    if ITEMS == 1u {
+        // Past the last item (grid padding) the range is empty.
+        let item = items[min(g, p.segs - 1u)];
+        m0 = g * TM;
+        seg_start = item.x;
+        seg_end = select(item.x, item.y, g < p.segs);
+        m_rows = item.z;
+    } else {
+        // Query blocks vary fastest: the workgroups of one segment run together and share
+        // its tiles in the cache. Past the last segment (grid padding) the range is empty.
+        let blocks = (p.m + TM - 1u) / TM;
+        seg = g / blocks;
+        m0 = (g % blocks) * TM;
+        seg_start = min(seg, p.segs) * p.seg_len;
+        seg_end = min(p.n, seg_start + p.seg_len);
+        m_rows = min(TM, p.m - m0);
+    }
     let threads_x = TN / RN;
     let tx = tid % threads_x;
     let ty = tid / threads_x;
@@ -156,9 +179,6 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
         atomicStore(&overflow, 0u);
     }
     workgroupBarrier();
-    // Past the last segment (grid padding) the range is empty.
-    let seg_start = min(seg, p.segs) * p.seg_len;
-    let seg_end = min(p.n, seg_start + p.seg_len);
     // @DECL
     // One flat sequence of (tile, K slice) steps, so the first slice of the next tile is
     // loaded while the last slice of this one is multiplied (tiles are short: d / TK slices).
@@ -215,8 +235,11 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
     workgroupBarrier();
     for (var r = tid; r < TM; r += WG) {
         let row = m0 + r;
-        if row < p.m && seg < p.segs {
-            let out = (row * p.total_segs + p.seg0 + seg) * p.topk;
+        if r < m_rows && seg < p.segs {
+            var out = (row * p.total_segs + p.seg0 + seg) * p.topk;
+            if ITEMS == 1u {
+                out = slots[row] * p.topk;
+            }
             for (var t = 0u; t < p.topk; t++) {
                 let key = best_v[r * KB + t];
                 var v = -key;

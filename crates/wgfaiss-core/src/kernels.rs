@@ -112,7 +112,7 @@ pub const ELEMENTWISE: Family = Family {
         f16: false,
         coop_matrix: false,
     },
-    entries: &["add_row_vector"],
+    entries: &["add_row_vector", "gather_rows", "fill_lists"],
     trusted: false,
 };
 

@@ -163,9 +163,11 @@ fn every_family_and_override_set_validates_with_naga() {
                     (12, 4, knn::KnnMetric::InnerProduct),
                     (64, 64, knn::KnnMetric::L2),
                 ] {
-                    validate(&family, &knn::constants(t, kb, cap, metric))
-                        .unwrap_or_else(|e| panic!("knn {t:?}: {e}"));
-                    knn_sets += 1;
+                    for items in [false, true] {
+                        validate(&family, &knn::constants(t, kb, cap, metric, items))
+                            .unwrap_or_else(|e| panic!("knn {t:?} items={items}: {e}"));
+                        knn_sets += 1;
+                    }
                 }
             }
             t.0 /= 2;

@@ -8,7 +8,10 @@ mod common;
 
 use common::{Rng, gpu, gpu_with_binding_limit, options, seed};
 use wgfaiss_core::Gpu;
-use wgfaiss_core::ops::knn::{DbChunk, KnnMetric, KnnPlan, max_fused_k, squared_norms};
+use wgfaiss_core::ops::knn::{
+    DbChunk, ItemKnnPlan, KnnMetric, KnnPlan, ScanList, max_fused_k, squared_norms,
+};
+use wgfaiss_core::ops::topk::TopK;
 
 /// Exact distances (L2 squared, or inner product) of query `q` to every database row.
 fn exact(q: &[f32], db: &[f32], d: usize, metric: KnnMetric) -> Vec<f64> {
@@ -33,8 +36,22 @@ fn check(gpu: &Gpu, q: &[f32], db: &[f32], d: usize, k: usize, metric: KnnMetric
     let got = gpu
         .knn(q, db, d, k, metric)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
+    verify(&got, q, db, d, k, metric, &|_, _| true, what);
+}
+
+/// Checks `got` against a brute force over the base rows `allowed(query, row)` admits.
+#[allow(clippy::too_many_arguments)]
+fn verify(
+    got: &TopK,
+    q: &[f32],
+    db: &[f32],
+    d: usize,
+    k: usize,
+    metric: KnnMetric,
+    allowed: &dyn Fn(usize, usize) -> bool,
+    what: &str,
+) {
     let nq = q.len() / d;
-    let nb = db.len() / d;
     assert_eq!(got.ids.len(), nq * k, "{what}");
     let sign = if metric == KnnMetric::L2 { 1.0 } else { -1.0 };
     let max_norm = db
@@ -46,7 +63,8 @@ fn check(gpu: &Gpu, q: &[f32], db: &[f32], d: usize, k: usize, metric: KnnMetric
         let dist = exact(qr, db, d, metric);
         let qn: f64 = qr.iter().map(|&v| f64::from(v).powi(2)).sum();
         let tol = 1e-5 * (qn + max_norm + 1.0);
-        let mut order: Vec<usize> = (0..nb).collect();
+        let mut order: Vec<usize> = (0..db.len() / d).filter(|&x| allowed(r, x)).collect();
+        let nb = db.len() / d;
         order.sort_by(|&a, &b| {
             (sign * dist[a])
                 .total_cmp(&(sign * dist[b]))
@@ -263,4 +281,97 @@ fn k_beyond_the_fused_limit_is_a_clear_error() {
     assert!(e.to_string().contains("workgroup memory"), "{e}");
     assert!(gpu.knn(&q, &db, d, 0, KnnMetric::L2).is_err());
     assert!(gpu.knn(&q, &db[..5], d, 1, KnnMetric::L2).is_err());
+}
+
+#[test]
+fn item_scan_equals_brute_force_over_each_querys_lists() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("knn items"));
+    let d = 20;
+    // An arena of 7000 rows cut into lists of awkward lengths: empty, short, long (several
+    // segments within llvmpipe's loop budget).
+    let bounds = [0u32, 0, 3, 150, 151, 1200, 5800, 7000];
+    let nb = 7000;
+    let db = data(&mut rng, nb * d);
+    let nq = 90;
+    let q = data(&mut rng, nq * d);
+    let (xb, xn) = (
+        gpu.upload(&db).unwrap(),
+        gpu.upload(&squared_norms(&db, d)).unwrap(),
+    );
+    let (qb, qn) = (
+        gpu.upload(&q).unwrap(),
+        gpu.upload(&squared_norms(&q, d)).unwrap(),
+    );
+    // Each query probes a random subset of the lists; query 0 probes none; every query
+    // probes list 5 (more queries than one tile holds).
+    let nl = bounds.len() - 1;
+    let mut probes: Vec<Vec<usize>> = (0..nq)
+        .map(|qi| {
+            if qi == 0 {
+                return vec![];
+            }
+            let mut p: Vec<usize> = (0..nl).filter(|_| rng.below(3) == 0).collect();
+            if !p.contains(&5) {
+                p.push(5);
+            }
+            p
+        })
+        .collect();
+    probes[1] = vec![0, 1]; // only empty or tiny lists
+    let lists: Vec<ScanList> = (0..nl)
+        .map(|l| ScanList {
+            start: bounds[l],
+            end: bounds[l + 1],
+            queries: (0..nq as u32)
+                .filter(|&qi| probes[qi as usize].contains(&l))
+                .collect(),
+        })
+        .collect();
+    let list_of = |row: usize| {
+        (0..nl)
+            .find(|&l| (bounds[l] as usize..bounds[l + 1] as usize).contains(&row))
+            .unwrap()
+    };
+    for (k, metric) in [
+        (10, KnnMetric::L2),
+        (37, KnnMetric::InnerProduct),
+        (1, KnnMetric::L2),
+    ] {
+        let base = DbChunk {
+            data: &xb,
+            norms: &xn,
+            rows: nb,
+            id0: 0,
+        };
+        let plan = ItemKnnPlan::new(gpu, &qb, &qn, nq, d, base, &lists, k, metric).unwrap();
+        assert!(plan.items() > nl, "items {}", plan.items());
+        let mut batch = gpu.batch(false);
+        plan.record(&mut batch);
+        batch.finish().unwrap();
+        let got = plan.read(gpu).unwrap();
+        verify(
+            &got,
+            &q,
+            &db,
+            d,
+            k,
+            metric,
+            &|qi, row| probes[qi].contains(&list_of(row)),
+            &format!("items k={k} {metric:?}"),
+        );
+    }
+    // Bad lists are errors.
+    let bad = vec![ScanList {
+        start: 5,
+        end: 9000,
+        queries: vec![0],
+    }];
+    let base = DbChunk {
+        data: &xb,
+        norms: &xn,
+        rows: nb,
+        id0: 0,
+    };
+    assert!(ItemKnnPlan::new(gpu, &qb, &qn, nq, d, base, &bad, 5, KnnMetric::L2).is_err());
 }

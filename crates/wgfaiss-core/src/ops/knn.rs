@@ -29,7 +29,7 @@ use crate::ops::gemm::{
     Gemm, GemmOptions, GemmShape, SMALL_M_TILES, Tiles, check_tiles, inner_product,
     operand_binding, staging,
 };
-use crate::ops::topk::{MAX_K, SegmentMerge, TopK, TopKOptions, TopKPlan};
+use crate::ops::topk::{MAX_K, NONE, SegmentMerge, TopK, TopKOptions, TopKPlan};
 use crate::submit::Batch;
 
 /// What "nearest" means.
@@ -87,7 +87,7 @@ pub fn source(v: &KnnVariant) -> String {
     }
     for i in 0..rm {
         let row = format!("({}u * (TM * 4u / RM) + ty * 4u + {}u)", i / 4, i % 4);
-        pending += &format!("        let r{i} = {row};\n        let rv{i} = m0 + r{i} < p.m;\n");
+        pending += &format!("        let r{i} = {row};\n        let rv{i} = r{i} < m_rows;\n");
         for h in 0..hn {
             decl += &format!("    var acc_{i}_{h} = vec4<f32>(0.0);\n");
             zero += &format!("        acc_{i}_{h} = vec4<f32>(0.0);\n");
@@ -145,10 +145,21 @@ pub fn source(v: &KnnVariant) -> String {
         .replace("// @OFFER\n", &offer)
 }
 
-/// Override constants of one fused pipeline.
-pub fn constants(tiles: Tiles, kb: u32, cap: u32, metric: KnnMetric) -> Vec<(&'static str, u32)> {
+/// Override constants of one fused pipeline (`items`: work items from a table, the IVF scan).
+pub fn constants(
+    tiles: Tiles,
+    kb: u32,
+    cap: u32,
+    metric: KnnMetric,
+    items: bool,
+) -> Vec<(&'static str, u32)> {
     let mut c = crate::ops::gemm::constants(tiles);
-    c.extend([("KB", kb), ("CAP", cap), ("METRIC", metric.code())]);
+    c.extend([
+        ("KB", kb),
+        ("CAP", cap),
+        ("METRIC", metric.code()),
+        ("ITEMS", u32::from(items)),
+    ]);
     c
 }
 
@@ -217,6 +228,30 @@ pub fn fused_tiles(gpu: &Gpu, queries: usize, k: usize) -> Option<Tiles> {
     }
 }
 
+/// The longest segment (base vectors per workgroup) within `knn.loop_budget`, if the adapter
+/// has one: drivers that stop long loops (llvmpipe ends every loop of an invocation after
+/// 65 535 iterations in all, silently) need an invocation's worst case within the budget.
+/// Per tile: the K steps, and for a row's invocation at most TN insertions of up to k moves
+/// each (every value of the tile beating the threshold).
+fn budget_segment(gpu: &Gpu, tiles: Tiles, d: usize, k: usize) -> Option<u64> {
+    let t = gpu.tuning();
+    let budget = t.int("knn.loop_budget");
+    if budget == 0 {
+        return None;
+    }
+    let (tm, tn, tk, rm, rn) = tiles;
+    let cap = t.int("knn.candidate_slots");
+    let (k64, tn64) = (k as u64, u64::from(tn));
+    let wg = u64::from((tm / rm) * (tn / rn));
+    let fixed = k64 + u64::from(tm) * u64::from(list_slots(k)) / wg + 16;
+    let per_tile = (d as u64).div_ceil(u64::from(tk)) * (u64::from(tk) + 1)
+        + tn64 * (k64 + 1)
+        + tn64.div_ceil(cap)
+        + 4;
+    let tiles_max = (budget.saturating_sub(fixed) / per_tile).max(1);
+    Some(tiles_max * tn64)
+}
+
 /// The largest k the fused kernel serves on this adapter (for many queries).
 pub fn max_fused_k(gpu: &Gpu) -> usize {
     (1..=MAX_K)
@@ -263,6 +298,7 @@ pub struct KnnPlan {
     merge: SegmentMerge,
     tiles: Tiles,
     segments: usize,
+    _no_items: GpuBuffer<u32>,
 }
 
 impl KnnPlan {
@@ -323,10 +359,10 @@ impl KnnPlan {
         let kernel = gpu.kernel(
             &crate::kernels::knn_family(&variant),
             "knn",
-            &constants(tiles, list_slots(k), cap, metric),
+            &constants(tiles, list_slots(k), cap, metric, false),
         )?;
         // Segments: enough workgroups to fill the device, none shorter than two tiles.
-        let (tm, tn, tk, rm, rn) = tiles;
+        let (tm, tn, ..) = tiles;
         let blocks = (nq as u64).div_ceil(u64::from(tm));
         let target = t.int("knn.target_groups");
         let wanted = target.div_ceil(blocks).max(1);
@@ -340,21 +376,8 @@ impl KnnPlan {
             .next_multiple_of(u64::from(tn))
             .max(min_seg.next_multiple_of(u64::from(tn)))
             .min(u32::MAX as u64 / 2);
-        // Drivers that stop long loops (llvmpipe ends every loop of an invocation after
-        // 65 535 iterations in all, silently): keep an invocation's worst case within the
-        // budget. Per tile: the K steps, and for a row's invocation at most TN insertions of
-        // up to k moves each (every value of the tile beating the threshold).
-        let budget = t.int("knn.loop_budget");
-        if budget > 0 {
-            let (k64, tn64) = (k as u64, u64::from(tn));
-            let wg = u64::from((tm / rm) * (tn / rn));
-            let fixed = k64 + u64::from(tm) * u64::from(list_slots(k)) / wg + 16;
-            let per_tile = (d as u64).div_ceil(u64::from(tk)) * (u64::from(tk) + 1)
-                + tn64 * (k64 + 1)
-                + tn64.div_ceil(u64::from(cap))
-                + 4;
-            let tiles_max = (budget.saturating_sub(fixed) / per_tile).max(1);
-            seg_len = seg_len.min(tiles_max * tn64);
+        if let Some(max) = budget_segment(gpu, tiles, d, k) {
+            seg_len = seg_len.min(max);
         }
         let seg_len = seg_len as u32;
         let segs: Vec<u32> = db
@@ -373,6 +396,8 @@ impl KnnPlan {
             })?;
         let out_v = gpu.alloc::<f32>(out_len)?;
         let out_i = gpu.alloc::<u32>(out_len)?;
+        // The work-item tables exist in the layout but are not read in grid mode.
+        let no_items = gpu.alloc::<u32>(4)?;
         let mut groups = Vec::new();
         let mut seg0 = 0;
         for (chunk, &chunk_segs) in db.iter().zip(&segs) {
@@ -404,6 +429,8 @@ impl KnnPlan {
                     (4, qnorms.binding()),
                     (5, out_v.binding()),
                     (6, out_i.binding()),
+                    (7, no_items.binding()),
+                    (8, no_items.binding()),
                 ],
             );
             groups.push((bg, (x, y, 1)));
@@ -424,6 +451,7 @@ impl KnnPlan {
             merge,
             tiles,
             segments: total_segs as usize,
+            _no_items: no_items,
         })
     }
 
@@ -452,6 +480,266 @@ impl KnnPlan {
 
     /// Reads the result of the last recorded run: per query, distances (or inner products)
     /// and ids, best first.
+    pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
+        self.merge.read(gpu)
+    }
+}
+
+/// One list of an IVF-style scan: base rows `[start, end)` of the arena and the queries that
+/// probe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanList {
+    /// First base row.
+    pub start: u32,
+    /// One past the last base row.
+    pub end: u32,
+    /// Queries (rows of the query matrix) scanning it.
+    pub queries: Vec<u32>,
+}
+
+/// An IVF-style scan with the fused kernel in work-item mode: each list's queries are
+/// gathered into blocks of the query tile (`gather_rows`), each (block, segment of the list)
+/// is one workgroup, every (query, work item) pair writes one sorted list of k, and the top-k
+/// merge reduces each query's lists. Ids are base rows. One submission, one readback.
+pub struct ItemKnnPlan {
+    gather: Dispatch,
+    fill: Dispatch,
+    kernel: Arc<Kernel>,
+    group: wgpu::BindGroup,
+    grid: (u32, u32, u32),
+    merge: SegmentMerge,
+    items: usize,
+    _buffers: Vec<GpuBuffer<u32>>,
+    _floats: Vec<GpuBuffer<f32>>,
+}
+
+impl ItemKnnPlan {
+    /// Plans the scan of `lists` for `nq` queries (`queries`: `nq × d`, `qnorms`: their
+    /// squared norms) over `base` (the arena; ids are its rows), keeping `k` per query.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        gpu: &Gpu,
+        queries: &GpuBuffer<f32>,
+        qnorms: &GpuBuffer<f32>,
+        nq: usize,
+        d: usize,
+        base: DbChunk<'_>,
+        lists: &[ScanList],
+        k: usize,
+        metric: KnnMetric,
+    ) -> Result<ItemKnnPlan> {
+        if k == 0 || k > MAX_K || nq == 0 || d == 0 || queries.len() < nq * d {
+            return Err(Error::InvalidArgument(format!(
+                "item scan: {nq} queries of {d}, k = {k}"
+            )));
+        }
+        if lists.iter().any(|l| {
+            l.start > l.end
+                || l.end as usize > base.rows
+                || l.queries.iter().any(|&q| q as usize >= nq)
+        }) {
+            return Err(Error::InvalidArgument(
+                "item scan: a list outside the base or a query out of range".into(),
+            ));
+        }
+        let widest = lists.iter().map(|l| l.queries.len()).max().unwrap_or(1);
+        let tiles = fused_tiles(gpu, widest, k).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "item scan: k = {k} does not fit the fused kernel's workgroup memory here (at most {})",
+                max_fused_k(gpu)
+            ))
+        })?;
+        let (tm, tn, ..) = tiles;
+        let tm_us = tm as usize;
+        let seg = budget_segment(gpu, tiles, d, k)
+            .unwrap_or(u64::MAX)
+            .max(u64::from(tn))
+            .min(u32::MAX as u64) as u32;
+        // Work items and, per gathered row, its query and output list.
+        let mut items: Vec<[u32; 4]> = Vec::new();
+        let mut idx: Vec<u32> = Vec::new();
+        let mut row_query: Vec<u32> = Vec::new();
+        for l in lists.iter().filter(|l| l.end > l.start) {
+            for block in l.queries.chunks(tm_us) {
+                let mut s0 = l.start;
+                while s0 < l.end {
+                    let s1 = l.end.min(s0.saturating_add(seg));
+                    items.push([s0, s1, block.len() as u32, 0]);
+                    for r in 0..tm_us {
+                        let q = block.get(r).copied().unwrap_or(NONE);
+                        idx.push(q);
+                        row_query.push(q);
+                    }
+                    s0 = s1;
+                }
+            }
+        }
+        // Output lists per query: as many as the query's work items (at least one).
+        let mut per_query = vec![0u32; nq];
+        let slots: Vec<u32> = row_query
+            .iter()
+            .map(|&q| {
+                if q == NONE {
+                    return 0;
+                }
+                let s = per_query[q as usize];
+                per_query[q as usize] += 1;
+                s
+            })
+            .collect();
+        let lists_per_query = per_query.iter().copied().max().unwrap_or(0).max(1) as usize;
+        let slots: Vec<u32> = slots
+            .iter()
+            .zip(&row_query)
+            .map(|(&s, &q)| {
+                if q == NONE {
+                    0
+                } else {
+                    q * lists_per_query as u32 + s
+                }
+            })
+            .collect();
+        let out_len = nq * lists_per_query * k;
+        let limit = gpu.capabilities().max_storage_binding_bytes;
+        let rows = idx.len().max(1);
+        if (out_len as u64) * 4 > limit || (rows as u64) * (d as u64) * 4 > limit {
+            return Err(Error::InvalidArgument(format!(
+                "item scan: {nq} queries x {lists_per_query} lists x k = {k} or {rows} gathered rows exceed one binding; search in smaller batches"
+            )));
+        }
+        let t = gpu.tuning();
+        let cap = t.int("knn.candidate_slots") as u32;
+        let variant = KnnVariant {
+            tiles,
+            vec: d.is_multiple_of(4),
+        };
+        let kernel = gpu.kernel(
+            &crate::kernels::knn_family(&variant),
+            "knn",
+            &constants(tiles, list_slots(k), cap, metric, true),
+        )?;
+        let ew = |entry| gpu.kernel(&crate::kernels::ELEMENTWISE, entry, &[("WG", 256)]);
+        let (gather_k, fill_k) = (ew("gather_rows")?, ew("fill_lists")?);
+        let idx = if idx.is_empty() {
+            vec![NONE; tm_us]
+        } else {
+            idx
+        };
+        let slots_buf = gpu.upload(&if slots.is_empty() {
+            vec![0; tm_us]
+        } else {
+            slots
+        })?;
+        let idx_buf = gpu.upload(&idx)?;
+        let items_n = items.len();
+        let items_buf = gpu.upload(&if items.is_empty() {
+            vec![0u32; 4]
+        } else {
+            items.concat()
+        })?;
+        let grouped = gpu.alloc::<f32>(idx.len() * d)?;
+        let grouped_n = gpu.alloc::<f32>(idx.len())?;
+        // Gather the query blocks.
+        let groups = ((idx.len() * d) as u32).div_ceil(256);
+        let (gx, gy) = gpu.grid(groups);
+        let gparams = gpu.uniform(&[idx.len() as u32, d as u32, gx, 0]);
+        let gather_bg = gpu.bind(
+            &gather_k,
+            &[
+                (0, gparams.as_entire_binding()),
+                (3, queries.binding()),
+                (4, idx_buf.binding()),
+                (5, grouped.binding()),
+                (6, qnorms.binding()),
+                (7, grouped_n.binding()),
+            ],
+        );
+        // Padding in every output list (lists a query has fewer items for stay padding).
+        let out_v = gpu.alloc::<f32>(out_len)?;
+        let out_i = gpu.alloc::<u32>(out_len)?;
+        let pad = if metric == KnnMetric::InnerProduct {
+            f32::NEG_INFINITY
+        } else {
+            f32::INFINITY
+        };
+        let (fx, fy) = gpu.grid((out_len as u32).div_ceil(256));
+        let fparams = gpu.uniform(&[out_len as u32, 1, fx, pad.to_bits()]);
+        let fill_bg = gpu.bind(
+            &fill_k,
+            &[
+                (0, fparams.as_entire_binding()),
+                (8, out_v.binding()),
+                (9, out_i.binding()),
+            ],
+        );
+        let (x, y) = gpu.grid(items_n.max(1) as u32);
+        let params = gpu.uniform(&Params {
+            m: idx.len() as u32,
+            n: base.rows as u32,
+            k: d as u32,
+            lda: d as u32,
+            ldb: d as u32,
+            seg_len: seg,
+            segs: items_n as u32,
+            seg0: 0,
+            total_segs: 0,
+            id0: base.id0,
+            topk: k as u32,
+            wg_x: x,
+        });
+        let group = gpu.bind(
+            &kernel,
+            &[
+                (0, params.as_entire_binding()),
+                (1, grouped.binding()),
+                (2, base.data.binding()),
+                (3, base.norms.binding()),
+                (4, grouped_n.binding()),
+                (5, out_v.binding()),
+                (6, out_i.binding()),
+                (7, items_buf.binding()),
+                (8, slots_buf.binding()),
+            ],
+        );
+        let merge = SegmentMerge::new(
+            gpu,
+            out_v,
+            out_i,
+            nq,
+            lists_per_query,
+            k,
+            metric == KnnMetric::InnerProduct,
+        )?;
+        Ok(ItemKnnPlan {
+            gather: (gather_k, gather_bg, (gx, gy, 1)),
+            fill: (fill_k, fill_bg, (fx, fy, 1)),
+            kernel,
+            group,
+            grid: (x, y, 1),
+            merge,
+            items: items_n,
+            _buffers: vec![slots_buf, idx_buf, items_buf],
+            _floats: vec![grouped, grouped_n],
+        })
+    }
+
+    /// Records gather, padding, scan and merge.
+    pub fn record(&self, batch: &mut Batch<'_>) {
+        for (kernel, bg, grid) in [&self.gather, &self.fill] {
+            batch.dispatch(kernel, bg, *grid);
+        }
+        if self.items > 0 {
+            batch.dispatch(&self.kernel, &self.group, self.grid);
+        }
+        self.merge.record(batch);
+    }
+
+    /// Work items (workgroups of the scan).
+    pub fn items(&self) -> usize {
+        self.items
+    }
+
+    /// Reads the result: per query `k` values and base rows (offset by the base's `id0`).
     pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
         self.merge.read(gpu)
     }
