@@ -23,11 +23,13 @@
 pub mod flat;
 pub mod index;
 pub mod io;
+pub mod ivf;
 pub mod kmeans;
 pub mod persist;
 
 pub use flat::FlatIndex;
 pub use index::{Index, MAX_K, Metric, SearchParams, SearchResult};
+pub use ivf::IvfFlatIndex;
 pub use kmeans::{Kmeans, KmeansInit, KmeansParams, kmeans};
 
 pub use wgfaiss_core::{

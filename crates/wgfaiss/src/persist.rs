@@ -3,7 +3,7 @@
 //! ```text
 //! magic   8 bytes  "WGFAISS\0"
 //! version u32      FORMAT_VERSION
-//! kind    u32      1 = flat
+//! kind    u32      1 = flat, 2 = IVF-Flat
 //! body    ...      little-endian, defined by the index type
 //! check   u64      FNV-1a 64 of every byte before it
 //! ```
@@ -25,6 +25,8 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// Index kinds.
 pub const KIND_FLAT: u32 = 1;
+/// IVF-Flat.
+pub const KIND_IVF_FLAT: u32 = 2;
 
 /// FNV-1a, 64 bits.
 fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {

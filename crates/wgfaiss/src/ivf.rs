@@ -1,0 +1,719 @@
+//! IVF-Flat: a coarse quantizer of `nlist` centroids (k-means on the GPU), every vector stored
+//! in its nearest centroid's list, and search that scans only the `nprobe` lists nearest to
+//! each query.
+//!
+//! Storage: one device arena (vectors and their squared norms). Each list owns a region of it
+//! with spare capacity; a list that outgrows its region moves to a region twice as large at
+//! the end of the arena (a device-side copy of that list only), and the arena itself grows by
+//! doubling. Adding more later therefore never rewrites all lists. Removal compacts.
+//!
+//! Search, per batch of queries: the coarse top-`nprobe` (fused k-NN over the centroids, read
+//! back), then on the host the lists' query sets, then one submission that gathers each list's
+//! queries into blocks, scans every (block, list segment) with the fused distance + top-k
+//! kernel in work-item mode (list-major: a list's vectors are read once per block of queries
+//! that probe it) and merges each query's lists on the device; one readback.
+//!
+//! Status: the arena must fit one storage binding (2 GiB on NVIDIA: 4M vectors of 128 floats);
+//! the coarse step is its own submission with a readback (grouping on the device is next);
+//! k is bounded by the fused kernel's workgroup memory (see `ops::knn::max_fused_k`).
+
+use std::path::Path;
+
+use wgfaiss_core::ops::knn::{DbChunk, ItemKnnPlan, KnnPlan, ScanList, squared_norms};
+use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
+
+use crate::index::{Index, Metric, SearchParams, SearchResult, check_k, check_vectors, normalized};
+use crate::kmeans::{KmeansParams, kmeans};
+use crate::persist::{KIND_IVF_FLAT, Reader, Writer};
+
+/// Smallest region a list gets, in vectors.
+const MIN_LIST_CAP: usize = 8;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Region {
+    start: usize,
+    len: usize,
+    cap: usize,
+}
+
+struct Centroids {
+    host: Vec<f32>,
+    data: GpuBuffer<f32>,
+    norms: GpuBuffer<f32>,
+}
+
+struct Arena {
+    data: GpuBuffer<f32>,
+    norms: GpuBuffer<f32>,
+    /// Rows allocated.
+    cap: usize,
+    /// Rows handed out to list regions (the end of the last region).
+    used: usize,
+}
+
+/// IVF-Flat index on the GPU. See the module documentation.
+pub struct IvfFlatIndex {
+    gpu: Gpu,
+    dim: usize,
+    metric: Metric,
+    nlist: usize,
+    /// k-means parameters of `train`.
+    pub kmeans: KmeansParams,
+    centroids: Option<Centroids>,
+    arena: Option<Arena>,
+    lists: Vec<Region>,
+    /// Id of each arena row (rows outside every region are stale).
+    row_ids: Vec<i64>,
+    /// Whether ids are the caller's (`Some(true)`), sequential (`Some(false)`), or not yet
+    /// decided (empty index).
+    explicit: Option<bool>,
+    /// Next sequential id (never reused, also after removal).
+    next_id: i64,
+    ntotal: usize,
+}
+
+impl std::fmt::Debug for IvfFlatIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IvfFlatIndex")
+            .field("dim", &self.dim)
+            .field("metric", &self.metric)
+            .field("nlist", &self.nlist)
+            .field("trained", &self.centroids.is_some())
+            .field("ntotal", &self.ntotal)
+            .finish()
+    }
+}
+
+impl IvfFlatIndex {
+    /// An untrained index of `nlist` lists.
+    pub fn new(gpu: &Gpu, dim: usize, nlist: usize, metric: Metric) -> Result<IvfFlatIndex> {
+        if dim == 0 || nlist == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "IVF: dimension {dim} and {nlist} lists must be positive"
+            )));
+        }
+        gpu.granules_per_binding::<f32>(dim)?;
+        Ok(IvfFlatIndex {
+            gpu: gpu.clone(),
+            dim,
+            metric,
+            nlist,
+            kmeans: KmeansParams {
+                spherical: metric != Metric::L2,
+                ..Default::default()
+            },
+            centroids: None,
+            arena: None,
+            lists: vec![Region::default(); nlist],
+            row_ids: Vec::new(),
+            explicit: None,
+            next_id: 0,
+            ntotal: 0,
+        })
+    }
+
+    /// Number of lists.
+    pub fn nlist(&self) -> usize {
+        self.nlist
+    }
+
+    /// Vectors in each list.
+    pub fn list_sizes(&self) -> Vec<usize> {
+        self.lists.iter().map(|r| r.len).collect()
+    }
+
+    /// The centroids (`nlist × dim`), once trained.
+    pub fn centroids(&self) -> Option<&[f32]> {
+        self.centroids.as_ref().map(|c| c.host.as_slice())
+    }
+
+    fn set_centroids(&mut self, host: Vec<f32>) -> Result<()> {
+        let data = self.gpu.upload(&host)?;
+        let norms = self.gpu.upload(&squared_norms(&host, self.dim))?;
+        self.centroids = Some(Centroids { host, data, norms });
+        Ok(())
+    }
+
+    fn prepared(&self, data: &[f32]) -> Vec<f32> {
+        if self.metric == Metric::Cosine {
+            normalized(data, self.dim)
+        } else {
+            data.to_vec()
+        }
+    }
+
+    /// The `k` nearest centroids of each of `nq` queries already on the device.
+    fn coarse(
+        &self,
+        q: &GpuBuffer<f32>,
+        qn: &GpuBuffer<f32>,
+        nq: usize,
+        k: usize,
+    ) -> Result<(Vec<Option<u32>>, Option<f64>)> {
+        let c = self.centroids.as_ref().ok_or_else(untrained)?;
+        let chunk = DbChunk {
+            data: &c.data,
+            norms: &c.norms,
+            rows: self.nlist,
+            id0: 0,
+        };
+        let plan = KnnPlan::new(
+            &self.gpu,
+            q,
+            qn,
+            nq,
+            self.dim,
+            &[chunk],
+            k,
+            self.metric.kernel(),
+        )?;
+        let mut batch = self.gpu.batch(true);
+        plan.record(&mut batch);
+        let report = batch.finish()?;
+        Ok((plan.read(&self.gpu)?.ids, report.gpu_seconds))
+    }
+
+    /// Rows per assignment batch (queries of one binding, at most 2^20).
+    fn batch_rows(&self) -> Result<usize> {
+        Ok(self.gpu.granules_per_binding::<f32>(self.dim)?.min(1 << 20))
+    }
+
+    /// Nearest list of each vector.
+    fn assign(&self, data: &[f32]) -> Result<Vec<usize>> {
+        let mut out = Vec::with_capacity(data.len() / self.dim);
+        for part in data.chunks(self.batch_rows()? * self.dim) {
+            let n = part.len() / self.dim;
+            let q = self.gpu.upload(part)?;
+            let qn = self.gpu.upload(&squared_norms(part, self.dim))?;
+            let (ids, ..) = self.coarse(&q, &qn, n, 1)?;
+            for id in ids {
+                out.push(
+                    id.ok_or_else(|| Error::Gpu("IVF: a vector got no list".into()))? as usize,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes sure the arena has `rows` more rows after `used`, growing it by doubling.
+    fn reserve(&mut self, rows: usize) -> Result<()> {
+        let d = self.dim;
+        let limit = self.gpu.granules_per_binding::<f32>(d)?;
+        let used = self.arena.as_ref().map_or(0, |a| a.used);
+        let cap = self.arena.as_ref().map_or(0, |a| a.cap);
+        if used + rows <= cap {
+            return Ok(());
+        }
+        let want = (used + rows).max(2 * cap).max(1024).min(limit);
+        if want < used + rows {
+            return Err(Error::InvalidArgument(format!(
+                "IVF: {} vectors of {d} exceed one storage binding ({limit} vectors); larger IVF storage is not supported yet",
+                used + rows
+            )));
+        }
+        let data = self.gpu.alloc::<f32>(want * d)?;
+        let norms = self.gpu.alloc::<f32>(want)?;
+        if let Some(old) = &self.arena
+            && old.used > 0
+        {
+            let mut batch = self.gpu.batch(false);
+            batch.copy(old.data.raw(), 0, data.raw(), 0, (old.used * d * 4) as u64);
+            batch.copy(old.norms.raw(), 0, norms.raw(), 0, (old.used * 4) as u64);
+            batch.finish()?;
+        }
+        self.arena = Some(Arena {
+            data,
+            norms,
+            cap: want,
+            used,
+        });
+        self.row_ids.resize(want, -1);
+        Ok(())
+    }
+
+    /// Stores vectors (prepared) with their ids.
+    fn insert(&mut self, data: &[f32], ids: &[i64]) -> Result<()> {
+        let d = self.dim;
+        let assign = self.assign(data)?;
+        let mut per_list: Vec<Vec<usize>> = vec![Vec::new(); self.nlist];
+        for (i, &l) in assign.iter().enumerate() {
+            per_list[l].push(i);
+        }
+        // Regions for every list that outgrows its own: at the end of the arena, doubled.
+        let mut moves = Vec::new();
+        let mut extra = 0;
+        for (l, new) in per_list.iter().enumerate() {
+            let r = self.lists[l];
+            if !new.is_empty() && r.len + new.len() > r.cap {
+                let cap = (r.len + new.len()).max(2 * r.cap).max(MIN_LIST_CAP);
+                moves.push((l, cap));
+                extra += cap;
+            }
+        }
+        self.reserve(extra)?;
+        let gpu = self.gpu.clone();
+        let arena = self.arena.as_mut().expect("reserved");
+        // Moves go through a scratch buffer (a copy may not have the same buffer at both ends).
+        let moved: usize = moves.iter().map(|&(l, _)| self.lists[l].len).sum();
+        if moved > 0 {
+            let scratch = gpu.alloc::<f32>(moved * d)?;
+            let scratch_n = gpu.alloc::<f32>(moved)?;
+            let mut batch = gpu.batch(false);
+            let mut at = 0;
+            for &(l, _) in &moves {
+                let r = self.lists[l];
+                batch.copy(
+                    arena.data.raw(),
+                    (r.start * d * 4) as u64,
+                    scratch.raw(),
+                    (at * d * 4) as u64,
+                    (r.len * d * 4) as u64,
+                );
+                batch.copy(
+                    arena.norms.raw(),
+                    (r.start * 4) as u64,
+                    scratch_n.raw(),
+                    (at * 4) as u64,
+                    (r.len * 4) as u64,
+                );
+                at += r.len;
+            }
+            let (mut at, mut end) = (0, arena.used);
+            for &(l, cap) in &moves {
+                let r = self.lists[l];
+                batch.copy(
+                    scratch.raw(),
+                    (at * d * 4) as u64,
+                    arena.data.raw(),
+                    (end * d * 4) as u64,
+                    (r.len * d * 4) as u64,
+                );
+                batch.copy(
+                    scratch_n.raw(),
+                    (at * 4) as u64,
+                    arena.norms.raw(),
+                    (end * 4) as u64,
+                    (r.len * 4) as u64,
+                );
+                at += r.len;
+                end += cap;
+            }
+            batch.finish()?;
+        }
+        for &(l, cap) in &moves {
+            let r = self.lists[l];
+            let start = arena.used;
+            self.row_ids.copy_within(r.start..r.start + r.len, start);
+            self.lists[l] = Region {
+                start,
+                len: r.len,
+                cap,
+            };
+            arena.used += cap;
+        }
+        // The new vectors, one contiguous write per list.
+        let norms = squared_norms(data, d);
+        for (l, new) in per_list.iter().enumerate() {
+            if new.is_empty() {
+                continue;
+            }
+            let r = self.lists[l];
+            let rows: Vec<f32> = new
+                .iter()
+                .flat_map(|&i| data[i * d..(i + 1) * d].iter().copied())
+                .collect();
+            let nrm: Vec<f32> = new.iter().map(|&i| norms[i]).collect();
+            gpu.write_at(&arena.data, (r.start + r.len) * d, &rows)?;
+            gpu.write_at(&arena.norms, r.start + r.len, &nrm)?;
+            for (j, &i) in new.iter().enumerate() {
+                self.row_ids[r.start + r.len + j] = ids[i];
+            }
+            self.lists[l].len += new.len();
+        }
+        self.ntotal += assign.len();
+        Ok(())
+    }
+
+    /// Every stored vector with its id, list by list.
+    fn contents(&self) -> Result<Vec<(Vec<i64>, Vec<f32>)>> {
+        let d = self.dim;
+        let mut out = Vec::with_capacity(self.nlist);
+        let Some(arena) = &self.arena else {
+            return Ok(vec![(Vec::new(), Vec::new()); self.nlist]);
+        };
+        let ranges: Vec<_> = self
+            .lists
+            .iter()
+            .filter(|r| r.len > 0)
+            .map(|r| {
+                (
+                    arena.data.raw(),
+                    (r.start * d * 4) as u64,
+                    (r.len * d * 4) as u64,
+                )
+            })
+            .collect();
+        let mut bytes = self.gpu.read_bytes(&ranges)?.into_iter();
+        for r in &self.lists {
+            let ids = self.row_ids[r.start..r.start + r.len].to_vec();
+            let vecs = if r.len > 0 {
+                bytemuck::pod_collect_to_vec(&bytes.next().expect("one range per list"))
+            } else {
+                Vec::new()
+            };
+            out.push((ids, vecs));
+        }
+        Ok(out)
+    }
+
+    /// Rebuilds the storage from per-list contents (compacting it).
+    fn rebuild(&mut self, contents: Vec<(Vec<i64>, Vec<f32>)>) -> Result<()> {
+        let d = self.dim;
+        let total: usize = contents.iter().map(|c| c.0.len()).sum();
+        self.arena = None;
+        self.row_ids.clear();
+        self.lists = vec![Region::default(); self.nlist];
+        self.ntotal = 0;
+        if total == 0 {
+            return Ok(());
+        }
+        let caps: Vec<usize> = contents
+            .iter()
+            .map(|c| {
+                if c.0.is_empty() {
+                    0
+                } else {
+                    c.0.len().max(MIN_LIST_CAP)
+                }
+            })
+            .collect();
+        self.reserve(caps.iter().sum())?;
+        let arena = self.arena.as_mut().expect("reserved");
+        let mut at = 0;
+        for (l, (ids, vecs)) in contents.into_iter().enumerate() {
+            if ids.is_empty() {
+                continue;
+            }
+            self.gpu.write_at(&arena.data, at * d, &vecs)?;
+            self.gpu
+                .write_at(&arena.norms, at, &squared_norms(&vecs, d))?;
+            self.row_ids[at..at + ids.len()].copy_from_slice(&ids);
+            self.lists[l] = Region {
+                start: at,
+                len: ids.len(),
+                cap: caps[l],
+            };
+            self.ntotal += ids.len();
+            at += caps[l];
+        }
+        arena.used = at;
+        Ok(())
+    }
+
+    /// Loads an index written by [`Index::save`].
+    pub fn load(gpu: &Gpu, path: &Path) -> Result<IvfFlatIndex> {
+        let mut r = Reader::open(path, KIND_IVF_FLAT)?;
+        let metric = Metric::from_code(r.u32()?).ok_or_else(|| r.error("unknown metric code"))?;
+        let explicit = match r.u32()? {
+            0 => None,
+            1 => Some(false),
+            2 => Some(true),
+            m => return Err(r.error(format!("unknown id mode {m}"))),
+        };
+        let dim = r.u64()? as usize;
+        let nlist = r.u64()? as usize;
+        let next_id = r.u64()? as i64;
+        let trained = r.u32()? == 1;
+        if dim == 0 || nlist == 0 || dim > 1 << 20 || nlist > 1 << 24 {
+            return Err(r.error(format!("bad shape: {nlist} lists of dimension {dim}")));
+        }
+        let centroids = if trained {
+            Some(r.values::<f32>(nlist * dim)?)
+        } else {
+            None
+        };
+        let mut contents = Vec::with_capacity(nlist);
+        for _ in 0..nlist {
+            let len = r.u64()? as usize;
+            let ids = r.values::<i64>(len)?;
+            let vecs = r.values::<f32>(len.checked_mul(dim).ok_or_else(|| r.error("overflow"))?)?;
+            contents.push((ids, vecs));
+        }
+        r.done()?;
+        let mut index = IvfFlatIndex::new(gpu, dim, nlist, metric)?;
+        if let Some(c) = centroids {
+            if c.iter().any(|v| !v.is_finite()) {
+                return Err(r.error("non-finite centroids"));
+            }
+            index.set_centroids(c)?;
+        } else if contents.iter().any(|c| !c.0.is_empty()) {
+            return Err(r.error("vectors in an untrained index"));
+        }
+        index.rebuild(contents)?;
+        index.explicit = explicit;
+        index.next_id = next_id;
+        Ok(index)
+    }
+}
+
+fn untrained() -> Error {
+    Error::InvalidArgument("IVF: the index is not trained (call train first)".into())
+}
+
+impl Index for IvfFlatIndex {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    fn ntotal(&self) -> usize {
+        self.ntotal
+    }
+
+    fn is_trained(&self) -> bool {
+        self.centroids.is_some()
+    }
+
+    fn train(&mut self, data: &[f32]) -> Result<()> {
+        let n = check_vectors(data, self.dim, "train")?;
+        if self.ntotal > 0 {
+            return Err(Error::InvalidArgument(
+                "train: the index holds vectors; reset it first".into(),
+            ));
+        }
+        if n < self.nlist {
+            return Err(Error::InvalidArgument(format!(
+                "train: {n} vectors for {} lists (need at least one per list)",
+                self.nlist
+            )));
+        }
+        let data = self.prepared(data);
+        let km = kmeans(&self.gpu, &data, self.dim, self.nlist, &self.kmeans)?;
+        self.set_centroids(km.centroids)
+    }
+
+    fn add(&mut self, data: &[f32]) -> Result<()> {
+        let n = check_vectors(data, self.dim, "add")?;
+        if self.centroids.is_none() {
+            return Err(untrained());
+        }
+        if self.explicit == Some(true) && self.ntotal > 0 {
+            return Err(Error::InvalidArgument(
+                "add: this index holds caller ids; use add_with_ids".into(),
+            ));
+        }
+        let ids: Vec<i64> = (self.next_id..self.next_id + n as i64).collect();
+        let data = self.prepared(data);
+        self.insert(&data, &ids)?;
+        self.next_id += n as i64;
+        self.explicit = Some(false);
+        Ok(())
+    }
+
+    fn add_with_ids(&mut self, data: &[f32], ids: &[i64]) -> Result<()> {
+        let n = check_vectors(data, self.dim, "add_with_ids")?;
+        if ids.len() != n {
+            return Err(Error::InvalidArgument(format!(
+                "add_with_ids: {} ids for {n} vectors",
+                ids.len()
+            )));
+        }
+        if self.centroids.is_none() {
+            return Err(untrained());
+        }
+        if self.explicit == Some(false) && self.ntotal > 0 {
+            return Err(Error::InvalidArgument(
+                "add_with_ids: this index holds sequential ids (vectors were added with add)"
+                    .into(),
+            ));
+        }
+        let data = self.prepared(data);
+        self.insert(&data, ids)?;
+        self.explicit = Some(true);
+        Ok(())
+    }
+
+    fn search(&self, queries: &[f32], k: usize, params: &SearchParams) -> Result<SearchResult> {
+        check_k(k)?;
+        let nq = check_vectors(queries, self.dim, "search")?;
+        if self.centroids.is_none() {
+            return Err(untrained());
+        }
+        let nprobe = params.nprobe;
+        if nprobe == 0 || nprobe > self.nlist {
+            return Err(Error::InvalidArgument(format!(
+                "search: nprobe = {nprobe}, expected 1..={}",
+                self.nlist
+            )));
+        }
+        let mut result = SearchResult {
+            nq,
+            k,
+            ids: Vec::with_capacity(nq * k),
+            distances: Vec::with_capacity(nq * k),
+            gpu_seconds: None,
+        };
+        if nq == 0 {
+            return Ok(result);
+        }
+        if self.ntotal == 0 {
+            result.ids = vec![-1; nq * k];
+            result.distances = vec![self.metric.worst(); nq * k];
+            return Ok(result);
+        }
+        let d = self.dim;
+        let queries = self.prepared(queries);
+        let arena = self.arena.as_ref().expect("vectors are stored");
+        let batch_q = (self.gpu.tuning().int("submit.query_batch") as usize).max(1);
+        let mut gpu_total = Some(0.0);
+        for q in queries.chunks(batch_q * d) {
+            let n = q.len() / d;
+            let qb = self.gpu.upload(q)?;
+            let qn = self.gpu.upload(&squared_norms(q, d))?;
+            let (probes, g1) = self.coarse(&qb, &qn, n, nprobe)?;
+            let mut lists: Vec<ScanList> = self
+                .lists
+                .iter()
+                .map(|r| ScanList {
+                    start: r.start as u32,
+                    end: (r.start + r.len) as u32,
+                    queries: Vec::new(),
+                })
+                .collect();
+            for (i, p) in probes.iter().enumerate() {
+                if let Some(l) = p {
+                    lists[*l as usize].queries.push((i / nprobe) as u32);
+                }
+            }
+            lists.retain(|l| !l.queries.is_empty() && l.end > l.start);
+            let base = DbChunk {
+                data: &arena.data,
+                norms: &arena.norms,
+                rows: arena.used,
+                id0: 0,
+            };
+            let plan = ItemKnnPlan::new(
+                &self.gpu,
+                &qb,
+                &qn,
+                n,
+                d,
+                base,
+                &lists,
+                k,
+                self.metric.kernel(),
+            )?;
+            let mut batch = self.gpu.batch(params.timed);
+            plan.record(&mut batch);
+            let report = batch.finish()?;
+            gpu_total = gpu_total
+                .zip(g1)
+                .zip(report.gpu_seconds)
+                .map(|((a, b), c)| a + b + c);
+            let top = plan.read(&self.gpu)?;
+            for (v, id) in top.values.into_iter().zip(top.ids) {
+                match id {
+                    Some(row) => {
+                        result.ids.push(self.row_ids[row as usize]);
+                        result.distances.push(v);
+                    }
+                    None => {
+                        result.ids.push(-1);
+                        result.distances.push(self.metric.worst());
+                    }
+                }
+            }
+        }
+        if params.timed {
+            result.gpu_seconds = gpu_total;
+        }
+        Ok(result)
+    }
+
+    fn remove_ids(&mut self, ids: &[i64]) -> Result<usize> {
+        let remove: std::collections::HashSet<i64> = ids.iter().copied().collect();
+        let hit = self.lists.iter().any(|r| {
+            self.row_ids[r.start..r.start + r.len]
+                .iter()
+                .any(|i| remove.contains(i))
+        });
+        if !hit {
+            return Ok(0);
+        }
+        let d = self.dim;
+        let before = self.ntotal;
+        let contents = self
+            .contents()?
+            .into_iter()
+            .map(|(ids, vecs)| {
+                let keep: Vec<usize> = (0..ids.len())
+                    .filter(|&i| !remove.contains(&ids[i]))
+                    .collect();
+                (
+                    keep.iter().map(|&i| ids[i]).collect(),
+                    keep.iter()
+                        .flat_map(|&i| vecs[i * d..(i + 1) * d].iter().copied())
+                        .collect(),
+                )
+            })
+            .collect();
+        self.rebuild(contents)?;
+        Ok(before - self.ntotal)
+    }
+
+    fn reconstruct(&self, id: i64) -> Result<Vec<f32>> {
+        let arena = self.arena.as_ref();
+        for r in &self.lists {
+            if let Some(i) = self.row_ids[r.start..r.start + r.len]
+                .iter()
+                .position(|&x| x == id)
+            {
+                let arena = arena.expect("rows exist");
+                let bytes = self.gpu.read_bytes(&[(
+                    arena.data.raw(),
+                    ((r.start + i) * self.dim * 4) as u64,
+                    (self.dim * 4) as u64,
+                )])?;
+                return Ok(bytemuck::pod_collect_to_vec(&bytes[0]));
+            }
+        }
+        Err(Error::InvalidArgument(format!(
+            "reconstruct: no vector has id {id}"
+        )))
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        self.arena = None;
+        self.row_ids.clear();
+        self.lists = vec![Region::default(); self.nlist];
+        self.ntotal = 0;
+        self.explicit = None;
+        Ok(())
+    }
+
+    fn save(&self, path: &Path) -> Result<()> {
+        let mut w = Writer::new(KIND_IVF_FLAT);
+        w.u32(self.metric.code());
+        w.u32(match self.explicit {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        });
+        w.u64(self.dim as u64);
+        w.u64(self.nlist as u64);
+        w.u64(self.next_id as u64);
+        w.u32(u32::from(self.centroids.is_some()));
+        if let Some(c) = &self.centroids {
+            w.values(&c.host);
+        }
+        for (ids, vecs) in self.contents()? {
+            w.u64(ids.len() as u64);
+            w.values(&ids);
+            w.values(&vecs);
+        }
+        w.finish(path)
+    }
+}

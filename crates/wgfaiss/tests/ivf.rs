@@ -1,0 +1,170 @@
+//! IVF-Flat: with nprobe = nlist it equals the flat index exactly (ids and distances), for
+//! every metric, after adds in several batches (lists move and the arena grows); recall grows
+//! with nprobe on clustered data; user ids, removal, reconstruction, persistence, bad input.
+
+#[path = "../../wgfaiss-core/tests/common/mod.rs"]
+mod common;
+
+use common::{Rng, gpu, seed};
+use wgfaiss::{FlatIndex, Index, IvfFlatIndex, Metric, SearchParams};
+
+fn clustered(rng: &mut Rng, centers: usize, d: usize, n: usize) -> Vec<f32> {
+    let c: Vec<f32> = (0..centers * d).map(|_| 4.0 * rng.f32()).collect();
+    (0..n)
+        .flat_map(|_| {
+            let j = rng.below(centers);
+            c[j * d..(j + 1) * d]
+                .iter()
+                .map(|&x| x + 0.5 * rng.f32())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn params(nprobe: usize) -> SearchParams {
+    SearchParams {
+        nprobe,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn all_lists_probed_equals_the_flat_index() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("ivf exact"));
+    let (d, nlist) = (24, 12);
+    let base = clustered(&mut rng, 20, d, 1500);
+    let q = clustered(&mut rng, 20, d, 40);
+    for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+        let mut ivf = IvfFlatIndex::new(gpu, d, nlist, metric).unwrap();
+        ivf.kmeans.niter = 5;
+        ivf.train(&base).unwrap();
+        let mut flat = FlatIndex::new(gpu, d, metric).unwrap();
+        // Several adds: lists outgrow their regions and move, the arena grows.
+        for part in [&base[..7 * d], &base[7 * d..400 * d], &base[400 * d..]] {
+            ivf.add(part).unwrap();
+            flat.add(part).unwrap();
+        }
+        assert_eq!(ivf.ntotal(), 1500);
+        assert_eq!(ivf.list_sizes().iter().sum::<usize>(), 1500);
+        for k in [1, 10, 50] {
+            let a = ivf.search(&q, k, &params(nlist)).unwrap();
+            let b = flat.search(&q, k, &SearchParams::default()).unwrap();
+            assert_eq!(a.ids, b.ids, "{metric:?} k={k}");
+            assert_eq!(a.distances, b.distances, "{metric:?} k={k}");
+        }
+    }
+}
+
+#[test]
+fn recall_grows_with_nprobe_and_results_are_true_distances() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("ivf recall"));
+    let (d, nlist, k) = (16, 32, 10);
+    let base = clustered(&mut rng, 64, d, 4000);
+    let q = clustered(&mut rng, 64, d, 60);
+    let mut ivf = IvfFlatIndex::new(gpu, d, nlist, Metric::L2).unwrap();
+    ivf.train(&base).unwrap();
+    ivf.add(&base).unwrap();
+    let mut flat = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+    flat.add(&base).unwrap();
+    let truth = flat.search(&q, k, &SearchParams::default()).unwrap();
+    let mut last = 0.0;
+    for nprobe in [1, 2, 4, 8, 32] {
+        let r = ivf.search(&q, k, &params(nprobe)).unwrap();
+        let mut hits = 0;
+        for i in 0..60 {
+            let t: Vec<i64> = truth.ids_of(i).to_vec();
+            hits += r.ids_of(i).iter().filter(|x| t.contains(x)).count();
+            // Every returned distance is that id's true distance.
+            for (j, &id) in r.ids_of(i).iter().enumerate() {
+                if id < 0 {
+                    continue;
+                }
+                let x = &base[id as usize * d..(id as usize + 1) * d];
+                let exact: f32 = x
+                    .iter()
+                    .zip(&q[i * d..])
+                    .map(|(a, b)| (a - b).powi(2))
+                    .sum();
+                assert!(
+                    (r.distances_of(i)[j] - exact).abs() < 1e-3 * (1.0 + exact),
+                    "query {i}"
+                );
+            }
+        }
+        let recall = hits as f64 / (60 * k) as f64;
+        assert!(
+            recall + 1e-9 >= last,
+            "nprobe {nprobe}: recall {recall} < {last}"
+        );
+        last = recall;
+    }
+    assert_eq!(last, 1.0);
+}
+
+#[test]
+fn ids_removal_reconstruction_persistence() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("ivf ids"));
+    let (d, nlist) = (8, 6);
+    let base = clustered(&mut rng, 10, d, 300);
+    let ids: Vec<i64> = (0..300).map(|i| 1_000_000 + 7 * i).collect();
+    let mut ivf = IvfFlatIndex::new(gpu, d, nlist, Metric::L2).unwrap();
+    assert!(ivf.add(&base).is_err(), "add before train");
+    assert!(
+        ivf.search(&base[..d], 1, &params(1)).is_err(),
+        "search before train"
+    );
+    ivf.train(&base).unwrap();
+    ivf.add_with_ids(&base, &ids).unwrap();
+    assert!(ivf.add(&base[..d]).is_err(), "add after add_with_ids");
+    assert_eq!(ivf.reconstruct(ids[123]).unwrap(), &base[123 * d..124 * d]);
+    let r = ivf.search(&base[5 * d..6 * d], 1, &params(nlist)).unwrap();
+    assert_eq!(r.ids, vec![ids[5]]);
+    assert_eq!(ivf.remove_ids(&ids[..100]).unwrap(), 100);
+    assert_eq!(ivf.ntotal(), 200);
+    assert!(ivf.reconstruct(ids[5]).is_err());
+    let r = ivf.search(&base[5 * d..6 * d], 3, &params(nlist)).unwrap();
+    assert!(r.ids.iter().all(|i| !ids[..100].contains(i)));
+    // Persistence: identical results after load; damaged files are errors.
+    let dir = std::env::temp_dir().join(format!("wgfaiss-ivf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ivf.wgf");
+    ivf.save(&path).unwrap();
+    let loaded = IvfFlatIndex::load(gpu, &path).unwrap();
+    let q = clustered(&mut rng, 10, d, 9);
+    for nprobe in [1, 3, nlist] {
+        assert_eq!(
+            loaded.search(&q, 7, &params(nprobe)).unwrap(),
+            ivf.search(&q, 7, &params(nprobe)).unwrap()
+        );
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[60] ^= 1;
+    std::fs::write(dir.join("bad.wgf"), &bytes).unwrap();
+    assert!(IvfFlatIndex::load(gpu, &dir.join("bad.wgf")).is_err());
+    // A flat index file is not an IVF one.
+    let mut flat = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+    flat.add(&base).unwrap();
+    flat.save(&dir.join("flat.wgf")).unwrap();
+    let e = IvfFlatIndex::load(gpu, &dir.join("flat.wgf")).unwrap_err();
+    assert!(e.to_string().contains("kind"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    // Bad input changes nothing.
+    let before = ivf.ntotal();
+    assert!(ivf.search(&q, 5, &params(0)).is_err());
+    assert!(ivf.search(&q, 5, &params(nlist + 1)).is_err());
+    assert!(ivf.add_with_ids(&base[..2 * d], &[1]).is_err());
+    assert!(ivf.add_with_ids(&[f32::NAN; 8], &[1]).is_err());
+    assert!(ivf.train(&base).is_err(), "retrain with vectors");
+    assert_eq!(ivf.ntotal(), before);
+    ivf.reset().unwrap();
+    assert_eq!(ivf.search(&q, 2, &params(2)).unwrap().ids, vec![-1; 18]);
+    assert!(IvfFlatIndex::new(gpu, d, 0, Metric::L2).is_err());
+    let mut small = IvfFlatIndex::new(gpu, d, 50, Metric::L2).unwrap();
+    assert!(
+        small.train(&base[..10 * d]).is_err(),
+        "fewer points than lists"
+    );
+}
