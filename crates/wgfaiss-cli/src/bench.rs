@@ -15,6 +15,40 @@ use crate::info::bytes;
 
 #[derive(Subcommand)]
 pub enum What {
+    /// IVF-Flat on the synthetic SIFT1M stand-in: k-means and add times, recall@k and QPS per
+    /// nprobe against exact results, single-query latency.
+    Ivf {
+        /// Base vectors.
+        #[arg(long, default_value_t = 1_000_000)]
+        nb: usize,
+        /// Queries.
+        #[arg(long, default_value_t = 10_000)]
+        nq: usize,
+        /// Dimension.
+        #[arg(long, default_value_t = 128)]
+        dim: usize,
+        /// Centres of the generated data.
+        #[arg(long, default_value_t = 10_000)]
+        centers: usize,
+        /// Lists.
+        #[arg(long, default_value_t = 4096)]
+        nlist: usize,
+        /// Comma-separated nprobe values.
+        #[arg(long, default_value = "1,4,16,32,64,128")]
+        nprobe: String,
+        /// Neighbours per query.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// k-means iterations.
+        #[arg(long, default_value_t = 20)]
+        niter: usize,
+        /// Single-query searches per nprobe (0: none).
+        #[arg(long, default_value_t = 20)]
+        single: usize,
+        /// Write all results as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// Exact search with the flat index on random data: batch and single-query times, QPS,
     /// checked against a CPU brute force on sample queries.
     Flat {
@@ -127,6 +161,18 @@ pub enum What {
 
 pub fn run(what: What) -> Result<()> {
     match what {
+        What::Ivf {
+            nb,
+            nq,
+            dim,
+            centers,
+            nlist,
+            nprobe,
+            k,
+            niter,
+            single,
+            json,
+        } => crate::ivf::bench(nb, nq, dim, centers, nlist, &nprobe, k, niter, single, json),
         What::Flat {
             nb,
             nq,

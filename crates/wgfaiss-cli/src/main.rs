@@ -19,6 +19,7 @@ mod demo;
 mod flat;
 mod gemm;
 mod info;
+mod ivf;
 mod qr;
 mod search;
 mod topk;

@@ -1,0 +1,176 @@
+//! `wgfaiss bench ivf`: IVF-Flat on the synthetic stand-in for SIFT1M (the IVF issue's data:
+//! `centers` centres drawn from N(0, I), each base vector and query a uniformly chosen centre
+//! plus N(0, I) noise): k-means time, add time, then recall@k and QPS per nprobe against the
+//! flat index's exact results.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use wgfaiss::rng::Rng;
+use wgfaiss::{FlatIndex, Gpu, Index, IvfFlatIndex, Metric, SearchParams};
+
+#[derive(Debug, Serialize)]
+struct Row {
+    nprobe: usize,
+    recall: f64,
+    batch_wall_ms: f64,
+    batch_gpu_ms: Option<f64>,
+    qps: f64,
+    single_wall_ms: f64,
+    single_gpu_ms: Option<f64>,
+}
+
+/// Standard normal values (Box-Muller).
+fn gaussian(rng: &mut Rng, n: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n + 1);
+    while out.len() < n {
+        let u1 = ((rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+        let u2 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let r = (-2.0 * u1.ln()).sqrt();
+        let t = std::f64::consts::TAU * u2;
+        out.push((r * t.cos()) as f32);
+        out.push((r * t.sin()) as f32);
+    }
+    out.truncate(n);
+    out
+}
+
+/// `n` vectors: a uniformly chosen centre plus N(0, I) noise.
+pub fn around(rng: &mut Rng, centers: &[f32], d: usize, n: usize) -> Vec<f32> {
+    let k = centers.len() / d;
+    let noise = gaussian(rng, n * d);
+    let mut out = Vec::with_capacity(n * d);
+    for i in 0..n {
+        let c = rng.below(k);
+        out.extend(
+            centers[c * d..(c + 1) * d]
+                .iter()
+                .zip(&noise[i * d..(i + 1) * d])
+                .map(|(a, b)| a + b),
+        );
+    }
+    out
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn bench(
+    nb: usize,
+    nq: usize,
+    d: usize,
+    centers: usize,
+    nlist: usize,
+    nprobes: &str,
+    k: usize,
+    niter: usize,
+    single: usize,
+    json: Option<std::path::PathBuf>,
+) -> Result<()> {
+    let nprobes: Vec<usize> = nprobes
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse()
+                .with_context(|| format!("bad nprobe {v:?}"))
+        })
+        .collect::<Result<_>>()?;
+    if nb == 0 || nq == 0 || d == 0 || centers == 0 || nlist == 0 {
+        bail!("sizes must be positive");
+    }
+    let gpu = Gpu::new().context("opening a GPU")?;
+    eprintln!("IVF{nlist},Flat on {}", gpu.capabilities().name);
+    let mut rng = Rng::new(2024);
+    let c = gaussian(&mut rng, centers * d);
+    let base = around(&mut rng, &c, d, nb);
+    let queries = around(&mut rng, &c, d, nq);
+    let mut ivf = IvfFlatIndex::new(&gpu, d, nlist, Metric::L2)?;
+    ivf.kmeans.niter = niter;
+    let t = Instant::now();
+    ivf.train(&base)?;
+    let train_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    ivf.add(&base)?;
+    let add_s = t.elapsed().as_secs_f64();
+    eprintln!("trained ({niter} iterations) in {train_s:.2} s, added {nb} in {add_s:.2} s");
+    let mut flat = FlatIndex::new(&gpu, d, Metric::L2)?;
+    flat.add(&base)?;
+    let truth = flat.search(&queries, k, &SearchParams::default())?;
+    let timed = |nprobe| SearchParams {
+        nprobe,
+        timed: true,
+    };
+    let mut rows = Vec::new();
+    for &nprobe in &nprobes {
+        if nprobe > nlist {
+            continue;
+        }
+        let first = ivf.search(&queries, k, &timed(nprobe))?;
+        let mut hits = 0;
+        for i in 0..nq {
+            let t = truth.ids_of(i);
+            hits += first.ids_of(i).iter().filter(|x| t.contains(x)).count();
+        }
+        let (mut w, mut g) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let t = Instant::now();
+            let r = ivf.search(&queries, k, &timed(nprobe))?;
+            w.push(t.elapsed().as_secs_f64());
+            g.extend(r.gpu_seconds);
+        }
+        let (mut sw, mut sg) = (Vec::new(), Vec::new());
+        for i in 0..single {
+            let q = &queries[(i % nq) * d..(i % nq + 1) * d];
+            let t = Instant::now();
+            let r = ivf.search(q, k, &timed(nprobe))?;
+            sw.push(t.elapsed().as_secs_f64());
+            sg.extend(r.gpu_seconds);
+        }
+        let wall = median(w);
+        rows.push(Row {
+            nprobe,
+            recall: hits as f64 / (nq * k) as f64,
+            batch_wall_ms: wall * 1e3,
+            batch_gpu_ms: (!g.is_empty()).then(|| median(g) * 1e3),
+            qps: nq as f64 / wall,
+            single_wall_ms: if sw.is_empty() { 0.0 } else { median(sw) * 1e3 },
+            single_gpu_ms: (!sg.is_empty()).then(|| median(sg) * 1e3),
+        });
+    }
+    outln!("train {train_s:.3} s ({niter} iterations), add {add_s:.3} s; {nq} queries, k = {k}");
+    outln!(
+        "{:>7} {:>9} {:>12} {:>11} {:>11} {:>13} {:>12}",
+        "nprobe",
+        "recall",
+        "batch ms",
+        "gpu ms",
+        "QPS",
+        "1-query ms",
+        "1-query gpu"
+    );
+    for r in &rows {
+        outln!(
+            "{:>7} {:>9.4} {:>12.2} {:>11} {:>11.0} {:>13.3} {:>12}",
+            r.nprobe,
+            r.recall,
+            r.batch_wall_ms,
+            r.batch_gpu_ms.map_or("-".into(), |v| format!("{v:.2}")),
+            r.qps,
+            r.single_wall_ms,
+            r.single_gpu_ms.map_or("-".into(), |v| format!("{v:.3}"))
+        );
+    }
+    if let Some(path) = json {
+        let j = serde_json::json!({
+            "adapter": gpu.capabilities().name, "nb": nb, "nq": nq, "d": d, "centers": centers,
+            "nlist": nlist, "k": k, "train_s": train_s, "add_s": add_s, "niter": niter, "results": rows
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&j)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
