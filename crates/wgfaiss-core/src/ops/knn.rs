@@ -369,9 +369,13 @@ impl KnnPlan {
         // A segment costs a list warm-up (its first k values are all inserted) and k merged
         // candidates: keep segments long against k. On the H200 one query over 1M went from
         // 0.40 to 0.31 ms with ~4096-vector segments instead of ~1000.
-        let min_seg = (2 * u64::from(tn))
-            .max(32 * k as u64)
-            .max(t.int("knn.min_segment"));
+        // knn.min_segment only for a few query blocks (tiny batches, where it was measured):
+        // with many blocks the segment count decides how many workgroups run.
+        let min_seg = (2 * u64::from(tn)).max(32 * k as u64).max(if blocks < 8 {
+            t.int("knn.min_segment")
+        } else {
+            0
+        });
         let mut seg_len = ((total as u64).div_ceil(wanted))
             .next_multiple_of(u64::from(tn))
             .max(min_seg.next_multiple_of(u64::from(tn)))
