@@ -19,17 +19,13 @@
 
 use std::path::Path;
 
-use wgfaiss_core::ops::knn::{
-    DbChunk, ItemKnnPlan, KnnPlan, ScanList, TiledKnn, squared_norms, tile_queries,
-};
+use wgfaiss_core::ops::knn::{DbChunk, ItemKnnPlan, ScanList, squared_norms};
 use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
+use crate::flat::FlatIndex;
 use crate::index::{Index, Metric, SearchParams, SearchResult, check_k, check_vectors, normalized};
 use crate::kmeans::{KmeansParams, kmeans};
 use crate::persist::{KIND_IVF_FLAT, Reader, Writer};
-
-/// Largest nprobe the coarse step runs with the fused kernel (beyond: distance tile + top-k).
-const COARSE_FUSED_MAX_K: usize = 16;
 
 /// Smallest region a list gets, in vectors.
 const MIN_LIST_CAP: usize = 8;
@@ -41,10 +37,10 @@ struct Region {
     cap: usize,
 }
 
+/// The coarse quantizer: the centroids in a flat index (its search plans are cached).
 struct Centroids {
     host: Vec<f32>,
-    data: GpuBuffer<f32>,
-    norms: GpuBuffer<f32>,
+    flat: FlatIndex,
 }
 
 struct Arena {
@@ -133,9 +129,15 @@ impl IvfFlatIndex {
     }
 
     fn set_centroids(&mut self, host: Vec<f32>) -> Result<()> {
-        let data = self.gpu.upload(&host)?;
-        let norms = self.gpu.upload(&squared_norms(&host, self.dim))?;
-        self.centroids = Some(Centroids { host, data, norms });
+        // Cosine indexes quantize by inner product over normalized vectors.
+        let metric = if self.metric == Metric::L2 {
+            Metric::L2
+        } else {
+            Metric::InnerProduct
+        };
+        let mut flat = FlatIndex::new(&self.gpu, self.dim, metric)?;
+        flat.add(&host)?;
+        self.centroids = Some(Centroids { host, flat });
         Ok(())
     }
 
@@ -147,68 +149,19 @@ impl IvfFlatIndex {
         }
     }
 
-    /// The `k` nearest centroids of each of `nq` queries already on the device.
-    fn coarse(
-        &self,
-        q: &GpuBuffer<f32>,
-        qn: &GpuBuffer<f32>,
-        nq: usize,
-        k: usize,
-    ) -> Result<(Vec<Option<u32>>, Option<f64>)> {
+    /// The `k` nearest lists of each query (prepared), and the GPU time.
+    fn coarse(&self, q: &[f32], k: usize, timed: bool) -> Result<(Vec<i64>, Option<f64>)> {
         let c = self.centroids.as_ref().ok_or_else(untrained)?;
-        let chunk = DbChunk {
-            data: &c.data,
-            norms: &c.norms,
-            rows: self.nlist,
-            id0: 0,
-        };
-        // Many probes: a distance tile and the top-k kernel (nq × nlist is small) beat the
-        // fused kernel, whose per-query lists are filled one insertion at a time. On an H200,
-        // 10 000 queries × 4096 lists, nprobe 64: the fused coarse step made the search take
-        // 26–49 ms of GPU time.
-        if k > COARSE_FUSED_MAX_K && nq <= tile_queries(&self.gpu, self.nlist) {
-            let plan = TiledKnn::new(&self.gpu, q, nq, self.dim, chunk, k, self.metric.kernel())?;
-            let mut batch = self.gpu.batch(true);
-            plan.record(&mut batch);
-            let report = batch.finish()?;
-            return Ok((plan.read(&self.gpu)?.ids, report.gpu_seconds));
-        }
-        let plan = KnnPlan::new(
-            &self.gpu,
-            q,
-            qn,
-            nq,
-            self.dim,
-            &[chunk],
-            k,
-            self.metric.kernel(),
-        )?;
-        let mut batch = self.gpu.batch(true);
-        plan.record(&mut batch);
-        let report = batch.finish()?;
-        Ok((plan.read(&self.gpu)?.ids, report.gpu_seconds))
+        let r = c.flat.search(q, k, &SearchParams { nprobe: 1, timed })?;
+        Ok((r.ids, r.gpu_seconds))
     }
 
-    /// Rows per assignment batch (queries of one binding, at most 2^20).
-    fn batch_rows(&self) -> Result<usize> {
-        Ok(self.gpu.granules_per_binding::<f32>(self.dim)?.min(1 << 20))
-    }
-
-    /// Nearest list of each vector.
+    /// Nearest list of each vector (prepared).
     fn assign(&self, data: &[f32]) -> Result<Vec<usize>> {
-        let mut out = Vec::with_capacity(data.len() / self.dim);
-        for part in data.chunks(self.batch_rows()? * self.dim) {
-            let n = part.len() / self.dim;
-            let q = self.gpu.upload(part)?;
-            let qn = self.gpu.upload(&squared_norms(part, self.dim))?;
-            let (ids, ..) = self.coarse(&q, &qn, n, 1)?;
-            for id in ids {
-                out.push(
-                    id.ok_or_else(|| Error::Gpu("IVF: a vector got no list".into()))? as usize,
-                );
-            }
-        }
-        Ok(out)
+        let (ids, _) = self.coarse(data, 1, false)?;
+        ids.into_iter()
+            .map(|i| usize::try_from(i).map_err(|_| Error::Gpu("IVF: a vector got no list".into())))
+            .collect()
     }
 
     /// Makes sure the arena has `rows` more rows after `used`, growing it by doubling.
@@ -587,9 +540,9 @@ impl Index for IvfFlatIndex {
         let mut gpu_total = Some(0.0);
         for q in queries.chunks(batch_q * d) {
             let n = q.len() / d;
+            let (probes, g1) = self.coarse(q, nprobe, params.timed)?;
             let qb = self.gpu.upload(q)?;
             let qn = self.gpu.upload(&squared_norms(q, d))?;
-            let (probes, g1) = self.coarse(&qb, &qn, n, nprobe)?;
             let mut lists: Vec<ScanList> = self
                 .lists
                 .iter()
@@ -599,9 +552,9 @@ impl Index for IvfFlatIndex {
                     queries: Vec::new(),
                 })
                 .collect();
-            for (i, p) in probes.iter().enumerate() {
-                if let Some(l) = p {
-                    lists[*l as usize].queries.push((i / nprobe) as u32);
+            for (i, &l) in probes.iter().enumerate() {
+                if l >= 0 {
+                    lists[l as usize].queries.push((i / nprobe) as u32);
                 }
             }
             lists.retain(|l| !l.queries.is_empty() && l.end > l.start);
