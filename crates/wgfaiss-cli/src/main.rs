@@ -67,17 +67,49 @@ enum Command {
         seed: u64,
     },
     /// Exact k-nearest neighbours of each query in a base file (flat index on the GPU).
-    Search {
-        /// Base vectors: .fvecs, .bvecs or .npy (f32, f64, u8, i32, i64; 2-D).
+    /// Trains and fills an index from a base file and saves it.
+    Build {
+        /// "Flat" or "IVF<nlist>,Flat".
+        #[arg(long)]
+        index_type: String,
+        /// l2 (squared distances), ip (inner product) or cosine.
+        #[arg(long, default_value = "l2")]
+        metric: String,
+        /// Base vectors: .fvecs, .bvecs or .npy.
         #[arg(long)]
         base: std::path::PathBuf,
+        /// The index file to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Seed of k-means (IVF).
+        #[arg(long, default_value_t = 1234)]
+        seed: u64,
+        /// k-means iterations (IVF).
+        #[arg(long, default_value_t = 20)]
+        niter: usize,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// k nearest neighbours of each query: exact over a base file (flat index on the GPU), or
+    /// with a saved index.
+    Search {
+        /// Base vectors: .fvecs, .bvecs or .npy (f32, f64, u8, i32, i64; 2-D).
+        #[arg(long, required_unless_present = "index", conflicts_with = "index")]
+        base: Option<std::path::PathBuf>,
+        /// An index written by `wgfaiss build`.
+        #[arg(long)]
+        index: Option<std::path::PathBuf>,
         /// Query vectors, same formats and dimension.
         #[arg(long)]
         queries: std::path::PathBuf,
         /// Neighbours per query (1..=2048).
         #[arg(long, default_value_t = 10)]
         k: usize,
-        /// l2 (squared distances), ip (inner product) or cosine.
+        /// Lists probed (IVF indexes).
+        #[arg(long, default_value_t = 1)]
+        nprobe: usize,
+        /// With --base: l2 (squared distances), ip (inner product) or cosine.
         #[arg(long, default_value = "l2")]
         metric: String,
         /// Ids out: .ivecs (i32) or .npy (i64); -1 pads when the base has fewer than k.
@@ -86,6 +118,9 @@ enum Command {
         /// Distances (or similarities) out: .fvecs or .npy.
         #[arg(long)]
         distances: Option<std::path::PathBuf>,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Measure kernels against the adapter's streaming-read bandwidth.
     Bench {
@@ -106,14 +141,41 @@ fn main() -> Result<()> {
             n,
             seed,
         } => demo::run(base, queries, dim, k, n, seed),
+        Command::Build {
+            index_type,
+            metric,
+            base,
+            out,
+            seed,
+            niter,
+            quiet,
+        } => search::build(&index_type, &metric, &base, &out, seed, niter, quiet),
         Command::Search {
             base,
+            index,
             queries,
             k,
+            nprobe,
             metric,
             out,
             distances,
-        } => search::run(&base, &queries, k, &metric, &out, distances.as_deref()),
+            quiet,
+        } => {
+            let source = match (&base, &index) {
+                (_, Some(path)) => search::Source::Index(path),
+                (Some(path), None) => search::Source::Base(path, &metric),
+                (None, None) => anyhow::bail!("give --base or --index"),
+            };
+            search::search(
+                source,
+                &queries,
+                k,
+                nprobe,
+                &out,
+                distances.as_deref(),
+                quiet,
+            )
+        }
         Command::Bench { what } => bench::run(what),
     }
 }

@@ -194,3 +194,89 @@ fn search_writes_the_exact_neighbours() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("k = 0"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn build_then_search_an_ivf_index() {
+    let dir = std::env::temp_dir().join(format!("wgfaiss-cli-ivf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |n: &str| dir.join(n).to_string_lossy().into_owned();
+    // 600 points around 12 centres on a circle, queries among them.
+    let point = |i: usize| {
+        let c = (i % 12) as f32 * std::f32::consts::TAU / 12.0;
+        let j = (i / 12) as f32 * 0.001;
+        vec![10.0 * c.cos() + j, 10.0 * c.sin() - j, j * 0.5, 1.0]
+    };
+    let base: Vec<Vec<f32>> = (0..600).map(point).collect();
+    let queries: Vec<Vec<f32>> = (0..20).map(|i| point(i * 29 + 3)).collect();
+    fvecs(&dir.join("base.fvecs"), &base);
+    fvecs(&dir.join("q.fvecs"), &queries);
+    let o = wgfaiss(&[
+        "build",
+        "--index-type",
+        "IVF8,Flat",
+        "--base",
+        &p("base.fvecs"),
+        "--out",
+        &p("ivf.wgf"),
+        "--niter",
+        "5",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // All lists probed: the exact answer, as the flat search over the base file gives it.
+    let o = wgfaiss(&[
+        "search",
+        "--index",
+        &p("ivf.wgf"),
+        "--queries",
+        &p("q.fvecs"),
+        "--k",
+        "5",
+        "--nprobe",
+        "8",
+        "--out",
+        &p("ivf.npy"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = wgfaiss(&[
+        "search",
+        "--base",
+        &p("base.fvecs"),
+        "--queries",
+        &p("q.fvecs"),
+        "--k",
+        "5",
+        "--out",
+        &p("flat.npy"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ivf = std::fs::read(dir.join("ivf.npy")).unwrap();
+    let flat = std::fs::read(dir.join("flat.npy")).unwrap();
+    assert_eq!(ivf, flat);
+    // Bad index types and nprobe are errors that say so.
+    let o = wgfaiss(&[
+        "build",
+        "--index-type",
+        "HNSW32",
+        "--base",
+        &p("base.fvecs"),
+        "--out",
+        &p("x.wgf"),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("IVF<nlist>,Flat"));
+    let o = wgfaiss(&[
+        "search",
+        "--index",
+        &p("ivf.wgf"),
+        "--queries",
+        &p("q.fvecs"),
+        "--nprobe",
+        "9",
+        "--out",
+        &p("x.npy"),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nprobe"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

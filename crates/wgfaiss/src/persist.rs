@@ -105,6 +105,26 @@ impl Writer {
     }
 }
 
+/// The kind of index in a file (from its header; the rest is checked when it is loaded).
+pub fn kind_of(path: &Path) -> Result<u32> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    let mut f = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    f.read_exact(&mut head).map_err(|_| Error::Format {
+        path: path.to_path_buf(),
+        reason: "not a wgfaiss index file (shorter than its header)".into(),
+    })?;
+    if &head[..8] != MAGIC {
+        return Err(Error::Format {
+            path: path.to_path_buf(),
+            reason: "not a wgfaiss index file (no WGFAISS header)".into(),
+        });
+    }
+    Ok(u32::from_le_bytes(
+        head[12..16].try_into().expect("4 bytes"),
+    ))
+}
+
 /// Reads a file written by [`Writer`].
 pub struct Reader {
     path: PathBuf,
