@@ -22,7 +22,7 @@ struct Row {
 }
 
 /// Standard normal values (Box-Muller).
-fn gaussian(rng: &mut Rng, n: usize) -> Vec<f32> {
+pub fn gaussian(rng: &mut Rng, n: usize) -> Vec<f32> {
     let mut out = Vec::with_capacity(n + 1);
     while out.len() < n {
         let u1 = ((rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
