@@ -31,8 +31,10 @@ override KB: u32 = 16u;  // best-list slots per query, >= k
 override CAP: u32 = 16u; // candidate slots per query per merge
 override METRIC: u32 = 0u;
 // 0: the grid is (query block, segment) from the parameters (flat search).
-// 1: workgroup g runs work item items[g] (IVF scan): base rows [x, y), rows z of its query
-//    block (queries gathered into consecutive blocks of TM rows), output lists from `slots`.
+// 1: workgroup g runs work item items[g] (IVF scan): base rows [x, y), the first z & 0xffff
+//    rows of gathered query block w (queries gathered into consecutive blocks of TM rows);
+//    row r writes output list slots[w * TM + r] * total_segs + (z >> 16) (a long list is cut
+//    into segments, each its own item).
 override ITEMS: u32 = 0u;
 
 const NONE: u32 = 0xffffffffu;
@@ -147,10 +149,11 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
     if ITEMS == 1u {
         // Past the last item (grid padding) the range is empty.
         let item = items[min(g, p.segs - 1u)];
-        m0 = g * TM;
+        m0 = item.w * TM;
         seg_start = item.x;
         seg_end = select(item.x, item.y, g < p.segs);
-        m_rows = item.z;
+        m_rows = select(0u, item.z & 0xffffu, g < p.segs);
+        seg = item.z >> 16u;
     } else {
         // Query blocks vary fastest: the workgroups of one segment run together and share
         // its tiles in the cache. Past the last segment (grid padding) the range is empty.
@@ -235,10 +238,10 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
     workgroupBarrier();
     for (var r = tid; r < TM; r += WG) {
         let row = m0 + r;
-        if r < m_rows && seg < p.segs {
+        if r < m_rows && (ITEMS == 1u || seg < p.segs) {
             var out = (row * p.total_segs + p.seg0 + seg) * p.topk;
             if ITEMS == 1u {
-                out = slots[row] * p.topk;
+                out = (slots[row] * p.total_segs + seg) * p.topk;
             }
             for (var t = 0u; t < p.topk; t++) {
                 let key = best_v[r * KB + t];

@@ -116,6 +116,21 @@ pub const ELEMENTWISE: Family = Family {
     trusted: false,
 };
 
+const IVF_PART: &str = include_str!("../../../wgsl/ivf.wgsl");
+
+/// IVF search on the device: probes → work items of the list-major scan.
+pub const IVF: Family = Family {
+    name: "ivf",
+    parts: &[IVF_PART],
+    needs: Needs {
+        subgroups: false,
+        f16: false,
+        coop_matrix: false,
+    },
+    entries: &["ivf_clear", "ivf_count", "ivf_items", "ivf_scatter"],
+    trusted: false,
+};
+
 /// The cooperative-matrix GEMM template (entry points written by
 /// [`crate::ops::gemm::coop_source`]).
 pub const GEMM_COOP_TEMPLATE: &str = include_str!("../../../wgsl/gemm_coop.wgsl");
@@ -251,6 +266,7 @@ pub const ALL_FAMILIES: &[Family] = &[
     QR_SUBGROUP,
     TOPK,
     ELEMENTWISE,
+    IVF,
 ];
 
 /// Override constants of one pipeline: `(name, value)`, sorted by name in the key.

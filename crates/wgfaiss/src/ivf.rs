@@ -7,19 +7,23 @@
 //! the end of the arena (a device-side copy of that list only), and the arena itself grows by
 //! doubling. Adding more later therefore never rewrites all lists. Removal compacts.
 //!
-//! Search, per batch of queries: the coarse top-`nprobe` (fused k-NN over the centroids, read
-//! back), then on the host the lists' query sets, then one submission that gathers each list's
-//! queries into blocks, scans every (block, list segment) with the fused distance + top-k
-//! kernel in work-item mode (list-major: a list's vectors are read once per block of queries
-//! that probe it) and merges each query's lists on the device; one readback.
+//! Search, per batch of queries, is one submission (`ops::ivf::IvfSearchPlan`, cached per
+//! batch size, k and nprobe until the lists change): the coarse top-`nprobe` over the
+//! centroids, the probes turned into work items on the device (count per list, scan, scatter),
+//! each list's queries gathered into blocks, every (block, list segment) scanned with the
+//! fused distance + top-k kernel in work-item mode (list-major: a list's vectors are read once
+//! per block of queries that probe it), and each query's lists merged; one readback.
 //!
 //! Status: the arena must fit one storage binding (2 GiB on NVIDIA: 4M vectors of 128 floats);
-//! the coarse step is its own submission with a readback (grouping on the device is next);
-//! k is bounded by the fused kernel's workgroup memory (see `ops::knn::max_fused_k`).
+//! k is bounded by the fused kernel's workgroup memory (see `ops::knn::max_fused_k`); k-means
+//! updates centroids on the host (see `kmeans`).
 
 use std::path::Path;
 
-use wgfaiss_core::ops::knn::{DbChunk, ItemKnnPlan, ScanList, squared_norms};
+use std::sync::{Arc, Mutex};
+
+use wgfaiss_core::ops::ivf::IvfSearchPlan;
+use wgfaiss_core::ops::knn::{DbChunk, squared_norms};
 use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
 use crate::flat::FlatIndex;
@@ -37,10 +41,13 @@ struct Region {
     cap: usize,
 }
 
-/// The coarse quantizer: the centroids in a flat index (its search plans are cached).
+/// The coarse quantizer: the centroids in a flat index (its search plans are cached; used to
+/// assign added vectors) and on the device for the search plans.
 struct Centroids {
     host: Vec<f32>,
     flat: FlatIndex,
+    data: GpuBuffer<f32>,
+    norms: GpuBuffer<f32>,
 }
 
 struct Arena {
@@ -71,7 +78,15 @@ pub struct IvfFlatIndex {
     /// Next sequential id (never reused, also after removal).
     next_id: i64,
     ntotal: usize,
+    /// Search plans of recent shapes (batch size, k, nprobe), valid for the current storage.
+    plans: Mutex<Vec<CachedPlan>>,
 }
+
+/// A cached search plan and its shape (batch size, k, nprobe).
+type CachedPlan = ((usize, usize, usize), Arc<Mutex<IvfSearchPlan>>);
+
+/// Search shapes whose plans an index keeps.
+const PLAN_CACHE: usize = 8;
 
 impl std::fmt::Debug for IvfFlatIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -110,6 +125,7 @@ impl IvfFlatIndex {
             explicit: None,
             next_id: 0,
             ntotal: 0,
+            plans: Mutex::new(Vec::new()),
         })
     }
 
@@ -137,7 +153,18 @@ impl IvfFlatIndex {
         };
         let mut flat = FlatIndex::new(&self.gpu, self.dim, metric)?;
         flat.add(&host)?;
-        self.centroids = Some(Centroids { host, flat });
+        let data = self.gpu.upload(&host)?;
+        let norms = self.gpu.upload(&squared_norms(&host, self.dim))?;
+        self.centroids = Some(Centroids {
+            host,
+            flat,
+            data,
+            norms,
+        });
+        self.plans
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         Ok(())
     }
 
@@ -162,6 +189,51 @@ impl IvfFlatIndex {
         ids.into_iter()
             .map(|i| usize::try_from(i).map_err(|_| Error::Gpu("IVF: a vector got no list".into())))
             .collect()
+    }
+
+    /// The search plan for batches of `nq` queries, `k` and `nprobe`, from the cache or made.
+    fn plan(&self, nq: usize, k: usize, nprobe: usize) -> Result<Arc<Mutex<IvfSearchPlan>>> {
+        let mut cache = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, plan)) = cache.iter().find(|(shape, _)| *shape == (nq, k, nprobe)) {
+            return Ok(plan.clone());
+        }
+        let c = self.centroids.as_ref().ok_or_else(untrained)?;
+        let arena = self.arena.as_ref().expect("vectors are stored");
+        let regions: Vec<u32> = self
+            .lists
+            .iter()
+            .flat_map(|r| [r.start as u32, r.len as u32])
+            .collect();
+        let regions = self.gpu.upload(&regions)?;
+        let max_list = self.lists.iter().map(|r| r.len).max().unwrap_or(0);
+        let plan = IvfSearchPlan::new(
+            &self.gpu,
+            nq,
+            self.dim,
+            DbChunk {
+                data: &c.data,
+                norms: &c.norms,
+                rows: self.nlist,
+                id0: 0,
+            },
+            DbChunk {
+                data: &arena.data,
+                norms: &arena.norms,
+                rows: arena.used,
+                id0: 0,
+            },
+            &regions,
+            max_list,
+            nprobe,
+            k,
+            self.metric.kernel(),
+        )?;
+        let plan = Arc::new(Mutex::new(plan));
+        if cache.len() >= PLAN_CACHE {
+            cache.remove(0);
+        }
+        cache.push(((nq, k, nprobe), plan.clone()));
+        Ok(plan)
     }
 
     /// Makes sure the arena has `rows` more rows after `used`, growing it by doubling.
@@ -202,6 +274,10 @@ impl IvfFlatIndex {
 
     /// Stores vectors (prepared) with their ids.
     fn insert(&mut self, data: &[f32], ids: &[i64]) -> Result<()> {
+        self.plans
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         let d = self.dim;
         let assign = self.assign(data)?;
         let mut per_list: Vec<Vec<usize>> = vec![Vec::new(); self.nlist];
@@ -337,6 +413,10 @@ impl IvfFlatIndex {
 
     /// Rebuilds the storage from per-list contents (compacting it).
     fn rebuild(&mut self, contents: Vec<(Vec<i64>, Vec<f32>)>) -> Result<()> {
+        self.plans
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         let d = self.dim;
         let total: usize = contents.iter().map(|c| c.0.len()).sum();
         self.arena = None;
@@ -535,54 +615,14 @@ impl Index for IvfFlatIndex {
         }
         let d = self.dim;
         let queries = self.prepared(queries);
-        let arena = self.arena.as_ref().expect("vectors are stored");
         let batch_q = (self.gpu.tuning().int("submit.query_batch") as usize).max(1);
         let mut gpu_total = Some(0.0);
         for q in queries.chunks(batch_q * d) {
             let n = q.len() / d;
-            let (probes, g1) = self.coarse(q, nprobe, params.timed)?;
-            let qb = self.gpu.upload(q)?;
-            let qn = self.gpu.upload(&squared_norms(q, d))?;
-            let mut lists: Vec<ScanList> = self
-                .lists
-                .iter()
-                .map(|r| ScanList {
-                    start: r.start as u32,
-                    end: (r.start + r.len) as u32,
-                    queries: Vec::new(),
-                })
-                .collect();
-            for (i, &l) in probes.iter().enumerate() {
-                if l >= 0 {
-                    lists[l as usize].queries.push((i / nprobe) as u32);
-                }
-            }
-            lists.retain(|l| !l.queries.is_empty() && l.end > l.start);
-            let base = DbChunk {
-                data: &arena.data,
-                norms: &arena.norms,
-                rows: arena.used,
-                id0: 0,
-            };
-            let plan = ItemKnnPlan::new(
-                &self.gpu,
-                &qb,
-                &qn,
-                n,
-                d,
-                base,
-                &lists,
-                k,
-                self.metric.kernel(),
-            )?;
-            let mut batch = self.gpu.batch(params.timed);
-            plan.record(&mut batch);
-            let report = batch.finish()?;
-            gpu_total = gpu_total
-                .zip(g1)
-                .zip(report.gpu_seconds)
-                .map(|((a, b), c)| a + b + c);
-            let top = plan.read(&self.gpu)?;
+            let plan = self.plan(n, k, nprobe)?;
+            let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
+            let (top, g) = plan.run(&self.gpu, q, &squared_norms(q, d), params.timed)?;
+            gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
             for (v, id) in top.values.into_iter().zip(top.ids) {
                 match id {
                     Some(row) => {
@@ -655,6 +695,10 @@ impl Index for IvfFlatIndex {
     }
 
     fn reset(&mut self) -> Result<()> {
+        self.plans
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.arena = None;
         self.row_ids.clear();
         self.lists = vec![Region::default(); self.nlist];

@@ -168,3 +168,37 @@ fn ids_removal_reconstruction_persistence() {
         "fewer points than lists"
     );
 }
+
+#[test]
+fn long_lists_are_cut_into_segments_and_stay_exact() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("ivf long lists"));
+    // Three lists of ~1300 vectors, k = 100: on llvmpipe's loop budget a list is several
+    // segments, each its own work item and output list.
+    let (d, nlist) = (8, 3);
+    let base = clustered(&mut rng, 3, d, 4000);
+    let q = clustered(&mut rng, 3, d, 30);
+    let mut ivf = IvfFlatIndex::new(gpu, d, nlist, Metric::L2).unwrap();
+    ivf.kmeans.niter = 4;
+    ivf.train(&base).unwrap();
+    ivf.add(&base).unwrap();
+    let mut flat = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+    flat.add(&base).unwrap();
+    for (k, nprobe) in [(100, 3), (7, 3), (100, 1)] {
+        let a = ivf.search(&q, k, &params(nprobe)).unwrap();
+        if nprobe == nlist {
+            let b = flat.search(&q, k, &SearchParams::default()).unwrap();
+            assert_eq!(a.ids, b.ids, "k={k}");
+            assert_eq!(a.distances, b.distances, "k={k}");
+        } else {
+            // One list: its own vectors only, ids unique, distances true.
+            for i in 0..30 {
+                let ids = a.ids_of(i);
+                let mut u = ids.to_vec();
+                u.sort();
+                u.dedup();
+                assert_eq!(u.len(), k, "query {i}");
+            }
+        }
+    }
+}

@@ -172,7 +172,7 @@ pub fn shared_bytes(tiles: Tiles, kb: u32, cap: u32) -> u64 {
 }
 
 /// Best-list slots for k (a multiple of 4, so nearby k share a pipeline).
-fn list_slots(k: usize) -> u32 {
+pub fn list_slots(k: usize) -> u32 {
     (k as u32).next_multiple_of(4)
 }
 
@@ -233,7 +233,7 @@ pub fn fused_tiles(gpu: &Gpu, queries: usize, k: usize) -> Option<Tiles> {
 /// 65 535 iterations in all, silently) need an invocation's worst case within the budget.
 /// Per tile: the K steps, and for a row's invocation at most TN insertions of up to k moves
 /// each (every value of the tile beating the threshold).
-fn budget_segment(gpu: &Gpu, tiles: Tiles, d: usize, k: usize) -> Option<u64> {
+pub fn loop_segment(gpu: &Gpu, tiles: Tiles, d: usize, k: usize) -> Option<u64> {
     let t = gpu.tuning();
     let budget = t.int("knn.loop_budget");
     if budget == 0 {
@@ -380,7 +380,7 @@ impl KnnPlan {
             .next_multiple_of(u64::from(tn))
             .max(min_seg.next_multiple_of(u64::from(tn)))
             .min(u32::MAX as u64 / 2);
-        if let Some(max) = budget_segment(gpu, tiles, d, k) {
+        if let Some(max) = loop_segment(gpu, tiles, d, k) {
             seg_len = seg_len.min(max);
         }
         let seg_len = seg_len as u32;
@@ -555,7 +555,7 @@ impl ItemKnnPlan {
         })?;
         let (tm, tn, ..) = tiles;
         let tm_us = tm as usize;
-        let seg = budget_segment(gpu, tiles, d, k)
+        let seg = loop_segment(gpu, tiles, d, k)
             .unwrap_or(u64::MAX)
             .max(u64::from(tn))
             .min(u32::MAX as u64) as u32;
@@ -568,7 +568,7 @@ impl ItemKnnPlan {
                 let mut s0 = l.start;
                 while s0 < l.end {
                     let s1 = l.end.min(s0.saturating_add(seg));
-                    items.push([s0, s1, block.len() as u32, 0]);
+                    items.push([s0, s1, block.len() as u32, items.len() as u32]);
                     for r in 0..tm_us {
                         let q = block.get(r).copied().unwrap_or(NONE);
                         idx.push(q);
@@ -686,7 +686,7 @@ impl ItemKnnPlan {
             seg_len: seg,
             segs: items_n as u32,
             seg0: 0,
-            total_segs: 0,
+            total_segs: 1,
             id0: base.id0,
             topk: k as u32,
             wg_x: x,
@@ -842,6 +842,11 @@ impl TiledKnn {
             _tile: tile,
             id0: chunk.id0,
         })
+    }
+
+    /// The result buffers (`nq × k` values and chunk-local ids) of the last recorded run.
+    pub fn outputs(&self) -> (&GpuBuffer<f32>, &GpuBuffer<u32>) {
+        self.select.outputs()
     }
 
     /// Records the product, the norms and the selection.

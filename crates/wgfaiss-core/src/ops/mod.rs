@@ -2,6 +2,7 @@
 //! dispatch.
 
 pub mod gemm;
+pub mod ivf;
 pub mod knn;
 pub mod linalg;
 pub mod reduce;

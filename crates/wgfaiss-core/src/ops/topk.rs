@@ -209,6 +209,11 @@ impl TopKPlan {
         self.merge.record(batch);
     }
 
+    /// The result buffers (`rows × k` values and column ids) of the last recorded run.
+    pub fn outputs(&self) -> (&GpuBuffer<f32>, &GpuBuffer<u32>) {
+        (self.merge.values(), self.merge.ids())
+    }
+
     /// Number of passes (1 when every row fits one segment).
     pub fn passes(&self) -> usize {
         1 + self.merge.passes.len()

@@ -1,0 +1,155 @@
+// IVF search on the device: turns the coarse step's probes (query q probes list P[q * nprobe
+// + p]) into the work items of the list-major scan (knn.wgsl with ITEMS = 1), without a round
+// trip to the host.
+//
+// ivf_clear:   every gathered row empty (NONE), every list count and fill cursor zero.
+// ivf_count:   counts[l] = number of (query, probe) pairs on list l.
+// ivf_items:   one workgroup: blocks of TM pairs per list (exclusive scans of the blocks and
+//              of the items), and per (block, segment of at most seg_len list rows) a work
+//              item (rows [start, end), live rows | segment << 16, block); items past the last
+//              are empty. Lists with no pairs get no item.
+// ivf_scatter: each pair takes a row of its list's blocks (atomic cursor): the query to gather
+//              into it and its pair index q * nprobe + p (it writes output lists
+//              pair * segs + segment).
+//
+// Rows inside a block are in arrival order, which varies run to run; each row's result
+// depends only on its query and its list, so results do not.
+
+override WG: u32 = 256u;
+override TM: u32 = 64u;
+
+const NONE: u32 = 0xffffffffu;
+
+struct Params {
+    pairs: u32,     // nq * nprobe
+    nprobe: u32,
+    nlist: u32,
+    rows: u32,      // gathered rows allocated (items_cap * TM)
+    items_cap: u32,
+    wg_x: u32,
+    seg_len: u32,   // list rows per item at most
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> probes: array<u32>;
+@group(0) @binding(2) var<storage, read> regions: array<vec2<u32>>; // (start, len) per list
+@group(0) @binding(3) var<storage, read_write> counts: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read_write> cursor: array<atomic<u32>>;
+@group(0) @binding(5) var<storage, read_write> first_block: array<u32>;
+@group(0) @binding(6) var<storage, read_write> items: array<vec4<u32>>;
+@group(0) @binding(7) var<storage, read_write> idx: array<u32>;
+@group(0) @binding(8) var<storage, read_write> slots: array<u32>;
+
+fn global_id(wid: vec3<u32>, lid: u32) -> u32 {
+    return (wid.x + wid.y * p.wg_x) * WG + lid;
+}
+
+@compute @workgroup_size(WG)
+fn ivf_clear(@builtin(workgroup_id) wid: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = global_id(wid, lid);
+    if i < p.rows {
+        idx[i] = NONE;
+        slots[i] = 0u;
+    }
+    if i < p.nlist {
+        atomicStore(&counts[i], 0u);
+        atomicStore(&cursor[i], 0u);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn ivf_count(@builtin(workgroup_id) wid: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = global_id(wid, lid);
+    if i < p.pairs {
+        let l = probes[i];
+        if l < p.nlist {
+            atomicAdd(&counts[l], 1u);
+        }
+    }
+}
+
+var<workgroup> part_items: array<u32, WG>;
+var<workgroup> part_blocks: array<u32, WG>;
+
+fn list_segments(len: u32) -> u32 {
+    return max(1u, (len + p.seg_len - 1u) / p.seg_len);
+}
+
+@compute @workgroup_size(WG)
+fn ivf_items(@builtin(local_invocation_index) lid: u32) {
+    // Each invocation owns a contiguous run of lists: its blocks and items, then scans of the
+    // runs.
+    let per = (p.nlist + WG - 1u) / WG;
+    let l0 = min(lid * per, p.nlist);
+    let l1 = min(l0 + per, p.nlist);
+    var my_items = 0u;
+    var my_blocks = 0u;
+    for (var l = l0; l < l1; l++) {
+        let blocks = (atomicLoad(&counts[l]) + TM - 1u) / TM;
+        my_blocks += blocks;
+        my_items += blocks * list_segments(regions[l].y);
+    }
+    part_items[lid] = my_items;
+    part_blocks[lid] = my_blocks;
+    workgroupBarrier();
+    // Inclusive Hillis-Steele scans over the runs.
+    for (var s = 1u; s < WG; s <<= 1u) {
+        var add_i = 0u;
+        var add_b = 0u;
+        if lid >= s {
+            add_i = part_items[lid - s];
+            add_b = part_blocks[lid - s];
+        }
+        workgroupBarrier();
+        part_items[lid] += add_i;
+        part_blocks[lid] += add_b;
+        workgroupBarrier();
+    }
+    var item = part_items[lid] - my_items;
+    var block = part_blocks[lid] - my_blocks;
+    for (var l = l0; l < l1; l++) {
+        let n = atomicLoad(&counts[l]);
+        let r = regions[l];
+        let segs = list_segments(r.y);
+        first_block[l] = block;
+        let blocks = (n + TM - 1u) / TM;
+        for (var b = 0u; b < blocks; b++) {
+            for (var s = 0u; s < segs; s++) {
+                if item < p.items_cap {
+                    let s0 = r.x + min(s * p.seg_len, r.y);
+                    let s1 = r.x + min((s + 1u) * p.seg_len, r.y);
+                    items[item] = vec4<u32>(s0, s1, min(TM, n - b * TM) | (s << 16u), block + b);
+                }
+                item += 1u;
+            }
+        }
+        block += blocks;
+    }
+    workgroupBarrier();
+    let total = part_items[WG - 1u];
+    for (var i = total + lid; i < p.items_cap; i += WG) {
+        items[i] = vec4<u32>(0u, 0u, 0u, 0u);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn ivf_scatter(@builtin(workgroup_id) wid: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let i = global_id(wid, lid);
+    if i >= p.pairs {
+        return;
+    }
+    let l = probes[i];
+    if l >= p.nlist {
+        return;
+    }
+    let pos = atomicAdd(&cursor[l], 1u);
+    let row = first_block[l] * TM + pos;
+    if row < p.rows {
+        idx[row] = i / p.nprobe;
+        slots[row] = i;
+    }
+}
