@@ -48,6 +48,10 @@ pub enum What {
         /// Write all results as JSON to this file.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
+        /// Also write the data and the exact neighbours (base.npy, queries.npy, gt.npy) to
+        /// this folder, for scripts/peer_ivf.py.
+        #[arg(long)]
+        save_data: Option<std::path::PathBuf>,
     },
     /// Exact search with the flat index on random data: batch and single-query times, QPS,
     /// checked against a CPU brute force on sample queries.
@@ -172,7 +176,10 @@ pub fn run(what: What) -> Result<()> {
             niter,
             single,
             json,
-        } => crate::ivf::bench(nb, nq, dim, centers, nlist, &nprobe, k, niter, single, json),
+            save_data,
+        } => crate::ivf::bench(
+            nb, nq, dim, centers, nlist, &nprobe, k, niter, single, json, save_data,
+        ),
         What::Flat {
             nb,
             nq,

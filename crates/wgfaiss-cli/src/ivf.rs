@@ -70,6 +70,7 @@ pub fn bench(
     niter: usize,
     single: usize,
     json: Option<std::path::PathBuf>,
+    save_data: Option<std::path::PathBuf>,
 ) -> Result<()> {
     let nprobes: Vec<usize> = nprobes
         .split(',')
@@ -100,6 +101,12 @@ pub fn bench(
     let mut flat = FlatIndex::new(&gpu, d, Metric::L2)?;
     flat.add(&base)?;
     let truth = flat.search(&queries, k, &SearchParams::default())?;
+    if let Some(dir) = &save_data {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        wgfaiss::io::write_vectors(&dir.join("base.npy"), &base, d)?;
+        wgfaiss::io::write_vectors(&dir.join("queries.npy"), &queries, d)?;
+        wgfaiss::io::write_ids(&dir.join("gt.npy"), &truth.ids, k)?;
+    }
     let timed = |nprobe| SearchParams {
         nprobe,
         timed: true,

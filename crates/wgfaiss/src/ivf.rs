@@ -85,8 +85,10 @@ pub struct IvfFlatIndex {
 /// A cached search plan and its shape (batch size, k, nprobe).
 type CachedPlan = ((usize, usize, usize), Arc<Mutex<IvfSearchPlan>>);
 
-/// Search shapes whose plans an index keeps.
-const PLAN_CACHE: usize = 8;
+/// Search shapes whose plans an index keeps. Few: a plan holds hundreds of MB of scratch for
+/// large batches, and on the H200 the scan slowed by 2-3x with six large plans alive (reads
+/// over a larger footprint, see docs/ARCHITECTURE.md).
+const PLAN_CACHE: usize = 2;
 
 impl std::fmt::Debug for IvfFlatIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
