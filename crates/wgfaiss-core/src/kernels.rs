@@ -131,6 +131,27 @@ pub const IVF: Family = Family {
     trusted: false,
 };
 
+const KMEANS_PART: &str = include_str!("../../../wgsl/kmeans.wgsl");
+
+/// k-means centroid update on the device (group points by centroid, per-centroid means).
+pub const KMEANS: Family = Family {
+    name: "kmeans",
+    parts: &[KMEANS_PART],
+    needs: Needs {
+        subgroups: false,
+        f16: false,
+        coop_matrix: false,
+    },
+    entries: &[
+        "km_clear",
+        "km_count",
+        "km_offsets",
+        "km_scatter",
+        "km_means",
+    ],
+    trusted: false,
+};
+
 /// The cooperative-matrix GEMM template (entry points written by
 /// [`crate::ops::gemm::coop_source`]).
 pub const GEMM_COOP_TEMPLATE: &str = include_str!("../../../wgsl/gemm_coop.wgsl");
@@ -267,6 +288,7 @@ pub const ALL_FAMILIES: &[Family] = &[
     TOPK,
     ELEMENTWISE,
     IVF,
+    KMEANS,
 ];
 
 /// Override constants of one pipeline: `(name, value)`, sorted by name in the key.

@@ -32,6 +32,9 @@ pub mod rng;
 pub mod submit;
 pub mod tuning;
 
+/// The wgpu this crate is built on (plans hold its bind groups and buffers).
+pub use wgpu;
+
 pub use buffer::{GpuBuffer, SplitBuffer};
 pub use device::{Capabilities, CoopMatrixConfig, Gpu, GpuOptions};
 pub use error::{Error, Result};

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use wgfaiss_core::Capabilities;
 use wgfaiss_core::kernels::{
-    ALL_FAMILIES, ELEMENTWISE, IVF, QR_SIMPLE, QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP,
+    ALL_FAMILIES, ELEMENTWISE, IVF, KMEANS, QR_SIMPLE, QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP,
     STREAM_READ, TOPK, gemm_coop, gemm_family, knn_family, validate,
 };
 use wgfaiss_core::ops::{gemm, knn, reduce, topk};
@@ -178,9 +178,10 @@ fn every_family_and_override_set_validates_with_naga() {
     for tm in [4, 16, 32, 64, 128, 256] {
         validate(&IVF, &[("WG", 256), ("TM", tm)]).unwrap_or_else(|e| panic!("ivf {tm}: {e}"));
     }
+    validate(&KMEANS, &[("WG", 256)]).unwrap_or_else(|e| panic!("kmeans: {e}"));
     assert_eq!(
         ALL_FAMILIES.len(),
-        8,
+        9,
         "a new family needs its override sets validated here"
     );
     assert!(checked >= 6 * 7);

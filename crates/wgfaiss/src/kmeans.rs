@@ -5,12 +5,19 @@
 //! empty-cluster repair by splitting the largest cluster, and a spherical mode (centroids
 //! normalized, assignment by inner product) for cosine and inner-product indexes.
 //!
-//! Status: the centroid update (sums per cluster) runs on the host in f64, one pass over the
-//! sample per iteration; a GPU update is the next step for the 1M × 128 → 4096 target.
+//! The centroid update runs on the device too (`wgsl/kmeans.wgsl`: points grouped by centroid,
+//! then per-centroid means with compensated f32 sums); only counts, means and the assignment
+//! distances (for the objective) come back each iteration, for the empty-cluster repair and
+//! the spherical normalisation on the host. Where the adapter stops long loops (llvmpipe) and
+//! a cluster could outgrow the budget, the update runs on the host in f64 instead. The device
+//! update groups points in arrival order, so its sums can differ in the last bit run to run.
 
+use std::sync::Arc;
+
+use wgfaiss_core::kernels::{KMEANS, Kernel};
 use wgfaiss_core::ops::knn::{DbChunk, KnnMetric, KnnPlan, squared_norms};
 use wgfaiss_core::rng::Rng;
-use wgfaiss_core::{Error, Gpu, Result};
+use wgfaiss_core::{Batch, Error, Gpu, GpuBuffer, Result};
 
 use crate::index::check_vectors;
 
@@ -159,6 +166,14 @@ pub fn kmeans(
         id0: 0,
     };
     let plan = KnnPlan::new(gpu, &pts, &pnorms, np, d, &[chunk], 1, metric)?;
+    // The update on the device where the adapter has no loop limit that a large cluster could
+    // exceed (llvmpipe); otherwise on the host.
+    let budget = gpu.tuning().int("knn.loop_budget");
+    let device = if budget == 0 || (np as u64) < budget / 2 {
+        Some(DeviceUpdate::new(gpu, &plan, &pts, &cents, np, k, d)?)
+    } else {
+        None
+    };
     let mut objective = Vec::with_capacity(params.niter);
     let mut repaired = 0;
     for _ in 0..params.niter {
@@ -166,27 +181,42 @@ pub fn kmeans(
         gpu.write(&cnorms, &squared_norms(&centroids, d))?;
         let mut batch = gpu.batch(false);
         plan.record(&mut batch);
-        batch.finish()?;
-        let assign = plan.read(gpu)?;
-        objective.push(assign.values.iter().map(|&v| f64::from(v)).sum());
-        // Update: means of the assigned points, in f64.
-        let mut sums = vec![0f64; k * d];
-        let mut counts = vec![0usize; k];
-        for (p, id) in assign.ids.iter().enumerate() {
-            let c =
-                id.ok_or_else(|| Error::Gpu("k-means: a point got no centroid".into()))? as usize;
-            counts[c] += 1;
-            for (s, &x) in sums[c * d..(c + 1) * d]
-                .iter_mut()
-                .zip(&points[p * d..(p + 1) * d])
-            {
-                *s += f64::from(x);
-            }
+        if let Some(u) = &device {
+            u.record(&mut batch);
         }
-        for c in 0..k {
-            if counts[c] > 0 {
-                for j in 0..d {
-                    centroids[c * d + j] = (sums[c * d + j] / counts[c] as f64) as f32;
+        batch.finish()?;
+        let mut counts;
+        if let Some(u) = &device {
+            let (values, c, means) = u.read(gpu, &plan, &cents)?;
+            objective.push(values.iter().map(|&v| f64::from(v)).sum());
+            counts = c;
+            for c in 0..k {
+                if counts[c] > 0 {
+                    centroids[c * d..(c + 1) * d].copy_from_slice(&means[c * d..(c + 1) * d]);
+                }
+            }
+        } else {
+            let assign = plan.read(gpu)?;
+            objective.push(assign.values.iter().map(|&v| f64::from(v)).sum());
+            // Update: means of the assigned points, in f64.
+            let mut sums = vec![0f64; k * d];
+            counts = vec![0usize; k];
+            for (p, id) in assign.ids.iter().enumerate() {
+                let c = id.ok_or_else(|| Error::Gpu("k-means: a point got no centroid".into()))?
+                    as usize;
+                counts[c] += 1;
+                for (s, &x) in sums[c * d..(c + 1) * d]
+                    .iter_mut()
+                    .zip(&points[p * d..(p + 1) * d])
+                {
+                    *s += f64::from(x);
+                }
+            }
+            for c in 0..k {
+                if counts[c] > 0 {
+                    for j in 0..d {
+                        centroids[c * d + j] = (sums[c * d + j] / counts[c] as f64) as f32;
+                    }
                 }
             }
         }
@@ -203,6 +233,100 @@ pub fn kmeans(
         repaired,
         points: np,
     })
+}
+
+/// A kernel, its bind group and its grid.
+type Pass = (Arc<Kernel>, wgfaiss_core::wgpu::BindGroup, (u32, u32, u32));
+
+/// The centroid update on the device (`wgsl/kmeans.wgsl`): points grouped by their assigned
+/// centroid (count, scan, scatter), then one workgroup per centroid averaging its points.
+struct DeviceUpdate {
+    passes: Vec<Pass>,
+    counts: GpuBuffer<u32>,
+    _scratch: Vec<GpuBuffer<u32>>,
+}
+
+impl DeviceUpdate {
+    fn new(
+        gpu: &Gpu,
+        plan: &KnnPlan,
+        points: &GpuBuffer<f32>,
+        centroids: &GpuBuffer<f32>,
+        n: usize,
+        k: usize,
+        d: usize,
+    ) -> Result<DeviceUpdate> {
+        let counts = gpu.alloc::<u32>(k)?;
+        let cursor = gpu.alloc::<u32>(k)?;
+        let offsets = gpu.alloc::<u32>(k)?;
+        let order = gpu.alloc::<u32>(n)?;
+        let kernel = |e| gpu.kernel(&KMEANS, e, &[("WG", 256)]);
+        let grid = |groups: usize| {
+            let (x, y) = gpu.grid((groups as u32).max(1));
+            (x, y, 1)
+        };
+        let assign = plan.outputs().1;
+        let mut passes = Vec::new();
+        for (entry, groups, used) in [
+            ("km_clear", k.div_ceil(256), &[2, 3][..]),
+            ("km_count", n.div_ceil(256), &[1, 2][..]),
+            ("km_offsets", 1, &[2, 4][..]),
+            ("km_scatter", n.div_ceil(256), &[1, 3, 4, 5][..]),
+            ("km_means", k, &[2, 4, 5, 6, 7][..]),
+        ] {
+            let kern = kernel(entry)?;
+            let g = grid(groups);
+            let params = gpu.uniform(&[n as u32, k as u32, d as u32, g.0]);
+            let all = [
+                (1, assign.binding()),
+                (2, counts.binding()),
+                (3, cursor.binding()),
+                (4, offsets.binding()),
+                (5, order.binding()),
+                (6, points.binding()),
+                (7, centroids.binding()),
+            ];
+            let mut entries = vec![(0, params.as_entire_binding())];
+            entries.extend(all.into_iter().filter(|(b, _)| used.contains(b)));
+            let bg = gpu.bind(&kern, &entries);
+            passes.push((kern, bg, g));
+        }
+        Ok(DeviceUpdate {
+            passes,
+            counts,
+            _scratch: vec![cursor, offsets, order],
+        })
+    }
+
+    fn record(&self, batch: &mut Batch<'_>) {
+        for (kernel, bg, grid) in &self.passes {
+            batch.dispatch(kernel, bg, *grid);
+        }
+    }
+
+    /// Assignment distances, counts and the new means (one readback).
+    fn read(
+        &self,
+        gpu: &Gpu,
+        plan: &KnnPlan,
+        centroids: &GpuBuffer<f32>,
+    ) -> Result<(Vec<f32>, Vec<usize>, Vec<f32>)> {
+        let values = plan.outputs().0;
+        let out = gpu.read_bytes(&[
+            (values.raw(), 0, (values.len() * 4) as u64),
+            (self.counts.raw(), 0, (self.counts.len() * 4) as u64),
+            (centroids.raw(), 0, (centroids.len() * 4) as u64),
+        ])?;
+        let counts = bytemuck::pod_collect_to_vec::<u8, u32>(&out[1])
+            .into_iter()
+            .map(|c| c as usize)
+            .collect();
+        Ok((
+            bytemuck::pod_collect_to_vec(&out[0]),
+            counts,
+            bytemuck::pod_collect_to_vec(&out[2]),
+        ))
+    }
 }
 
 /// Empty-cluster repair (as FAISS): each empty cluster takes a copy of the largest cluster's

@@ -71,7 +71,18 @@ fn clustered(
 
 #[test]
 fn objective_matches_a_cpu_run_from_the_same_centroids() {
-    let gpu = gpu();
+    // The device update (default) and the host update (taken where a loop budget could be
+    // exceeded: forced here with a tiny budget).
+    let host = wgfaiss::Gpu::with_options(
+        common::options().with_override("WGFAISS_KNN_LOOP_BUDGET", 1000),
+    )
+    .unwrap();
+    for gpu in [gpu(), &host] {
+        objective_matches_cpu(gpu);
+    }
+}
+
+fn objective_matches_cpu(gpu: &wgfaiss::Gpu) {
     let mut rng = Rng::new(seed("kmeans cpu"));
     let (d, k, n) = (12, 9, 1500);
     let pts = rng.vec(n * d);
