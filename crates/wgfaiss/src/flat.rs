@@ -458,20 +458,12 @@ impl Index for FlatIndex {
     fn search(&self, queries: &[f32], k: usize, params: &SearchParams) -> Result<SearchResult> {
         check_k(k)?;
         let nq = check_vectors(queries, self.dim, "search")?;
-        let mut result = SearchResult {
-            nq,
-            k,
-            ids: Vec::with_capacity(nq * k),
-            distances: Vec::with_capacity(nq * k),
-            gpu_seconds: None,
-        };
+        let mut result = SearchResult::with_capacity(nq, k);
         if nq == 0 {
             return Ok(result);
         }
         if self.ntotal == 0 {
-            result.ids = vec![-1; nq * k];
-            result.distances = vec![self.metric.worst(); nq * k];
-            return Ok(result);
+            return Ok(SearchResult::padding(nq, k, self.metric));
         }
         let queries = self.prepared(queries);
         let mut batch_q = self.gpu.tuning().int("submit.query_batch") as usize;
@@ -486,18 +478,7 @@ impl Index for FlatIndex {
             let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
             let (top, g) = plan.run(self, q, params.timed)?;
             gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
-            for (v, id) in top.values.into_iter().zip(top.ids) {
-                match id {
-                    Some(pos) => {
-                        result.ids.push(self.id_at(pos as usize));
-                        result.distances.push(v);
-                    }
-                    None => {
-                        result.ids.push(-1);
-                        result.distances.push(self.metric.worst());
-                    }
-                }
-            }
+            result.push(top, |pos| self.id_at(pos as usize), self.metric);
         }
         if params.timed {
             result.gpu_seconds = gpu_total;

@@ -111,6 +111,49 @@ pub struct SearchResult {
 }
 
 impl SearchResult {
+    /// An empty result of `nq × k` to be filled by [`SearchResult::push`].
+    pub(crate) fn with_capacity(nq: usize, k: usize) -> SearchResult {
+        SearchResult {
+            nq,
+            k,
+            ids: Vec::with_capacity(nq * k),
+            distances: Vec::with_capacity(nq * k),
+            gpu_seconds: None,
+        }
+    }
+
+    /// A result of padding only (an empty index).
+    pub(crate) fn padding(nq: usize, k: usize, metric: Metric) -> SearchResult {
+        SearchResult {
+            nq,
+            k,
+            ids: vec![-1; nq * k],
+            distances: vec![metric.worst(); nq * k],
+            gpu_seconds: None,
+        }
+    }
+
+    /// Appends a batch's selections, mapping kernel ids to user ids.
+    pub(crate) fn push(
+        &mut self,
+        top: wgfaiss_core::ops::topk::TopK,
+        id_of: impl Fn(u32) -> i64,
+        metric: Metric,
+    ) {
+        for (v, id) in top.values.into_iter().zip(top.ids) {
+            match id {
+                Some(i) => {
+                    self.ids.push(id_of(i));
+                    self.distances.push(v);
+                }
+                None => {
+                    self.ids.push(-1);
+                    self.distances.push(metric.worst());
+                }
+            }
+        }
+    }
+
     /// The ids of query `q`.
     pub fn ids_of(&self, q: usize) -> &[i64] {
         &self.ids[q * self.k..(q + 1) * self.k]

@@ -600,20 +600,12 @@ impl Index for IvfFlatIndex {
                 self.nlist
             )));
         }
-        let mut result = SearchResult {
-            nq,
-            k,
-            ids: Vec::with_capacity(nq * k),
-            distances: Vec::with_capacity(nq * k),
-            gpu_seconds: None,
-        };
+        let mut result = SearchResult::with_capacity(nq, k);
         if nq == 0 {
             return Ok(result);
         }
         if self.ntotal == 0 {
-            result.ids = vec![-1; nq * k];
-            result.distances = vec![self.metric.worst(); nq * k];
-            return Ok(result);
+            return Ok(SearchResult::padding(nq, k, self.metric));
         }
         let d = self.dim;
         let queries = self.prepared(queries);
@@ -625,18 +617,7 @@ impl Index for IvfFlatIndex {
             let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
             let (top, g) = plan.run(&self.gpu, q, &squared_norms(q, d), params.timed)?;
             gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
-            for (v, id) in top.values.into_iter().zip(top.ids) {
-                match id {
-                    Some(row) => {
-                        result.ids.push(self.row_ids[row as usize]);
-                        result.distances.push(v);
-                    }
-                    None => {
-                        result.ids.push(-1);
-                        result.distances.push(self.metric.worst());
-                    }
-                }
-            }
+            result.push(top, |row| self.row_ids[row as usize], self.metric);
         }
         if params.timed {
             result.gpu_seconds = gpu_total;

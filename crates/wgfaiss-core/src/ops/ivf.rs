@@ -57,23 +57,6 @@ struct Params {
     _pad: u32,
 }
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Pod, Zeroable)]
-struct KnnParams {
-    m: u32,
-    n: u32,
-    k: u32,
-    lda: u32,
-    ldb: u32,
-    seg_len: u32,
-    segs: u32,
-    seg0: u32,
-    total_segs: u32,
-    id0: u32,
-    topk: u32,
-    wg_x: u32,
-}
-
 /// A planned IVF search of batches of `nq` queries (see the module documentation). Valid for
 /// the storage it was made with: plan again after the lists change.
 pub struct IvfSearchPlan {
@@ -291,7 +274,7 @@ impl IvfSearchPlan {
             ),
         )?;
         let (sx, sy) = gpu.grid(items_cap as u32);
-        let sp = gpu.uniform(&KnnParams {
+        let sp = gpu.uniform(&crate::ops::knn::Params {
             m: rows as u32,
             n: arena.rows as u32,
             k: d as u32,

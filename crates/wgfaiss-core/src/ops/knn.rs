@@ -261,21 +261,22 @@ pub fn max_fused_k(gpu: &Gpu) -> usize {
         .unwrap_or(0)
 }
 
+/// The fused kernel's parameters (`knn.wgsl`'s `Params`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    lda: u32,
-    ldb: u32,
-    seg_len: u32,
-    segs: u32,
-    seg0: u32,
-    total_segs: u32,
-    id0: u32,
-    topk: u32,
-    wg_x: u32,
+pub(crate) struct Params {
+    pub(crate) m: u32,
+    pub(crate) n: u32,
+    pub(crate) k: u32,
+    pub(crate) lda: u32,
+    pub(crate) ldb: u32,
+    pub(crate) seg_len: u32,
+    pub(crate) segs: u32,
+    pub(crate) seg0: u32,
+    pub(crate) total_segs: u32,
+    pub(crate) id0: u32,
+    pub(crate) topk: u32,
+    pub(crate) wg_x: u32,
 }
 
 /// One chunk of the database on the device: `rows × d` vectors and their squared norms.
