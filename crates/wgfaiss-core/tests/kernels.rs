@@ -150,12 +150,16 @@ fn every_family_and_override_set_validates_with_naga() {
         }
     }
     validate(&gemm_coop(), &[("WG", 128)]).unwrap_or_else(|e| panic!("{e}"));
-    // Fused k-NN: the shipped tiles and those with the query tile halved (what the plan
-    // does for larger k), scalar and vec4 loads, both metrics, several list and slot sizes.
+    // Fused k-NN: every tile configuration the plan can pick from the shipped tiles (the
+    // query tile halved, the base tile widened or narrowed: `tile_candidates`), scalar and vec4
+    // loads, both metrics, several list and slot sizes, grid and work-item modes.
     let mut knn_sets = 0;
+    let mut seen = BTreeSet::new();
     for &tiles in shipped.iter().chain([&gemm::SMALL_M_TILES]) {
-        let mut t = tiles;
-        while t.0 >= t.3 && (t.0 >= 16 || t.0 == 4) {
+        for t in knn::tile_candidates(tiles) {
+            if !seen.insert(t) {
+                continue;
+            }
             for vec in [false, true] {
                 let family = knn_family(&knn::KnnVariant { tiles: t, vec });
                 for (kb, cap, metric) in [
@@ -170,7 +174,6 @@ fn every_family_and_override_set_validates_with_naga() {
                     }
                 }
             }
-            t.0 /= 2;
         }
     }
     assert!(knn_sets >= 12, "{knn_sets}");

@@ -195,7 +195,7 @@ pub fn tiny_tiles(t: &crate::tuning::Tuning) -> Tiles {
 /// workgroup memory. `None` when even 16-row tiles do not fit.
 pub fn fused_tiles(gpu: &Gpu, queries: usize, k: usize) -> Option<Tiles> {
     let t = gpu.tuning();
-    let mut tiles = if queries <= 4 {
+    let tiles = if queries <= 4 {
         tiny_tiles(t)
     } else if queries <= 16 {
         SMALL_M_TILES
@@ -210,22 +210,35 @@ pub fn fused_tiles(gpu: &Gpu, queries: usize, k: usize) -> Option<Tiles> {
     };
     let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
     let cap = t.int("knn.candidate_slots") as u32;
+    tile_candidates(tiles).into_iter().find(|&tiles| {
+        shared_bytes(tiles, list_slots(k), cap) <= limit && check_tiles(gpu, tiles).is_ok()
+    })
+}
+
+/// The tile configurations [`fused_tiles`] tries from `start`, in order: the query tile
+/// halved (the base tile doubled to keep the invocations and the reuse of each staged query,
+/// which on an H200 made k = 100 go from 435 to 347 ms for 10 000 × 1M × 128), and once the
+/// query tile is as small as it goes, the base tile halved.
+pub fn tile_candidates(start: Tiles) -> Vec<Tiles> {
+    let mut out = vec![start];
+    let mut t = start;
     loop {
-        if shared_bytes(tiles, list_slots(k), cap) <= limit && check_tiles(gpu, tiles).is_ok() {
-            return Some(tiles);
+        if t.0 <= 16 || t.0 / 2 < t.3 {
+            if t.1 > 32 && t.1 / 2 >= t.4 * 4 {
+                t.1 /= 2;
+            } else {
+                break;
+            }
+        } else {
+            t.0 /= 2;
+            if t.4 == 4 && t.1 < 256 {
+                t.1 *= 2;
+                t.4 = 8;
+            }
         }
-        if tiles.0 <= 16 || tiles.0 / 2 < tiles.3 {
-            return None;
-        }
-        // Fewer queries per tile: widen the tile along the database instead (same
-        // invocations, same reuse of each staged query). On the H200, k = 100 went from 435
-        // to 347 ms for 10 000 x 1M x 128 with (32, 128, 16, 4, 8) instead of (32, 64, 16, 4, 4).
-        tiles.0 /= 2;
-        if tiles.4 == 4 && tiles.1 < 256 {
-            tiles.1 *= 2;
-            tiles.4 = 8;
-        }
+        out.push(t);
     }
+    out
 }
 
 /// The longest segment (base vectors per workgroup) within `knn.loop_budget`, if the adapter
