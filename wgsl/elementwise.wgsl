@@ -72,3 +72,23 @@ fn fill_lists(@builtin(workgroup_id) wid: vec3<u32>,
         f_i[i] = NONE;
     }
 }
+
+// map_ids: out[i] = table[ids[i]] (64-bit ids as (lo, hi) pairs), or -1 where ids[i] is NONE
+//   (result ids mapped on the device, so the host reads them ready).
+@group(0) @binding(10) var<storage, read> m_ids: array<u32>;
+@group(0) @binding(11) var<storage, read> m_table: array<vec2<u32>>;
+@group(0) @binding(12) var<storage, read_write> m_out: array<vec2<u32>>;
+
+@compute @workgroup_size(WG)
+fn map_ids(@builtin(workgroup_id) wid: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * p.wg_x) * WG + lid;
+    if i < p.m {
+        let id = m_ids[i];
+        var v = vec2<u32>(NONE, NONE);
+        if id != NONE && id < p.n {
+            v = m_table[id];
+        }
+        m_out[i] = v;
+    }
+}

@@ -112,7 +112,7 @@ pub const ELEMENTWISE: Family = Family {
         f16: false,
         coop_matrix: false,
     },
-    entries: &["add_row_vector", "gather_rows", "fill_lists"],
+    entries: &["add_row_vector", "gather_rows", "fill_lists", "map_ids"],
     trusted: false,
 };
 

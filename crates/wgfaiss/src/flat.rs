@@ -180,11 +180,12 @@ impl FlatIndex {
         Ok(())
     }
 
-    fn prepared(&self, data: &[f32]) -> Vec<f32> {
+    /// The vectors as stored: normalized for cosine, as given otherwise (no copy).
+    fn prepared<'a>(&self, data: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
         if self.metric == Metric::Cosine {
-            normalized(data, self.dim)
+            std::borrow::Cow::Owned(normalized(data, self.dim))
         } else {
-            data.to_vec()
+            std::borrow::Cow::Borrowed(data)
         }
     }
 

@@ -170,11 +170,12 @@ impl IvfFlatIndex {
         Ok(())
     }
 
-    fn prepared(&self, data: &[f32]) -> Vec<f32> {
+    /// The vectors as stored: normalized for cosine, as given otherwise (no copy).
+    fn prepared<'a>(&self, data: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
         if self.metric == Metric::Cosine {
-            normalized(data, self.dim)
+            std::borrow::Cow::Owned(normalized(data, self.dim))
         } else {
-            data.to_vec()
+            std::borrow::Cow::Borrowed(data)
         }
     }
 
@@ -207,6 +208,11 @@ impl IvfFlatIndex {
             .flat_map(|r| [r.start as u32, r.len as u32])
             .collect();
         let regions = self.gpu.upload(&regions)?;
+        let row_ids: Vec<u32> = self.row_ids[..arena.used]
+            .iter()
+            .flat_map(|&id| [id as u64 as u32, ((id as u64) >> 32) as u32])
+            .collect();
+        let row_ids = self.gpu.upload(&row_ids)?;
         let max_list = self.lists.iter().map(|r| r.len).max().unwrap_or(0);
         let plan = IvfSearchPlan::new(
             &self.gpu,
@@ -225,6 +231,7 @@ impl IvfFlatIndex {
                 id0: 0,
             },
             &regions,
+            &row_ids,
             max_list,
             nprobe,
             k,
@@ -615,9 +622,10 @@ impl Index for IvfFlatIndex {
             let n = q.len() / d;
             let plan = self.plan(n, k, nprobe)?;
             let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
-            let (top, g) = plan.run(&self.gpu, q, &squared_norms(q, d), params.timed)?;
+            let (values, ids, g) = plan.run(&self.gpu, q, &squared_norms(q, d), params.timed)?;
             gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
-            result.push(top, |row| self.row_ids[row as usize], self.metric);
+            result.distances.extend(values);
+            result.ids.extend(ids);
         }
         if params.timed {
             result.gpu_seconds = gpu_total;

@@ -109,7 +109,8 @@ fn ids_removal_reconstruction_persistence() {
     let mut rng = Rng::new(seed("ivf ids"));
     let (d, nlist) = (8, 6);
     let base = clustered(&mut rng, 10, d, 300);
-    let ids: Vec<i64> = (0..300).map(|i| 1_000_000 + 7 * i).collect();
+    // Negative ids and ids beyond 32 bits (mapped to 64-bit ids on the device).
+    let ids: Vec<i64> = (0..300).map(|i| (i - 150) * (1i64 << 33) + 7).collect();
     let mut ivf = IvfFlatIndex::new(gpu, d, nlist, Metric::L2).unwrap();
     assert!(ivf.add(&base).is_err(), "add before train");
     assert!(

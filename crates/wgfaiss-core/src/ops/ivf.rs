@@ -17,7 +17,7 @@ use crate::ops::knn::{
     DbChunk, KnnMetric, KnnPlan, KnnVariant, TiledKnn, constants, fused_tiles, list_slots,
     loop_segment, max_fused_k, tile_queries,
 };
-use crate::ops::topk::{SegmentMerge, TopK};
+use crate::ops::topk::SegmentMerge;
 use crate::submit::Batch;
 
 type Dispatch = (Arc<Kernel>, wgpu::BindGroup, (u32, u32, u32));
@@ -65,7 +65,10 @@ pub struct IvfSearchPlan {
     coarse: Coarse,
     passes: Vec<Dispatch>,
     merge: SegmentMerge,
+    map: Dispatch,
+    ids: GpuBuffer<u32>,
     nq: usize,
+    k: usize,
     d: usize,
     _buffers: Vec<GpuBuffer<u32>>,
     _floats: Vec<GpuBuffer<f32>>,
@@ -79,7 +82,8 @@ const COARSE_FUSED_MAX: usize = 16;
 impl IvfSearchPlan {
     /// Plans the search of `nq` queries of dimension `d`: `centroids` (`nlist` rows) are the
     /// coarse quantizer, `arena` holds the lists, `regions` is `(start, len)` per list in
-    /// arena rows (`2 × nlist` values), `max_list` the longest list.
+    /// arena rows (`2 × nlist` values), `max_list` the longest list, and `row_ids` the 64-bit
+    /// id of each arena row as (low, high) u32 pairs (results are mapped on the device).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         gpu: &Gpu,
@@ -88,13 +92,20 @@ impl IvfSearchPlan {
         centroids: DbChunk<'_>,
         arena: DbChunk<'_>,
         regions: &GpuBuffer<u32>,
+        row_ids: &GpuBuffer<u32>,
         max_list: usize,
         nprobe: usize,
         k: usize,
         metric: KnnMetric,
     ) -> Result<IvfSearchPlan> {
         let nlist = centroids.rows;
-        if nq == 0 || d == 0 || nprobe == 0 || nprobe > nlist || regions.len() < 2 * nlist {
+        if nq == 0
+            || d == 0
+            || nprobe == 0
+            || nprobe > nlist
+            || regions.len() < 2 * nlist
+            || row_ids.len() < 2 * arena.rows
+        {
             return Err(Error::InvalidArgument(format!(
                 "IVF search: {nq} queries, nprobe {nprobe} of {nlist} lists"
             )));
@@ -315,13 +326,33 @@ impl IvfSearchPlan {
             k,
             metric == KnnMetric::InnerProduct,
         )?;
+        // Arena rows → 64-bit ids, on the device.
+        let ids = gpu.alloc::<u32>(2 * nq * k)?;
+        let map = ew("map_ids")?;
+        let mp = gpu.uniform(&[(nq * k) as u32, arena.rows as u32, grid(nq * k).0, 0]);
+        let map_pass = (
+            map.clone(),
+            gpu.bind(
+                &map,
+                &[
+                    (0, mp.as_entire_binding()),
+                    (10, merge.ids().binding()),
+                    (11, row_ids.binding()),
+                    (12, ids.binding()),
+                ],
+            ),
+            grid(nq * k),
+        );
         Ok(IvfSearchPlan {
             queries,
             qnorms,
             coarse,
             passes,
             merge,
+            map: map_pass,
+            ids,
             nq,
+            k,
             d,
             _buffers: vec![counts, cursor, first_block, items, idx, slots],
             _floats: vec![grouped, grouped_n],
@@ -329,14 +360,14 @@ impl IvfSearchPlan {
     }
 
     /// Searches `q` (`nq × d`) with its squared norms: one submission, one readback. Returns
-    /// per query `k` values and arena rows (offset by the arena's `id0`), and the GPU time.
+    /// per query `k` values and ids (-1 for padding), and the GPU time.
     pub fn run(
         &self,
         gpu: &Gpu,
         q: &[f32],
         qnorms: &[f32],
         timed: bool,
-    ) -> Result<(TopK, Option<f64>)> {
+    ) -> Result<(Vec<f32>, Vec<i64>, Option<f64>)> {
         if q.len() != self.nq * self.d || qnorms.len() != self.nq {
             return Err(Error::InvalidArgument(format!(
                 "IVF search plan for {} queries of {} got {} values",
@@ -353,7 +384,17 @@ impl IvfSearchPlan {
             batch.dispatch(kernel, bg, *grid);
         }
         self.merge.record(&mut batch);
+        batch.dispatch(&self.map.0, &self.map.1, self.map.2);
         let report = batch.finish()?;
-        Ok((self.merge.read(gpu)?, report.gpu_seconds))
+        let n = (self.nq * self.k * 4) as u64;
+        let out = gpu.read_bytes(&[
+            (self.merge.values().raw(), 0, n),
+            (self.ids.raw(), 0, 2 * n),
+        ])?;
+        Ok((
+            bytemuck::pod_collect_to_vec(&out[0]),
+            bytemuck::pod_collect_to_vec(&out[1]),
+            report.gpu_seconds,
+        ))
     }
 }
