@@ -101,6 +101,9 @@ pub fn bench(
     let mut flat = FlatIndex::new(&gpu, d, Metric::L2)?;
     flat.add(&base)?;
     let truth = flat.search(&queries, k, &SearchParams::default())?;
+    // Free the exact index before timing: on NVIDIA's Vulkan driver a larger device footprint
+    // can slow reads (docs/ARCHITECTURE.md, "a measured limit").
+    drop(flat);
     if let Some(dir) = &save_data {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         wgfaiss::io::write_vectors(&dir.join("base.npy"), &base, d)?;
