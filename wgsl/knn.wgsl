@@ -8,10 +8,12 @@
 //   METRIC 0 (L2):            key = |x|^2 - 2 <q, x>   (|q|^2 is added on output)
 //   METRIC 1 (inner product): key = -<q, x>
 // Each query keeps its best k (key, id) pairs sorted in workgroup memory (best_v/best_i,
-// KB >= k slots per row); the k-th is the threshold, read into registers once per tile. An
-// invocation offers a value only if it beats its row's threshold, into that row's candidate slots (CAP per row, atomic counter).
-// Then one invocation per row inserts its row's candidates into the sorted list. A value that
-// finds its row's slots full stays pending and is offered again after the merge (against the
+// KB >= k slots per row, two copies); the k-th is the threshold, read into registers once per
+// tile. An invocation offers a value only if it beats its row's threshold, into that row's
+// candidate slots (CAP per row, atomic counter). Then, if any row got candidates, all
+// invocations merge: every list entry and candidate is written at its rank in the union into
+// the other copy of the lists (merge_rows). A value that finds its row's slots full stays
+// pending and is offered again after the merge (against the
 // new threshold), so nothing is lost and no slot count bounds the result. On random data the
 // thresholds tighten after the first tiles and the epilogue costs a comparison per value.
 //
@@ -36,6 +38,9 @@ override METRIC: u32 = 0u;
 //    row r writes output list slots[w * TM + r] * total_segs + (z >> 16) (a long list is cut
 //    into segments, each its own item).
 override ITEMS: u32 = 0u;
+// 1: the parallel merge (two copies of the lists); 0: one invocation per row inserts its
+// candidates in place (less workgroup memory; faster for small k on an H200).
+override PAR: u32 = 1u;
 
 const NONE: u32 = 0xffffffffu;
 
@@ -66,13 +71,16 @@ struct Params {
 const PAD4: u32 = 1u;
 var<workgroup> As: array<vec4<f32>, (TM / 4u + PAD4) * TK>;
 var<workgroup> Bs: array<vec4<f32>, (TN / 4u + PAD4) * TK>;
-var<workgroup> best_v: array<f32, TM * KB>;
-var<workgroup> best_i: array<u32, TM * KB>;
+// Two copies of the lists: a merge reads one and writes the other (lcur says which is live).
+var<workgroup> best_v: array<f32, (1u + PAR) * TM * KB>;
+var<workgroup> best_i: array<u32, (1u + PAR) * TM * KB>;
 var<workgroup> cand_v: array<f32, TM * CAP>;
 var<workgroup> cand_i: array<u32, TM * CAP>;
 var<workgroup> cnt: array<atomic<u32>, TM>;
 var<workgroup> overflow: atomic<u32>;
-var<workgroup> again: u32;
+var<workgroup> any_cand: atomic<u32>;
+var<workgroup> flags: u32;
+var<private> lcur: u32 = 0u;
 
 fn at_a(row: u32, col: u32, rows: u32, cols: u32) -> f32 {
     if row >= rows || col >= cols {
@@ -96,7 +104,7 @@ fn before(av: f32, ai: u32, bv: f32, bi: u32) -> bool {
 // was finished; checked again, since merges since then may have raised the bar). Returns
 // false if the value still beats the threshold but found no slot (it stays pending).
 fn offer(r: u32, id: u32, key: f32) -> bool {
-    let last = r * KB + p.topk - 1u;
+    let last = lcur * TM * KB + r * KB + p.topk - 1u;
     if !before(key, id, best_v[last], best_i[last]) {
         return true;
     }
@@ -104,14 +112,15 @@ fn offer(r: u32, id: u32, key: f32) -> bool {
     if s < CAP {
         cand_v[r * CAP + s] = key;
         cand_i[r * CAP + s] = id;
+        atomicStore(&any_cand, 1u);
         return true;
     }
     atomicStore(&overflow, 1u);
     return false;
 }
 
-// Inserts every row's candidates into its sorted list (one invocation per row).
-fn merge_rows(lid: u32) {
+// Inserts every row's candidates into its sorted list in place, one invocation per row.
+fn merge_rows_serial(lid: u32) {
     for (var r = lid; r < TM; r += WG) {
         let n = min(atomicLoad(&cnt[r]), CAP);
         let base = r * KB;
@@ -135,6 +144,71 @@ fn merge_rows(lid: u32) {
         }
         atomicStore(&cnt[r], 0u);
     }
+    workgroupBarrier();
+}
+
+// Merges every row's candidates into its sorted list, all invocations at once: WG / TM of
+// them per row (at least one), each placing some list entries and some candidates at their
+// rank in the union (list entries: their index plus the candidates before them; candidates:
+// the list entries before them, by binary search, plus the candidates before them), written
+// into the other copy of the lists. Ranks past k fall out. Ends with a barrier.
+fn merge_rows(lid: u32) {
+    let src = lcur * TM * KB;
+    let dst = (1u - lcur) * TM * KB;
+    let lanes = max(1u, WG / TM);
+    for (var t = lid; t < TM * lanes; t += WG) {
+        let r = t / lanes;
+        let lane = t % lanes;
+        let n = min(atomicLoad(&cnt[r]), CAP);
+        let base = r * KB;
+        let cb = r * CAP;
+        for (var i = lane; i < p.topk; i += lanes) {
+            let v = best_v[src + base + i];
+            let id = best_i[src + base + i];
+            var pos = i;
+            for (var c = 0u; c < n; c++) {
+                if before(cand_v[cb + c], cand_i[cb + c], v, id) {
+                    pos += 1u;
+                }
+            }
+            if pos < p.topk {
+                best_v[dst + base + pos] = v;
+                best_i[dst + base + pos] = id;
+            }
+        }
+        for (var j = lane; j < n; j += lanes) {
+            let v = cand_v[cb + j];
+            let id = cand_i[cb + j];
+            var lo = 0u;
+            var hi = p.topk;
+            loop {
+                if lo >= hi {
+                    break;
+                }
+                let mid = (lo + hi) / 2u;
+                if before(best_v[src + base + mid], best_i[src + base + mid], v, id) {
+                    lo = mid + 1u;
+                } else {
+                    hi = mid;
+                }
+            }
+            var pos = lo;
+            for (var c = 0u; c < n; c++) {
+                if before(cand_v[cb + c], cand_i[cb + c], v, id) {
+                    pos += 1u;
+                }
+            }
+            if pos < p.topk {
+                best_v[dst + base + pos] = v;
+                best_i[dst + base + pos] = id;
+            }
+        }
+    }
+    workgroupBarrier();
+    for (var r = lid; r < TM; r += WG) {
+        atomicStore(&cnt[r], 0u);
+    }
+    lcur = 1u - lcur;
 }
 
 @compute @workgroup_size(WG)
@@ -180,6 +254,7 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
     }
     if tid == 0u {
         atomicStore(&overflow, 0u);
+        atomicStore(&any_cand, 0u);
     }
     workgroupBarrier();
     // @DECL
@@ -221,13 +296,22 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
         // @PENDING
         loop {
             // @OFFER
+            // Bit 0: some row has candidates; bit 1: some value found no slot.
             workgroupBarrier();
-            merge_rows(tid);
             if tid == 0u {
-                again = atomicLoad(&overflow);
+                flags = atomicLoad(&any_cand) | (atomicLoad(&overflow) << 1u);
+                atomicStore(&any_cand, 0u);
                 atomicStore(&overflow, 0u);
             }
-            if workgroupUniformLoad(&again) == 0u {
+            let f = workgroupUniformLoad(&flags);
+            if (f & 1u) != 0u {
+                if PAR == 1u {
+                    merge_rows(tid);
+                } else {
+                    merge_rows_serial(tid);
+                }
+            }
+            if (f & 2u) == 0u {
                 break;
             }
         }
@@ -244,13 +328,13 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
                 out = (slots[row] * p.total_segs + seg) * p.topk;
             }
             for (var t = 0u; t < p.topk; t++) {
-                let key = best_v[r * KB + t];
+                let key = best_v[lcur * TM * KB + r * KB + t];
                 var v = -key;
                 if METRIC == 0u {
                     v = max(key + qnorm[row], 0.0);
                 }
                 out_v[out + t] = v;
-                out_i[out + t] = best_i[r * KB + t];
+                out_i[out + t] = best_i[lcur * TM * KB + r * KB + t];
             }
         }
     }

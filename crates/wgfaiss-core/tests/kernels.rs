@@ -162,10 +162,13 @@ fn every_family_and_override_set_validates_with_naga() {
             }
             for vec in [false, true] {
                 let family = knn_family(&knn::KnnVariant { tiles: t, vec });
+                // Serial merges (4, 12, 100) and parallel ones (32, 64).
                 for (kb, cap, metric) in [
                     (4, 16, knn::KnnMetric::L2),
                     (12, 4, knn::KnnMetric::InnerProduct),
+                    (32, 16, knn::KnnMetric::InnerProduct),
                     (64, 64, knn::KnnMetric::L2),
+                    (100, 16, knn::KnnMetric::L2),
                 ] {
                     for items in [false, true] {
                         validate(&family, &knn::constants(t, kb, cap, metric, items))

@@ -163,7 +163,7 @@ fn equal_distances_keep_the_smaller_id() {
     let spread: Vec<f32> = [&base[..], &base[..], &base[..]].concat();
     let q = data(&mut rng, 6 * d);
     for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
-        for k in [1, 2, 4, 8, 9] {
+        for k in [1, 2, 4, 8, 9, 20, 23] {
             for (db, copy_of, what) in [(&db, 1usize, "adjacent"), (&spread, 50, "spread")] {
                 let got = gpu.knn(&q, db, d, k, metric).unwrap();
                 for r in 0..6 {
