@@ -68,7 +68,7 @@ enum Command {
     },
     /// Trains and fills an index from a base file and saves it.
     Build {
-        /// "Flat" or "IVF<nlist>,Flat".
+        /// `Flat` or `IVF<nlist>,Flat`.
         #[arg(long)]
         index_type: String,
         /// l2 (squared distances), ip (inner product) or cosine.
