@@ -75,3 +75,38 @@ fn qr_update(@builtin(workgroup_id) wid: vec3<u32>,
         v_out[i] = v_in[i] - acc;
     }
 }
+
+// qr_normalize (one workgroup): r = |v_in|, rdiag[j] = r, column j of q_out = v_in / r (zero
+// when r = 0; the host reports the rank deficiency). p.k holds j.
+@group(0) @binding(8) var<storage, read_write> q_out: array<f32>;
+@group(0) @binding(9) var<storage, read_write> rdiag: array<f32>;
+
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn qr_normalize(@builtin(local_invocation_index) lid: u32) {
+    var s = 0.0;
+    for (var i = lid; i < p.m; i += WG) {
+        let x = v_in[i];
+        s = fma(x, x, s);
+    }
+    partial[lid] = s;
+    workgroupBarrier();
+    for (var w = WG / 2u; w > 0u; w >>= 1u) {
+        if lid < w {
+            partial[lid] += partial[lid + w];
+        }
+        workgroupBarrier();
+    }
+    let r = sqrt(partial[0]);
+    if lid == 0u {
+        rdiag[p.k] = r;
+    }
+    var inv = 0.0;
+    if r > 0.0 {
+        inv = 1.0 / r;
+    }
+    for (var i = lid; i < p.m; i += WG) {
+        q_out[p.k * p.m + i] = v_in[i] * inv;
+    }
+}

@@ -137,3 +137,76 @@ fn tuning_picks_the_form_and_bad_input_is_an_error() {
         .unwrap_err();
     assert!(e.to_string().contains("c holds 3"), "{e}");
 }
+
+/// max |QᵀQ − I| and max |QR − A| / max |A| in f64.
+fn qr_errors(a: &[f32], f: &wgfaiss_core::ops::linalg::Qr, m: usize, k: usize) -> (f64, f64) {
+    let q = |i: usize, j: usize| f64::from(f.q[j * m + i]);
+    let mut orth: f64 = 0.0;
+    for a_ in 0..k {
+        for b in 0..k {
+            let dot: f64 = (0..m).map(|i| q(i, a_) * q(i, b)).sum();
+            let want = if a_ == b { 1.0 } else { 0.0 };
+            orth = orth.max((dot - want).abs());
+        }
+    }
+    let amax = a.iter().map(|v| f64::from(v.abs())).fold(0.0, f64::max);
+    let mut rec: f64 = 0.0;
+    for j in 0..k {
+        for i in 0..m {
+            let qr: f64 = (0..=j).map(|t| q(i, t) * f64::from(f.r[t * k + j])).sum();
+            rec = rec.max((qr - f64::from(a[j * m + i])).abs() / amax);
+        }
+        for t in j + 1..k {
+            assert_eq!(f.r[t * k + j], 0.0, "R below the diagonal");
+        }
+    }
+    (orth, rec)
+}
+
+#[test]
+fn qr_is_orthonormal_and_reconstructs() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("qr"));
+    for &(m, k) in &[(300, 40), (1000, 1), (37, 37), (513, 70)] {
+        let a = rng.vec(m * k);
+        let f = wgfaiss_core::ops::linalg::qr(gpu, &a, m, k).unwrap();
+        let (orth, rec) = qr_errors(&a, &f, m, k);
+        assert!(
+            orth < 2e-5 * (m as f64).sqrt(),
+            "{m}x{k}: |QtQ - I| = {orth}"
+        );
+        assert!(rec < 2e-5 * (m as f64).sqrt(), "{m}x{k}: |QR - A| = {rec}");
+        for j in 0..k {
+            assert!(f.r[j * k + j] > 0.0, "{m}x{k}: R[{j}][{j}]");
+        }
+    }
+    // Nearly dependent columns: the second pass keeps Q orthonormal.
+    let (m, k) = (400, 12);
+    let base = rng.vec(m);
+    let mut a = Vec::new();
+    for _ in 0..k {
+        a.extend(base.iter().map(|&x| x + 1e-3 * rng.f32()));
+    }
+    let f = wgfaiss_core::ops::linalg::qr(gpu, &a, m, k).unwrap();
+    let (orth, _) = qr_errors(&a, &f, m, k);
+    assert!(orth < 1e-4, "ill-conditioned: |QtQ - I| = {orth}");
+}
+
+#[test]
+fn qr_bad_input_and_rank_deficiency_are_errors() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("qr bad"));
+    let (m, k) = (50, 4);
+    let mut a = rng.vec(m * k);
+    a.copy_within(0..m, 2 * m); // column 2 = column 0
+    let e = wgfaiss_core::ops::linalg::qr(gpu, &a, m, k).unwrap_err();
+    assert!(e.to_string().contains("column 2"), "{e}");
+    assert!(
+        wgfaiss_core::ops::linalg::qr(gpu, &a, 3, 4).is_err(),
+        "wide"
+    );
+    assert!(wgfaiss_core::ops::linalg::qr(gpu, &a[..10], m, k).is_err());
+    let mut nan = rng.vec(m * k);
+    nan[7] = f32::NAN;
+    assert!(wgfaiss_core::ops::linalg::qr(gpu, &nan, m, k).is_err());
+}

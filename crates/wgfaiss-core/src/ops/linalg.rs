@@ -45,9 +45,9 @@ fn check_shape(gpu: &Gpu, q: &GpuBuffer<f32>, m: usize, k: usize) -> Result<()> 
             "QR projection of an empty basis ({m} x {k})"
         )));
     }
-    if m.checked_mul(k) != Some(q.len()) {
+    if m.checked_mul(k).is_none_or(|n| n > q.len()) {
         return Err(Error::InvalidArgument(format!(
-            "QR projection: Q holds {} values, not {m} x {k}",
+            "QR projection: Q holds {} values, fewer than {m} x {k}",
             q.len()
         )));
     }
@@ -56,6 +56,26 @@ fn check_shape(gpu: &Gpu, q: &GpuBuffer<f32>, m: usize, k: usize) -> Result<()> 
     {
         return Err(Error::InvalidArgument(format!(
             "QR projection: Q of {m} x {k} does not fit one storage binding"
+        )));
+    }
+    Ok(())
+}
+
+/// Host slices must be exactly Q (`m × k`) and c (`k`); device plans accept larger buffers.
+fn exact_sizes(what: &str, q: usize, m: usize, k: usize, c: Option<usize>) -> Result<()> {
+    if m == 0 || k == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "{what} of an empty basis ({m} x {k})"
+        )));
+    }
+    if m.checked_mul(k) != Some(q) {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: Q holds {q} values, not {m} x {k}"
+        )));
+    }
+    if let Some(c) = c.filter(|&c| c != k) {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: c holds {c} (want {k})"
         )));
     }
     Ok(())
@@ -94,9 +114,9 @@ impl QrProject {
         form: Option<QrDot>,
     ) -> Result<QrProject> {
         check_shape(gpu, q, m, k)?;
-        if v.len() != m || c.len() != k {
+        if v.len() != m || c.len() < k {
             return Err(Error::InvalidArgument(format!(
-                "QR projection: v holds {} (want {m}), c holds {} (want {k})",
+                "QR projection: v holds {} (want {m}), c holds {} (want at least {k})",
                 v.len(),
                 c.len()
             )));
@@ -183,9 +203,9 @@ impl QrUpdate {
         k: usize,
     ) -> Result<QrUpdate> {
         check_shape(gpu, q, m, k)?;
-        if v.len() != m || v_out.len() != m || c.len() != k {
+        if v.len() != m || v_out.len() != m || c.len() < k {
             return Err(Error::InvalidArgument(format!(
-                "QR update: v holds {}, v_out {} (want {m}), c holds {} (want {k})",
+                "QR update: v holds {}, v_out {} (want {m}), c holds {} (want at least {k})",
                 v.len(),
                 v_out.len(),
                 c.len()
@@ -222,6 +242,121 @@ impl QrUpdate {
     }
 }
 
+/// The thin QR factorisation of a tall `m × k` matrix: `Q` (`m × k`, column-major,
+/// orthonormal columns) and `R` (`k × k`, row-major, upper triangular), `A = Q·R`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Qr {
+    /// Q, column-major.
+    pub q: Vec<f32>,
+    /// R, row-major.
+    pub r: Vec<f32>,
+}
+
+/// QR of `a` (`m × k`, column-major, k ≤ m) by modified Gram–Schmidt with one
+/// re-orthogonalisation pass, on the device: per column, `c = Qᵀv` and `v − Q·c` twice (the
+/// projection and update kernels), then a one-workgroup normalisation; one submission for all
+/// columns, one readback. A column that is (numerically) a combination of the previous ones
+/// is an error naming it.
+pub fn qr(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
+    if k == 0 || m == 0 || k > m || m.checked_mul(k) != Some(a.len()) {
+        return Err(Error::InvalidArgument(format!(
+            "QR: {} values are not a tall {m} x {k} matrix (need 1 <= k <= m)",
+            a.len()
+        )));
+    }
+    if let Some(i) = a.iter().position(|v| !v.is_finite()) {
+        return Err(Error::InvalidArgument(format!(
+            "QR: entry {} of column {} is {}",
+            i % m,
+            i / m,
+            a[i]
+        )));
+    }
+    let q = gpu.upload(a)?;
+    let w = gpu.alloc::<f32>(m)?;
+    let w2 = gpu.alloc::<f32>(m)?;
+    let c = gpu.alloc::<f32>(k)?;
+    let c1 = gpu.alloc::<f32>(k * k)?;
+    let c2 = gpu.alloc::<f32>(k * k)?;
+    let rdiag = gpu.alloc::<f32>(k)?;
+    let norm = gpu.kernel(&QR_SIMPLE, "qr_normalize", &[("WG", WG)])?;
+    let mut plans = Vec::with_capacity(k);
+    for j in 0..k {
+        let params = gpu.uniform(&Params {
+            m: m as u32,
+            k: j as u32,
+            wg_x: 1,
+            _pad: 0,
+        });
+        let normalize = gpu.bind(
+            &norm,
+            &[
+                (0, params.as_entire_binding()),
+                (2, w.binding()),
+                (8, q.binding()),
+                (9, rdiag.binding()),
+            ],
+        );
+        let passes = if j == 0 {
+            None
+        } else {
+            Some((
+                QrProject::new(gpu, &q, &w, &c, m, j, None)?,
+                QrUpdate::new(gpu, &q, &c, &w, &w2, m, j)?,
+                QrProject::new(gpu, &q, &w2, &c, m, j, None)?,
+                QrUpdate::new(gpu, &q, &c, &w2, &w, m, j)?,
+            ))
+        };
+        plans.push((passes, normalize));
+    }
+    let mut batch = gpu.batch(false);
+    let col = |j: usize| (j * m * 4) as u64;
+    for (j, (passes, normalize)) in plans.iter().enumerate() {
+        batch.copy(q.raw(), col(j), w.raw(), 0, (m * 4) as u64);
+        if let Some((p1, u1, p2, u2)) = passes {
+            p1.record(&mut batch);
+            batch.copy(c.raw(), 0, c1.raw(), (j * k * 4) as u64, (j * 4) as u64);
+            u1.record(&mut batch);
+            p2.record(&mut batch);
+            batch.copy(c.raw(), 0, c2.raw(), (j * k * 4) as u64, (j * 4) as u64);
+            u2.record(&mut batch);
+        }
+        batch.dispatch(&norm, normalize, (1, 1, 1));
+    }
+    batch.finish()?;
+    let out = gpu.read_bytes(&[
+        (q.raw(), 0, (m * k * 4) as u64),
+        (c1.raw(), 0, (k * k * 4) as u64),
+        (c2.raw(), 0, (k * k * 4) as u64),
+        (rdiag.raw(), 0, (k * 4) as u64),
+    ])?;
+    let qv: Vec<f32> = bytemuck::pod_collect_to_vec(&out[0]);
+    let (s1, s2): (Vec<f32>, Vec<f32>) = (
+        bytemuck::pod_collect_to_vec(&out[1]),
+        bytemuck::pod_collect_to_vec(&out[2]),
+    );
+    let diag: Vec<f32> = bytemuck::pod_collect_to_vec(&out[3]);
+    // R[i][j] (row-major) from column j's coefficients.
+    let scale = a
+        .iter()
+        .map(|v| v.abs())
+        .fold(0.0f32, f32::max)
+        .max(f32::MIN_POSITIVE);
+    let mut r = vec![0.0f32; k * k];
+    for j in 0..k {
+        if diag[j] <= scale * 1e-6 * (m as f32).sqrt() {
+            return Err(Error::InvalidArgument(format!(
+                "QR: column {j} is (numerically) a combination of the columns before it"
+            )));
+        }
+        for i in 0..j {
+            r[i * k + j] = s1[j * k + i] + s2[j * k + i];
+        }
+        r[j * k + j] = diag[j];
+    }
+    Ok(Qr { q: qv, r })
+}
+
 impl Gpu {
     /// `c = Qᵀv` on host slices (Q `m × k` column-major); `form` overrides the tuning choice.
     pub fn qr_project(
@@ -232,6 +367,7 @@ impl Gpu {
         k: usize,
         form: Option<QrDot>,
     ) -> Result<Vec<f32>> {
+        exact_sizes("QR projection", q.len(), m, k, None)?;
         let gq = self.upload(q)?;
         let gv = self.upload(v)?;
         let gc = self.alloc::<f32>(k)?;
@@ -252,6 +388,7 @@ impl Gpu {
         m: usize,
         k: usize,
     ) -> Result<Vec<f32>> {
+        exact_sizes("QR update", q.len(), m, k, Some(c.len()))?;
         let gq = self.upload(q)?;
         let gc = self.upload(c)?;
         let gv = self.upload(v)?;
