@@ -33,6 +33,8 @@ def main():
                          ("v - Q @ c", lambda: v - q @ c)):
             us = median_ms(fn, a.iters, warmup=5) * 1e3
             print(f"{s:<12} {name:<24} {us:>9.1f} {nbytes / us / 1e3:>8.0f}")
+        us = median_ms(lambda: torch.linalg.qr(q), 5, warmup=2) * 1e3
+        print(f"{s:<12} {'torch.linalg.qr':<24} {us:>9.1f} {'-':>8}")
 
 
 if __name__ == "__main__":
