@@ -107,6 +107,18 @@ pub const PARAMS: &[ParamSpec] = &[
         doc: "queries searched per internal batch",
     },
     ParamSpec {
+        family: "submit",
+        key: "coalesce_window_us",
+        kind: int(0, 1_000_000),
+        doc: "how long concurrent searches are gathered into one batch (microseconds)",
+    },
+    ParamSpec {
+        family: "submit",
+        key: "coalesce_max_queries",
+        kind: int(1, 1 << 24),
+        doc: "queries after which a gathered batch is searched without waiting out the window",
+    },
+    ParamSpec {
         family: "reduce",
         key: "workgroup_size",
         kind: pow2(32, 1024),
@@ -406,6 +418,11 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("submit", "max_dispatches_per_submit") => int(32, "a few dispatches per command buffer"),
         ("submit", "in_flight") => int(2, "double buffering"),
         ("submit", "query_batch") => int(if cpu { 256 } else { 4096 }, "by device type"),
+        ("submit", "coalesce_window_us") => int(
+            if cpu { 2000 } else { 200 },
+            "about one search of a small batch",
+        ),
+        ("submit", "coalesce_max_queries") => int(if cpu { 256 } else { 4096 }, "one batch"),
         ("reduce", "workgroup_size") | ("topk", "workgroup_size") => {
             int(256.min(max_inv), "256, capped by the adapter")
         }

@@ -20,6 +20,7 @@
 
 #![deny(missing_docs)]
 
+pub mod coalesce;
 pub mod factory;
 pub mod flat;
 pub mod index;
@@ -28,6 +29,7 @@ pub mod ivf;
 pub mod kmeans;
 pub mod persist;
 
+pub use coalesce::Coalescer;
 pub use factory::{index_factory, index_factory_with, load_index};
 pub use flat::FlatIndex;
 pub use index::{Index, MAX_K, Metric, SearchParams, SearchResult};

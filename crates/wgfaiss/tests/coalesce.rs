@@ -1,0 +1,171 @@
+//! Coalescing: many threads with single queries get exactly what one batched search gives,
+//! in far fewer searches; bad input stays with its caller; a failing search reaches every
+//! caller of its batch; a caller alone is served.
+
+#[path = "../../wgfaiss-core/tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use common::{Rng, gpu, seed};
+use wgfaiss::{Coalescer, FlatIndex, Index, Metric, Result, SearchParams, SearchResult};
+
+/// An index that counts searches and can fail them.
+struct Counting {
+    inner: FlatIndex,
+    searches: AtomicUsize,
+    fail: bool,
+}
+
+impl Index for Counting {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn metric(&self) -> Metric {
+        self.inner.metric()
+    }
+    fn ntotal(&self) -> usize {
+        self.inner.ntotal()
+    }
+    fn is_trained(&self) -> bool {
+        true
+    }
+    fn train(&mut self, d: &[f32]) -> Result<()> {
+        self.inner.train(d)
+    }
+    fn add(&mut self, d: &[f32]) -> Result<()> {
+        self.inner.add(d)
+    }
+    fn add_with_ids(&mut self, d: &[f32], ids: &[i64]) -> Result<()> {
+        self.inner.add_with_ids(d, ids)
+    }
+    fn search(&self, q: &[f32], k: usize, p: &SearchParams) -> Result<SearchResult> {
+        self.searches.fetch_add(1, Ordering::SeqCst);
+        if self.fail {
+            return Err(wgfaiss::Error::Gpu("injected: device lost".into()));
+        }
+        self.inner.search(q, k, p)
+    }
+    fn remove_ids(&mut self, ids: &[i64]) -> Result<usize> {
+        self.inner.remove_ids(ids)
+    }
+    fn reconstruct(&self, id: i64) -> Result<Vec<f32>> {
+        self.inner.reconstruct(id)
+    }
+    fn reset(&mut self) -> Result<()> {
+        self.inner.reset()
+    }
+    fn save(&self, path: &Path) -> Result<()> {
+        self.inner.save(path)
+    }
+}
+
+fn index(fail: bool, d: usize, base: &[f32]) -> Arc<Counting> {
+    let mut inner = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
+    inner.add(base).unwrap();
+    Arc::new(Counting {
+        inner,
+        searches: AtomicUsize::new(0),
+        fail,
+    })
+}
+
+#[test]
+fn many_single_queries_equal_one_batch_in_few_searches() {
+    let mut rng = Rng::new(seed("coalesce"));
+    let d = 16;
+    let base = rng.vec(2000 * d);
+    let (threads, per) = (64, 5);
+    let queries = rng.vec(threads * per * d);
+    let idx = index(false, d, &base);
+    let p = SearchParams::default();
+    // The reference: every query in one batch, for k = 5 and k = 9.
+    let want: Vec<SearchResult> = [5, 9]
+        .iter()
+        .map(|&k| idx.inner.search(&queries, k, &p).unwrap())
+        .collect();
+    let before = idx.searches.load(Ordering::SeqCst);
+    let co = Arc::new(Coalescer::with(
+        idx.clone(),
+        Duration::from_millis(300),
+        1 << 20,
+    ));
+    let start = Arc::new(Barrier::new(threads));
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (co, start, queries, want) = (co.clone(), start.clone(), &queries, &want);
+            s.spawn(move || {
+                start.wait();
+                for i in 0..per {
+                    let qi = t * per + i;
+                    // Half the threads ask for k = 5, half for 9: two groups per batch.
+                    let (k, w) = if t % 2 == 0 {
+                        (5, &want[0])
+                    } else {
+                        (9, &want[1])
+                    };
+                    let r = co.search(&queries[qi * d..(qi + 1) * d], k, &p).unwrap();
+                    assert_eq!(r.nq, 1);
+                    assert_eq!(r.ids, w.ids_of(qi), "thread {t} query {qi}");
+                    assert_eq!(r.distances, w.distances_of(qi), "thread {t} query {qi}");
+                }
+            });
+        }
+    });
+    let searches = idx.searches.load(Ordering::SeqCst) - before;
+    assert!(
+        searches < threads * per / 4,
+        "{searches} searches for {} calls",
+        threads * per
+    );
+    // A caller alone is served (and a multi-query call keeps its rows together).
+    let r = co.search(&queries[..3 * d], 5, &p).unwrap();
+    assert_eq!(r.ids, want[0].ids[..15]);
+}
+
+#[test]
+fn bad_input_stays_with_its_caller_and_failures_reach_everyone() {
+    let mut rng = Rng::new(seed("coalesce errors"));
+    let d = 8;
+    let base = rng.vec(300 * d);
+    let q = rng.vec(d);
+    let p = SearchParams::default();
+    // Bad input: an error for that call only.
+    let good = Arc::new(Coalescer::with(
+        index(false, d, &base),
+        Duration::from_millis(50),
+        64,
+    ));
+    std::thread::scope(|s| {
+        let bad = s.spawn(|| good.search(&[f32::NAN; 8], 3, &p));
+        let ok = s.spawn(|| good.search(&q, 3, &p));
+        assert!(bad.join().unwrap().unwrap_err().to_string().contains("NaN"));
+        assert_eq!(ok.join().unwrap().unwrap().ids.len(), 3);
+    });
+    assert!(good.search(&q, 0, &p).is_err());
+    assert!(good.search(&q[..5], 3, &p).is_err());
+    // A failing search: every caller of the batch gets the error, nobody hangs.
+    let failing = Arc::new(Coalescer::with(
+        index(true, d, &base),
+        Duration::from_millis(100),
+        1000,
+    ));
+    let start = Barrier::new(16);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    failing.search(&q, 2, &p)
+                })
+            })
+            .collect();
+        for h in handles {
+            let e = h.join().unwrap().unwrap_err();
+            assert!(e.to_string().contains("injected: device lost"), "{e}");
+        }
+    });
+}
