@@ -15,6 +15,30 @@ use crate::info::bytes;
 
 #[derive(Subcommand)]
 pub enum What {
+    /// Single-query searches from many threads, coalesced and one by one, against one batch.
+    Serve {
+        /// flat or ivf.
+        #[arg(long, default_value = "flat")]
+        index: String,
+        /// Base vectors (d = 128, the SIFT1M stand-in of `bench ivf`).
+        #[arg(long, default_value_t = 1_000_000)]
+        nb: usize,
+        /// Queries in all.
+        #[arg(long, default_value_t = 10_000)]
+        nq: usize,
+        /// Calling threads.
+        #[arg(long, default_value_t = 64)]
+        threads: usize,
+        /// Lists probed (ivf).
+        #[arg(long, default_value_t = 64)]
+        nprobe: usize,
+        /// Coalescing window in microseconds (default: the tuning entry).
+        #[arg(long)]
+        window_us: Option<u64>,
+        /// Neighbours per query.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+    },
     /// IVF-Flat on the synthetic SIFT1M stand-in: k-means and add times, recall@k and QPS per
     /// nprobe against exact results, single-query latency.
     Ivf {
@@ -165,6 +189,15 @@ pub enum What {
 
 pub fn run(what: What) -> Result<()> {
     match what {
+        What::Serve {
+            index,
+            nb,
+            nq,
+            threads,
+            nprobe,
+            window_us,
+            k,
+        } => crate::serve::bench(&index, nb, nq, threads, nprobe, window_us, k),
         What::Ivf {
             nb,
             nq,

@@ -22,6 +22,7 @@ mod info;
 mod ivf;
 mod qr;
 mod search;
+mod serve;
 mod topk;
 
 use anyhow::Result;

@@ -1,0 +1,130 @@
+//! `wgfaiss bench serve`: single-query searches from many threads, with and without the
+//! coalescer, against one batched search of the same queries (flat or IVF index, the SIFT1M
+//! stand-in data of `bench ivf`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use wgfaiss::rng::Rng;
+use wgfaiss::{Coalescer, FlatIndex, Gpu, Index, IvfFlatIndex, Metric, SearchParams};
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn bench(
+    kind: &str,
+    nb: usize,
+    nq: usize,
+    threads: usize,
+    nprobe: usize,
+    window_us: Option<u64>,
+    k: usize,
+) -> Result<()> {
+    if nb == 0 || nq == 0 || threads == 0 {
+        bail!("sizes must be positive");
+    }
+    let d = 128;
+    let gpu = Gpu::new().context("opening a GPU")?;
+    let mut rng = Rng::new(2024);
+    let c = crate::ivf::gaussian(&mut rng, 10_000.min(nb) * d);
+    let base = crate::ivf::around(&mut rng, &c, d, nb);
+    let queries = crate::ivf::around(&mut rng, &c, d, nq);
+    let index: Arc<dyn Index> = match kind {
+        "flat" => {
+            let mut f = FlatIndex::new(&gpu, d, Metric::L2)?;
+            f.add(&base)?;
+            Arc::new(f)
+        }
+        "ivf" => {
+            let nlist = ((nb as f64).sqrt() as usize * 4).clamp(1, nb);
+            let mut f = IvfFlatIndex::new(&gpu, d, nlist, Metric::L2)?;
+            f.train(&base)?;
+            f.add(&base)?;
+            Arc::new(f)
+        }
+        other => bail!("--index {other:?}: expected flat or ivf"),
+    };
+    let p = SearchParams {
+        nprobe,
+        ..Default::default()
+    };
+    index.search(&queries, k, &p)?;
+    let t = Instant::now();
+    let batch = index.search(&queries, k, &p)?;
+    let batch_s = t.elapsed().as_secs_f64();
+    outln!(
+        "{kind} index, {nb} x {d}, {nq} queries, k = {k}{} on {}",
+        if kind == "ivf" {
+            format!(", nprobe {nprobe}")
+        } else {
+            String::new()
+        },
+        gpu.capabilities().name
+    );
+    outln!(
+        "{:<28} {:>12} {:>10} {:>10}",
+        "mode",
+        "QPS",
+        "p50 ms",
+        "p99 ms"
+    );
+    outln!(
+        "{:<28} {:>12.0} {:>10} {:>10}",
+        "one batch",
+        nq as f64 / batch_s,
+        "-",
+        "-"
+    );
+    let coalescer = Arc::new(match window_us {
+        Some(w) => Coalescer::with(index.clone(), Duration::from_micros(w), nq),
+        None => Coalescer::new(index.clone(), &gpu),
+    });
+    for coalesce in [true, false] {
+        let mut lat = Vec::new();
+        let t = Instant::now();
+        std::thread::scope(|s| -> Result<()> {
+            let handles: Vec<_> = (0..threads)
+                .map(|w| {
+                    let (co, index, queries, p, batch) = (&coalescer, &index, &queries, &p, &batch);
+                    s.spawn(move || -> Result<Vec<f64>> {
+                        let mut lat = Vec::new();
+                        for qi in (w..nq).step_by(threads) {
+                            let q = &queries[qi * d..(qi + 1) * d];
+                            let t = Instant::now();
+                            let r = if coalesce {
+                                co.search(q, k, p)?
+                            } else {
+                                index.search(q, k, p)?
+                            };
+                            lat.push(t.elapsed().as_secs_f64());
+                            if r.ids != batch.ids_of(qi) {
+                                bail!("query {qi}: ids differ from the batched search");
+                            }
+                        }
+                        Ok(lat)
+                    })
+                })
+                .collect();
+            for h in handles {
+                lat.extend(h.join().expect("worker")?);
+            }
+            Ok(())
+        })?;
+        let s = t.elapsed().as_secs_f64();
+        outln!(
+            "{:<28} {:>12.0} {:>10.3} {:>10.3}",
+            format!(
+                "{threads} threads, {}",
+                if coalesce { "coalesced" } else { "one by one" }
+            ),
+            nq as f64 / s,
+            percentile(&mut lat, 0.5) * 1e3,
+            percentile(&mut lat, 0.99) * 1e3
+        );
+    }
+    Ok(())
+}
