@@ -149,10 +149,18 @@ impl Coalescer {
         }
         let mut out = Vec::new();
         for ((k, _, _), reqs) in groups {
-            let all: Vec<f32> = reqs
+            let mut all: Vec<f32> = reqs
                 .iter()
                 .flat_map(|(_, r)| r.queries.iter().copied())
                 .collect();
+            // Pad to a power of two (repeating the first query): the index plans a search per
+            // batch size, and a handful of sizes keeps its cached plans in use.
+            let n = all.len() / d;
+            let padded = n.next_power_of_two().min(self.max_queries.max(n));
+            let first = all[..d].to_vec();
+            for _ in n..padded {
+                all.extend_from_slice(&first);
+            }
             match self.index.search(&all, k, &reqs[0].1.params) {
                 Ok(res) => {
                     let mut row = 0;

@@ -85,10 +85,13 @@ pub struct IvfFlatIndex {
 /// A cached search plan and its shape (batch size, k, nprobe).
 type CachedPlan = ((usize, usize, usize), Arc<Mutex<IvfSearchPlan>>);
 
-/// Search shapes whose plans an index keeps. Few: a plan holds hundreds of MB of scratch for
-/// large batches, and on the H200 the scan slowed by 2-3x with six large plans alive (reads
-/// over a larger footprint, see docs/ARCHITECTURE.md).
-const PLAN_CACHE: usize = 2;
+/// Search shapes whose plans an index keeps: at most two of [`LARGE_PLAN`] queries or more
+/// (such a plan holds hundreds of MB of scratch, and on the H200 the scan slowed by 2-3x with
+/// six large plans alive: reads over a larger footprint, see docs/ARCHITECTURE.md).
+const PLAN_CACHE: usize = 10;
+
+/// Batch size from which a plan counts as large.
+const LARGE_PLAN: usize = 1024;
 
 impl std::fmt::Debug for IvfFlatIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -238,6 +241,16 @@ impl IvfFlatIndex {
             self.metric.kernel(),
         )?;
         let plan = Arc::new(Mutex::new(plan));
+        // Few large plans (their scratch is hundreds of MB), more small ones (the coalescer's
+        // batch sizes).
+        let large = |n: usize| n >= LARGE_PLAN;
+        if large(nq) && cache.iter().filter(|((n, ..), _)| large(*n)).count() >= 2 {
+            let i = cache
+                .iter()
+                .position(|((n, ..), _)| large(*n))
+                .expect("a large plan");
+            cache.remove(i);
+        }
         if cache.len() >= PLAN_CACHE {
             cache.remove(0);
         }
