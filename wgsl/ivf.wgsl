@@ -71,9 +71,6 @@ fn ivf_count(@builtin(workgroup_id) wid: vec3<u32>,
     }
 }
 
-var<workgroup> part_items: array<u32, WG>;
-var<workgroup> part_blocks: array<u32, WG>;
-
 fn list_segments(len: u32) -> u32 {
     return max(1u, (len + p.seg_len - 1u) / p.seg_len);
 }
@@ -92,24 +89,10 @@ fn ivf_items(@builtin(local_invocation_index) lid: u32) {
         my_blocks += blocks;
         my_items += blocks * list_segments(regions[l].y);
     }
-    part_items[lid] = my_items;
-    part_blocks[lid] = my_blocks;
-    workgroupBarrier();
-    // Inclusive Hillis-Steele scans over the runs.
-    for (var s = 1u; s < WG; s <<= 1u) {
-        var add_i = 0u;
-        var add_b = 0u;
-        if lid >= s {
-            add_i = part_items[lid - s];
-            add_b = part_blocks[lid - s];
-        }
-        workgroupBarrier();
-        part_items[lid] += add_i;
-        part_blocks[lid] += add_b;
-        workgroupBarrier();
-    }
-    var item = part_items[lid] - my_items;
-    var block = part_blocks[lid] - my_blocks;
+    let si = workgroup_scan(lid, my_items);
+    let sb = workgroup_scan(lid, my_blocks);
+    var item = si.x;
+    var block = sb.x;
     for (var l = l0; l < l1; l++) {
         let n = atomicLoad(&counts[l]);
         let r = regions[l];
@@ -128,9 +111,7 @@ fn ivf_items(@builtin(local_invocation_index) lid: u32) {
         }
         block += blocks;
     }
-    workgroupBarrier();
-    let total = part_items[WG - 1u];
-    for (var i = total + lid; i < p.items_cap; i += WG) {
+    for (var i = si.y + lid; i < p.items_cap; i += WG) {
         items[i] = vec4<u32>(0u, 0u, 0u, 0u);
     }
 }

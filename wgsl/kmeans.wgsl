@@ -57,8 +57,6 @@ fn km_count(@builtin(workgroup_id) wid: vec3<u32>,
     }
 }
 
-var<workgroup> part: array<u32, WG>;
-
 @compute @workgroup_size(WG)
 fn km_offsets(@builtin(local_invocation_index) lid: u32) {
     let per = (p.k + WG - 1u) / WG;
@@ -68,18 +66,7 @@ fn km_offsets(@builtin(local_invocation_index) lid: u32) {
     for (var c = c0; c < c1; c++) {
         mine += atomicLoad(&counts[c]);
     }
-    part[lid] = mine;
-    workgroupBarrier();
-    for (var s = 1u; s < WG; s <<= 1u) {
-        var add = 0u;
-        if lid >= s {
-            add = part[lid - s];
-        }
-        workgroupBarrier();
-        part[lid] += add;
-        workgroupBarrier();
-    }
-    var at = part[lid] - mine;
+    var at = workgroup_scan(lid, mine).x;
     for (var c = c0; c < c1; c++) {
         offsets[c] = at;
         at += atomicLoad(&counts[c]);

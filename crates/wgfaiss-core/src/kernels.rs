@@ -116,12 +116,13 @@ pub const ELEMENTWISE: Family = Family {
     trusted: false,
 };
 
+const SCAN_PART: &str = include_str!("../../../wgsl/scan.wgsl");
 const IVF_PART: &str = include_str!("../../../wgsl/ivf.wgsl");
 
 /// IVF search on the device: probes → work items of the list-major scan.
 pub const IVF: Family = Family {
     name: "ivf",
-    parts: &[IVF_PART],
+    parts: &[IVF_PART, SCAN_PART],
     needs: Needs {
         subgroups: false,
         f16: false,
@@ -136,7 +137,7 @@ const KMEANS_PART: &str = include_str!("../../../wgsl/kmeans.wgsl");
 /// k-means centroid update on the device (group points by centroid, per-centroid means).
 pub const KMEANS: Family = Family {
     name: "kmeans",
-    parts: &[KMEANS_PART],
+    parts: &[KMEANS_PART, SCAN_PART],
     needs: Needs {
         subgroups: false,
         f16: false,

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use wgfaiss_core::ops::knn::{
-    DbChunk, KnnPlan, TiledKnn, finish_l2, fused_tiles, squared_norms, tile_queries,
+    DbChunk, KnnPlan, TiledKnn, finish_l2, fused_tiles, prefer_tiled, squared_norms, tile_queries,
 };
 use wgfaiss_core::ops::topk::TopK;
 use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
@@ -209,7 +209,8 @@ impl FlatIndex {
         }
     }
 
-    fn db(&self) -> Vec<DbChunk<'_>> {
+    /// The storage chunks as the kernels take them.
+    pub(crate) fn db(&self) -> Vec<DbChunk<'_>> {
         let mut id0 = 0;
         self.chunks
             .iter()
@@ -308,12 +309,10 @@ impl SearchPlan {
         let queries = gpu.alloc::<f32>(nq * d)?;
         let qnorms = gpu.alloc::<f32>(nq)?;
         let db = index.db();
-        // The fused kernel, unless k is large and the whole batch fits one distance tile (a
-        // small base, such as an IVF quantizer's centroids, or a single query): then a GEMM
-        // tile and the top-k kernel are faster than lists filled one insertion at a time (on
-        // an H200, 10 000 queries x 4096 centroids, k = 64: 1.2 ms against 10+ ms).
-        let one_tile = db.len() == 1 && nq <= tile_queries(gpu, db[0].rows);
-        let kind = if fused_tiles(gpu, nq, k).is_some() && !(k > 16 && one_tile) {
+        // The fused kernel, unless it cannot hold k or a GEMM tile and top-k are faster
+        // (`prefer_tiled`: k > 16 and the batch fits one distance tile).
+        let single = (db.len() == 1).then(|| db[0].rows);
+        let kind = if !prefer_tiled(gpu, nq, k, single) {
             PlanKind::Fused(Box::new(KnnPlan::new(
                 gpu, &queries, &qnorms, nq, d, &db, k, metric,
             )?))

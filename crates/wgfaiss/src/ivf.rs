@@ -42,12 +42,10 @@ struct Region {
 }
 
 /// The coarse quantizer: the centroids in a flat index (its search plans are cached; used to
-/// assign added vectors) and on the device for the search plans.
+/// assign added vectors), whose device storage the search plans also read.
 struct Centroids {
     host: Vec<f32>,
     flat: FlatIndex,
-    data: GpuBuffer<f32>,
-    norms: GpuBuffer<f32>,
 }
 
 struct Arena {
@@ -158,14 +156,7 @@ impl IvfFlatIndex {
         };
         let mut flat = FlatIndex::new(&self.gpu, self.dim, metric)?;
         flat.add(&host)?;
-        let data = self.gpu.upload(&host)?;
-        let norms = self.gpu.upload(&squared_norms(&host, self.dim))?;
-        self.centroids = Some(Centroids {
-            host,
-            flat,
-            data,
-            norms,
-        });
+        self.centroids = Some(Centroids { host, flat });
         self.plans
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
@@ -221,12 +212,7 @@ impl IvfFlatIndex {
             &self.gpu,
             nq,
             self.dim,
-            DbChunk {
-                data: &c.data,
-                norms: &c.norms,
-                rows: self.nlist,
-                id0: 0,
-            },
+            c.flat.db()[0],
             DbChunk {
                 data: &arena.data,
                 norms: &arena.norms,

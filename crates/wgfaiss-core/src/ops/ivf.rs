@@ -5,8 +5,6 @@
 //! kernel in work-item mode, and the top-k merge of each query's `nprobe × segments` lists.
 //! The host writes the queries, records, and reads `nq × k` results once.
 
-use std::sync::Arc;
-
 use bytemuck::{Pod, Zeroable};
 
 use crate::buffer::GpuBuffer;
@@ -14,13 +12,11 @@ use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::{ELEMENTWISE, IVF, Kernel};
 use crate::ops::knn::{
-    DbChunk, KnnMetric, KnnPlan, KnnVariant, TiledKnn, constants, fused_tiles, list_slots,
-    loop_segment, max_fused_k, tile_queries,
+    DbChunk, Dispatch, KnnMetric, KnnPlan, TiledKnn, bind_knn, fill_pass, fused_tiles, gather_pass,
+    knn_kernel, loop_segment, max_fused_k, prefer_tiled,
 };
 use crate::ops::topk::SegmentMerge;
 use crate::submit::Batch;
-
-type Dispatch = (Arc<Kernel>, wgpu::BindGroup, (u32, u32, u32));
 
 /// The coarse step: fused for few probes, distance tile + top-k for many.
 enum Coarse {
@@ -74,11 +70,6 @@ pub struct IvfSearchPlan {
     _floats: Vec<GpuBuffer<f32>>,
 }
 
-/// Probes from which the coarse step uses a distance tile and the top-k kernel (the fused
-/// kernel fills its lists one insertion at a time: on an H200, 10 000 queries × 4096
-/// centroids with 64 probes took 10+ ms fused, 1.2 ms tiled).
-const COARSE_FUSED_MAX: usize = 16;
-
 impl IvfSearchPlan {
     /// Plans the search of `nq` queries of dimension `d`: `centroids` (`nlist` rows) are the
     /// coarse quantizer, `arena` holds the lists, `regions` is `(start, len)` per list in
@@ -112,7 +103,7 @@ impl IvfSearchPlan {
         }
         let queries = gpu.alloc::<f32>(nq * d)?;
         let qnorms = gpu.alloc::<f32>(nq)?;
-        let coarse = if nprobe > COARSE_FUSED_MAX && nq <= tile_queries(gpu, nlist) {
+        let coarse = if prefer_tiled(gpu, nq, nprobe, Some(nlist)) {
             Coarse::Tiled(Box::new(TiledKnn::new(
                 gpu, &queries, nq, d, centroids, nprobe, metric,
             )?))
@@ -231,61 +222,15 @@ impl IvfSearchPlan {
                 grid(pairs),
             ),
         ];
-        // Gather the query blocks; pad every output list.
-        let ew = |entry| gpu.kernel(&ELEMENTWISE, entry, &[("WG", 256)]);
-        let (gather, fill) = (ew("gather_rows")?, ew("fill_lists")?);
-        let gp = gpu.uniform(&[rows as u32, d as u32, grid(rows * d).0, 0]);
-        passes.push((
-            gather.clone(),
-            gpu.bind(
-                &gather,
-                &[
-                    (0, gp.as_entire_binding()),
-                    (3, queries.binding()),
-                    (4, idx.binding()),
-                    (5, grouped.binding()),
-                    (6, qnorms.binding()),
-                    (7, grouped_n.binding()),
-                ],
-            ),
-            grid(rows * d),
-        ));
-        let pad = if metric == KnnMetric::InnerProduct {
-            f32::NEG_INFINITY
-        } else {
-            f32::INFINITY
-        };
-        let fp = gpu.uniform(&[out_len as u32, 1, grid(out_len).0, pad.to_bits()]);
-        passes.push((
-            fill.clone(),
-            gpu.bind(
-                &fill,
-                &[
-                    (0, fp.as_entire_binding()),
-                    (8, out_v.binding()),
-                    (9, out_i.binding()),
-                ],
-            ),
-            grid(out_len),
-        ));
-        // The scan: one workgroup per item slot (empty ones do nothing).
-        let t = gpu.tuning();
-        let scan = gpu.kernel(
-            &crate::kernels::knn_family(&KnnVariant {
-                tiles,
-                vec: d.is_multiple_of(4),
-            }),
-            "knn",
-            &constants(
-                tiles,
-                list_slots(k),
-                t.int("knn.candidate_slots") as u32,
-                metric,
-                true,
-            ),
-        )?;
+        // Gather the query blocks; pad every output list; the scan, one workgroup per item
+        // slot (empty ones do nothing).
+        passes.push(gather_pass(
+            gpu, &queries, &qnorms, &idx, &grouped, &grouped_n, rows, d,
+        )?);
+        passes.push(fill_pass(gpu, &out_v, &out_i, out_len, metric)?);
+        let scan = knn_kernel(gpu, tiles, d, k, metric, true)?;
         let (sx, sy) = gpu.grid(items_cap as u32);
-        let sp = gpu.uniform(&crate::ops::knn::Params {
+        let sp = crate::ops::knn::Params {
             m: rows as u32,
             n: arena.rows as u32,
             k: d as u32,
@@ -298,25 +243,18 @@ impl IvfSearchPlan {
             id0: arena.id0,
             topk: k as u32,
             wg_x: sx,
-        });
-        passes.push((
-            scan.clone(),
-            gpu.bind(
-                &scan,
-                &[
-                    (0, sp.as_entire_binding()),
-                    (1, grouped.binding()),
-                    (2, arena.data.binding()),
-                    (3, arena.norms.binding()),
-                    (4, grouped_n.binding()),
-                    (5, out_v.binding()),
-                    (6, out_i.binding()),
-                    (7, items.binding()),
-                    (8, slots.binding()),
-                ],
-            ),
-            (sx, sy, 1),
-        ));
+        };
+        let scan_bg = bind_knn(
+            gpu,
+            &scan,
+            &sp,
+            &grouped,
+            &grouped_n,
+            &arena,
+            (&out_v, &out_i),
+            (&items, &slots),
+        );
+        passes.push((scan, scan_bg, (sx, sy, 1)));
         let merge = SegmentMerge::new(
             gpu,
             out_v,
@@ -328,7 +266,7 @@ impl IvfSearchPlan {
         )?;
         // Arena rows → 64-bit ids, on the device.
         let ids = gpu.alloc::<u32>(2 * nq * k)?;
-        let map = ew("map_ids")?;
+        let map = gpu.kernel(&ELEMENTWISE, "map_ids", &[("WG", 256)])?;
         let mp = gpu.uniform(&[(nq * k) as u32, arena.rows as u32, grid(nq * k).0, 0]);
         let map_pass = (
             map.clone(),

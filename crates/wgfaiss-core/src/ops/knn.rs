@@ -303,6 +303,129 @@ pub(crate) struct Params {
     pub(crate) wg_x: u32,
 }
 
+/// A kernel, its bind group and its grid.
+pub(crate) type Dispatch = (Arc<Kernel>, wgpu::BindGroup, (u32, u32, u32));
+
+/// The fused kernel for a tile configuration, dimension, k and metric; `items`: work-item mode.
+pub(crate) fn knn_kernel(
+    gpu: &Gpu,
+    tiles: Tiles,
+    d: usize,
+    k: usize,
+    metric: KnnMetric,
+    items: bool,
+) -> Result<Arc<Kernel>> {
+    let variant = KnnVariant {
+        tiles,
+        vec: d.is_multiple_of(4),
+    };
+    let cap = gpu.tuning().int("knn.candidate_slots") as u32;
+    gpu.kernel(
+        &crate::kernels::knn_family(&variant),
+        "knn",
+        &constants(tiles, list_slots(k), cap, metric, items),
+    )
+}
+
+/// The fused kernel's bind group: the query rows `a` (queries, or gathered query blocks) and
+/// their squared norms, the base, the outputs, and the work-item tables (any buffer in grid
+/// mode: they are declared but not read).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn bind_knn(
+    gpu: &Gpu,
+    kernel: &Kernel,
+    params: &Params,
+    a: &GpuBuffer<f32>,
+    a_norms: &GpuBuffer<f32>,
+    base: &DbChunk<'_>,
+    out: (&GpuBuffer<f32>, &GpuBuffer<u32>),
+    tables: (&GpuBuffer<u32>, &GpuBuffer<u32>),
+) -> wgpu::BindGroup {
+    let uniform = gpu.uniform(params);
+    gpu.bind(
+        kernel,
+        &[
+            (0, uniform.as_entire_binding()),
+            (1, a.binding()),
+            (2, base.data.binding()),
+            (3, base.norms.binding()),
+            (4, a_norms.binding()),
+            (5, out.0.binding()),
+            (6, out.1.binding()),
+            (7, tables.0.binding()),
+            (8, tables.1.binding()),
+        ],
+    )
+}
+
+/// Gathers `rows` rows of `queries` (`d` wide) and their norms by `idx` into `grouped`,
+/// zero rows where `idx` is [`NONE`] (`gather_rows`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gather_pass(
+    gpu: &Gpu,
+    queries: &GpuBuffer<f32>,
+    qnorms: &GpuBuffer<f32>,
+    idx: &GpuBuffer<u32>,
+    grouped: &GpuBuffer<f32>,
+    grouped_n: &GpuBuffer<f32>,
+    rows: usize,
+    d: usize,
+) -> Result<Dispatch> {
+    let kernel = gpu.kernel(&crate::kernels::ELEMENTWISE, "gather_rows", &[("WG", 256)])?;
+    let (x, y) = gpu.grid(((rows * d) as u32).div_ceil(256).max(1));
+    let params = gpu.uniform(&[rows as u32, d as u32, x, 0]);
+    let bg = gpu.bind(
+        &kernel,
+        &[
+            (0, params.as_entire_binding()),
+            (3, queries.binding()),
+            (4, idx.binding()),
+            (5, grouped.binding()),
+            (6, qnorms.binding()),
+            (7, grouped_n.binding()),
+        ],
+    );
+    Ok((kernel, bg, (x, y, 1)))
+}
+
+/// Pads `len` result pairs with (the metric's worst value, [`NONE`]) (`fill_lists`).
+pub(crate) fn fill_pass(
+    gpu: &Gpu,
+    out_v: &GpuBuffer<f32>,
+    out_i: &GpuBuffer<u32>,
+    len: usize,
+    metric: KnnMetric,
+) -> Result<Dispatch> {
+    let kernel = gpu.kernel(&crate::kernels::ELEMENTWISE, "fill_lists", &[("WG", 256)])?;
+    let pad = if metric == KnnMetric::InnerProduct {
+        f32::NEG_INFINITY
+    } else {
+        f32::INFINITY
+    };
+    let (x, y) = gpu.grid((len as u32).div_ceil(256).max(1));
+    let params = gpu.uniform(&[len as u32, 1, x, pad.to_bits()]);
+    let bg = gpu.bind(
+        &kernel,
+        &[
+            (0, params.as_entire_binding()),
+            (8, out_v.binding()),
+            (9, out_i.binding()),
+        ],
+    );
+    Ok((kernel, bg, (x, y, 1)))
+}
+
+/// Whether a search of `nq` queries with `k` runs unfused ([`TiledKnn`]): when the fused
+/// kernel cannot hold k, or when k > 16 and the whole batch fits one distance tile against a
+/// single chunk of `single_chunk_rows` (a small base such as an IVF quantizer's centroids, or
+/// few queries): then a GEMM tile and the top-k kernel beat lists filled one insertion at a
+/// time (on an H200: 10 000 queries × 4096 centroids with k = 64, 1.2 ms against 10+ ms; one
+/// query over 1M with k = 100, 0.32 against 2.34 ms).
+pub fn prefer_tiled(gpu: &Gpu, nq: usize, k: usize, single_chunk_rows: Option<usize>) -> bool {
+    fused_tiles(gpu, nq, k).is_none()
+        || (k > 16 && single_chunk_rows.is_some_and(|rows| nq <= tile_queries(gpu, rows)))
+}
+
 /// One chunk of the database on the device: `rows × d` vectors and their squared norms.
 #[derive(Clone, Copy)]
 pub struct DbChunk<'a> {
@@ -376,16 +499,7 @@ impl KnnPlan {
             ))
         })?;
         let t = gpu.tuning();
-        let cap = t.int("knn.candidate_slots") as u32;
-        let variant = KnnVariant {
-            tiles,
-            vec: d.is_multiple_of(4),
-        };
-        let kernel = gpu.kernel(
-            &crate::kernels::knn_family(&variant),
-            "knn",
-            &constants(tiles, list_slots(k), cap, metric, false),
-        )?;
+        let kernel = knn_kernel(gpu, tiles, d, k, metric, false)?;
         // Segments: enough workgroups to fill the device, none shorter than two tiles.
         let (tm, tn, ..) = tiles;
         let blocks = (nq as u64).div_ceil(u64::from(tm));
@@ -434,7 +548,7 @@ impl KnnPlan {
                 continue;
             }
             let (x, y) = gpu.grid((blocks as u32) * chunk_segs);
-            let params = gpu.uniform(&Params {
+            let params = Params {
                 m: nq as u32,
                 n: chunk.rows as u32,
                 k: d as u32,
@@ -447,20 +561,16 @@ impl KnnPlan {
                 id0: chunk.id0,
                 topk: k as u32,
                 wg_x: x,
-            });
-            let bg = gpu.bind(
+            };
+            let bg = bind_knn(
+                gpu,
                 &kernel,
-                &[
-                    (0, params.as_entire_binding()),
-                    (1, queries.binding()),
-                    (2, chunk.data.binding()),
-                    (3, chunk.norms.binding()),
-                    (4, qnorms.binding()),
-                    (5, out_v.binding()),
-                    (6, out_i.binding()),
-                    (7, no_items.binding()),
-                    (8, no_items.binding()),
-                ],
+                &params,
+                queries,
+                qnorms,
+                chunk,
+                (&out_v, &out_i),
+                (&no_items, &no_items),
             );
             groups.push((bg, (x, y, 1)));
             seg0 += chunk_segs;
@@ -636,19 +746,7 @@ impl ItemKnnPlan {
                 "item scan: {nq} queries x {lists_per_query} lists x k = {k} or {rows} gathered rows exceed one binding; search in smaller batches"
             )));
         }
-        let t = gpu.tuning();
-        let cap = t.int("knn.candidate_slots") as u32;
-        let variant = KnnVariant {
-            tiles,
-            vec: d.is_multiple_of(4),
-        };
-        let kernel = gpu.kernel(
-            &crate::kernels::knn_family(&variant),
-            "knn",
-            &constants(tiles, list_slots(k), cap, metric, true),
-        )?;
-        let ew = |entry| gpu.kernel(&crate::kernels::ELEMENTWISE, entry, &[("WG", 256)]);
-        let (gather_k, fill_k) = (ew("gather_rows")?, ew("fill_lists")?);
+        let kernel = knn_kernel(gpu, tiles, d, k, metric, true)?;
         let idx = if idx.is_empty() {
             vec![NONE; tm_us]
         } else {
@@ -668,41 +766,22 @@ impl ItemKnnPlan {
         })?;
         let grouped = gpu.alloc::<f32>(idx.len() * d)?;
         let grouped_n = gpu.alloc::<f32>(idx.len())?;
-        // Gather the query blocks.
-        let groups = ((idx.len() * d) as u32).div_ceil(256);
-        let (gx, gy) = gpu.grid(groups);
-        let gparams = gpu.uniform(&[idx.len() as u32, d as u32, gx, 0]);
-        let gather_bg = gpu.bind(
-            &gather_k,
-            &[
-                (0, gparams.as_entire_binding()),
-                (3, queries.binding()),
-                (4, idx_buf.binding()),
-                (5, grouped.binding()),
-                (6, qnorms.binding()),
-                (7, grouped_n.binding()),
-            ],
-        );
+        let gather = gather_pass(
+            gpu,
+            queries,
+            qnorms,
+            &idx_buf,
+            &grouped,
+            &grouped_n,
+            idx.len(),
+            d,
+        )?;
         // Padding in every output list (lists a query has fewer items for stay padding).
         let out_v = gpu.alloc::<f32>(out_len)?;
         let out_i = gpu.alloc::<u32>(out_len)?;
-        let pad = if metric == KnnMetric::InnerProduct {
-            f32::NEG_INFINITY
-        } else {
-            f32::INFINITY
-        };
-        let (fx, fy) = gpu.grid((out_len as u32).div_ceil(256));
-        let fparams = gpu.uniform(&[out_len as u32, 1, fx, pad.to_bits()]);
-        let fill_bg = gpu.bind(
-            &fill_k,
-            &[
-                (0, fparams.as_entire_binding()),
-                (8, out_v.binding()),
-                (9, out_i.binding()),
-            ],
-        );
+        let fill = fill_pass(gpu, &out_v, &out_i, out_len, metric)?;
         let (x, y) = gpu.grid(items_n.max(1) as u32);
-        let params = gpu.uniform(&Params {
+        let params = Params {
             m: idx.len() as u32,
             n: base.rows as u32,
             k: d as u32,
@@ -715,20 +794,16 @@ impl ItemKnnPlan {
             id0: base.id0,
             topk: k as u32,
             wg_x: x,
-        });
-        let group = gpu.bind(
+        };
+        let group = bind_knn(
+            gpu,
             &kernel,
-            &[
-                (0, params.as_entire_binding()),
-                (1, grouped.binding()),
-                (2, base.data.binding()),
-                (3, base.norms.binding()),
-                (4, grouped_n.binding()),
-                (5, out_v.binding()),
-                (6, out_i.binding()),
-                (7, items_buf.binding()),
-                (8, slots_buf.binding()),
-            ],
+            &params,
+            &grouped,
+            &grouped_n,
+            &base,
+            (&out_v, &out_i),
+            (&items_buf, &slots_buf),
         );
         let merge = SegmentMerge::new(
             gpu,
@@ -740,8 +815,8 @@ impl ItemKnnPlan {
             metric == KnnMetric::InnerProduct,
         )?;
         Ok(ItemKnnPlan {
-            gather: (gather_k, gather_bg, (gx, gy, 1)),
-            fill: (fill_k, fill_bg, (fx, fy, 1)),
+            gather,
+            fill,
             kernel,
             group,
             grid: (x, y, 1),
@@ -786,9 +861,6 @@ pub struct TiledKnn {
     _tile: SplitBuffer<f32>,
     id0: u32,
 }
-
-/// A kernel, its bind group and its grid.
-type Dispatch = (Arc<Kernel>, wgpu::BindGroup, (u32, u32, u32));
 
 /// Queries per distance tile of [`TiledKnn`] against `rows` vectors: the tile within one
 /// binding and within `knn.tile_bytes`.
