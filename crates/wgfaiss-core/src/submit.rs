@@ -98,6 +98,23 @@ impl Gpu {
         })
     }
 
+    /// A bind group for `kernel` from the pairs of `entries` whose binding is in `used`: for
+    /// entry points of one family that share a table of buffers but use different subsets
+    /// (an entry point's layout holds only the bindings it uses).
+    pub fn bind_used(
+        &self,
+        kernel: &Kernel,
+        entries: &[(u32, wgpu::BindingResource<'_>)],
+        used: &[u32],
+    ) -> wgpu::BindGroup {
+        let picked: Vec<(u32, wgpu::BindingResource<'_>)> = entries
+            .iter()
+            .filter(|(b, _)| used.contains(b))
+            .cloned()
+            .collect();
+        self.bind(kernel, &picked)
+    }
+
     /// Splits `groups` workgroups into a 2-D grid within the per-dimension limit. Returns
     /// `(x, y)`; kernels recover the flat index as `wid.x + wid.y * x`.
     pub fn grid(&self, groups: u32) -> (u32, u32) {

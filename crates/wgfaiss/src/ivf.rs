@@ -173,17 +173,12 @@ impl IvfFlatIndex {
         }
     }
 
-    /// The `k` nearest lists of each query (prepared), and the GPU time.
-    fn coarse(&self, q: &[f32], k: usize, timed: bool) -> Result<(Vec<i64>, Option<f64>)> {
-        let c = self.centroids.as_ref().ok_or_else(untrained)?;
-        let r = c.flat.search(q, k, &SearchParams { nprobe: 1, timed })?;
-        Ok((r.ids, r.gpu_seconds))
-    }
-
     /// Nearest list of each vector (prepared).
     fn assign(&self, data: &[f32]) -> Result<Vec<usize>> {
-        let (ids, _) = self.coarse(data, 1, false)?;
-        ids.into_iter()
+        let c = self.centroids.as_ref().ok_or_else(untrained)?;
+        let r = c.flat.search(data, 1, &SearchParams::default())?;
+        r.ids
+            .into_iter()
             .map(|i| usize::try_from(i).map_err(|_| Error::Gpu("IVF: a vector got no list".into())))
             .collect()
     }

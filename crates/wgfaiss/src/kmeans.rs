@@ -277,18 +277,20 @@ impl DeviceUpdate {
             let kern = kernel(entry)?;
             let g = grid(groups);
             let params = gpu.uniform(&[n as u32, k as u32, d as u32, g.0]);
-            let all = [
-                (1, assign.binding()),
-                (2, counts.binding()),
-                (3, cursor.binding()),
-                (4, offsets.binding()),
-                (5, order.binding()),
-                (6, points.binding()),
-                (7, centroids.binding()),
-            ];
-            let mut entries = vec![(0, params.as_entire_binding())];
-            entries.extend(all.into_iter().filter(|(b, _)| used.contains(b)));
-            let bg = gpu.bind(&kern, &entries);
+            let bg = gpu.bind_used(
+                &kern,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, assign.binding()),
+                    (2, counts.binding()),
+                    (3, cursor.binding()),
+                    (4, offsets.binding()),
+                    (5, order.binding()),
+                    (6, points.binding()),
+                    (7, centroids.binding()),
+                ],
+                &[&[0], used].concat(),
+            );
             passes.push((kern, bg, g));
         }
         Ok(DeviceUpdate {

@@ -182,19 +182,21 @@ impl IvfSearchPlan {
         };
         // Each entry point's layout holds only the bindings it uses.
         let tables = |kernel: &Kernel, p: &wgpu::Buffer, used: &[u32]| {
-            let all = [
-                (1, coarse.ids().binding()),
-                (2, regions.binding()),
-                (3, counts.binding()),
-                (4, cursor.binding()),
-                (5, first_block.binding()),
-                (6, items.binding()),
-                (7, idx.binding()),
-                (8, slots.binding()),
-            ];
-            let mut entries = vec![(0, p.as_entire_binding())];
-            entries.extend(all.into_iter().filter(|(b, _)| used.contains(b)));
-            gpu.bind(kernel, &entries)
+            gpu.bind_used(
+                kernel,
+                &[
+                    (0, p.as_entire_binding()),
+                    (1, coarse.ids().binding()),
+                    (2, regions.binding()),
+                    (3, counts.binding()),
+                    (4, cursor.binding()),
+                    (5, first_block.binding()),
+                    (6, items.binding()),
+                    (7, idx.binding()),
+                    (8, slots.binding()),
+                ],
+                &[&[0], used].concat(),
+            )
         };
         let n_clear = rows.max(nlist);
         let p_clear = params(n_clear);
