@@ -5,7 +5,8 @@
 // tiles of TN vectors; each tile's TM x TN inner products are computed exactly as by the GEMM
 // (ops/gemm.rs generates the staging and the register-blocked product: shared tiles, vec4
 // loads, an RM x RN block per invocation) and then, still in registers, turned into keys:
-//   METRIC 0 (L2):            key = |x|^2 - 2 <q, x>   (|q|^2 is added on output)
+//   METRIC 0 (L2):            key = max(|x|^2 - 2 <q, x> + |q|^2, 0), the squared distance
+//                             as the unfused path computes it (same operations, same order)
 //   METRIC 1 (inner product): key = -<q, x>
 // Each query keeps its best k (key, id) pairs sorted in workgroup memory (best_v/best_i,
 // KB >= k slots per row, two copies); the k-th is the threshold, read into registers once per
@@ -331,7 +332,7 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
                 let key = best_v[lcur * TM * KB + r * KB + t];
                 var v = -key;
                 if METRIC == 0u {
-                    v = max(key + qnorm[row], 0.0);
+                    v = key;
                 }
                 out_v[out + t] = v;
                 out_i[out + t] = best_i[lcur * TM * KB + r * KB + t];

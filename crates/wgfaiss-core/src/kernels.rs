@@ -103,7 +103,7 @@ pub const TOPK: Family = Family {
 
 const ELEMENTWISE_PART: &str = include_str!("../../../wgsl/elementwise.wgsl");
 
-/// Elementwise helpers (a row vector added to every row of a matrix).
+/// Elementwise helpers (distance tiles, gathers, padding, id mapping).
 pub const ELEMENTWISE: Family = Family {
     name: "elementwise",
     parts: &[ELEMENTWISE_PART],
@@ -112,7 +112,7 @@ pub const ELEMENTWISE: Family = Family {
         f16: false,
         coop_matrix: false,
     },
-    entries: &["add_row_vector", "gather_rows", "fill_lists", "map_ids"],
+    entries: &["l2_distances", "gather_rows", "fill_lists", "map_ids"],
     trusted: false,
 };
 

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use wgfaiss_core::ops::knn::{
-    DbChunk, KnnPlan, TiledKnn, finish_l2, fused_tiles, prefer_tiled, squared_norms, tile_queries,
+    DbChunk, KnnPlan, TiledKnn, fused_tiles, prefer_tiled, squared_norms, tile_queries,
 };
 use wgfaiss_core::ops::topk::TopK;
 use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
@@ -319,7 +319,7 @@ impl SearchPlan {
         } else {
             PlanKind::Unfused(
                 db.iter()
-                    .map(|&c| TiledKnn::new(gpu, &queries, nq, d, c, k, metric))
+                    .map(|&c| TiledKnn::new(gpu, &queries, &qnorms, nq, d, c, k, metric))
                     .collect::<Result<Vec<_>>>()?,
             )
         };
@@ -353,11 +353,7 @@ impl SearchPlan {
                     .iter()
                     .map(|p| p.read(gpu))
                     .collect::<Result<Vec<_>>>()?;
-                let mut out = merge_lists(&lists, self.nq, self.k, index.metric.is_similarity());
-                if index.metric == Metric::L2 {
-                    finish_l2(&mut out.values, &qn, self.k);
-                }
-                out
+                merge_lists(&lists, self.nq, self.k, index.metric.is_similarity())
             }
         };
         Ok((out, report.gpu_seconds))

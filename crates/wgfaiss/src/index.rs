@@ -154,6 +154,30 @@ impl SearchResult {
         }
     }
 
+    /// Within each query, orders runs of equal distances by id (padding stays last).
+    pub(crate) fn order_ties_by_id(&mut self) {
+        if self.k == 0 {
+            return;
+        }
+        for (ids, dist) in self
+            .ids
+            .chunks_mut(self.k)
+            .zip(self.distances.chunks(self.k))
+        {
+            let mut start = 0;
+            while start < ids.len() {
+                let mut end = start + 1;
+                while end < ids.len() && dist[end] == dist[start] && ids[end] != -1 {
+                    end += 1;
+                }
+                if ids[start] != -1 {
+                    ids[start..end].sort_unstable();
+                }
+                start = end;
+            }
+        }
+    }
+
     /// The ids of query `q`.
     pub fn ids_of(&self, q: usize) -> &[i64] {
         &self.ids[q * self.k..(q + 1) * self.k]

@@ -621,6 +621,10 @@ impl Index for IvfFlatIndex {
             result.distances.extend(values);
             result.ids.extend(ids);
         }
+        // The kernels break ties by arena row; present equal distances by id, as every other
+        // result is (which of several equal candidates fills the last place still follows
+        // the arena).
+        result.order_ties_by_id();
         if params.timed {
             result.gpu_seconds = gpu_total;
         }

@@ -105,7 +105,7 @@ impl IvfSearchPlan {
         let qnorms = gpu.alloc::<f32>(nq)?;
         let coarse = if prefer_tiled(gpu, nq, nprobe, Some(nlist)) {
             Coarse::Tiled(Box::new(TiledKnn::new(
-                gpu, &queries, nq, d, centroids, nprobe, metric,
+                gpu, &queries, &qnorms, nq, d, centroids, nprobe, metric,
             )?))
         } else {
             Coarse::Fused(Box::new(KnnPlan::new(

@@ -110,9 +110,14 @@ pub fn source(v: &KnnVariant) -> String {
         pending += &format!(
             "        let tv{i} = best_v[lcur * TM * KB + r{i} * KB + p.topk - 1u];\n        let ti{i} = best_i[lcur * TM * KB + r{i} * KB + p.topk - 1u];\n"
         );
+        // L2 keys are whole squared distances, max(|x|^2 - 2 <q, x> + |q|^2, 0), evaluated
+        // exactly like the unfused path's, so every path orders candidates the same way.
+        pending += &format!(
+            "        var qn{i} = 0.0;\n        if METRIC == 0u {{ qn{i} = qnorm[min(m0 + r{i}, p.m - 1u)]; }}\n"
+        );
         for h in 0..hn {
             pending += &format!(
-                "        if METRIC == 0u {{ acc_{i}_{h} = fma(vec4<f32>(-2.0), acc_{i}_{h}, xn{h}); }} else {{ acc_{i}_{h} = -acc_{i}_{h}; }}\n"
+                "        if METRIC == 0u {{ acc_{i}_{h} = max(fma(vec4<f32>(-2.0), acc_{i}_{h}, xn{h}) + vec4<f32>(qn{i}), vec4<f32>(0.0)); }} else {{ acc_{i}_{h} = -acc_{i}_{h}; }}\n"
             );
         }
     }
@@ -850,7 +855,8 @@ impl ItemKnnPlan {
 }
 
 /// The unfused k-NN of a query batch against one database chunk, for k beyond the fused
-/// kernel: a distance tile `D = −2·Q·Xᵀ + ‖x‖²` (L2) or `Q·Xᵀ` (inner product) by the GEMM,
+/// kernel: a distance tile `D = max(−2·Q·Xᵀ + ‖x‖² + ‖q‖², 0)` (L2) or `Q·Xᵀ` (inner
+/// product) by the GEMM,
 /// then [`TopKPlan`] on it. The tile is `nq × rows` floats, so callers bound `nq` by
 /// [`tile_queries`]. This is FAISS-GPU's scheme (distance tiles + k-selection); it writes
 /// the tile to memory, which the fused kernel avoids.
@@ -872,10 +878,13 @@ pub fn tile_queries(gpu: &Gpu, rows: usize) -> usize {
 }
 
 impl TiledKnn {
-    /// Plans the search of `nq` queries against one chunk. `queries` holds `nq × d` values.
+    /// Plans the search of `nq` queries against one chunk. `queries` holds `nq × d` values,
+    /// `qnorms` their squared norms (read for L2).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         gpu: &Gpu,
         queries: &GpuBuffer<f32>,
+        qnorms: &GpuBuffer<f32>,
         nq: usize,
         d: usize,
         chunk: DbChunk<'_>,
@@ -893,20 +902,22 @@ impl TiledKnn {
         let mut shape = GemmShape::new(nq, rows, d);
         shape.trans_b = true;
         shape.alpha = if metric == KnnMetric::L2 { -2.0 } else { 1.0 };
+        // One K slice: the products accumulate in the fused kernel's order, so both paths
+        // compute the same distances bit for bit and order candidates alike.
         let gemm = Gemm::new(
             gpu,
             queries,
             chunk.data,
             &tile,
             shape,
-            &GemmOptions::default(),
+            &GemmOptions {
+                split_k: Some(1),
+                ..Default::default()
+            },
         )?;
         let bias = if metric == KnnMetric::L2 {
-            let kernel = gpu.kernel(
-                &crate::kernels::ELEMENTWISE,
-                "add_row_vector",
-                &[("WG", 256)],
-            )?;
+            let kernel =
+                gpu.kernel(&crate::kernels::ELEMENTWISE, "l2_distances", &[("WG", 256)])?;
             let groups = ((nq * rows) as u32).div_ceil(256);
             let (x, y) = gpu.grid(groups);
             let params = gpu.uniform(&[nq as u32, rows as u32, x, 0]);
@@ -916,6 +927,7 @@ impl TiledKnn {
                     (0, params.as_entire_binding()),
                     (1, tile.binding()),
                     (2, chunk.norms.binding()),
+                    (13, qnorms.binding()),
                 ],
             );
             Some((kernel, bg, (x, y, 1)))
@@ -955,23 +967,14 @@ impl TiledKnn {
         self.select.record(batch);
     }
 
-    /// Reads the result: ids offset by the chunk's first id; L2 values still lack `‖q‖²`
-    /// (added by [`finish_l2`]).
+    /// Reads the result: values (squared distances or inner products) and ids offset by the
+    /// chunk's first id.
     pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
         let mut r = self.select.read(gpu)?;
         for id in r.ids.iter_mut().flatten() {
             *id += self.id0;
         }
         Ok(r)
-    }
-}
-
-/// Adds `‖q‖²` to L2 keys (`k` per query) and clamps at 0, as the fused kernel does.
-pub fn finish_l2(values: &mut [f32], qnorms: &[f32], k: usize) {
-    for (row, &qn) in values.chunks_mut(k).zip(qnorms) {
-        for v in row {
-            *v = (*v + qn).max(0.0);
-        }
     }
 }
 
