@@ -13,9 +13,11 @@
 //! on an adapter (62 / 149 / 323 on 48 KiB, the NVIDIA figure). Larger k is the caller's
 //! unfused path (a bounded distance tile and [`crate::ops::topk`]).
 //!
-//! Distances: L2 keys are `‖x‖² − 2⟨q, x⟩` with the database norms precomputed; `‖q‖²` is
-//! added on output and the sum clamped at 0 (as FAISS does). Inner products are selected
-//! largest first. Ordering is (key, id): equal keys keep the smaller id.
+//! Distances: L2 keys are whole squared distances `max(‖x‖² − 2⟨q, x⟩ + ‖q‖², 0)` (norms
+//! precomputed, clamped at 0 as FAISS does), computed by the fused kernel and by the unfused
+//! tile with the same operations in the same order, so every path orders candidates alike.
+//! Inner products are selected largest first. Ordering is (key, id): equal keys keep the
+//! smaller id.
 
 use std::sync::Arc;
 
