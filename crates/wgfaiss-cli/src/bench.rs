@@ -15,6 +15,63 @@ use crate::info::bytes;
 
 #[derive(Subcommand)]
 pub enum What {
+    /// A dataset (base, queries, optional ground truth) and index descriptions: recall@1/10/100,
+    /// QPS, GPU time and single-query latency percentiles per k and nprobe; JSON and an SVG plot
+    /// of recall@10 against QPS, with peers' results (scripts/peer_dataset.py) beside ours.
+    Dataset {
+        /// Base vectors: .fvecs, .bvecs, .npy or IDX (optionally .gz).
+        #[arg(long)]
+        base: std::path::PathBuf,
+        /// Query vectors, same formats.
+        #[arg(long)]
+        queries: std::path::PathBuf,
+        /// Ground-truth ids (.ivecs or .npy, one row per query); computed with the flat index
+        /// when absent.
+        #[arg(long)]
+        gt: Option<std::path::PathBuf>,
+        /// Semicolon-separated index descriptions ("Flat;IVF1024,Flat").
+        #[arg(long, default_value = "Flat;IVF1024,Flat")]
+        index_type: String,
+        /// l2, ip or cosine.
+        #[arg(long, default_value = "l2")]
+        metric: String,
+        /// Comma-separated k values.
+        #[arg(long, default_value = "10")]
+        k: String,
+        /// Comma-separated nprobe values (IVF indexes; values above nlist are skipped).
+        #[arg(long, default_value = "1,2,4,8,16,32,64,128")]
+        nprobe: String,
+        /// Use only the first N queries (0: all).
+        #[arg(long, default_value_t = 0)]
+        max_queries: usize,
+        /// Timed batch searches per case (median reported).
+        #[arg(long, default_value_t = 3)]
+        iters: usize,
+        /// Single-query searches per case for the latency percentiles (0: none).
+        #[arg(long, default_value_t = 100)]
+        latency: usize,
+        /// k-means iterations (IVF).
+        #[arg(long, default_value_t = 20)]
+        niter: usize,
+        /// k-means seed (IVF).
+        #[arg(long, default_value_t = 1234)]
+        seed: u64,
+        /// Dataset name in the table, JSON and plot (default: the base file's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Write all results as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+        /// Write an SVG plot of recall@10 against QPS to this file.
+        #[arg(long)]
+        plot: Option<std::path::PathBuf>,
+        /// Peer results to draw beside ours (JSON from scripts/peer_dataset.py); repeatable.
+        #[arg(long)]
+        peer: Vec<std::path::PathBuf>,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Single-query searches from many threads, coalesced and one by one, against one batch.
     Serve {
         /// flat or ivf.
@@ -189,6 +246,43 @@ pub enum What {
 
 pub fn run(what: What) -> Result<()> {
     match what {
+        What::Dataset {
+            base,
+            queries,
+            gt,
+            index_type,
+            metric,
+            k,
+            nprobe,
+            max_queries,
+            iters,
+            latency,
+            niter,
+            seed,
+            name,
+            json,
+            plot,
+            peer,
+            quiet,
+        } => crate::dataset::run(crate::dataset::Args {
+            base,
+            queries,
+            gt,
+            index_types: index_type,
+            metric,
+            k,
+            nprobe,
+            max_queries,
+            iters,
+            latency,
+            niter,
+            seed,
+            name,
+            json,
+            plot,
+            peers: peer,
+            quiet,
+        }),
         What::Serve {
             index,
             nb,
@@ -285,6 +379,11 @@ static SUSTAINED: AtomicBool = AtomicBool::new(false);
 
 /// `--sustained`: time back-to-back runs in one batch (no host round trip between runs), the
 /// regime of a busy service.
+/// Times every later run back to back in one batch (`--sustained`; `tune` always does).
+pub fn set_sustained(on: bool) {
+    SUSTAINED.store(on, Ordering::Relaxed);
+}
+
 fn sustained() -> bool {
     SUSTAINED.load(Ordering::Relaxed)
 }

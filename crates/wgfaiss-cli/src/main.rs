@@ -15,6 +15,7 @@ macro_rules! outln {
 }
 
 mod bench;
+mod dataset;
 mod demo;
 mod flat;
 mod gemm;
@@ -24,6 +25,7 @@ mod qr;
 mod search;
 mod serve;
 mod topk;
+mod tune;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -122,6 +124,20 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Measures candidate kernel parameters on this adapter and writes or merges its entry in
+    /// a tuning file (a copy of the shipped table when the file does not exist yet); use the
+    /// file with WGFAISS_CONFIG.
+    Tune {
+        /// The tuning file to write or merge into.
+        #[arg(long, default_value = "wgfaiss-tuning.json")]
+        out: std::path::PathBuf,
+        /// Comma-separated families: gemm, knn, topk.
+        #[arg(long, default_value = "gemm,knn,topk")]
+        families: String,
+        /// Small problems (always on CPU adapters).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Measure kernels against the adapter's streaming-read bandwidth.
     Bench {
         #[command(subcommand)]
@@ -177,5 +193,10 @@ fn main() -> Result<()> {
             )
         }
         Command::Bench { what } => bench::run(what),
+        Command::Tune {
+            out,
+            families,
+            quick,
+        } => tune::run(&out, &families, quick),
     }
 }

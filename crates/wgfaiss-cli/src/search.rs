@@ -10,7 +10,7 @@ use wgfaiss::io::{Matrix, read_vectors, write_ids, write_vectors};
 use wgfaiss::{FlatIndex, Gpu, Index, Metric, SearchParams, index_factory_with, load_index};
 
 /// Progress on stderr, hidden with `--quiet` or when stdout is not a terminal.
-fn bar(quiet: bool, len: Option<u64>, what: &str) -> ProgressBar {
+pub(crate) fn bar(quiet: bool, len: Option<u64>, what: &str) -> ProgressBar {
     if quiet || !std::io::stdout().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -33,7 +33,11 @@ fn bar(quiet: bool, len: Option<u64>, what: &str) -> ProgressBar {
 }
 
 /// Adds `data` in slices with a progress bar.
-fn add_with_progress(index: &mut dyn Index, data: &Matrix<f32>, quiet: bool) -> Result<()> {
+pub(crate) fn add_with_progress(
+    index: &mut dyn Index,
+    data: &Matrix<f32>,
+    quiet: bool,
+) -> Result<()> {
     let b = bar(quiet, Some(data.rows as u64), "adding");
     let step = (data.rows / 20).max(65_536).max(1);
     for part in data.data.chunks(step * data.cols) {

@@ -280,3 +280,155 @@ fn build_then_search_an_ivf_index() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nprobe"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn bench_dataset_reports_recall_json_and_a_plot() {
+    let dir = std::env::temp_dir().join(format!("wgfaiss-cli-ds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |n: &str| dir.join(n).to_string_lossy().into_owned();
+    // 800 points around 16 centres; queries are base points, so exact search finds itself.
+    let point = |i: usize| {
+        let c = (i % 16) as f32 * std::f32::consts::TAU / 16.0;
+        let j = (i / 16) as f32 * 0.01;
+        vec![
+            20.0 * c.cos() + j,
+            20.0 * c.sin() - j,
+            j * 0.7,
+            (i % 7) as f32 * 0.1,
+        ]
+    };
+    let base: Vec<Vec<f32>> = (0..800).map(point).collect();
+    let queries: Vec<Vec<f32>> = (0..30).map(|i| point(i * 23 + 1)).collect();
+    let flat = |v: &[Vec<f32>]| v.iter().flatten().copied().collect::<Vec<f32>>();
+    // Base as gzip-compressed IDX, queries as .fvecs.
+    wgfaiss::io::write_vectors(&dir.join("base.idx.gz"), &flat(&base), 4).unwrap();
+    fvecs(&dir.join("q.fvecs"), &queries);
+    // A peer file in the same schema, drawn beside ours.
+    std::fs::write(
+        dir.join("peer.json"),
+        r#"{"dataset":"t","adapter":"peer","nb":800,"nq":30,"d":4,"metric":"l2",
+            "results":[{"index":"faiss-cpu IVF16,Flat","k":10,"nprobe":1,"recall_1":0.5,
+            "recall_10":0.5,"recall_100":null,"qps":1000.0,"batch_ms":30.0},
+            {"index":"faiss-cpu IVF16,Flat","k":10,"nprobe":16,"recall_1":1.0,
+            "recall_10":1.0,"recall_100":null,"qps":100.0,"batch_ms":300.0}]}"#,
+    )
+    .unwrap();
+    let o = wgfaiss(&[
+        "bench",
+        "dataset",
+        "--base",
+        &p("base.idx.gz"),
+        "--queries",
+        &p("q.fvecs"),
+        "--index-type",
+        "Flat;IVF16,Flat",
+        "--k",
+        "10,100",
+        "--nprobe",
+        "1,16,64",
+        "--niter",
+        "4",
+        "--latency",
+        "3",
+        "--iters",
+        "1",
+        "--json",
+        &p("out.json"),
+        "--plot",
+        &p("out.svg"),
+        "--peer",
+        &p("peer.json"),
+    ]);
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out.json")).unwrap()).unwrap();
+    let rows = v["results"].as_array().unwrap();
+    // Flat: k 10 and 100; IVF16: nprobe 1 and 16 (64 > nlist is skipped) for each k.
+    assert_eq!(rows.len(), 2 + 4, "{out}");
+    for r in rows {
+        let (k, nprobe) = (r["k"].as_u64().unwrap(), r["nprobe"].as_u64().unwrap());
+        let exact = r["index"] == "Flat" || nprobe == 16;
+        if exact {
+            // Exact (all lists probed): every recall is 1.
+            assert_eq!(r["recall_10"].as_f64(), Some(1.0), "{r}");
+            assert_eq!(r["recall_1"].as_f64(), Some(1.0), "{r}");
+        }
+        assert_eq!(r["recall_100"].is_null(), k < 100, "{r}");
+        assert!(r["qps"].as_f64().unwrap() > 0.0);
+        assert!(r["p99_ms"].as_f64().unwrap() >= r["p50_ms"].as_f64().unwrap());
+    }
+    let svg = std::fs::read_to_string(dir.join("out.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("recall@10"),
+        "{svg:.200}"
+    );
+    assert!(svg.contains("faiss-cpu IVF16,Flat") && svg.contains("wgfaiss IVF16,Flat k=10"));
+    // A ground-truth file with fewer rows than queries is an error naming it.
+    wgfaiss::io::write_ids(&dir.join("gt.npy"), &[0; 10], 1).unwrap();
+    let o = wgfaiss(&[
+        "bench",
+        "dataset",
+        "--base",
+        &p("base.idx.gz"),
+        "--queries",
+        &p("q.fvecs"),
+        "--gt",
+        &p("gt.npy"),
+        "--index-type",
+        "Flat",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("gt.npy"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn tune_writes_an_entry_that_info_then_uses() {
+    let dir = std::env::temp_dir().join(format!("wgfaiss-cli-tune-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tuned.json");
+    let f = file.to_string_lossy().into_owned();
+    let o = wgfaiss(&["tune", "--quick", "--families", "gemm,topk", "--out", &f]);
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("best gemm") && out.contains("best topk"),
+        "{out}"
+    );
+    // Merging a second family keeps the first.
+    let o = wgfaiss(&["tune", "--quick", "--families", "knn", "--out", &f]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(env!("CARGO_BIN_EXE_wgfaiss"))
+        .args(["info", "--json"])
+        .env("WGFAISS_CONFIG", &file)
+        .env_remove("WGFAISS_ADAPTER")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let name = v["capabilities"]["name"].as_str().unwrap().to_string();
+    assert!(
+        v["tuning"]["matched_entry"]
+            .as_str()
+            .unwrap()
+            .ends_with(&name)
+    );
+    for key in ["gemm.tile_m", "topk.workgroup_size", "knn.tile_n"] {
+        let src = &v["tuning"]["params"][key]["source"];
+        assert_eq!(src["kind"], "config", "{key}: {src}");
+        assert!(src["key"].as_str().unwrap().contains(&name), "{key}: {src}");
+    }
+    let o = wgfaiss(&["tune", "--families", "gemm,fft", "--out", &f]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("fft"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

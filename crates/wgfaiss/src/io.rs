@@ -1,6 +1,7 @@
 //! Vector files: `.fvecs`, `.bvecs`, `.ivecs` (the ANN benchmark formats: each row is a
 //! little-endian i32 dimension followed by that many f32 / u8 / i32 values) and `.npy` (NumPy
-//! 2-D arrays of f32, f64, u8, i32 or i64, C or Fortran order). Readers return row-major data;
+//! 2-D arrays of f32, f64, u8, i32 or i64, C or Fortran order), IDX (the (Fashion-)MNIST
+//! format), each optionally gzip-compressed (`.gz`). Readers return row-major data;
 //! malformed files are an `Err` naming the file and the problem.
 
 use std::path::Path;
@@ -39,16 +40,13 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
-fn extension(path: &Path) -> String {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase()
-}
-
 /// Reads `*vecs` rows of `width`-byte values, converting each with `conv`.
-fn read_vecs<T>(path: &Path, width: usize, conv: impl Fn(&[u8]) -> T) -> Result<Matrix<T>> {
-    let bytes = read(path)?;
+fn read_vecs<T>(
+    path: &Path,
+    bytes: &[u8],
+    width: usize,
+    conv: impl Fn(&[u8]) -> T,
+) -> Result<Matrix<T>> {
     if bytes.is_empty() {
         return Err(bad(path, "empty file"));
     }
@@ -62,7 +60,7 @@ fn read_vecs<T>(path: &Path, width: usize, conv: impl Fn(&[u8]) -> T) -> Result<
     }
     let d = d as usize;
     let row = 4 + d * width;
-    if bytes.len() % row != 0 {
+    if !bytes.len().is_multiple_of(row) {
         return Err(bad(
             path,
             format!(
@@ -90,8 +88,8 @@ fn read_vecs<T>(path: &Path, width: usize, conv: impl Fn(&[u8]) -> T) -> Result<
     })
 }
 
-/// Writes `*vecs` rows.
-fn write_vecs<T: bytemuck::Pod>(path: &Path, data: &[T], cols: usize) -> Result<()> {
+/// `*vecs` rows as bytes.
+fn vecs_bytes<T: bytemuck::Pod>(path: &Path, data: &[T], cols: usize) -> Result<Vec<u8>> {
     if cols == 0 || !data.len().is_multiple_of(cols) || cols > i32::MAX as usize {
         return Err(bad(
             path,
@@ -103,7 +101,7 @@ fn write_vecs<T: bytemuck::Pod>(path: &Path, data: &[T], cols: usize) -> Result<
         out.extend_from_slice(&(cols as i32).to_le_bytes());
         out.extend_from_slice(bytemuck::cast_slice(row));
     }
-    write(path, &out)
+    Ok(out)
 }
 
 /// NumPy element types read here.
@@ -195,9 +193,8 @@ fn npy_header(path: &Path, bytes: &[u8]) -> Result<(Dtype, bool, Vec<usize>, usi
 }
 
 /// Reads a 2-D `.npy` array as f32 (or a 1-D one as a single column).
-fn read_npy(path: &Path) -> Result<Matrix<f64>> {
-    let bytes = read(path)?;
-    let (dtype, fortran, shape, offset) = npy_header(path, &bytes)?;
+fn read_npy(path: &Path, bytes: &[u8]) -> Result<Matrix<f64>> {
+    let (dtype, fortran, shape, offset) = npy_header(path, bytes)?;
     let (rows, cols) = match shape[..] {
         [n] => (n, 1),
         [n, d] => (n, d),
@@ -247,45 +244,207 @@ fn read_npy(path: &Path) -> Result<Matrix<f64>> {
     Ok(Matrix { rows, cols, data })
 }
 
-/// Reads vectors as f32 from `.fvecs`, `.bvecs` or `.npy` (by extension).
-pub fn read_vectors(path: &Path) -> Result<Matrix<f32>> {
-    match extension(path).as_str() {
-        "fvecs" => read_vecs(path, 4, |b| f32::from_le_bytes(b.try_into().expect("4"))),
-        "bvecs" => read_vecs(path, 1, |b| f32::from(b[0])),
-        "npy" => {
-            let m = read_npy(path)?;
-            Ok(Matrix {
-                rows: m.rows,
-                cols: m.cols,
-                data: m.data.into_iter().map(|v| v as f32).collect(),
-            })
-        }
-        other => Err(bad(
+/// The file's format: by extension, after a `.gz` suffix (read through gzip).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Fvecs,
+    Bvecs,
+    Ivecs,
+    Npy,
+    Idx,
+}
+
+/// The format of `path` and whether it is gzip-compressed. `.idx`, and names with `-idx`
+/// in them and no other known extension (MNIST's `train-images-idx3-ubyte`), are IDX.
+fn format_of(path: &Path) -> (Option<Format>, bool) {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let (name, gz) = match name.strip_suffix(".gz") {
+        Some(inner) => (inner.to_string(), true),
+        None => (name, false),
+    };
+    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+    let format = match ext {
+        "fvecs" => Some(Format::Fvecs),
+        "bvecs" => Some(Format::Bvecs),
+        "ivecs" => Some(Format::Ivecs),
+        "npy" => Some(Format::Npy),
+        "idx" => Some(Format::Idx),
+        _ if name.contains("-idx") || name.starts_with("idx") => Some(Format::Idx),
+        _ => None,
+    };
+    (format, gz)
+}
+
+/// The file's bytes, decompressed when `gz`.
+fn read_maybe_gz(path: &Path, gz: bool) -> Result<Vec<u8>> {
+    let bytes = read(path)?;
+    if !gz {
+        return Ok(bytes);
+    }
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out)
+        .map_err(|e| bad(path, format!("not a valid gzip stream: {e}")))?;
+    Ok(out)
+}
+
+/// Writes `bytes`, gzip-compressed when `gz`.
+fn write_maybe_gz(path: &Path, bytes: &[u8], gz: bool) -> Result<()> {
+    if !gz {
+        return write(path, bytes);
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, bytes)
+        .and_then(|()| enc.finish())
+        .map_err(|e| bad(path, format!("gzip: {e}")))
+        .and_then(|z| write(path, &z))
+}
+
+/// Parses an IDX file (the MNIST format: two zero bytes, an element type, the number of
+/// dimensions, big-endian u32 sizes, big-endian values). The first dimension is rows; the
+/// others are flattened into columns (28 × 28 images → 784).
+fn read_idx(path: &Path, bytes: &[u8]) -> Result<Matrix<f64>> {
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+        return Err(bad(
             path,
-            format!("unknown vector file type {other:?}: expected .fvecs, .bvecs or .npy"),
-        )),
+            "not an IDX file (the magic number starts with two zero bytes)",
+        ));
+    }
+    let (code, ndim) = (bytes[2], bytes[3] as usize);
+    let width = match code {
+        0x08 | 0x09 => 1,
+        0x0B => 2,
+        0x0C | 0x0D => 4,
+        0x0E => 8,
+        other => {
+            return Err(bad(
+                path,
+                format!(
+                    "IDX element type 0x{other:02x} unknown (0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64)"
+                ),
+            ));
+        }
+    };
+    if ndim == 0 {
+        return Err(bad(path, "IDX file with 0 dimensions"));
+    }
+    let head = 4 + 4 * ndim;
+    let dims: Vec<usize> = bytes
+        .get(4..head)
+        .ok_or_else(|| bad(path, format!("truncated IDX header ({ndim} dimensions)")))?
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes(c.try_into().expect("4")) as usize)
+        .collect();
+    let rows = dims[0];
+    let cols = dims[1..]
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| bad(path, "IDX dimensions overflow"))?;
+    let count = rows
+        .checked_mul(cols)
+        .ok_or_else(|| bad(path, "IDX dimensions overflow"))?;
+    let body = &bytes[head..];
+    if cols == 0 || body.len() != count * width {
+        return Err(bad(
+            path,
+            format!(
+                "{} data bytes for IDX dimensions {dims:?} of {width}-byte values: truncated or corrupted",
+                body.len()
+            ),
+        ));
+    }
+    let data = body
+        .chunks_exact(width)
+        .map(|c| match code {
+            0x08 => f64::from(c[0]),
+            0x09 => f64::from(c[0] as i8),
+            0x0B => f64::from(i16::from_be_bytes(c.try_into().expect("2"))),
+            0x0C => f64::from(i32::from_be_bytes(c.try_into().expect("4"))),
+            0x0D => f64::from(f32::from_be_bytes(c.try_into().expect("4"))),
+            _ => f64::from_be_bytes(c.try_into().expect("8")),
+        })
+        .collect();
+    Ok(Matrix { rows, cols, data })
+}
+
+/// An IDX file of f32 values, `rows × cols` (2-D).
+fn idx_bytes(path: &Path, data: &[f32], cols: usize) -> Result<Vec<u8>> {
+    let rows = shape_of(path, data.len(), cols)?;
+    let (r, c) = (
+        u32::try_from(rows).map_err(|_| bad(path, "too many rows for IDX"))?,
+        u32::try_from(cols).map_err(|_| bad(path, "too many columns for IDX"))?,
+    );
+    let mut out = Vec::with_capacity(12 + data.len() * 4);
+    out.extend_from_slice(&[0, 0, 0x0D, 2]);
+    out.extend_from_slice(&r.to_be_bytes());
+    out.extend_from_slice(&c.to_be_bytes());
+    for v in data {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    Ok(out)
+}
+
+/// Rows of `len` values in rows of `cols`, or an error.
+fn shape_of(path: &Path, len: usize, cols: usize) -> Result<usize> {
+    if cols == 0 || !len.is_multiple_of(cols) {
+        return Err(bad(path, format!("{len} values are not rows of {cols}")));
+    }
+    Ok(len / cols)
+}
+
+const VECTOR_TYPES: &str =
+    ".fvecs, .bvecs, .npy or IDX (.idx, MNIST's *-idx3-ubyte), each optionally .gz";
+
+/// Any supported file as an f64 matrix (ids and vectors alike).
+fn read_matrix(path: &Path, allowed: &[Format], expected: &str) -> Result<Matrix<f64>> {
+    let (format, gz) = format_of(path);
+    let format = match format {
+        Some(f) if allowed.contains(&f) => f,
+        _ => {
+            return Err(bad(path, format!("unknown file type: expected {expected}")));
+        }
+    };
+    let bytes = read_maybe_gz(path, gz)?;
+    let le4 = |b: &[u8]| b.try_into().map(|a: [u8; 4]| a).expect("4");
+    match format {
+        Format::Fvecs => read_vecs(path, &bytes, 4, |b| f64::from(f32::from_le_bytes(le4(b)))),
+        Format::Bvecs => read_vecs(path, &bytes, 1, |b| f64::from(b[0])),
+        Format::Ivecs => read_vecs(path, &bytes, 4, |b| f64::from(i32::from_le_bytes(le4(b)))),
+        Format::Npy => read_npy(path, &bytes),
+        Format::Idx => read_idx(path, &bytes),
     }
 }
 
-/// Reads ids (ground truth) from `.ivecs` or `.npy` (by extension).
+/// Reads vectors as f32 from `.fvecs`, `.bvecs`, `.npy` or IDX files (by name; a `.gz`
+/// suffix is read through gzip).
+pub fn read_vectors(path: &Path) -> Result<Matrix<f32>> {
+    let m = read_matrix(
+        path,
+        &[Format::Fvecs, Format::Bvecs, Format::Npy, Format::Idx],
+        VECTOR_TYPES,
+    )?;
+    Ok(Matrix {
+        rows: m.rows,
+        cols: m.cols,
+        data: m.data.into_iter().map(|v| v as f32).collect(),
+    })
+}
+
+/// Reads ids (ground truth) or labels from `.ivecs`, `.npy` or IDX files (optionally `.gz`).
 pub fn read_ids(path: &Path) -> Result<Matrix<i64>> {
-    match extension(path).as_str() {
-        "ivecs" => read_vecs(path, 4, |b| {
-            i64::from(i32::from_le_bytes(b.try_into().expect("4")))
-        }),
-        "npy" => {
-            let m = read_npy(path)?;
-            Ok(Matrix {
-                rows: m.rows,
-                cols: m.cols,
-                data: m.data.into_iter().map(|v| v as i64).collect(),
-            })
-        }
-        other => Err(bad(
-            path,
-            format!("unknown id file type {other:?}: expected .ivecs or .npy"),
-        )),
-    }
+    let m = read_matrix(
+        path,
+        &[Format::Ivecs, Format::Npy, Format::Idx],
+        ".ivecs, .npy or IDX, each optionally .gz",
+    )?;
+    Ok(Matrix {
+        rows: m.rows,
+        cols: m.cols,
+        data: m.data.into_iter().map(|v| v as i64).collect(),
+    })
 }
 
 fn npy_bytes(descr: &str, rows: usize, cols: usize, body: &[u8]) -> Vec<u8> {
@@ -303,47 +462,50 @@ fn npy_bytes(descr: &str, rows: usize, cols: usize, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Writes ids (`rows × cols`) as `.ivecs` (i32; ids outside i32 are an error) or `.npy` (i64).
+/// Writes ids (`rows × cols`) as `.ivecs` (i32; ids outside i32 are an error) or `.npy` (i64),
+/// gzip-compressed with a `.gz` suffix.
 pub fn write_ids(path: &Path, ids: &[i64], cols: usize) -> Result<()> {
-    match extension(path).as_str() {
-        "ivecs" => {
+    let (format, gz) = format_of(path);
+    let bytes = match format {
+        Some(Format::Ivecs) => {
             let narrow = ids
                 .iter()
                 .map(|&i| i32::try_from(i))
                 .collect::<std::result::Result<Vec<i32>, _>>()
                 .map_err(|_| bad(path, "an id does not fit .ivecs's i32; write .npy"))?;
-            write_vecs(path, &narrow, cols)
+            vecs_bytes(path, &narrow, cols)?
         }
-        "npy" if cols > 0 && ids.len().is_multiple_of(cols) => write(
-            path,
-            &npy_bytes("<i8", ids.len() / cols, cols, bytemuck::cast_slice(ids)),
-        ),
-        "npy" => Err(bad(
-            path,
-            format!("{} ids are not rows of {cols}", ids.len()),
-        )),
-        other => Err(bad(
-            path,
-            format!("unknown id file type {other:?}: expected .ivecs or .npy"),
-        )),
-    }
+        Some(Format::Npy) => {
+            let rows = shape_of(path, ids.len(), cols)?;
+            npy_bytes("<i8", rows, cols, bytemuck::cast_slice(ids))
+        }
+        _ => {
+            return Err(bad(
+                path,
+                "unknown id file type: expected .ivecs or .npy (optionally .gz)",
+            ));
+        }
+    };
+    write_maybe_gz(path, &bytes, gz)
 }
 
-/// Writes f32 values (`rows × cols`) as `.fvecs` or `.npy`.
+/// Writes f32 values (`rows × cols`) as `.fvecs`, `.npy` or `.idx` (IDX of f32), gzip-compressed
+/// with a `.gz` suffix.
 pub fn write_vectors(path: &Path, data: &[f32], cols: usize) -> Result<()> {
-    match extension(path).as_str() {
-        "fvecs" => write_vecs(path, data, cols),
-        "npy" if cols > 0 && data.len().is_multiple_of(cols) => write(
-            path,
-            &npy_bytes("<f4", data.len() / cols, cols, bytemuck::cast_slice(data)),
-        ),
-        "npy" => Err(bad(
-            path,
-            format!("{} values are not rows of {cols}", data.len()),
-        )),
-        other => Err(bad(
-            path,
-            format!("unknown vector file type {other:?}: expected .fvecs or .npy"),
-        )),
-    }
+    let (format, gz) = format_of(path);
+    let bytes = match format {
+        Some(Format::Fvecs) => vecs_bytes(path, data, cols)?,
+        Some(Format::Npy) => {
+            let rows = shape_of(path, data.len(), cols)?;
+            npy_bytes("<f4", rows, cols, bytemuck::cast_slice(data))
+        }
+        Some(Format::Idx) => idx_bytes(path, data, cols)?,
+        _ => {
+            return Err(bad(
+                path,
+                "unknown vector file type: expected .fvecs, .npy or .idx (optionally .gz)",
+            ));
+        }
+    };
+    write_maybe_gz(path, &bytes, gz)
 }

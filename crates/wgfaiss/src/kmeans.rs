@@ -43,7 +43,9 @@ pub struct KmeansParams {
     pub seed: u64,
     /// Initialisation.
     pub init: KmeansInit,
-    /// Training points used per centroid at most (a sample of k × this many points).
+    /// Training points used per centroid at most (a sample of k × this many points). The
+    /// sample is also capped at the points that fit one storage binding of the adapter
+    /// (128 MiB on llvmpipe: 42 799 points of 784 dimensions), which must be at least k.
     pub max_points_per_centroid: usize,
     /// Normalize centroids after each update and assign by inner product.
     pub spherical: bool,
@@ -102,8 +104,15 @@ pub fn kmeans(
         ));
     }
     let mut rng = Rng::new(params.seed);
-    // Sample: a seeded partial Fisher-Yates over the point indices.
-    let cap = k.saturating_mul(params.max_points_per_centroid);
+    // Sample: a seeded partial Fisher-Yates over the point indices; the points live in one
+    // storage binding on the device.
+    let fit = (gpu.max_binding_bytes() / (4 * d as u64)) as usize;
+    if fit < k {
+        return Err(Error::InvalidArgument(format!(
+            "k-means: {k} centroids of {d} dimensions need {k} training points in one storage binding; the adapter's binding holds {fit}"
+        )));
+    }
+    let cap = k.saturating_mul(params.max_points_per_centroid).min(fit);
     let points: Vec<f32> = if n > cap {
         let mut idx: Vec<usize> = (0..n).collect();
         for i in 0..cap {

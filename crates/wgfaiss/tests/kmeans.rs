@@ -219,4 +219,13 @@ fn sampling_spherical_and_bad_input() {
         ..Default::default()
     };
     assert!(kmeans(gpu, &pts, d, 2, &bad_init).is_err());
+    // The sample is capped at what fits one storage binding (4 KiB here: 128 points of 8).
+    let small = wgfaiss::Gpu::with_options(
+        common::options().with_override("WGFAISS_BUFFERS_MAX_BINDING_BYTES", 4096),
+    )
+    .unwrap();
+    let r = kmeans(&small, &pts, d, 10, &KmeansParams::default()).unwrap();
+    assert_eq!(r.points, 128);
+    let e = kmeans(&small, &pts, d, 129, &KmeansParams::default()).unwrap_err();
+    assert!(e.to_string().contains("one storage binding"), "{e}");
 }

@@ -1,0 +1,307 @@
+//! `wgfaiss tune`: measures candidate parameters on the present adapter and writes (or merges)
+//! its entry in a tuning file — profile, then lock; nothing is tuned at run time.
+//!
+//! Families measured: `gemm` (tile configurations on A·B and A·Bᵀ at one square shape), `knn`
+//! (the fused distance + top-k tiles and candidate slots, on a flat search), `topk` (workgroup
+//! size of the top-k selection). Each candidate is run back to back in one batch and timed with
+//! timestamps where the adapter has them (else the wall clock); the fastest candidate wins.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Map, Value, json};
+use wgfaiss::ops::gemm::{Gemm, GemmOptions, GemmShape, Tiles};
+use wgfaiss::ops::topk::{TopKOptions, TopKPlan};
+use wgfaiss::rng::Rng;
+use wgfaiss::tuning::{ConfigSource, SHIPPED_CONFIG, Tuning, gemm_tiles_problem};
+use wgfaiss::{FlatIndex, Gpu, GpuOptions, Index, Metric, SearchParams};
+
+use crate::bench::time;
+
+/// Problem sizes: full (a discrete GPU) or quick (a CPU adapter, CI).
+struct Sizes {
+    gemm: usize,
+    nb: usize,
+    nq: usize,
+    topk: (usize, usize),
+    iters: usize,
+}
+
+const GEMM_CANDIDATES: [Tiles; 8] = [
+    (32, 32, 8, 4, 4),
+    (64, 64, 8, 4, 4),
+    (64, 64, 16, 4, 4),
+    (64, 128, 8, 4, 8),
+    (128, 64, 8, 8, 4),
+    (128, 64, 16, 8, 4),
+    (128, 128, 8, 8, 8),
+    (64, 64, 16, 8, 8),
+];
+
+/// (tile_m, tile_n, thread_m, thread_n, candidate_slots).
+const KNN_CANDIDATES: [(u32, u32, u32, u32, u32); 6] = [
+    (32, 32, 4, 4, 16),
+    (64, 64, 4, 4, 8),
+    (64, 64, 4, 4, 16),
+    (64, 128, 4, 8, 8),
+    (128, 64, 8, 4, 8),
+    (64, 64, 8, 8, 8),
+];
+
+const TOPK_CANDIDATES: [u32; 3] = [64, 128, 256];
+
+/// One measured candidate.
+struct Trial {
+    family: &'static str,
+    values: Vec<(&'static str, u64)>,
+    seconds: f64,
+}
+
+/// `wgfaiss tune`.
+pub fn run(out: &Path, families: &str, quick: bool) -> Result<()> {
+    let families: Vec<&str> = families.split(',').map(str::trim).collect();
+    for f in &families {
+        if !["gemm", "knn", "topk"].contains(f) {
+            bail!("unknown family {f:?}: expected gemm, knn, topk");
+        }
+    }
+    let gpu = Gpu::new().context("opening a GPU")?;
+    let caps = gpu.capabilities().clone();
+    let quick = quick || caps.device_type == "cpu";
+    let sizes = if quick {
+        Sizes {
+            gemm: 192,
+            nb: 4096,
+            nq: 64,
+            topk: (16, 8192),
+            iters: 2,
+        }
+    } else {
+        Sizes {
+            gemm: 2048,
+            nb: 1 << 20,
+            nq: 4096,
+            topk: (1000, 250_000),
+            iters: 10,
+        }
+    };
+    eprintln!(
+        "tuning {} ({}) with {} problems",
+        caps.name,
+        caps.backend,
+        if quick { "quick" } else { "full" }
+    );
+    crate::bench::set_sustained(true);
+    let mut best: Vec<Trial> = Vec::new();
+    for family in &families {
+        let trials = match *family {
+            "gemm" => tune_gemm(&gpu, &sizes)?,
+            "knn" => tune_knn(&sizes)?,
+            _ => tune_topk(&sizes)?,
+        };
+        for t in &trials {
+            let v: Vec<String> = t.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            outln!(
+                "{:<5} {:<70} {:>10.3} ms",
+                t.family,
+                v.join(" "),
+                t.seconds * 1e3
+            );
+        }
+        let winner = trials
+            .into_iter()
+            .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
+            .with_context(|| format!("no {family} candidate ran on this adapter"))?;
+        best.push(winner);
+    }
+    // Merge into the file (or a copy of the shipped table), then check it resolves.
+    let mut root: Value = if out.exists() {
+        let text =
+            std::fs::read_to_string(out).with_context(|| format!("reading {}", out.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", out.display()))?
+    } else {
+        serde_json::from_str(SHIPPED_CONFIG).expect("the shipped config is JSON")
+    };
+    let entry = root
+        .as_object_mut()
+        .context("the tuning file is not a JSON object")?
+        .entry(caps.backend.clone())
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .context("backend entry is not an object")?
+        .entry(caps.name.clone())
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .context("adapter entry is not an object")?;
+    for t in &best {
+        let fam = entry
+            .entry(t.family)
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+            .context("family entry is not an object")?;
+        for (k, v) in &t.values {
+            fam.insert((*k).to_string(), json!(v));
+        }
+        let v: Vec<String> = t.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        outln!(
+            "best {:<5} {} ({:.3} ms)",
+            t.family,
+            v.join(" "),
+            t.seconds * 1e3
+        );
+    }
+    let tmp = out.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(&root)? + "\n")
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    Tuning::resolve(
+        &caps,
+        &ConfigSource::File(tmp.clone()),
+        &|_| None,
+        &Default::default(),
+    )
+    .context("the tuned entry does not resolve")?;
+    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
+    outln!(
+        "wrote {}.{} in {}; use it with WGFAISS_CONFIG={}",
+        caps.backend,
+        caps.name,
+        out.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn tune_gemm(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
+    let n = s.gemm;
+    let mut rng = Rng::new(11);
+    let a = gpu.upload(&rng.vec(n * n))?;
+    let b = gpu.upload(&rng.vec(n * n))?;
+    let c = gpu.alloc::<f32>(n * n)?;
+    let mut out = Vec::new();
+    for tiles in GEMM_CANDIDATES {
+        if gemm_tiles_problem(tiles, gpu.capabilities()).is_some() {
+            continue;
+        }
+        let mut total = 0.0;
+        for trans_b in [false, true] {
+            let shape = GemmShape {
+                trans_b,
+                ..GemmShape::new(n, n, n)
+            };
+            let opts = GemmOptions {
+                tiles: Some(tiles),
+                split_k: Some(1),
+            };
+            let plan = Gemm::new(gpu, &a, &b, &c, shape, &opts)?;
+            let (g, w) = time(gpu, s.iters, &|batch| plan.record(batch))?;
+            total += g.unwrap_or(w);
+        }
+        let (tm, tn, tk, rm, rn) = tiles;
+        out.push(Trial {
+            family: "gemm",
+            values: vec![
+                ("tile_m", tm.into()),
+                ("tile_n", tn.into()),
+                ("tile_k", tk.into()),
+                ("thread_m", rm.into()),
+                ("thread_n", rn.into()),
+            ],
+            seconds: total,
+        });
+    }
+    Ok(out)
+}
+
+/// A device with tuning overrides of `family` (the candidate under test).
+fn gpu_with(family: &str, values: &[(&str, u64)]) -> Result<Gpu> {
+    let mut o = GpuOptions::default();
+    for (k, v) in values {
+        let var = format!("WGFAISS_{}_{}", family, k).to_uppercase();
+        o = o.with_override(&var, v);
+    }
+    Ok(Gpu::with_options(o)?)
+}
+
+fn tune_knn(s: &Sizes) -> Result<Vec<Trial>> {
+    let d = 128;
+    let mut rng = Rng::new(12);
+    let base = rng.vec(s.nb * d);
+    let queries = rng.vec(s.nq * d);
+    let mut out = Vec::new();
+    for (tm, tn, rm, rn, slots) in KNN_CANDIDATES {
+        let values = vec![
+            ("tile_m", u64::from(tm)),
+            ("tile_n", u64::from(tn)),
+            ("thread_m", u64::from(rm)),
+            ("thread_n", u64::from(rn)),
+            ("candidate_slots", u64::from(slots)),
+        ];
+        // A candidate the adapter cannot run (workgroup size, memory) is skipped, not fatal.
+        let gpu = match gpu_with("knn", &values) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("knn {tm}x{tn} {rm}x{rn} slots {slots}: skipped ({e})");
+                continue;
+            }
+        };
+        let mut flat = FlatIndex::new(&gpu, d, Metric::L2)?;
+        flat.add(&base)?;
+        let p = SearchParams {
+            timed: true,
+            ..Default::default()
+        };
+        let run = || -> Result<f64> {
+            let t = Instant::now();
+            let r = flat.search(&queries, 10, &p)?;
+            Ok(r.gpu_seconds.unwrap_or(t.elapsed().as_secs_f64()))
+        };
+        let first = match run() {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("knn {tm}x{tn} {rm}x{rn} slots {slots}: skipped ({e})");
+                continue;
+            }
+        };
+        let mut times = vec![first];
+        for _ in 0..s.iters.min(5) {
+            times.push(run()?);
+        }
+        times.sort_by(f64::total_cmp);
+        out.push(Trial {
+            family: "knn",
+            values,
+            seconds: times[times.len() / 2],
+        });
+    }
+    Ok(out)
+}
+
+fn tune_topk(s: &Sizes) -> Result<Vec<Trial>> {
+    let (rows, cols) = s.topk;
+    let mut rng = Rng::new(13);
+    let x = rng.vec(rows * cols);
+    let mut out = Vec::new();
+    for wg in TOPK_CANDIDATES {
+        let gpu = match gpu_with("topk", &[("workgroup_size", u64::from(wg))]) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("topk workgroup {wg}: skipped ({e})");
+                continue;
+            }
+        };
+        let data = gpu.upload_split(&x, cols)?;
+        let mut total = 0.0;
+        for k in [10, 100] {
+            let plan = TopKPlan::new(&gpu, &data, rows, cols, k, false, &TopKOptions::default())?;
+            let (g, w) = time(&gpu, s.iters, &|b| plan.record(b))?;
+            total += g.unwrap_or(w);
+        }
+        out.push(Trial {
+            family: "topk",
+            values: vec![("workgroup_size", u64::from(wg))],
+            seconds: total,
+        });
+    }
+    Ok(out)
+}
