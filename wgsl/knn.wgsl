@@ -42,6 +42,9 @@ override ITEMS: u32 = 0u;
 // 1: the parallel merge (two copies of the lists); 0: one invocation per row inserts its
 // candidates in place (less workgroup memory; faster for small k on an H200).
 override PAR: u32 = 1u;
+// 1: the first tile of a segment bounds each row's threshold before offering (see
+// `kth_bounds`; set by the host where the scratch fits the base tile's staging array).
+override KBOUND: u32 = 0u;
 
 const NONE: u32 = 0xffffffffu;
 
@@ -210,6 +213,36 @@ fn merge_rows(lid: u32) {
         atomicStore(&cnt[r], 0u);
     }
     lcur = 1u - lcur;
+}
+
+// After each invocation stored, per row it owns, its smallest key of the first tile in
+// Bs (as flat f32: row * (TN / RN) + column of invocations): the k-th smallest of a row's
+// TN / RN minima (ties by position) bounds its k-th key; the row's list becomes k copies of
+// (bound, NONE). WG / TM invocations per row rank the minima. Ends with a barrier.
+fn kth_bounds(lid: u32) {
+    let per = TN / RN;
+    let lanes = max(1u, WG / TM);
+    for (var t = lid; t < TM * lanes; t += WG) {
+        let r = t / lanes;
+        let lane = t % lanes;
+        for (var j = lane; j < per; j += lanes) {
+            let v = Bs[(r * per + j) / 4u][(r * per + j) % 4u];
+            var rank = 0u;
+            for (var i = 0u; i < per; i++) {
+                let w = Bs[(r * per + i) / 4u][(r * per + i) % 4u];
+                if w < v || (w == v && i < j) {
+                    rank += 1u;
+                }
+            }
+            if rank == p.topk - 1u {
+                for (var s = 0u; s < p.topk; s++) {
+                    best_v[lcur * TM * KB + r * KB + s] = v;
+                    best_i[lcur * TM * KB + r * KB + s] = NONE;
+                }
+            }
+        }
+    }
+    workgroupBarrier();
 }
 
 @compute @workgroup_size(WG)

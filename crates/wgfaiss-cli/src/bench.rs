@@ -72,6 +72,18 @@ pub enum What {
         #[arg(long)]
         quiet: bool,
     },
+    /// Redraws the recall@10–QPS plot from `bench dataset --json` results and peers' files.
+    Plot {
+        /// Results of `wgfaiss bench dataset --json`.
+        #[arg(long)]
+        results: std::path::PathBuf,
+        /// Peer results (scripts/peer_dataset.py --json); repeatable.
+        #[arg(long)]
+        peer: Vec<std::path::PathBuf>,
+        /// The SVG file to write.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Single-query searches from many threads, coalesced and one by one, against one batch.
     Serve {
         /// flat or ivf.
@@ -246,6 +258,7 @@ pub enum What {
 
 pub fn run(what: What) -> Result<()> {
     match what {
+        What::Plot { results, peer, out } => crate::dataset::replot(&results, &peer, &out),
         What::Dataset {
             base,
             queries,

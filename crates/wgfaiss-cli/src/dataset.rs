@@ -274,17 +274,29 @@ pub fn run(a: Args) -> Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &a.plot {
-        let mut peers = Vec::new();
-        for p in &a.peers {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            let r: Report = serde_json::from_str(&text)
-                .with_context(|| format!("{}: not a results file of this schema", p.display()))?;
-            peers.push(r);
-        }
+        let peers = a
+            .peers
+            .iter()
+            .map(|p| load(p))
+            .collect::<Result<Vec<_>>>()?;
         plot(path, &report, &peers)?;
     }
     Ok(())
+}
+
+/// A results file of this command's schema.
+fn load(path: &Path) -> Result<Report> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a results file of this schema", path.display()))
+}
+
+/// `wgfaiss bench plot`: the plot from saved results.
+pub fn replot(results: &Path, peers: &[PathBuf], out: &Path) -> Result<()> {
+    let ours = load(results)?;
+    let peers = peers.iter().map(|p| load(p)).collect::<Result<Vec<_>>>()?;
+    plot(out, &ours, &peers)
 }
 
 /// Exact neighbours with the flat index (the ground truth when none is given).

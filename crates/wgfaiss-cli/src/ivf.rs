@@ -98,6 +98,19 @@ pub fn bench(
     ivf.add(&base)?;
     let add_s = t.elapsed().as_secs_f64();
     eprintln!("trained ({niter} iterations) in {train_s:.2} s, added {nb} in {add_s:.2} s");
+    let km = ivf.last_training.as_ref().expect("trained");
+    let kmeans_split = serde_json::json!({
+        "setup_s": km.setup_seconds,
+        "iterations_s": km.iterations_seconds,
+        "iterations_gpu_s": km.gpu_seconds,
+        "points": km.points,
+    });
+    outln!(
+        "k-means: setup {:.3} s (sample, upload, plans), {niter} iterations {:.3} s wall, {} s on the device",
+        km.setup_seconds,
+        km.iterations_seconds,
+        km.gpu_seconds.map_or("-".into(), |g| format!("{g:.3}"))
+    );
     let mut flat = FlatIndex::new(&gpu, d, Metric::L2)?;
     flat.add(&base)?;
     let truth = flat.search(&queries, k, &SearchParams::default())?;
@@ -177,7 +190,7 @@ pub fn bench(
     if let Some(path) = json {
         let j = serde_json::json!({
             "adapter": gpu.capabilities().name, "nb": nb, "nq": nq, "d": d, "centers": centers,
-            "nlist": nlist, "k": k, "train_s": train_s, "add_s": add_s, "niter": niter, "results": rows
+            "nlist": nlist, "k": k, "train_s": train_s, "kmeans": kmeans_split, "add_s": add_s, "niter": niter, "results": rows
         });
         std::fs::write(&path, serde_json::to_string_pretty(&j)?)
             .with_context(|| format!("writing {}", path.display()))?;

@@ -368,6 +368,19 @@ fn bench_dataset_reports_recall_json_and_a_plot() {
         "{svg:.200}"
     );
     assert!(svg.contains("faiss-cpu IVF16,Flat") && svg.contains("wgfaiss IVF16,Flat k=10"));
+    // The same plot redrawn from the saved results.
+    let o = wgfaiss(&[
+        "bench",
+        "plot",
+        "--results",
+        &p("out.json"),
+        "--peer",
+        &p("peer.json"),
+        "--out",
+        &p("again.svg"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(dir.join("again.svg")).unwrap(), svg);
     // A ground-truth file with fewer rows than queries is an error naming it.
     wgfaiss::io::write_ids(&dir.join("gt.npy"), &[0; 10], 1).unwrap();
     let o = wgfaiss(&[

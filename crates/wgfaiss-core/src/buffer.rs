@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 /// How long a readback may wait for the device before it is an [`Error::Timeout`].
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Bytes staged per submission when large data is written ([`Gpu::stream_write`]).
+pub const STREAM_CHUNK: usize = 32 << 20;
+
 /// A storage buffer of `len` elements of `T` (its size is rounded up to 16 bytes, the tail
 /// zero-filled, so kernels may read it as `vec4`).
 #[derive(Debug)]
@@ -113,12 +116,14 @@ impl Gpu {
         }
     }
 
-    /// Uploads `data` into a new storage buffer (written through a mapping at creation, so
-    /// the host holds no second copy of the data).
+    /// Uploads `data` into a new storage buffer: small data through a mapping at creation,
+    /// data over [`STREAM_CHUNK`] streamed in chunks (see [`Gpu::stream_write`]); the host
+    /// holds no second copy of the whole data either way.
     pub fn upload<T: Pod>(&self, data: &[T]) -> Result<GpuBuffer<T>> {
         let size = padded_bytes::<T>(data.len());
         self.check_size(size, "upload")?;
         let bytes = bytemuck::cast_slice::<T, u8>(data);
+        let streamed = bytes.len() > STREAM_CHUNK && bytes.len().is_multiple_of(4);
         let buffer = self.allocating("an upload buffer", || {
             self.device().create_buffer(&wgpu::BufferDescriptor {
                 label: Some("wgfaiss upload"),
@@ -126,18 +131,22 @@ impl Gpu {
                 usage: wgpu::BufferUsages::STORAGE
                     | wgpu::BufferUsages::COPY_SRC
                     | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: true,
+                mapped_at_creation: !streamed,
             })
         })?;
-        {
+        if streamed {
+            // wgpu zero-initializes the unwritten padding tail before first use.
+            self.stream_write(&buffer, 0, bytes)?;
+        } else {
             // Memory mapped at creation is zeroed, so the padding tail reads as 0.
             let mut view = buffer
                 .slice(..)
                 .get_mapped_range_mut()
                 .map_err(|e| Error::Gpu(format!("mapping an upload buffer: {e}")))?;
             view.slice(..bytes.len()).copy_from_slice(bytes);
+            drop(view);
+            buffer.unmap();
         }
-        buffer.unmap();
         Ok(GpuBuffer {
             buffer,
             len: data.len(),
@@ -175,10 +184,15 @@ impl Gpu {
                 buf.len
             )));
         }
-        // write_buffer needs a multiple of 4 bytes.
-        let mut bytes = bytemuck::cast_slice::<T, u8>(data).to_vec();
-        bytes.resize(bytes.len().div_ceil(4) * 4, 0);
-        self.queue().write_buffer(&buf.buffer, 0, &bytes);
+        // write_buffer needs a multiple of 4 bytes: a padded copy only when it is not.
+        let bytes = bytemuck::cast_slice::<T, u8>(data);
+        if bytes.len().is_multiple_of(4) {
+            self.stream_write(&buf.buffer, 0, bytes)?;
+        } else {
+            let mut padded = bytes.to_vec();
+            padded.resize(bytes.len().div_ceil(4) * 4, 0);
+            self.queue().write_buffer(&buf.buffer, 0, &padded);
+        }
         Ok(())
     }
 
@@ -196,7 +210,7 @@ impl Gpu {
             )));
         }
         if !bytes.is_empty() {
-            self.queue().write_buffer(&buf.buffer, at, bytes);
+            self.stream_write(&buf.buffer, at, bytes)?;
         }
         Ok(())
     }
@@ -317,6 +331,28 @@ impl Gpu {
                 Err(Error::Gpu("a buffer map never completed".into()))
             }
         }
+    }
+
+    /// Writes `bytes` (a multiple of 4) at `offset` of `buffer`. Up to [`STREAM_CHUNK`] it is
+    /// one `write_buffer`; beyond, chunks of that size are staged and submitted one by one,
+    /// with at most two in flight: staging memory stays bounded and is reused, and copying the
+    /// next chunk on the host overlaps the transfer of the previous one. (One `write_buffer`
+    /// of 512 MB took 188 ms on an H200 host: a fresh staging allocation of the whole size.)
+    pub fn stream_write(&self, buffer: &wgpu::Buffer, offset: u64, bytes: &[u8]) -> Result<()> {
+        if bytes.len() <= STREAM_CHUNK {
+            self.queue().write_buffer(buffer, offset, bytes);
+            return Ok(());
+        }
+        let mut pending: std::collections::VecDeque<wgpu::SubmissionIndex> = Default::default();
+        for (i, chunk) in bytes.chunks(STREAM_CHUNK).enumerate() {
+            if pending.len() >= 2 {
+                self.wait(pending.pop_front().expect("two pending"))?;
+            }
+            self.queue()
+                .write_buffer(buffer, offset + (i * STREAM_CHUNK) as u64, chunk);
+            pending.push_back(self.queue().submit([]));
+        }
+        Ok(())
     }
 
     /// Waits for submission `index`, bounded by [`WAIT_TIMEOUT`].

@@ -44,6 +44,9 @@ pub struct Batch<'g> {
     dispatches: u64,
     submits: u64,
     last: Option<wgpu::SubmissionIndex>,
+    /// `WGFAISS_PROFILE=1`: one timed pass per dispatch, named by its kernel, and a table of
+    /// GPU time per kernel on stderr when the batch finishes.
+    profile: Option<Vec<String>>,
 }
 
 impl Gpu {
@@ -75,6 +78,8 @@ impl Gpu {
             dispatches: 0,
             submits: 0,
             last: None,
+            profile: (timed && std::env::var("WGFAISS_PROFILE").is_ok_and(|v| v == "1"))
+                .then(Vec::new),
         }
     }
 
@@ -149,6 +154,10 @@ impl Batch<'_> {
         bind_group: &wgpu::BindGroup,
         groups: (u32, u32, u32),
     ) {
+        if let Some(names) = &mut self.profile {
+            self.pass = None;
+            names.push(kernel.name.clone());
+        }
         if self.pass.is_none() {
             let writes = match &mut self.timing {
                 Some(t) if t.used < MAX_TIMED_PASSES => {
@@ -243,6 +252,9 @@ impl Batch<'_> {
                     .chunks_exact(2)
                     .map(|p| p[1].saturating_sub(p[0]))
                     .sum();
+                if let Some(names) = &self.profile {
+                    profile_table(names, ticks, period);
+                }
                 if self.timing_complete {
                     report.gpu_seconds = Some(total as f64 * period * 1e-9);
                 }
@@ -254,5 +266,25 @@ impl Batch<'_> {
             e => e,
         })?;
         Ok(report)
+    }
+}
+
+/// Prints GPU time per kernel (profile mode): passes in order, consecutive passes of one
+/// kernel summed.
+fn profile_table(names: &[String], ticks: &[u64], period: f64) {
+    let mut rows: Vec<(String, u32, f64)> = Vec::new();
+    for (name, p) in names.iter().zip(ticks.chunks_exact(2)) {
+        let ms = p[1].saturating_sub(p[0]) as f64 * period * 1e-6;
+        match rows.last_mut() {
+            Some((n, c, t)) if n == name => {
+                *c += 1;
+                *t += ms;
+            }
+            _ => rows.push((name.clone(), 1, ms)),
+        }
+    }
+    eprintln!("WGFAISS_PROFILE: {} passes", names.len());
+    for (name, count, ms) in rows {
+        eprintln!("  {ms:>10.3} ms  {count:>4} x {name}");
     }
 }

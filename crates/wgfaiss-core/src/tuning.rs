@@ -240,21 +240,39 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "first_tile_bound",
+        kind: int(0, 1),
+        doc: "fused k-NN: 1 bounds each row's threshold from the first tile's per-invocation minima before offering (k <= tile_n / thread_n); 0 offers the whole first tile",
+    },
+    ParamSpec {
+        family: "knn",
         key: "target_groups",
         kind: int(1, 1 << 20),
         doc: "fused k-NN: workgroups a search aims for (the database is cut into that many segments per query tile)",
     },
     ParamSpec {
         family: "ivf",
-        key: "scan_workgroup_size",
-        kind: pow2(32, 1024),
-        doc: "invocations per workgroup of the IVF list scan",
+        key: "scan_tile_m",
+        kind: pow2(16, 256),
+        doc: "IVF list scan (fused k-NN work items): gathered queries per workgroup",
     },
     ParamSpec {
         family: "ivf",
-        key: "list_major_min_batch",
-        kind: int(1, 1 << 24),
-        doc: "query batch size from which the list-major IVF scan is used",
+        key: "scan_tile_n",
+        kind: pow2(8, 256),
+        doc: "IVF list scan: list vectors per tile",
+    },
+    ParamSpec {
+        family: "ivf",
+        key: "scan_thread_m",
+        kind: pow2(4, 8),
+        doc: "IVF list scan: queries per thread (register block)",
+    },
+    ParamSpec {
+        family: "ivf",
+        key: "scan_thread_n",
+        kind: pow2(4, 8),
+        doc: "IVF list scan: list vectors per thread (register block)",
     },
     ParamSpec {
         family: "qr",
@@ -426,15 +444,23 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("reduce", "workgroup_size") | ("topk", "workgroup_size") => {
             int(256.min(max_inv), "256, capped by the adapter")
         }
-        ("ivf", "scan_workgroup_size") => int(128.min(max_inv), "128, capped by the adapter"),
         ("reduce", "max_workgroups") => int(if cpu { 32 } else { 1024 }, "by device type"),
         ("reduce", "path") | ("qr", "dot") => choice("auto", "by capability"),
-        ("knn", "tile_m") | ("knn", "tile_n") if max_inv >= 256 => {
+        ("knn", "tile_m") | ("knn", "tile_n") | ("ivf", "scan_tile_m") | ("ivf", "scan_tile_n")
+            if max_inv >= 256 =>
+        {
             int(64, "the GEMM's tile (256 threads of 4x4)")
         }
-        ("knn", "tile_m") => int(32, "64 threads of 4x4, within the adapter"),
-        ("knn", "tile_n") => int(32, "64 threads of 4x4, within the adapter"),
-        ("knn", "thread_m") | ("knn", "thread_n") => int(4, "4x4 register block"),
+        ("knn", "tile_m") | ("ivf", "scan_tile_m") => {
+            int(32, "64 threads of 4x4, within the adapter")
+        }
+        ("knn", "tile_n") | ("ivf", "scan_tile_n") => {
+            int(32, "64 threads of 4x4, within the adapter")
+        }
+        ("knn", "thread_m")
+        | ("knn", "thread_n")
+        | ("ivf", "scan_thread_m")
+        | ("ivf", "scan_thread_n") => int(4, "4x4 register block"),
         ("gemm", "tile_m") | ("gemm", "tile_n") if max_inv >= 256 => {
             int(64, "a common f32 tile (256 threads of 4x4)")
         }
@@ -458,11 +484,11 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ),
         ("knn", "loop_budget") => int(0, "no driver limit known"),
         ("knn", "candidate_slots") => int(16, "a quarter of a 64-wide tile per merge"),
+        ("knn", "first_tile_bound") => int(1, "fewer first-tile candidates, same results"),
         ("knn", "target_groups") => int(
             if cpu { 8 } else { 1024 },
             "a few waves of workgroups (one per core on a CPU)",
         ),
-        ("ivf", "list_major_min_batch") => int(256, "batches that share lists"),
         ("qr", "dot_threshold") => int(512, "issue default"),
         ("svd", "band") => int(64, "a GEMM-friendly band"),
         _ => unreachable!(
@@ -735,11 +761,7 @@ impl Tuning {
                 reason,
             })
         };
-        for name in [
-            "reduce.workgroup_size",
-            "topk.workgroup_size",
-            "ivf.scan_workgroup_size",
-        ] {
+        for name in ["reduce.workgroup_size", "topk.workgroup_size"] {
             let v = self.int(name);
             if v > max_inv {
                 return too_big(

@@ -75,6 +75,24 @@ fn upload_and_readback_round_trip() {
     assert!(gpu.write(&buf, &[0.0; 11]).is_err());
     let too_big = gpu.capabilities().max_buffer_bytes / 4 + 1;
     assert!(gpu.alloc::<f32>(too_big as usize).is_err());
+    // Beyond one staging chunk, uploads and writes stream in chunks (2.3 chunks here, the
+    // last one partial, into a buffer with an odd tail).
+    let chunk = wgfaiss_core::buffer::STREAM_CHUNK / 4;
+    let n = 2 * chunk + chunk / 3 + 1;
+    let data: Vec<u32> = (0..n as u32)
+        .map(|i| i.wrapping_mul(2_654_435_761))
+        .collect();
+    let buf = gpu.upload(&data).unwrap();
+    assert_eq!(gpu.read(&buf).unwrap(), data);
+    let other: Vec<u32> = data.iter().map(|v| v ^ 0x5555_5555).collect();
+    gpu.write(&buf, &other).unwrap();
+    assert_eq!(gpu.read(&buf).unwrap(), other);
+    // write_at across chunk boundaries, the rest untouched.
+    gpu.write_at(&buf, 7, &data[..chunk + 5]).unwrap();
+    let back = gpu.read(&buf).unwrap();
+    assert_eq!(&back[..7], &other[..7]);
+    assert_eq!(&back[7..chunk + 12], &data[..chunk + 5]);
+    assert_eq!(&back[chunk + 12..], &other[chunk + 12..]);
 }
 
 #[test]

@@ -129,6 +129,14 @@ fn exact_ids_at_awkward_shapes_both_metrics() {
         (9, 250, 784, 10),
         (33, 400, 16, 100),
         (40, 20000, 64, 100), // long segments: within llvmpipe's loop limit
+        // One or two base tiles with k <= tile columns / invocation columns: the first
+        // tile's bound on the k-th key decides (all of the true top k in the first tile).
+        (40, 30, 16, 7),
+        (40, 32, 5, 8),
+        (5, 60, 12, 5),
+        (6, 64, 8, 16),
+        (3, 40, 9, 3),
+        (40, 70, 24, 2),
     ] {
         let q = data(&mut rng, nq * d);
         let db = data(&mut rng, nb * d);

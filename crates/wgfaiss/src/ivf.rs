@@ -28,7 +28,7 @@ use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
 use crate::flat::FlatIndex;
 use crate::index::{Index, Metric, SearchParams, SearchResult, check_k, check_vectors, normalized};
-use crate::kmeans::{KmeansParams, kmeans};
+use crate::kmeans::{Kmeans, KmeansParams, kmeans};
 use crate::persist::{KIND_IVF_FLAT, Reader, Writer};
 
 /// Smallest region a list gets, in vectors.
@@ -65,6 +65,8 @@ pub struct IvfFlatIndex {
     nlist: usize,
     /// k-means parameters of `train`.
     pub kmeans: KmeansParams,
+    /// The last training's k-means run (objective per iteration, timings), centroids aside.
+    pub last_training: Option<Kmeans>,
     centroids: Option<Centroids>,
     arena: Option<Arena>,
     lists: Vec<Region>,
@@ -121,6 +123,7 @@ impl IvfFlatIndex {
                 spherical: metric != Metric::L2,
                 ..Default::default()
             },
+            last_training: None,
             centroids: None,
             arena: None,
             lists: vec![Region::default(); nlist],
@@ -543,8 +546,10 @@ impl Index for IvfFlatIndex {
             )));
         }
         let data = self.prepared(data);
-        let km = kmeans(&self.gpu, &data, self.dim, self.nlist, &self.kmeans)?;
-        self.set_centroids(km.centroids)
+        let mut km = kmeans(&self.gpu, &data, self.dim, self.nlist, &self.kmeans)?;
+        self.set_centroids(std::mem::take(&mut km.centroids))?;
+        self.last_training = Some(km);
+        Ok(())
     }
 
     fn add(&mut self, data: &[f32]) -> Result<()> {
@@ -610,7 +615,18 @@ impl Index for IvfFlatIndex {
         }
         let d = self.dim;
         let queries = self.prepared(queries);
-        let batch_q = (self.gpu.tuning().int("submit.query_batch") as usize).max(1);
+        // Batches of the tuning's size, smaller where a plan's scratch (gathered queries,
+        // per-segment results) would exceed one storage binding: large d × nprobe.
+        let max_list = self.lists.iter().map(|r| r.len).max().unwrap_or(0);
+        let batch_q = wgfaiss_core::ops::ivf::max_batch(
+            &self.gpu,
+            (self.gpu.tuning().int("submit.query_batch") as usize).clamp(1, nq),
+            d,
+            k,
+            nprobe,
+            self.nlist,
+            max_list,
+        )?;
         let mut gpu_total = Some(0.0);
         for q in queries.chunks(batch_q * d) {
             let n = q.len() / d;

@@ -79,6 +79,12 @@ pub struct Kmeans {
     pub repaired: usize,
     /// Training points used (after sampling).
     pub points: usize,
+    /// Wall seconds before the first iteration: sampling, initialisation, uploads, plans.
+    pub setup_seconds: f64,
+    /// Wall seconds of all iterations (device work, readbacks, host updates).
+    pub iterations_seconds: f64,
+    /// Device seconds of all iterations (timestamps; `None` without TIMESTAMP_QUERY).
+    pub gpu_seconds: Option<f64>,
 }
 
 /// Clusters the `n × d` points of `data` into `k` centroids.
@@ -103,6 +109,7 @@ pub fn kmeans(
             "k-means: max_points_per_centroid must be positive".into(),
         ));
     }
+    let started = std::time::Instant::now();
     let mut rng = Rng::new(params.seed);
     // Sample: a seeded partial Fisher-Yates over the point indices; the points live in one
     // storage binding on the device.
@@ -113,7 +120,7 @@ pub fn kmeans(
         )));
     }
     let cap = k.saturating_mul(params.max_points_per_centroid).min(fit);
-    let points: Vec<f32> = if n > cap {
+    let points: std::borrow::Cow<'_, [f32]> = if n > cap {
         let mut idx: Vec<usize> = (0..n).collect();
         for i in 0..cap {
             let j = i + rng.below(n - i);
@@ -123,12 +130,13 @@ pub fn kmeans(
         idx[..cap]
             .iter()
             .flat_map(|&i| data[i * d..(i + 1) * d].iter().copied())
-            .collect()
+            .collect::<Vec<f32>>()
+            .into()
     } else {
-        data.to_vec()
+        data.into()
     };
-    let points = if params.spherical {
-        crate::index::normalized(&points, d)
+    let points: std::borrow::Cow<'_, [f32]> = if params.spherical {
+        crate::index::normalized(&points, d).into()
     } else {
         points
     };
@@ -186,15 +194,19 @@ pub fn kmeans(
     };
     let mut objective = Vec::with_capacity(params.niter);
     let mut repaired = 0;
+    let setup_seconds = started.elapsed().as_secs_f64();
+    let looped = std::time::Instant::now();
+    let mut gpu_seconds = Some(0.0);
     for _ in 0..params.niter {
         gpu.write(&cents, &centroids)?;
         gpu.write(&cnorms, &squared_norms(&centroids, d))?;
-        let mut batch = gpu.batch(false);
+        let mut batch = gpu.batch(true);
         plan.record(&mut batch);
         if let Some(u) = &device {
             u.record(&mut batch);
         }
-        batch.finish()?;
+        let report = batch.finish()?;
+        gpu_seconds = gpu_seconds.zip(report.gpu_seconds).map(|(a, b)| a + b);
         let mut counts;
         if let Some(u) = &device {
             let (values, c, means) = u.read(gpu, &plan, &cents)?;
@@ -242,6 +254,9 @@ pub fn kmeans(
         objective,
         repaired,
         points: np,
+        setup_seconds,
+        iterations_seconds: looped.elapsed().as_secs_f64(),
+        gpu_seconds,
     })
 }
 

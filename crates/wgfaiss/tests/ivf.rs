@@ -216,3 +216,28 @@ fn long_lists_are_cut_into_segments_and_stay_exact() {
         }
     }
 }
+
+#[test]
+fn batches_shrink_where_a_plan_would_exceed_one_binding() {
+    // 16 KiB bindings: 300 queries × 8 probes of 16 floats gather far more than 256 rows, so
+    // the search runs in several smaller batches (it used to return an error) and stays exact.
+    let small = wgfaiss::Gpu::with_options(
+        common::options().with_override("WGFAISS_BUFFERS_MAX_BINDING_BYTES", 16384),
+    )
+    .unwrap();
+    let mut rng = Rng::new(seed("ivf batches"));
+    let (d, nlist) = (16, 8);
+    let base = clustered(&mut rng, 10, d, 200);
+    let q = clustered(&mut rng, 10, d, 300);
+    let mut ivf = IvfFlatIndex::new(&small, d, nlist, Metric::L2).unwrap();
+    ivf.kmeans.niter = 4;
+    ivf.train(&base).unwrap();
+    ivf.add(&base).unwrap();
+    let mut flat = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
+    flat.add(&base).unwrap();
+    let n = wgfaiss::ops::ivf::max_batch(&small, 300, d, 5, nlist, nlist, 200).unwrap();
+    assert!(n < 300, "the limit should force batches ({n})");
+    let a = ivf.search(&q, 5, &params(nlist)).unwrap();
+    let b = flat.search(&q, 5, &SearchParams::default()).unwrap();
+    assert_same(&a, &b, "batched IVF");
+}

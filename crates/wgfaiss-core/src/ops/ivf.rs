@@ -12,8 +12,8 @@ use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::{ELEMENTWISE, IVF, Kernel};
 use crate::ops::knn::{
-    DbChunk, Dispatch, KnnMetric, KnnPlan, TiledKnn, bind_knn, fill_pass, fused_tiles, gather_pass,
-    knn_kernel, loop_segment, max_fused_k, prefer_tiled,
+    DbChunk, Dispatch, KnnMetric, KnnPlan, TiledKnn, bind_knn, fill_pass, gather_pass, knn_kernel,
+    loop_segment, max_fused_k, prefer_tiled, scan_tiles,
 };
 use crate::ops::topk::SegmentMerge;
 use crate::submit::Batch;
@@ -70,6 +70,85 @@ pub struct IvfSearchPlan {
     _floats: Vec<GpuBuffer<f32>>,
 }
 
+/// Scratch sizes of a search plan.
+struct Sizing {
+    tiles: crate::ops::gemm::Tiles,
+    seg_len: usize,
+    segs: usize,
+    items_cap: usize,
+    rows: usize,
+    out_len: usize,
+}
+
+/// The scan tiles and scratch sizes of a search of `nq` queries, or an error when the gathered
+/// queries or the per-segment results exceed one storage binding.
+fn sizing(
+    gpu: &Gpu,
+    nq: usize,
+    d: usize,
+    k: usize,
+    nprobe: usize,
+    nlist: usize,
+    max_list: usize,
+) -> Result<Sizing> {
+    // Scan tiles sized for the queries a list gets on average.
+    let pairs = nq * nprobe;
+    let per_list = pairs.div_ceil(nlist).max(1);
+    let tiles = scan_tiles(gpu, per_list, k).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "IVF search: k = {k} does not fit the scan's workgroup memory on this adapter (at most {})",
+            max_fused_k(gpu)
+        ))
+    })?;
+    let tm = tiles.0 as usize;
+    let seg_len = loop_segment(gpu, tiles, d, k)
+        .unwrap_or(u64::from(u32::MAX))
+        .min(u64::from(u32::MAX)) as usize;
+    let segs = max_list.div_ceil(seg_len).max(1);
+    let blocks_cap = pairs.div_ceil(tm) + nlist.min(pairs);
+    let items_cap = blocks_cap * segs;
+    let rows = blocks_cap * tm;
+    let limit = gpu.max_binding_bytes();
+    let out_len = pairs * segs * k;
+    if (rows * d * 4) as u64 > limit
+        || (out_len * 4) as u64 > limit
+        || items_cap > u32::MAX as usize / 4
+    {
+        return Err(Error::InvalidArgument(format!(
+            "IVF search: {nq} queries x {nprobe} probes need {rows} gathered rows and {out_len} results, beyond one binding; search in smaller batches"
+        )));
+    }
+    Ok(Sizing {
+        tiles,
+        seg_len,
+        segs,
+        items_cap,
+        rows,
+        out_len,
+    })
+}
+
+/// The largest batch of at most `nq` queries whose search plan fits the storage bindings
+/// (`nq` halved until it does), or the error of a single query.
+pub fn max_batch(
+    gpu: &Gpu,
+    nq: usize,
+    d: usize,
+    k: usize,
+    nprobe: usize,
+    nlist: usize,
+    max_list: usize,
+) -> Result<usize> {
+    let mut n = nq.max(1);
+    loop {
+        match sizing(gpu, n, d, k, nprobe, nlist, max_list) {
+            Ok(_) => return Ok(n),
+            Err(e) if n == 1 => return Err(e),
+            Err(_) => n = n.div_ceil(2),
+        }
+    }
+}
+
 impl IvfSearchPlan {
     /// Plans the search of `nq` queries of dimension `d`: `centroids` (`nlist` rows) are the
     /// coarse quantizer, `arena` holds the lists, `regions` is `(start, len)` per list in
@@ -119,33 +198,16 @@ impl IvfSearchPlan {
                 metric,
             )?))
         };
-        // Scan tiles sized for the queries a list gets on average.
+        let Sizing {
+            tiles,
+            seg_len,
+            segs,
+            items_cap,
+            rows,
+            out_len,
+            ..
+        } = sizing(gpu, nq, d, k, nprobe, nlist, max_list)?;
         let pairs = nq * nprobe;
-        let per_list = pairs.div_ceil(nlist).max(1);
-        let tiles = fused_tiles(gpu, per_list, k).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "IVF search: k = {k} does not fit the scan's workgroup memory on this adapter (at most {})",
-                max_fused_k(gpu)
-            ))
-        })?;
-        let tm = tiles.0 as usize;
-        let seg_len = loop_segment(gpu, tiles, d, k)
-            .unwrap_or(u64::from(u32::MAX))
-            .min(u64::from(u32::MAX)) as usize;
-        let segs = max_list.div_ceil(seg_len).max(1);
-        let blocks_cap = pairs.div_ceil(tm) + nlist.min(pairs);
-        let items_cap = blocks_cap * segs;
-        let rows = blocks_cap * tm;
-        let limit = gpu.capabilities().max_storage_binding_bytes;
-        let out_len = pairs * segs * k;
-        if (rows * d * 4) as u64 > limit
-            || (out_len * 4) as u64 > limit
-            || items_cap > u32::MAX as usize / 4
-        {
-            return Err(Error::InvalidArgument(format!(
-                "IVF search: {nq} queries x {nprobe} probes need {rows} gathered rows and {out_len} results, beyond one binding; search in smaller batches"
-            )));
-        }
         // Work-item tables.
         let counts = gpu.alloc::<u32>(nlist)?;
         let cursor = gpu.alloc::<u32>(nlist)?;

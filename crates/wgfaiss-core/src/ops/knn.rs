@@ -109,9 +109,6 @@ pub fn source(v: &KnnVariant) -> String {
         );
     }
     for i in 0..rm {
-        pending += &format!(
-            "        let tv{i} = best_v[lcur * TM * KB + r{i} * KB + p.topk - 1u];\n        let ti{i} = best_i[lcur * TM * KB + r{i} * KB + p.topk - 1u];\n"
-        );
         // L2 keys are whole squared distances, max(|x|^2 - 2 <q, x> + |q|^2, 0), evaluated
         // exactly like the unfused path's, so every path orders candidates the same way.
         pending += &format!(
@@ -122,6 +119,14 @@ pub fn source(v: &KnnVariant) -> String {
                 "        if METRIC == 0u {{ acc_{i}_{h} = max(fma(vec4<f32>(-2.0), acc_{i}_{h}, xn{h}) + vec4<f32>(qn{i}), vec4<f32>(0.0)); }} else {{ acc_{i}_{h} = -acc_{i}_{h}; }}\n"
             );
         }
+    }
+    if first_tile_bound_fits(v.tiles) {
+        pending += &first_tile_bound(v.tiles);
+    }
+    for i in 0..rm {
+        pending += &format!(
+            "        let tv{i} = best_v[lcur * TM * KB + r{i} * KB + p.topk - 1u];\n        let ti{i} = best_i[lcur * TM * KB + r{i} * KB + p.topk - 1u];\n"
+        );
     }
     for i in 0..rm {
         for h in 0..hn {
@@ -152,6 +157,51 @@ pub fn source(v: &KnnVariant) -> String {
         .replace("// @OFFER\n", &offer)
 }
 
+/// Whether the first-tile bound's scratch (one value per row and column of invocations) fits
+/// the base tile's staging memory, which it reuses.
+pub fn first_tile_bound_fits(tiles: Tiles) -> bool {
+    let (tm, tn, tk, _, rn) = tiles;
+    tm * (tn / rn) <= 4 * (tn / 4 + 1) * tk
+}
+
+/// The first tile's bound on each row's k-th key, generated for one tile configuration.
+///
+/// A segment starts with empty lists, so every value of its first tile would be offered and
+/// merged, CAP at a time (on IVF lists of a few hundred vectors, most of the scan). Instead:
+/// each invocation takes the smallest key of each of its rows (over its RN valid columns);
+/// the k-th smallest of these TN / RN minima is an upper bound on the row's k-th smallest key
+/// in the tile (they are k distinct values). The row's list is filled with k copies of
+/// (bound, NONE), so the threshold is the bound; values at or below it are offered as usual,
+/// and since at least k real values rank before (bound, NONE), every copy is pushed out by
+/// the merges of this tile. Results are unchanged; the first tile offers about k·RN values
+/// per row instead of TN. Needs k ≤ TN / RN (checked at run time, else skipped) and the
+/// scratch in the base tile's staging array `Bs` (free between a tile's last product and the
+/// next staging).
+fn first_tile_bound(tiles: Tiles) -> String {
+    let (_, _, _, rm, rn) = tiles;
+    let hn = rn / 4;
+    let lanes = ["x", "y", "z", "w"];
+    let mut g = String::new();
+    g += "        if KBOUND == 1u && n0 == seg_start && p.topk <= TN / RN {\n";
+    for i in 0..rm {
+        g += &format!("            var mn{i} = bitcast<f32>(0x7f800000u);\n");
+        for h in 0..hn {
+            for (lane, name) in lanes.iter().enumerate() {
+                g += &format!(
+                    "            if c{h} + {lane}u < seg_end && acc_{i}_{h}.{name} < mn{i} {{ mn{i} = acc_{i}_{h}.{name}; }}\n"
+                );
+            }
+        }
+        g += &format!(
+            "            Bs[(r{i} * (TN / RN) + tx) / 4u][(r{i} * (TN / RN) + tx) % 4u] = mn{i};\n"
+        );
+    }
+    g += "            workgroupBarrier();\n";
+    g += "            kth_bounds(tid);\n";
+    g += "        }\n";
+    g
+}
+
 /// Override constants of one fused pipeline (`items`: work items from a table, the IVF scan).
 pub fn constants(
     tiles: Tiles,
@@ -167,6 +217,7 @@ pub fn constants(
         ("METRIC", metric.code()),
         ("ITEMS", u32::from(items)),
         ("PAR", u32::from(parallel_merge(kb))),
+        ("KBOUND", u32::from(first_tile_bound_fits(tiles))),
     ]);
     c
 }
@@ -212,6 +263,31 @@ pub fn tiny_tiles(t: &crate::tuning::Tuning) -> Tiles {
 /// the GEMM's `tile_k` (16-row GEMM tiles for at most 16 queries), with the query tile halved until the lists fit the
 /// workgroup memory. `None` when even 16-row tiles do not fit.
 pub fn fused_tiles(gpu: &Gpu, queries: usize, k: usize) -> Option<Tiles> {
+    tiles_from(
+        gpu,
+        queries,
+        k,
+        ["knn.tile_m", "knn.tile_n", "knn.thread_m", "knn.thread_n"],
+    )
+}
+
+/// [`fused_tiles`] for the IVF list scan's work items (the `ivf.scan_*` tuning keys: items of
+/// a few hundred list vectors and a few dozen queries favour other tiles than long segments).
+pub fn scan_tiles(gpu: &Gpu, queries: usize, k: usize) -> Option<Tiles> {
+    tiles_from(
+        gpu,
+        queries,
+        k,
+        [
+            "ivf.scan_tile_m",
+            "ivf.scan_tile_n",
+            "ivf.scan_thread_m",
+            "ivf.scan_thread_n",
+        ],
+    )
+}
+
+fn tiles_from(gpu: &Gpu, queries: usize, k: usize, keys: [&str; 4]) -> Option<Tiles> {
     let t = gpu.tuning();
     let tiles = if queries <= 4 {
         tiny_tiles(t)
@@ -219,11 +295,11 @@ pub fn fused_tiles(gpu: &Gpu, queries: usize, k: usize) -> Option<Tiles> {
         SMALL_M_TILES
     } else {
         (
-            t.int("knn.tile_m") as u32,
-            t.int("knn.tile_n") as u32,
+            t.int(keys[0]) as u32,
+            t.int(keys[1]) as u32,
             t.int("gemm.tile_k") as u32,
-            t.int("knn.thread_m") as u32,
-            t.int("knn.thread_n") as u32,
+            t.int(keys[2]) as u32,
+            t.int(keys[3]) as u32,
         )
     };
     let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
@@ -327,11 +403,11 @@ pub(crate) fn knn_kernel(
         vec: d.is_multiple_of(4),
     };
     let cap = gpu.tuning().int("knn.candidate_slots") as u32;
-    gpu.kernel(
-        &crate::kernels::knn_family(&variant),
-        "knn",
-        &constants(tiles, list_slots(k), cap, metric, items),
-    )
+    let mut c = constants(tiles, list_slots(k), cap, metric, items);
+    if gpu.tuning().int("knn.first_tile_bound") == 0 {
+        c.retain(|(name, _)| *name != "KBOUND");
+    }
+    gpu.kernel(&crate::kernels::knn_family(&variant), "knn", &c)
 }
 
 /// The fused kernel's bind group: the query rows `a` (queries, or gathered query blocks) and
@@ -689,7 +765,7 @@ impl ItemKnnPlan {
             ));
         }
         let widest = lists.iter().map(|l| l.queries.len()).max().unwrap_or(1);
-        let tiles = fused_tiles(gpu, widest, k).ok_or_else(|| {
+        let tiles = scan_tiles(gpu, widest, k).ok_or_else(|| {
             Error::InvalidArgument(format!(
                 "item scan: k = {k} does not fit the fused kernel's workgroup memory here (at most {})",
                 max_fused_k(gpu)
@@ -982,8 +1058,25 @@ impl TiledKnn {
 
 /// Squared norms of the rows of `data` (`rows × d`), accumulated in f64.
 pub fn squared_norms(data: &[f32], d: usize) -> Vec<f32> {
+    // Eight f64 partial sums per row: the compiler vectorizes them (one running sum is a
+    // chain of dependent adds, 3× slower on 10 000 × 784 queries), and f64 keeps every order
+    // of summation within f32 rounding of the exact value.
     data.chunks_exact(d)
-        .map(|r| r.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() as f32)
+        .map(|r| {
+            let mut acc = [0f64; 8];
+            let mut it = r.chunks_exact(8);
+            for c in &mut it {
+                for (a, &x) in acc.iter_mut().zip(c) {
+                    *a += f64::from(x) * f64::from(x);
+                }
+            }
+            let tail: f64 = it
+                .remainder()
+                .iter()
+                .map(|&x| f64::from(x) * f64::from(x))
+                .sum();
+            (acc.iter().sum::<f64>() + tail) as f32
+        })
         .collect()
 }
 
