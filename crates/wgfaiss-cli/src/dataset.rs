@@ -439,6 +439,17 @@ fn series(r: &Report, prefix: &str) -> Vec<Series> {
     out
 }
 
+/// An axis label for a QPS value: 1.5M, 36k, 950.
+fn qps_label(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.0}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
 /// Recall@10 (x) against QPS (y, log scale), ours and the peers', as an SVG file.
 pub fn plot(path: &Path, ours: &Report, peers: &[Report]) -> Result<()> {
     let mut all = series(ours, "wgfaiss ");
@@ -474,6 +485,7 @@ pub fn plot(path: &Path, ours: &Report, peers: &[Report]) -> Result<()> {
         .configure_mesh()
         .x_desc("recall@10")
         .y_desc("queries per second (log scale)")
+        .y_label_formatter(&|v| qps_label(*v))
         .draw()
         .map_err(|e| draw(&e))?;
     for (i, (name, pts)) in all.iter().enumerate() {
@@ -482,7 +494,9 @@ pub fn plot(path: &Path, ours: &Report, peers: &[Report]) -> Result<()> {
             .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
             .map_err(|e| draw(&e))?
             .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
         chart
             .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
             .map_err(|e| draw(&e))?;

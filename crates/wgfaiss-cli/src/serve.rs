@@ -80,7 +80,8 @@ pub fn bench(
         "-"
     );
     let coalescer = Arc::new(match window_us {
-        Some(w) => Coalescer::with(index.clone(), Duration::from_micros(w), nq),
+        Some(w) => Coalescer::with(index.clone(), Duration::from_micros(w), nq)
+            .in_flight(gpu.tuning().int("submit.coalesce_in_flight") as usize),
         None => Coalescer::new(index.clone(), &gpu),
     });
     for coalesce in [true, false] {
@@ -125,6 +126,17 @@ pub fn bench(
             percentile(&mut lat, 0.5) * 1e3,
             percentile(&mut lat, 0.99) * 1e3
         );
+        if coalesce {
+            let st = coalescer.stats();
+            outln!(
+                "  coalescer: {} batched searches, {:.1} queries each, {:.3} ms each in the index (window {} us, {} in flight)",
+                st.searches,
+                st.queries as f64 / st.searches.max(1) as f64,
+                st.search_seconds * 1e3 / st.searches.max(1) as f64,
+                window_us.unwrap_or(gpu.tuning().int("submit.coalesce_window_us")),
+                gpu.tuning().int("submit.coalesce_in_flight")
+            );
+        }
     }
     Ok(())
 }

@@ -119,6 +119,12 @@ pub const PARAMS: &[ParamSpec] = &[
         doc: "queries after which a gathered batch is searched without waiting out the window",
     },
     ParamSpec {
+        family: "submit",
+        key: "coalesce_in_flight",
+        kind: int(1, 64),
+        doc: "coalesced batches that may run at once (the next one gathers while they run)",
+    },
+    ParamSpec {
         family: "reduce",
         key: "workgroup_size",
         kind: pow2(32, 1024),
@@ -441,6 +447,10 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             "about one search of a small batch",
         ),
         ("submit", "coalesce_max_queries") => int(if cpu { 256 } else { 4096 }, "one batch"),
+        ("submit", "coalesce_in_flight") => int(
+            1,
+            "one batch at a time: on an H200 three in flight split 64 callers into batches of 17 (flat 23 483 -> 12 117 QPS)",
+        ),
         ("reduce", "workgroup_size") | ("topk", "workgroup_size") => {
             int(256.min(max_inv), "256, capped by the adapter")
         }

@@ -1,16 +1,20 @@
 //! Many callers, one GPU: concurrent searches gathered into batched searches.
 //!
 //! A [`Coalescer`] wraps an index shared by many threads. Each [`Coalescer::search`] call adds
-//! its queries to a pending set; the first caller that finds no batch being gathered becomes
-//! the leader: it waits until the window (`submit.coalesce_window_us`) has passed or enough
-//! queries (`submit.coalesce_max_queries`) are pending, takes them all, searches them as one
-//! batch per (k, nprobe), and hands every caller exactly its own rows. A caller alone waits at
-//! most the window. Input is checked per call before it joins a batch, so one bad call cannot
+//! its queries to a pending set; the first caller that finds no batch being gathered (and
+//! fewer than `submit.coalesce_in_flight` batches running) becomes the gatherer: it waits until the
+//! window (`submit.coalesce_window_us`) has passed or enough queries
+//! (`submit.coalesce_max_queries`) are pending, takes them all, lets the next caller gather
+//! the following batch, searches its batch as one search per (k, nprobe), and hands every
+//! caller exactly its own rows. Up to `submit.coalesce_in_flight` batches run at once (the indexes keep
+//! `submit.in_flight` plans per batch size, so they do not wait for each other's plan): one uploads
+//! and submits while another runs on the device or is read back. A caller alone waits at most
+//! the window. Input is checked per call before it joins a batch, so one bad call cannot
 //! fail the others; an error of the batched search itself (a lost device, an allocation) goes
 //! to every caller of that batch. Waits are bounded (`Error::Timeout`).
 //!
-//! Status: the synchronous coalescing. `search_async`, overlapped uploads/readbacks and the
-//! benchmark of the concurrency issue are not built yet.
+//! Status: blocking calls with several batches in flight. `search_async` (a future for any
+//! executor) is not built yet.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
@@ -34,7 +38,10 @@ struct State {
     pending: Vec<(u64, Request)>,
     pending_queries: usize,
     done: HashMap<u64, Result<SearchResult>>,
-    leader: bool,
+    /// A caller is gathering the next batch.
+    gathering: bool,
+    /// Batches taken and not yet answered.
+    running: usize,
     next: u64,
 }
 
@@ -45,6 +52,19 @@ pub struct Coalescer {
     wake: Condvar,
     window: Duration,
     max_queries: usize,
+    in_flight: usize,
+    stats: Mutex<CoalescerStats>,
+}
+
+/// What a coalescer has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CoalescerStats {
+    /// Batched searches run (one per batch and (k, nprobe) group).
+    pub searches: u64,
+    /// Queries in them, padding excluded.
+    pub queries: u64,
+    /// Wall seconds spent in the batched searches, summed over batches (which may overlap).
+    pub search_seconds: f64,
 }
 
 impl Coalescer {
@@ -56,6 +76,13 @@ impl Coalescer {
             Duration::from_micros(t.int("submit.coalesce_window_us")),
             t.int("submit.coalesce_max_queries") as usize,
         )
+        .in_flight(t.int("submit.coalesce_in_flight") as usize)
+    }
+
+    /// Batches that may run at once (at least 1; [`Coalescer::with`] starts with 1).
+    pub fn in_flight(mut self, n: usize) -> Coalescer {
+        self.in_flight = n.max(1);
+        self
     }
 
     /// A coalescer with an explicit window and batch limit.
@@ -66,7 +93,14 @@ impl Coalescer {
             wake: Condvar::new(),
             window,
             max_queries: max_queries.max(1),
+            in_flight: 1,
+            stats: Mutex::new(CoalescerStats::default()),
         }
+    }
+
+    /// Searches, queries and search time so far (mean batch size = queries / searches).
+    pub fn stats(&self) -> CoalescerStats {
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The wrapped index.
@@ -100,8 +134,11 @@ impl Coalescer {
             if let Some(r) = st.done.remove(&id) {
                 return r;
             }
-            if !st.leader && st.pending.iter().any(|(i, _)| *i == id) {
-                st.leader = true;
+            if !st.gathering
+                && st.running < self.in_flight
+                && st.pending.iter().any(|(i, _)| *i == id)
+            {
+                st.gathering = true;
                 // Gather: until the window has passed or the batch is full.
                 let deadline = Instant::now() + self.window;
                 while st.pending_queries < self.max_queries {
@@ -117,11 +154,15 @@ impl Coalescer {
                 }
                 let batch = std::mem::take(&mut st.pending);
                 st.pending_queries = 0;
+                st.gathering = false;
+                st.running += 1;
+                // The next caller may gather while this batch runs.
+                self.wake.notify_all();
                 drop(st);
                 let results = self.run(batch);
                 st = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 st.done.extend(results);
-                st.leader = false;
+                st.running -= 1;
                 self.wake.notify_all();
                 continue;
             }
@@ -161,7 +202,15 @@ impl Coalescer {
             for _ in n..padded {
                 all.extend_from_slice(&first);
             }
-            match self.index.search(&all, k, &reqs[0].1.params) {
+            let started = Instant::now();
+            let searched = self.index.search(&all, k, &reqs[0].1.params);
+            {
+                let mut st = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+                st.searches += 1;
+                st.queries += n as u64;
+                st.search_seconds += started.elapsed().as_secs_f64();
+            }
+            match searched {
                 Ok(res) => {
                     let mut row = 0;
                     for (id, r) in reqs {

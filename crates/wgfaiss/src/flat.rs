@@ -26,7 +26,9 @@ use wgfaiss_core::ops::knn::{
 use wgfaiss_core::ops::topk::TopK;
 use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
-use crate::index::{Index, Metric, SearchParams, SearchResult, check_k, check_vectors, normalized};
+use crate::index::{
+    Index, Metric, SearchParams, SearchResult, cached_plan, check_k, check_vectors, normalized,
+};
 use crate::persist::{KIND_FLAT, Reader, Writer};
 
 /// Smallest allocation of a chunk, in vectors.
@@ -231,14 +233,15 @@ impl FlatIndex {
     /// last few shapes are kept; any change of the stored vectors clears the cache).
     fn plan(&self, nq: usize, k: usize) -> Result<Arc<Mutex<SearchPlan>>> {
         let mut cache = self.plans.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((.., plan)) = cache.iter().find(|(n, kk, _)| (*n, *kk) == (nq, k)) {
-            return Ok(plan.clone());
+        let per_shape = self.gpu.tuning().int("submit.in_flight") as usize;
+        if let Some(plan) = cached_plan(&cache, &(nq, k), per_shape) {
+            return Ok(plan);
         }
         let plan = Arc::new(Mutex::new(SearchPlan::new(self, nq, k)?));
-        if cache.len() >= PLAN_CACHE {
+        if cache.len() >= PLAN_CACHE + per_shape {
             cache.remove(0);
         }
-        cache.push((nq, k, plan.clone()));
+        cache.push(((nq, k), plan.clone()));
         Ok(plan)
     }
 
@@ -277,7 +280,7 @@ impl FlatIndex {
 }
 
 /// A cached plan and its shape (batch size, k).
-type CachedPlan = (usize, usize, Arc<Mutex<SearchPlan>>);
+type CachedPlan = crate::index::Cached<(usize, usize), SearchPlan>;
 
 /// Search shapes whose plans an index keeps.
 const PLAN_CACHE: usize = 8;

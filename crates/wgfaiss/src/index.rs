@@ -271,3 +271,29 @@ pub(crate) fn normalized(data: &[f32], dim: usize) -> Vec<f32> {
     }
     out
 }
+
+/// A cached search plan of an index, with the shape it was made for.
+pub(crate) type Cached<S, P> = (S, std::sync::Arc<std::sync::Mutex<P>>);
+
+/// A cached plan of `shape` that no search holds now (only the cache refers to it), else
+/// `None` when fewer than `per_shape` exist (the caller makes one more), else the first such
+/// plan (the caller waits for it). Several plans of one shape let concurrent searches of
+/// the same batch size (a coalescer's leaders) record and read back without waiting for
+/// each other.
+pub(crate) fn cached_plan<S: PartialEq, P>(
+    cache: &[Cached<S, P>],
+    shape: &S,
+    per_shape: usize,
+) -> Option<std::sync::Arc<std::sync::Mutex<P>>> {
+    let same: Vec<_> = cache.iter().filter(|(s, _)| s == shape).collect();
+    if let Some((_, free)) = same
+        .iter()
+        .find(|(_, p)| std::sync::Arc::strong_count(p) == 1)
+    {
+        return Some(free.clone());
+    }
+    if same.len() < per_shape.max(1) {
+        return None;
+    }
+    same.first().map(|(_, p)| p.clone())
+}

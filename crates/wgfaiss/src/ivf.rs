@@ -27,7 +27,9 @@ use wgfaiss_core::ops::knn::{DbChunk, squared_norms};
 use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
 use crate::flat::FlatIndex;
-use crate::index::{Index, Metric, SearchParams, SearchResult, check_k, check_vectors, normalized};
+use crate::index::{
+    Index, Metric, SearchParams, SearchResult, cached_plan, check_k, check_vectors, normalized,
+};
 use crate::kmeans::{Kmeans, KmeansParams, kmeans};
 use crate::persist::{KIND_IVF_FLAT, Reader, Writer};
 
@@ -83,7 +85,7 @@ pub struct IvfFlatIndex {
 }
 
 /// A cached search plan and its shape (batch size, k, nprobe).
-type CachedPlan = ((usize, usize, usize), Arc<Mutex<IvfSearchPlan>>);
+type CachedPlan = crate::index::Cached<(usize, usize, usize), IvfSearchPlan>;
 
 /// Search shapes whose plans an index keeps: at most two of [`LARGE_PLAN`] queries or more
 /// (such a plan holds hundreds of MB of scratch, and on the H200 the scan slowed by 2-3x with
@@ -189,8 +191,15 @@ impl IvfFlatIndex {
     /// The search plan for batches of `nq` queries, `k` and `nprobe`, from the cache or made.
     fn plan(&self, nq: usize, k: usize, nprobe: usize) -> Result<Arc<Mutex<IvfSearchPlan>>> {
         let mut cache = self.plans.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, plan)) = cache.iter().find(|(shape, _)| *shape == (nq, k, nprobe)) {
-            return Ok(plan.clone());
+        // Large plans are never duplicated (hundreds of MB each); small ones up to the
+        // submissions in flight, for concurrent searches of one shape.
+        let per_shape = if nq >= LARGE_PLAN {
+            1
+        } else {
+            self.gpu.tuning().int("submit.in_flight") as usize
+        };
+        if let Some(plan) = cached_plan(&cache, &(nq, k, nprobe), per_shape) {
+            return Ok(plan);
         }
         let c = self.centroids.as_ref().ok_or_else(untrained)?;
         let arena = self.arena.as_ref().expect("vectors are stored");
@@ -235,7 +244,7 @@ impl IvfFlatIndex {
                 .expect("a large plan");
             cache.remove(i);
         }
-        if cache.len() >= PLAN_CACHE {
+        if cache.len() >= PLAN_CACHE + per_shape {
             cache.remove(0);
         }
         cache.push(((nq, k, nprobe), plan.clone()));

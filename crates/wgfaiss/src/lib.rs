@@ -29,7 +29,7 @@ pub mod ivf;
 pub mod kmeans;
 pub mod persist;
 
-pub use coalesce::Coalescer;
+pub use coalesce::{Coalescer, CoalescerStats};
 pub use factory::{index_factory, index_factory_with, load_index};
 pub use flat::FlatIndex;
 pub use index::{Index, MAX_K, Metric, SearchParams, SearchResult};

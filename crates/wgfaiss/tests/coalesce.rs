@@ -87,41 +87,44 @@ fn many_single_queries_equal_one_batch_in_few_searches() {
         .iter()
         .map(|&k| idx.inner.search(&queries, k, &p).unwrap())
         .collect();
-    let before = idx.searches.load(Ordering::SeqCst);
-    let co = Arc::new(Coalescer::with(
-        idx.clone(),
-        Duration::from_millis(300),
-        1 << 20,
-    ));
-    let start = Arc::new(Barrier::new(threads));
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            let (co, start, queries, want) = (co.clone(), start.clone(), &queries, &want);
-            s.spawn(move || {
-                start.wait();
-                for i in 0..per {
-                    let qi = t * per + i;
-                    // Half the threads ask for k = 5, half for 9: two groups per batch.
-                    let (k, w) = if t % 2 == 0 {
-                        (5, &want[0])
-                    } else {
-                        (9, &want[1])
-                    };
-                    let r = co.search(&queries[qi * d..(qi + 1) * d], k, &p).unwrap();
-                    assert_eq!(r.nq, 1);
-                    assert_eq!(r.ids, w.ids_of(qi), "thread {t} query {qi}");
-                    assert_eq!(r.distances, w.distances_of(qi), "thread {t} query {qi}");
-                }
-            });
-        }
-    });
-    let searches = idx.searches.load(Ordering::SeqCst) - before;
-    assert!(
-        searches < threads * per / 4,
-        "{searches} searches for {} calls",
-        threads * per
-    );
+    // One batch at a time, and three in flight (concurrent searches of one batch size use
+    // separate cached plans).
+    for in_flight in [1, 3] {
+        let before = idx.searches.load(Ordering::SeqCst);
+        let co = Arc::new(
+            Coalescer::with(idx.clone(), Duration::from_millis(300), 1 << 20).in_flight(in_flight),
+        );
+        let start = Arc::new(Barrier::new(threads));
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (co, start, queries, want) = (co.clone(), start.clone(), &queries, &want);
+                s.spawn(move || {
+                    start.wait();
+                    for i in 0..per {
+                        let qi = t * per + i;
+                        // Half the threads ask for k = 5, half for 9: two groups per batch.
+                        let (k, w) = if t % 2 == 0 {
+                            (5, &want[0])
+                        } else {
+                            (9, &want[1])
+                        };
+                        let r = co.search(&queries[qi * d..(qi + 1) * d], k, &p).unwrap();
+                        assert_eq!(r.nq, 1);
+                        assert_eq!(r.ids, w.ids_of(qi), "thread {t} query {qi}");
+                        assert_eq!(r.distances, w.distances_of(qi), "thread {t} query {qi}");
+                    }
+                });
+            }
+        });
+        let searches = idx.searches.load(Ordering::SeqCst) - before;
+        assert!(
+            searches < threads * per / 4,
+            "{searches} searches for {} calls ({in_flight} in flight)",
+            threads * per
+        );
+    }
     // A caller alone is served (and a multi-query call keeps its rows together).
+    let co = Coalescer::with(idx.clone(), Duration::from_millis(300), 1 << 20).in_flight(3);
     let r = co.search(&queries[..3 * d], 5, &p).unwrap();
     assert_eq!(r.ids, want[0].ids[..15]);
 }

@@ -468,3 +468,33 @@ fn cached_plans_follow_every_change_of_the_index() {
         }
     });
 }
+
+#[test]
+fn concurrent_searches_of_one_shape_use_their_own_plans() {
+    // Eight threads search batches of the same size at once: the index keeps up to
+    // submit.in_flight plans per shape (3 here), so several run together; every answer must
+    // equal the sequential one.
+    let gpu =
+        Gpu::with_options(common::options().with_override("WGFAISS_SUBMIT_IN_FLIGHT", 3)).unwrap();
+    let mut rng = Rng::new(seed("flat concurrent"));
+    let d = 20;
+    let mut flat = FlatIndex::new(&gpu, d, Metric::L2).unwrap();
+    flat.add(&rng.vec(700 * d)).unwrap();
+    let batches: Vec<Vec<f32>> = (0..8).map(|_| rng.vec(9 * d)).collect();
+    let want: Vec<SearchResult> = batches
+        .iter()
+        .map(|q| flat.search(q, 7, &SearchParams::default()).unwrap())
+        .collect();
+    let flat = &flat;
+    for _ in 0..3 {
+        std::thread::scope(|s| {
+            for (q, w) in batches.iter().zip(&want) {
+                s.spawn(move || {
+                    let r = flat.search(q, 7, &SearchParams::default()).unwrap();
+                    assert_eq!(r.ids, w.ids);
+                    assert_eq!(r.distances, w.distances);
+                });
+            }
+        });
+    }
+}
