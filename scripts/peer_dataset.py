@@ -11,6 +11,7 @@ Reads .fvecs, .bvecs, .ivecs, .npy and IDX (optionally .gz), as wgfaiss does.
 
 Usage: python3 scripts/peer_dataset.py --base B --queries Q [--gt G] --nlist 4096
        --nprobe 1,4,16,64 --k 10 [--max-queries N] [--json out.json] [--no-faiss] [--no-torch]
+       [--ours wgfaiss.json]   # `wgfaiss bench dataset --json` results: one table, side by side
 """
 import argparse
 import gzip
@@ -127,6 +128,7 @@ def main():
     p.add_argument("--json")
     p.add_argument("--no-faiss", action="store_true")
     p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--ours", help="wgfaiss bench dataset --json results, printed in the same table")
     a = p.parse_args()
     xb = np.ascontiguousarray(load(a.base), dtype="float32")
     xq = np.ascontiguousarray(load(a.queries), dtype="float32")
@@ -191,6 +193,11 @@ def main():
                     single.append((time.time() - t0) * 1e3)
                 results.append(row(f"faiss-cpu IVF{a.nlist},Flat", k, nprobe, ids, truth, s, nq,
                                    single))
+    if a.ours:
+        with open(a.ours) as f:
+            ours = json.load(f)
+        results = [dict(r, index=f"wgfaiss {r['index']}") for r in ours["results"]] + results
+        machine.insert(0, f"wgfaiss on {ours['adapter']}")
     fmt = lambda v, n=4: "-" if v is None else f"{v:.{n}f}"
     print(f"{len(xb)} x {d} base, {nq} queries on {'; '.join(machine)}")
     print(f"{'index':<32} {'k':>5} {'nprobe':>6} {'R@1':>8} {'R@10':>8} {'R@100':>8} "
@@ -200,6 +207,7 @@ def main():
               f"{fmt(r['recall_10']):>8} {fmt(r['recall_100']):>8} {r['qps']:>11.0f} "
               f"{r['batch_ms']:>10.2f} {fmt(r['p50_ms'], 3):>8} {fmt(r['p99_ms'], 3):>8}")
     if a.json:
+        results = [r for r in results if not r["index"].startswith("wgfaiss ")]
         doc = {"dataset": a.name or os.path.basename(a.base), "adapter": "; ".join(machine),
                "nb": len(xb), "nq": nq, "d": d, "metric": "l2", "builds": [],
                "results": results}
