@@ -18,7 +18,7 @@ struct Timing {
 }
 
 /// What a finished batch did.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BatchReport {
     /// Dispatches recorded.
     pub dispatches: u64,
@@ -27,6 +27,8 @@ pub struct BatchReport {
     /// Sum of the compute passes' GPU time in seconds, when the adapter has timestamps and
     /// every pass was timed.
     pub gpu_seconds: Option<f64>,
+    /// The bytes of each range asked for with [`Batch::read_after`], in order.
+    pub reads: Vec<Vec<u8>>,
 }
 
 /// Records dispatches into an open compute pass and submits a command buffer every
@@ -47,6 +49,8 @@ pub struct Batch<'g> {
     /// `WGFAISS_PROFILE=1`: one timed pass per dispatch, named by its kernel, and a table of
     /// GPU time per kernel on stderr when the batch finishes.
     profile: Option<Vec<String>>,
+    /// Ranges to read back when the batch finishes (buffer, offset, bytes).
+    reads: Vec<(wgpu::Buffer, u64, u64)>,
 }
 
 impl Gpu {
@@ -80,6 +84,7 @@ impl Gpu {
             last: None,
             profile: (timed && std::env::var("WGFAISS_PROFILE").is_ok_and(|v| v == "1"))
                 .then(Vec::new),
+            reads: Vec::new(),
         }
     }
 
@@ -209,6 +214,14 @@ impl Batch<'_> {
             .copy_buffer_to_buffer(src, src_offset, dst, dst_offset, size);
     }
 
+    /// Reads `ranges` (buffer, byte offset, bytes) back when the batch finishes, after
+    /// everything recorded: they come in [`BatchReport::reads`], copied with the timestamps
+    /// into one staging buffer and mapped once (one round trip instead of one per read).
+    pub fn read_after(&mut self, ranges: &[(&wgpu::Buffer, u64, u64)]) {
+        self.reads
+            .extend(ranges.iter().map(|&(b, o, n)| (b.clone(), o, n)));
+    }
+
     /// Submits what has been recorded so far.
     pub fn submit(&mut self) {
         self.end_pass();
@@ -220,33 +233,82 @@ impl Batch<'_> {
         self.in_submit = 0;
     }
 
-    /// Submits the rest, waits for the device, and reports dispatches and GPU time.
+    /// Submits the rest, waits for the device, and reports dispatches, GPU time and the
+    /// ranges asked for with [`Batch::read_after`].
     pub fn finish(mut self) -> Result<BatchReport> {
         // Query results stay in the set across submissions: resolve them all once, at the end
         // (resolve offsets must be 256-byte aligned, so per-submission resolves would not pack).
         self.end_pass();
+        let used = self.timing.as_ref().map_or(0, |t| t.used);
+        let stamps = 16 * u64::from(used);
         if let Some(t) = &self.timing
-            && t.used > 0
+            && used > 0
         {
-            let (queries, resolve, used) = (t.queries.clone(), t.resolve.clone(), t.used);
+            let (queries, resolve) = (t.queries.clone(), t.resolve.clone());
             self.encoder()
                 .resolve_query_set(&queries, 0..2 * used, &resolve, 0);
         }
+        // One staging buffer: the timestamps, then every requested range (4-byte aligned).
+        let mut ranges: Vec<(wgpu::Buffer, u64, u64)> = Vec::new();
+        if let Some(t) = &self.timing
+            && used > 0
+        {
+            ranges.push((t.resolve.clone(), 0, stamps));
+        }
+        ranges.append(&mut self.reads);
+        let total: u64 = ranges.iter().map(|r| r.2.div_ceil(4) * 4).sum();
+        let staging = if total > 0 {
+            let staging = self.gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("wgfaiss batch readback"),
+                size: total,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let mut at = 0;
+            for (buf, offset, size) in &ranges {
+                let size4 = size.div_ceil(4) * 4;
+                if size4 > 0 {
+                    self.encoder()
+                        .copy_buffer_to_buffer(buf, *offset, &staging, at, size4);
+                }
+                at += size4;
+            }
+            Some(staging)
+        } else {
+            None
+        };
         self.submit();
         let mut report = BatchReport {
             dispatches: self.dispatches,
             submits: self.submits,
             gpu_seconds: None,
+            reads: Vec::new(),
         };
         let Some(last) = self.last.take() else {
             return Ok(report);
         };
-        match self.timing.take() {
-            Some(t) if t.used > 0 => {
-                let bytes = self
-                    .gpu
-                    .read_bytes(&[(&t.resolve, 0, 16 * u64::from(t.used))])?;
-                let ticks: &[u64] = bytemuck::cast_slice(&bytes[0]);
+        let Some(staging) = staging else {
+            self.gpu.wait(last)?;
+            self.gpu.check_fault().map_err(during)?;
+            return Ok(report);
+        };
+        self.gpu.map_and_wait(&staging, last)?;
+        {
+            let view = staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("mapping a batch readback: {e}")))?;
+            let mut at = 0usize;
+            let mut parts = Vec::with_capacity(ranges.len());
+            for (_, _, size) in &ranges {
+                parts.push(view[at..at + *size as usize].to_vec());
+                at += size.div_ceil(4) as usize * 4;
+            }
+            drop(view);
+            staging.unmap();
+            if used > 0 {
+                let first = parts.remove(0);
+                let ticks: &[u64] = bytemuck::cast_slice(&first);
                 let period = f64::from(self.gpu.queue().get_timestamp_period());
                 let total: u64 = ticks
                     .chunks_exact(2)
@@ -259,13 +321,18 @@ impl Batch<'_> {
                     report.gpu_seconds = Some(total as f64 * period * 1e-9);
                 }
             }
-            _ => self.gpu.wait(last)?,
+            report.reads = parts;
         }
-        self.gpu.check_fault().map_err(|e| match e {
-            Error::Gpu(m) => Error::Gpu(format!("during a batch: {m}")),
-            e => e,
-        })?;
+        self.gpu.check_fault().map_err(during)?;
         Ok(report)
+    }
+}
+
+/// A device error found after a batch, said to be from it.
+fn during(e: Error) -> Error {
+    match e {
+        Error::Gpu(m) => Error::Gpu(format!("during a batch: {m}")),
+        e => e,
     }
 }
 

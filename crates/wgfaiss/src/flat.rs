@@ -343,19 +343,27 @@ impl SearchPlan {
         debug_assert_eq!(qn.len(), self.nq);
         gpu.write(&self.queries, q)?;
         gpu.write(&self.qnorms, &qn)?;
+        // Results come back with the timestamps in one readback.
         let mut batch = gpu.batch(timed);
         match &self.kind {
-            PlanKind::Fused(plan) => plan.record(&mut batch),
-            PlanKind::Unfused(plans) => plans.iter().for_each(|p| p.record(&mut batch)),
+            PlanKind::Fused(plan) => {
+                plan.record(&mut batch);
+                plan.read_after(&mut batch);
+            }
+            PlanKind::Unfused(plans) => plans.iter().for_each(|p| {
+                p.record(&mut batch);
+                p.read_after(&mut batch);
+            }),
         }
         let report = batch.finish()?;
         let out = match &self.kind {
-            PlanKind::Fused(plan) => plan.read(gpu)?,
+            PlanKind::Fused(plan) => plan.parse(&report.reads),
             PlanKind::Unfused(plans) => {
-                let lists = plans
+                let lists: Vec<TopK> = plans
                     .iter()
-                    .map(|p| p.read(gpu))
-                    .collect::<Result<Vec<_>>>()?;
+                    .zip(report.reads.chunks(2))
+                    .map(|(p, r)| p.parse(r))
+                    .collect();
                 merge_lists(&lists, self.nq, self.k, index.metric.is_similarity())
             }
         };

@@ -200,16 +200,21 @@ pub fn kmeans(
     for _ in 0..params.niter {
         gpu.write(&cents, &centroids)?;
         gpu.write(&cnorms, &squared_norms(&centroids, d))?;
+        // The results come back with the timestamps in one readback.
         let mut batch = gpu.batch(true);
         plan.record(&mut batch);
-        if let Some(u) = &device {
-            u.record(&mut batch);
+        match &device {
+            Some(u) => {
+                u.record(&mut batch);
+                batch.read_after(&u.ranges(&plan, &cents));
+            }
+            None => plan.read_after(&mut batch),
         }
         let report = batch.finish()?;
         gpu_seconds = gpu_seconds.zip(report.gpu_seconds).map(|(a, b)| a + b);
         let mut counts;
-        if let Some(u) = &device {
-            let (values, c, means) = u.read(gpu, &plan, &cents)?;
+        if device.is_some() {
+            let (values, c, means) = DeviceUpdate::parse(&report.reads);
             objective.push(values.iter().map(|&v| f64::from(v)).sum());
             counts = c;
             for c in 0..k {
@@ -218,7 +223,7 @@ pub fn kmeans(
                 }
             }
         } else {
-            let assign = plan.read(gpu)?;
+            let assign = plan.parse(&report.reads);
             objective.push(assign.values.iter().map(|&v| f64::from(v)).sum());
             // Update: means of the assigned points, in f64.
             let mut sums = vec![0f64; k * d];
@@ -332,27 +337,31 @@ impl DeviceUpdate {
     }
 
     /// Assignment distances, counts and the new means (one readback).
-    fn read(
-        &self,
-        gpu: &Gpu,
-        plan: &KnnPlan,
-        centroids: &GpuBuffer<f32>,
-    ) -> Result<(Vec<f32>, Vec<usize>, Vec<f32>)> {
+    /// The ranges an iteration reads back: assignment distances, counts, means.
+    fn ranges<'a>(
+        &'a self,
+        plan: &'a KnnPlan,
+        centroids: &'a GpuBuffer<f32>,
+    ) -> [(&'a wgfaiss_core::wgpu::Buffer, u64, u64); 3] {
         let values = plan.outputs().0;
-        let out = gpu.read_bytes(&[
+        [
             (values.raw(), 0, (values.len() * 4) as u64),
             (self.counts.raw(), 0, (self.counts.len() * 4) as u64),
             (centroids.raw(), 0, (centroids.len() * 4) as u64),
-        ])?;
+        ]
+    }
+
+    /// (distances, counts, means) from the bytes of [`DeviceUpdate::ranges`].
+    fn parse(out: &[Vec<u8>]) -> (Vec<f32>, Vec<usize>, Vec<f32>) {
         let counts = bytemuck::pod_collect_to_vec::<u8, u32>(&out[1])
             .into_iter()
             .map(|c| c as usize)
             .collect();
-        Ok((
+        (
             bytemuck::pod_collect_to_vec(&out[0]),
             counts,
             bytemuck::pod_collect_to_vec(&out[2]),
-        ))
+        )
     }
 }
 

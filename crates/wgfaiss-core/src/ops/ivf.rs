@@ -387,15 +387,16 @@ impl IvfSearchPlan {
         }
         self.merge.record(&mut batch);
         batch.dispatch(&self.map.0, &self.map.1, self.map.2);
-        let report = batch.finish()?;
+        // Results come back with the timestamps in one readback.
         let n = (self.nq * self.k * 4) as u64;
-        let out = gpu.read_bytes(&[
+        batch.read_after(&[
             (self.merge.values().raw(), 0, n),
             (self.ids.raw(), 0, 2 * n),
-        ])?;
+        ]);
+        let report = batch.finish()?;
         Ok((
-            bytemuck::pod_collect_to_vec(&out[0]),
-            bytemuck::pod_collect_to_vec(&out[1]),
+            bytemuck::pod_collect_to_vec(&report.reads[0]),
+            bytemuck::pod_collect_to_vec(&report.reads[1]),
             report.gpu_seconds,
         ))
     }

@@ -310,9 +310,10 @@ fn tiles_from(gpu: &Gpu, queries: usize, k: usize, keys: [&str; 4]) -> Option<Ti
 }
 
 /// The tile configurations [`fused_tiles`] tries from `start`, in order: the query tile
-/// halved (the base tile doubled to keep the invocations and the reuse of each staged query,
-/// which on an H200 made k = 100 go from 435 to 347 ms for 10 000 × 1M × 128), and once the
-/// query tile is as small as it goes, the base tile halved.
+/// halved, keeping the invocations — by halving an 8-row register block to 4 rows, else by
+/// doubling the base tile with an 8-column block (the latter made k = 100 go from 435 to
+/// 347 ms for 10 000 × 1M × 128 from 64×64 4×4 tiles on an H200) — and once the query tile
+/// is as small as it goes, the base tile halved.
 pub fn tile_candidates(start: Tiles) -> Vec<Tiles> {
     let mut out = vec![start];
     let mut t = start;
@@ -325,7 +326,11 @@ pub fn tile_candidates(start: Tiles) -> Vec<Tiles> {
             }
         } else {
             t.0 /= 2;
-            if t.4 == 4 && t.1 < 256 {
+            if t.3 == 8 {
+                // Keep the invocations with a 4-row block (H200, 10 000 x 1M x 128, k = 100:
+                // 64x128 8x4 -> 32x128 4x4 334.6 ms; -> 32x256 8x8 369.6 ms).
+                t.3 = 4;
+            } else if t.4 == 4 && t.1 < 256 {
                 t.1 *= 2;
                 t.4 = 8;
             }
@@ -705,6 +710,16 @@ impl KnnPlan {
     pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
         self.merge.read(gpu)
     }
+
+    /// Asks `batch` to read the result back when it finishes (see [`Self::parse`]).
+    pub fn read_after(&self, batch: &mut Batch<'_>) {
+        self.merge.read_after(batch);
+    }
+
+    /// The result from the ranges [`Self::read_after`] asked for.
+    pub fn parse(&self, reads: &[Vec<u8>]) -> TopK {
+        self.merge.parse(reads)
+    }
 }
 
 /// One list of an IVF-style scan: base rows `[start, end)` of the arena and the queries that
@@ -930,6 +945,16 @@ impl ItemKnnPlan {
     pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
         self.merge.read(gpu)
     }
+
+    /// Asks `batch` to read the result back when it finishes (see [`Self::parse`]).
+    pub fn read_after(&self, batch: &mut Batch<'_>) {
+        self.merge.read_after(batch);
+    }
+
+    /// The result from the ranges [`Self::read_after`] asked for.
+    pub fn parse(&self, reads: &[Vec<u8>]) -> TopK {
+        self.merge.parse(reads)
+    }
 }
 
 /// The unfused k-NN of a query batch against one database chunk, for k beyond the fused
@@ -1048,11 +1073,25 @@ impl TiledKnn {
     /// Reads the result: values (squared distances or inner products) and ids offset by the
     /// chunk's first id.
     pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
-        let mut r = self.select.read(gpu)?;
+        let r = self.select.read(gpu)?;
+        Ok(self.offset(r))
+    }
+
+    /// Asks `batch` to read the result back when it finishes (see [`Self::parse`]).
+    pub fn read_after(&self, batch: &mut Batch<'_>) {
+        self.select.read_after(batch);
+    }
+
+    /// The result from the ranges [`Self::read_after`] asked for (ids offset as by `read`).
+    pub fn parse(&self, reads: &[Vec<u8>]) -> TopK {
+        self.offset(self.select.parse(reads))
+    }
+
+    fn offset(&self, mut r: TopK) -> TopK {
         for id in r.ids.iter_mut().flatten() {
             *id += self.id0;
         }
-        Ok(r)
+        r
     }
 }
 

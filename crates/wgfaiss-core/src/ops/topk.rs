@@ -228,6 +228,16 @@ impl TopKPlan {
     pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
         self.merge.read(gpu)
     }
+
+    /// Asks `batch` to read the result back when it finishes (see [`Self::parse`]).
+    pub fn read_after(&self, batch: &mut Batch<'_>) {
+        self.merge.read_after(batch);
+    }
+
+    /// The result from the ranges [`Self::read_after`] asked for.
+    pub fn parse(&self, reads: &[Vec<u8>]) -> TopK {
+        self.merge.parse(reads)
+    }
 }
 
 impl Pass {
@@ -417,14 +427,27 @@ impl SegmentMerge {
 
     /// Reads the result of the last recorded run (values and ids in one readback).
     pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
-        let bytes = (self.rows * self.k * 4) as u64;
-        let out = gpu.read_bytes(&[(self.out_v.raw(), 0, bytes), (self.out_i.raw(), 0, bytes)])?;
-        let values = bytemuck::pod_collect_to_vec(&out[0]);
-        let ids = bytemuck::pod_collect_to_vec::<u8, u32>(&out[1])
+        Ok(self.parse(&gpu.read_bytes(&self.ranges())?))
+    }
+
+    /// Asks `batch` to read the result back when it finishes (two ranges, for [`Self::parse`]).
+    pub fn read_after(&self, batch: &mut Batch<'_>) {
+        batch.read_after(&self.ranges());
+    }
+
+    /// The result from the two ranges read back (values, ids).
+    pub fn parse(&self, reads: &[Vec<u8>]) -> TopK {
+        let values = bytemuck::pod_collect_to_vec(&reads[0]);
+        let ids = bytemuck::pod_collect_to_vec::<u8, u32>(&reads[1])
             .into_iter()
             .map(|i| (i != NONE).then_some(i))
             .collect();
-        Ok(TopK { values, ids })
+        TopK { values, ids }
+    }
+
+    fn ranges(&self) -> [(&wgpu::Buffer, u64, u64); 2] {
+        let bytes = (self.rows * self.k * 4) as u64;
+        [(self.out_v.raw(), 0, bytes), (self.out_i.raw(), 0, bytes)]
     }
 }
 
