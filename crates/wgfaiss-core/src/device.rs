@@ -128,6 +128,8 @@ pub(crate) struct GpuInner {
     pub(crate) kernels: KernelCache,
     /// First uncaptured device error, if any; later calls report it.
     pub(crate) fault: Arc<Mutex<Option<String>>>,
+    /// The thread that polls the device for asynchronous readbacks.
+    pub(crate) poller: crate::poller::Poller,
 }
 
 /// An open GPU: adapter, device, queue, capabilities, tuning, and the kernel cache.
@@ -340,6 +342,7 @@ impl Gpu {
                 tuning,
                 kernels: KernelCache::default(),
                 fault,
+                poller: Default::default(),
             }),
         })
     }

@@ -28,6 +28,7 @@ pub mod device;
 pub mod error;
 pub mod kernels;
 pub mod ops;
+mod poller;
 pub mod rng;
 pub mod submit;
 pub mod tuning;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::Kernel;
+use crate::poller::MapFuture;
 
 /// Timestamp pairs (one pair per compute pass) a batch can record.
 const MAX_TIMED_PASSES: u32 = 2048;
@@ -235,7 +236,23 @@ impl Batch<'_> {
 
     /// Submits the rest, waits for the device, and reports dispatches, GPU time and the
     /// ranges asked for with [`Batch::read_after`].
-    pub fn finish(mut self) -> Result<BatchReport> {
+    pub fn finish(self) -> Result<BatchReport> {
+        self.submit_all()?.wait()
+    }
+
+    /// [`Batch::finish`] as a future for any executor: everything is submitted now; the
+    /// future resolves when the device is done and the results are read back (a `map_async`
+    /// callback, run by the device's polling thread, wakes it). It owns what it needs, so the
+    /// batch's borrows end here.
+    pub fn finish_async(
+        self,
+    ) -> impl std::future::Future<Output = Result<BatchReport>> + Send + 'static {
+        let pending = self.submit_all();
+        async move { pending?.wait_async().await }
+    }
+
+    /// Resolves the timestamps, records the copies into one staging buffer, and submits.
+    fn submit_all(mut self) -> Result<Pending> {
         // Query results stay in the set across submissions: resolve them all once, at the end
         // (resolve offsets must be 256-byte aligned, so per-submission resolves would not pack).
         self.end_pass();
@@ -278,35 +295,76 @@ impl Batch<'_> {
             None
         };
         self.submit();
+        Ok(Pending {
+            gpu: self.gpu.clone(),
+            staging,
+            last: self.last.take(),
+            sizes: ranges.iter().map(|r| r.2).collect(),
+            timed_passes: used,
+            timing_complete: self.timing_complete,
+            profile: self.profile.take(),
+            dispatches: self.dispatches,
+            submits: self.submits,
+        })
+    }
+}
+
+/// A submitted batch whose results are not read yet.
+struct Pending {
+    gpu: Gpu,
+    staging: Option<wgpu::Buffer>,
+    last: Option<wgpu::SubmissionIndex>,
+    sizes: Vec<u64>,
+    timed_passes: u32,
+    timing_complete: bool,
+    profile: Option<Vec<String>>,
+    dispatches: u64,
+    submits: u64,
+}
+
+impl Pending {
+    /// Blocks until the device is done, then reads.
+    fn wait(self) -> Result<BatchReport> {
+        match (&self.staging, &self.last) {
+            (Some(staging), Some(last)) => self.gpu.map_and_wait(staging, last.clone())?,
+            (None, Some(last)) => self.gpu.wait(last.clone())?,
+            _ => {}
+        }
+        self.report()
+    }
+
+    /// Awaits the device (a callback wakes the task), then reads.
+    async fn wait_async(self) -> Result<BatchReport> {
+        match (&self.staging, &self.last) {
+            (Some(staging), Some(_)) => MapFuture::new(&self.gpu, staging).await?,
+            (None, Some(_)) => MapFuture::work_done(&self.gpu).await?,
+            _ => {}
+        }
+        self.report()
+    }
+
+    /// The report from the mapped staging buffer.
+    fn report(self) -> Result<BatchReport> {
         let mut report = BatchReport {
             dispatches: self.dispatches,
             submits: self.submits,
             gpu_seconds: None,
             reads: Vec::new(),
         };
-        let Some(last) = self.last.take() else {
-            return Ok(report);
-        };
-        let Some(staging) = staging else {
-            self.gpu.wait(last)?;
-            self.gpu.check_fault().map_err(during)?;
-            return Ok(report);
-        };
-        self.gpu.map_and_wait(&staging, last)?;
-        {
+        if let (Some(staging), Some(_)) = (&self.staging, &self.last) {
             let view = staging
                 .slice(..)
                 .get_mapped_range()
                 .map_err(|e| Error::Gpu(format!("mapping a batch readback: {e}")))?;
             let mut at = 0usize;
-            let mut parts = Vec::with_capacity(ranges.len());
-            for (_, _, size) in &ranges {
+            let mut parts = Vec::with_capacity(self.sizes.len());
+            for size in &self.sizes {
                 parts.push(view[at..at + *size as usize].to_vec());
                 at += size.div_ceil(4) as usize * 4;
             }
             drop(view);
             staging.unmap();
-            if used > 0 {
+            if self.timed_passes > 0 {
                 let first = parts.remove(0);
                 let ticks: &[u64] = bytemuck::cast_slice(&first);
                 let period = f64::from(self.gpu.queue().get_timestamp_period());

@@ -13,8 +13,8 @@
 //! fail the others; an error of the batched search itself (a lost device, an allocation) goes
 //! to every caller of that batch. Waits are bounded (`Error::Timeout`).
 //!
-//! Status: blocking calls with several batches in flight. `search_async` (a future for any
-//! executor) is not built yet.
+//! Calls block; for futures, see `FlatIndex::search_async` and `IvfFlatIndex::search_async`
+//! (a coalescing future is not built).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};

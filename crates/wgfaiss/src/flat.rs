@@ -27,7 +27,7 @@ use wgfaiss_core::ops::topk::TopK;
 use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
 use crate::index::{
-    Index, Metric, SearchParams, SearchResult, cached_plan, check_k, check_vectors, normalized,
+    Index, Metric, SearchParams, SearchResult, cached_plan, check_vectors, normalized, start_search,
 };
 use crate::persist::{KIND_FLAT, Reader, Writer};
 
@@ -245,6 +245,59 @@ impl FlatIndex {
         Ok(plan)
     }
 
+    /// [`Index::search`] as a future for any executor (no runtime is assumed; `pollster`
+    /// or any executor drives it). Each query batch is submitted at once and its results are
+    /// read back through a `map_async` callback that wakes the task (run by the device's
+    /// polling thread), so the calling thread never blocks on the device. The search plan is
+    /// held only while a batch is recorded: the queue orders the batch's readback before any
+    /// later use of the plan's buffers.
+    pub fn search_async<'a>(
+        &'a self,
+        queries: &'a [f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> impl std::future::Future<Output = Result<SearchResult>> + Send + 'a {
+        let params = *params;
+        async move {
+            let (nq, mut result) =
+                match start_search(queries, self.dim, k, self.ntotal, self.metric)? {
+                    Ok(start) => start,
+                    Err(done) => return Ok(done),
+                };
+            let queries = self.prepared(queries).into_owned();
+            let mut gpu_total = Some(0.0);
+            for q in queries.chunks(self.batch_queries(nq, k) * self.dim) {
+                let plan = self.plan(q.len() / self.dim, k)?;
+                let pending = {
+                    let p = plan.lock().unwrap_or_else(|p| p.into_inner());
+                    p.record(self, q, params.timed)?.finish_async()
+                };
+                let report = pending.await?;
+                let top = plan
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .parse(self, &report.reads);
+                gpu_total = gpu_total.zip(report.gpu_seconds).map(|(a, b)| a + b);
+                result.push(top, |pos| self.id_at(pos as usize), self.metric);
+            }
+            if params.timed {
+                result.gpu_seconds = gpu_total;
+            }
+            Ok(result)
+        }
+    }
+
+    /// Queries per search submission for a search of `nq` queries and `k`.
+    fn batch_queries(&self, nq: usize, k: usize) -> usize {
+        let mut batch_q = self.gpu.tuning().int("submit.query_batch") as usize;
+        if fused_tiles(&self.gpu, nq.min(batch_q), k).is_none() {
+            // The distance tile of the largest chunk bounds the batch.
+            let largest = self.chunks.iter().map(|c| c.rows).max().unwrap_or(1);
+            batch_q = batch_q.min(tile_queries(&self.gpu, largest));
+        }
+        batch_q.max(1)
+    }
+
     /// Loads an index written by [`Index::save`].
     pub fn load(gpu: &Gpu, path: &Path) -> Result<FlatIndex> {
         let mut r = Reader::open(path, KIND_FLAT)?;
@@ -338,12 +391,23 @@ impl SearchPlan {
     /// Searches `q` (`nq × d`, prepared); returns per query `k` (value, position) and the GPU
     /// time.
     fn run(&self, index: &FlatIndex, q: &[f32], timed: bool) -> Result<(TopK, Option<f64>)> {
+        let report = self.record(index, q, timed)?.finish()?;
+        Ok((self.parse(index, &report.reads), report.gpu_seconds))
+    }
+
+    /// Writes the queries and records the search and its readback (results come back with
+    /// the timestamps in one readback).
+    fn record<'g>(
+        &self,
+        index: &'g FlatIndex,
+        q: &[f32],
+        timed: bool,
+    ) -> Result<wgfaiss_core::Batch<'g>> {
         let gpu = &index.gpu;
         let qn = squared_norms(q, index.dim);
         debug_assert_eq!(qn.len(), self.nq);
         gpu.write(&self.queries, q)?;
         gpu.write(&self.qnorms, &qn)?;
-        // Results come back with the timestamps in one readback.
         let mut batch = gpu.batch(timed);
         match &self.kind {
             PlanKind::Fused(plan) => {
@@ -355,19 +419,22 @@ impl SearchPlan {
                 p.read_after(&mut batch);
             }),
         }
-        let report = batch.finish()?;
-        let out = match &self.kind {
-            PlanKind::Fused(plan) => plan.parse(&report.reads),
+        Ok(batch)
+    }
+
+    /// Per query `k` (value, position) from the bytes read back.
+    fn parse(&self, index: &FlatIndex, reads: &[Vec<u8>]) -> TopK {
+        match &self.kind {
+            PlanKind::Fused(plan) => plan.parse(reads),
             PlanKind::Unfused(plans) => {
                 let lists: Vec<TopK> = plans
                     .iter()
-                    .zip(report.reads.chunks(2))
+                    .zip(reads.chunks(2))
                     .map(|(p, r)| p.parse(r))
                     .collect();
                 merge_lists(&lists, self.nq, self.k, index.metric.is_similarity())
             }
-        };
-        Ok((out, report.gpu_seconds))
+        }
     }
 }
 
@@ -463,24 +530,13 @@ impl Index for FlatIndex {
     }
 
     fn search(&self, queries: &[f32], k: usize, params: &SearchParams) -> Result<SearchResult> {
-        check_k(k)?;
-        let nq = check_vectors(queries, self.dim, "search")?;
-        let mut result = SearchResult::with_capacity(nq, k);
-        if nq == 0 {
-            return Ok(result);
-        }
-        if self.ntotal == 0 {
-            return Ok(SearchResult::padding(nq, k, self.metric));
-        }
+        let (nq, mut result) = match start_search(queries, self.dim, k, self.ntotal, self.metric)? {
+            Ok(start) => start,
+            Err(done) => return Ok(done),
+        };
         let queries = self.prepared(queries);
-        let mut batch_q = self.gpu.tuning().int("submit.query_batch") as usize;
-        if fused_tiles(&self.gpu, nq.min(batch_q), k).is_none() {
-            // The distance tile of the largest chunk bounds the batch.
-            let largest = self.chunks.iter().map(|c| c.rows).max().unwrap_or(1);
-            batch_q = batch_q.min(tile_queries(&self.gpu, largest));
-        }
         let mut gpu_total = Some(0.0);
-        for q in queries.chunks(batch_q * self.dim) {
+        for q in queries.chunks(self.batch_queries(nq, k) * self.dim) {
             let plan = self.plan(q.len() / self.dim, k)?;
             let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
             let (top, g) = plan.run(self, q, params.timed)?;

@@ -297,3 +297,27 @@ pub(crate) fn cached_plan<S: PartialEq, P>(
     }
     same.first().map(|(_, p)| p.clone())
 }
+
+/// The outcome of checking a search: the number of queries and an empty result to fill, or
+/// the whole answer when no device work is needed.
+pub(crate) type Started = std::result::Result<(usize, SearchResult), SearchResult>;
+
+/// Checks a search's input (k, whole finite vectors): `Ok(Ok((nq, empty result)))` to search,
+/// `Ok(Err(result))` when the answer needs no device (no queries; an empty index: padding).
+pub(crate) fn start_search(
+    queries: &[f32],
+    dim: usize,
+    k: usize,
+    ntotal: usize,
+    metric: Metric,
+) -> Result<Started> {
+    check_k(k)?;
+    let nq = check_vectors(queries, dim, "search")?;
+    if nq == 0 {
+        return Ok(Err(SearchResult::with_capacity(0, k)));
+    }
+    if ntotal == 0 {
+        return Ok(Err(SearchResult::padding(nq, k, metric)));
+    }
+    Ok(Ok((nq, SearchResult::with_capacity(nq, k))))
+}

@@ -28,7 +28,7 @@ use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
 use crate::flat::FlatIndex;
 use crate::index::{
-    Index, Metric, SearchParams, SearchResult, cached_plan, check_k, check_vectors, normalized,
+    Index, Metric, SearchParams, SearchResult, cached_plan, check_vectors, normalized, start_search,
 };
 use crate::kmeans::{Kmeans, KmeansParams, kmeans};
 use crate::persist::{KIND_IVF_FLAT, Reader, Writer};
@@ -249,6 +249,79 @@ impl IvfFlatIndex {
         }
         cache.push(((nq, k, nprobe), plan.clone()));
         Ok(plan)
+    }
+
+    /// Queries per search submission: the tuning's batch size, smaller where a plan's scratch
+    /// (gathered queries, per-segment results) would exceed one storage binding (large
+    /// d × nprobe).
+    fn batch_queries(&self, nq: usize, k: usize, nprobe: usize) -> Result<usize> {
+        let max_list = self.lists.iter().map(|r| r.len).max().unwrap_or(0);
+        wgfaiss_core::ops::ivf::max_batch(
+            &self.gpu,
+            (self.gpu.tuning().int("submit.query_batch") as usize).clamp(1, nq),
+            self.dim,
+            k,
+            nprobe,
+            self.nlist,
+            max_list,
+        )
+    }
+
+    /// [`Index::search`] as a future for any executor, as [`FlatIndex::search_async`]: each
+    /// batch is submitted at once and read back through a callback that wakes the task.
+    ///
+    /// [`FlatIndex::search_async`]: crate::FlatIndex::search_async
+    pub fn search_async<'a>(
+        &'a self,
+        queries: &'a [f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> impl std::future::Future<Output = Result<SearchResult>> + Send + 'a {
+        let params = *params;
+        async move {
+            let (nq, mut result) = match self.check_search(queries, k, &params)? {
+                Ok(start) => start,
+                Err(done) => return Ok(done),
+            };
+            let d = self.dim;
+            let queries = self.prepared(queries).into_owned();
+            let batch_q = self.batch_queries(nq, k, params.nprobe)?;
+            let mut gpu_total = Some(0.0);
+            for q in queries.chunks(batch_q * d) {
+                let plan = self.plan(q.len() / d, k, params.nprobe)?;
+                let pending = {
+                    let p = plan.lock().unwrap_or_else(|p| p.into_inner());
+                    p.record(&self.gpu, q, &squared_norms(q, d), params.timed)?
+                        .finish_async()
+                };
+                let (values, ids, g) = IvfSearchPlan::parse(&pending.await?);
+                gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
+                result.distances.extend(values);
+                result.ids.extend(ids);
+            }
+            Ok(finished(result, gpu_total, params.timed))
+        }
+    }
+
+    /// Checks a search's input (see [`start_search`]; also training and nprobe).
+    fn check_search(
+        &self,
+        queries: &[f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<crate::index::Started> {
+        let started = start_search(queries, self.dim, k, self.ntotal, self.metric)?;
+        if self.centroids.is_none() {
+            return Err(untrained());
+        }
+        let nprobe = params.nprobe;
+        if nprobe == 0 || nprobe > self.nlist {
+            return Err(Error::InvalidArgument(format!(
+                "search: nprobe = {nprobe}, expected 1..={}",
+                self.nlist
+            )));
+        }
+        Ok(started)
     }
 
     /// Makes sure the arena has `rows` more rows after `used`, growing it by doubling.
@@ -603,39 +676,14 @@ impl Index for IvfFlatIndex {
     }
 
     fn search(&self, queries: &[f32], k: usize, params: &SearchParams) -> Result<SearchResult> {
-        check_k(k)?;
-        let nq = check_vectors(queries, self.dim, "search")?;
-        if self.centroids.is_none() {
-            return Err(untrained());
-        }
+        let (nq, mut result) = match self.check_search(queries, k, params)? {
+            Ok(start) => start,
+            Err(done) => return Ok(done),
+        };
         let nprobe = params.nprobe;
-        if nprobe == 0 || nprobe > self.nlist {
-            return Err(Error::InvalidArgument(format!(
-                "search: nprobe = {nprobe}, expected 1..={}",
-                self.nlist
-            )));
-        }
-        let mut result = SearchResult::with_capacity(nq, k);
-        if nq == 0 {
-            return Ok(result);
-        }
-        if self.ntotal == 0 {
-            return Ok(SearchResult::padding(nq, k, self.metric));
-        }
         let d = self.dim;
         let queries = self.prepared(queries);
-        // Batches of the tuning's size, smaller where a plan's scratch (gathered queries,
-        // per-segment results) would exceed one storage binding: large d × nprobe.
-        let max_list = self.lists.iter().map(|r| r.len).max().unwrap_or(0);
-        let batch_q = wgfaiss_core::ops::ivf::max_batch(
-            &self.gpu,
-            (self.gpu.tuning().int("submit.query_batch") as usize).clamp(1, nq),
-            d,
-            k,
-            nprobe,
-            self.nlist,
-            max_list,
-        )?;
+        let batch_q = self.batch_queries(nq, k, nprobe)?;
         let mut gpu_total = Some(0.0);
         for q in queries.chunks(batch_q * d) {
             let n = q.len() / d;
@@ -646,14 +694,7 @@ impl Index for IvfFlatIndex {
             result.distances.extend(values);
             result.ids.extend(ids);
         }
-        // The kernels break ties by arena row; present equal distances by id, as every other
-        // result is (which of several equal candidates fills the last place still follows
-        // the arena).
-        result.order_ties_by_id();
-        if params.timed {
-            result.gpu_seconds = gpu_total;
-        }
-        Ok(result)
+        Ok(finished(result, gpu_total, params.timed))
     }
 
     fn remove_ids(&mut self, ids: &[i64]) -> Result<usize> {
@@ -743,4 +784,15 @@ impl Index for IvfFlatIndex {
         }
         w.finish(path)
     }
+}
+
+/// A search's result once every batch is in: equal distances ordered by id (the kernels break
+/// ties by arena row; every other result presents them by id — which of several equal
+/// candidates fills the last place still follows the arena), GPU time when asked for.
+fn finished(mut result: SearchResult, gpu: Option<f64>, timed: bool) -> SearchResult {
+    result.order_ties_by_id();
+    if timed {
+        result.gpu_seconds = gpu;
+    }
+    result
 }

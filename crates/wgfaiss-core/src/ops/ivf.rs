@@ -370,6 +370,19 @@ impl IvfSearchPlan {
         qnorms: &[f32],
         timed: bool,
     ) -> Result<(Vec<f32>, Vec<i64>, Option<f64>)> {
+        let report = self.record(gpu, q, qnorms, timed)?.finish()?;
+        Ok(Self::parse(&report))
+    }
+
+    /// Writes the queries and records the search with its readback (for
+    /// [`Batch::finish_async`]; [`IvfSearchPlan::parse`] reads the report).
+    pub fn record<'g>(
+        &self,
+        gpu: &'g Gpu,
+        q: &[f32],
+        qnorms: &[f32],
+        timed: bool,
+    ) -> Result<Batch<'g>> {
         if q.len() != self.nq * self.d || qnorms.len() != self.nq {
             return Err(Error::InvalidArgument(format!(
                 "IVF search plan for {} queries of {} got {} values",
@@ -393,11 +406,15 @@ impl IvfSearchPlan {
             (self.merge.values().raw(), 0, n),
             (self.ids.raw(), 0, 2 * n),
         ]);
-        let report = batch.finish()?;
-        Ok((
+        Ok(batch)
+    }
+
+    /// (values, ids, GPU seconds) from the report of a batch made by [`IvfSearchPlan::record`].
+    pub fn parse(report: &crate::submit::BatchReport) -> (Vec<f32>, Vec<i64>, Option<f64>) {
+        (
             bytemuck::pod_collect_to_vec(&report.reads[0]),
             bytemuck::pod_collect_to_vec(&report.reads[1]),
             report.gpu_seconds,
-        ))
+        )
     }
 }
