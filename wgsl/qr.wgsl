@@ -110,3 +110,80 @@ fn qr_normalize(@builtin(local_invocation_index) lid: u32) {
         q_out[p.k * p.m + i] = v_in[i] * inv;
     }
 }
+
+// qr_chol (one workgroup): the panel step of the blocked QR (CholeskyQR). G = P P^T is the
+// b x b Gram matrix of a panel's b columns (b = p.k <= MAXB, row-major); with p._pad != 0 the
+// diagonal is first shifted by 11 (m b + b (b + 1)) u trace(G), u = 2^-24 (shifted
+// CholeskyQR: the factorisation exists even for an ill-conditioned panel). Writes L (lower,
+// G = L L^T, row-major) to chol_l and L^-1 to chol_inv. A pivot <= 0 (a numerically dependent
+// column) gives a tiny diagonal entry; the host finds it in R = L^T.
+const MAXB: u32 = 32u;
+
+@group(0) @binding(10) var<storage, read> gram: array<f32>;
+@group(0) @binding(11) var<storage, read_write> chol_l: array<f32>;
+@group(0) @binding(12) var<storage, read_write> chol_inv: array<f32>;
+
+var<workgroup> ga: array<f32, MAXB * MAXB>;
+var<workgroup> la: array<f32, MAXB * MAXB>;
+
+@compute @workgroup_size(WG)
+fn qr_chol(@builtin(local_invocation_index) lid: u32) {
+    let b = p.k;
+    for (var t = lid; t < b * b; t += WG) {
+        ga[t] = gram[t];
+        la[t] = 0.0;
+    }
+    workgroupBarrier();
+    if p._pad != 0u && lid == 0u {
+        var tr = 0.0;
+        for (var i = 0u; i < b; i++) {
+            tr += ga[i * b + i];
+        }
+        let s = 11.0 * (f32(p.m) * f32(b) + f32(b) * f32(b + 1u)) * 5.9604645e-8 * tr;
+        for (var i = 0u; i < b; i++) {
+            ga[i * b + i] += s;
+        }
+    }
+    workgroupBarrier();
+    // Right-looking: column j of L, then the trailing update.
+    for (var j = 0u; j < b; j++) {
+        if lid == 0u {
+            la[j * b + j] = sqrt(max(ga[j * b + j], 1e-30));
+        }
+        workgroupBarrier();
+        let d = la[j * b + j];
+        for (var i = j + 1u + lid; i < b; i += WG) {
+            la[i * b + j] = ga[i * b + j] / d;
+        }
+        workgroupBarrier();
+        let rest = b - j - 1u;
+        for (var t = lid; t < rest * rest; t += WG) {
+            let i = j + 1u + t / rest;
+            let c = j + 1u + t % rest;
+            if c <= i {
+                ga[i * b + c] = ga[i * b + c] - la[i * b + j] * la[c * b + j];
+            }
+        }
+        workgroupBarrier();
+    }
+    // L^-1 by forward substitution, one column per invocation.
+    for (var c = lid; c < b; c += WG) {
+        for (var i = 0u; i < b; i++) {
+            var x = 0.0;
+            if i == c {
+                x = 1.0;
+            }
+            if i >= c {
+                var s = x;
+                for (var t = c; t < i; t++) {
+                    s = s - la[i * b + t] * chol_inv[t * b + c];
+                }
+                x = s / la[i * b + i];
+            }
+            chol_inv[i * b + c] = x;
+        }
+    }
+    for (var t = lid; t < b * b; t += WG) {
+        chol_l[t] = la[t];
+    }
+}

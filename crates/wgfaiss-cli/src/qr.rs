@@ -99,37 +99,35 @@ pub fn bench(shapes: &str, iters: usize, json: Option<std::path::PathBuf>) -> Re
             gbps: g.map(|g| bytes / g / 1e9),
             max_rel_err: worst,
         });
-        // The whole factorisation (wall time: it submits and reads back itself; median of
-        // up to 3 after a warm-up), checked for orthogonality on sample columns.
+        // The whole factorisation, both forms (wall time: each submits and reads back
+        // itself; median of up to 3 after a warm-up), checked for orthogonality on sample
+        // columns.
         if k <= m {
-            wgfaiss::ops::linalg::qr(&gpu, &q, m, k)?;
-            let mut walls = Vec::new();
-            let mut f = None;
-            for _ in 0..iters.min(3) {
-                let t = std::time::Instant::now();
-                f = Some(wgfaiss::ops::linalg::qr(&gpu, &q, m, k)?);
-                walls.push(t.elapsed().as_secs_f64());
-            }
-            walls.sort_by(f64::total_cmp);
-            let f = f.expect("at least one run");
-            let mut worst = 0.0f64;
-            for a in (0..k).step_by((k / 8).max(1)) {
-                for b in (0..k).step_by((k / 8).max(1)) {
-                    let dot: f64 = (0..m)
-                        .map(|i| f64::from(f.q[a * m + i]) * f64::from(f.q[b * m + i]))
-                        .sum();
-                    worst = worst.max((dot - if a == b { 1.0 } else { 0.0 }).abs());
+            let forms: [(&str, Factorisation); 2] = [
+                ("QR (MGS x2)", wgfaiss::ops::linalg::qr),
+                ("QR (blocked CholQR)", wgfaiss::ops::linalg::qr_blocked),
+            ];
+            for (name, factor) in forms {
+                factor(&gpu, &q, m, k)?;
+                let mut walls = Vec::new();
+                let mut f = None;
+                for _ in 0..iters.min(3) {
+                    let t = std::time::Instant::now();
+                    f = Some(factor(&gpu, &q, m, k)?);
+                    walls.push(t.elapsed().as_secs_f64());
                 }
+                walls.sort_by(f64::total_cmp);
+                let f = f.expect("at least one run");
+                rows.push(Row {
+                    m,
+                    k,
+                    kernel: name.into(),
+                    gpu_us: None,
+                    wall_us: walls[walls.len() / 2] * 1e6,
+                    gbps: None,
+                    max_rel_err: orthogonality(&f.q, m, k),
+                });
             }
-            rows.push(Row {
-                m,
-                k,
-                kernel: "QR (MGS x2)".into(),
-                gpu_us: None,
-                wall_us: walls[walls.len() / 2] * 1e6,
-                gbps: None,
-                max_rel_err: worst,
-            });
         }
     }
     outln!(
@@ -158,4 +156,21 @@ pub fn bench(shapes: &str, iters: usize, json: Option<std::path::PathBuf>) -> Re
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// A factorisation of `ops::linalg`.
+type Factorisation = fn(&Gpu, &[f32], usize, usize) -> wgfaiss::Result<wgfaiss::ops::linalg::Qr>;
+
+/// The largest |QᵀQ − I| entry over sample column pairs (Q column-major, `m × k`).
+fn orthogonality(q: &[f32], m: usize, k: usize) -> f64 {
+    let mut worst = 0.0f64;
+    for a in (0..k).step_by((k / 8).max(1)) {
+        for b in (0..k).step_by((k / 8).max(1)) {
+            let dot: f64 = (0..m)
+                .map(|i| f64::from(q[a * m + i]) * f64::from(q[b * m + i]))
+                .sum();
+            worst = worst.max((dot - if a == b { 1.0 } else { 0.0 }).abs());
+        }
+    }
+    worst
 }

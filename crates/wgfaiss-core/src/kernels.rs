@@ -69,7 +69,7 @@ pub const QR_SIMPLE: Family = Family {
         f16: false,
         coop_matrix: false,
     },
-    entries: &["qr_dot_simple", "qr_update", "qr_normalize"],
+    entries: &["qr_dot_simple", "qr_update", "qr_normalize", "qr_chol"],
     trusted: false,
 };
 

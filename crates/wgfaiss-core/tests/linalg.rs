@@ -4,7 +4,7 @@ mod common;
 
 use common::{Rng, gpu, seed};
 use wgfaiss_core::Gpu;
-use wgfaiss_core::ops::linalg::{QrDot, dot_form};
+use wgfaiss_core::ops::linalg::{Qr, QrDot, dot_form};
 
 fn forms(gpu: &Gpu) -> Vec<QrDot> {
     assert!(
@@ -163,21 +163,40 @@ fn qr_errors(a: &[f32], f: &wgfaiss_core::ops::linalg::Qr, m: usize, k: usize) -
     (orth, rec)
 }
 
+/// Both factorisations: column-by-column MGS (`qr`) and block Gram–Schmidt with CholeskyQR
+/// panels (`qr_blocked`).
+type Factorisation = fn(&wgfaiss_core::Gpu, &[f32], usize, usize) -> wgfaiss_core::Result<Qr>;
+
+const FACTORISATIONS: [(&str, Factorisation); 2] = [
+    ("mgs", wgfaiss_core::ops::linalg::qr),
+    ("blocked", wgfaiss_core::ops::linalg::qr_blocked),
+];
+
 #[test]
 fn qr_is_orthonormal_and_reconstructs() {
+    for (name, qr) in FACTORISATIONS {
+        orthonormal_and_reconstructs(name, qr);
+    }
+}
+
+fn orthonormal_and_reconstructs(name: &str, qr: Factorisation) {
     let gpu = gpu();
     let mut rng = Rng::new(seed("qr"));
-    for &(m, k) in &[(300, 40), (1000, 1), (37, 37), (513, 70)] {
+    // Several panels of the blocked form, a partial last panel, a single column, square.
+    for &(m, k) in &[(300, 40), (1000, 1), (37, 37), (513, 70), (200, 96)] {
         let a = rng.vec(m * k);
-        let f = wgfaiss_core::ops::linalg::qr(gpu, &a, m, k).unwrap();
+        let f = qr(gpu, &a, m, k).unwrap();
         let (orth, rec) = qr_errors(&a, &f, m, k);
         assert!(
             orth < 2e-5 * (m as f64).sqrt(),
-            "{m}x{k}: |QtQ - I| = {orth}"
+            "{name} {m}x{k}: |QtQ - I| = {orth}"
         );
-        assert!(rec < 2e-5 * (m as f64).sqrt(), "{m}x{k}: |QR - A| = {rec}");
+        assert!(
+            rec < 2e-5 * (m as f64).sqrt(),
+            "{name} {m}x{k}: |QR - A| = {rec}"
+        );
         for j in 0..k {
-            assert!(f.r[j * k + j] > 0.0, "{m}x{k}: R[{j}][{j}]");
+            assert!(f.r[j * k + j] > 0.0, "{name} {m}x{k}: R[{j}][{j}]");
         }
     }
     // Nearly dependent columns: the second pass keeps Q orthonormal.
@@ -187,26 +206,29 @@ fn qr_is_orthonormal_and_reconstructs() {
     for _ in 0..k {
         a.extend(base.iter().map(|&x| x + 1e-3 * rng.f32()));
     }
-    let f = wgfaiss_core::ops::linalg::qr(gpu, &a, m, k).unwrap();
+    let f = qr(gpu, &a, m, k).unwrap();
     let (orth, _) = qr_errors(&a, &f, m, k);
-    assert!(orth < 1e-4, "ill-conditioned: |QtQ - I| = {orth}");
+    assert!(orth < 1e-4, "{name} ill-conditioned: |QtQ - I| = {orth}");
 }
 
 #[test]
 fn qr_bad_input_and_rank_deficiency_are_errors() {
+    for (name, qr) in FACTORISATIONS {
+        bad_input(name, qr);
+    }
+}
+
+fn bad_input(name: &str, qr: Factorisation) {
     let gpu = gpu();
     let mut rng = Rng::new(seed("qr bad"));
     let (m, k) = (50, 4);
     let mut a = rng.vec(m * k);
     a.copy_within(0..m, 2 * m); // column 2 = column 0
-    let e = wgfaiss_core::ops::linalg::qr(gpu, &a, m, k).unwrap_err();
-    assert!(e.to_string().contains("column 2"), "{e}");
-    assert!(
-        wgfaiss_core::ops::linalg::qr(gpu, &a, 3, 4).is_err(),
-        "wide"
-    );
-    assert!(wgfaiss_core::ops::linalg::qr(gpu, &a[..10], m, k).is_err());
+    let e = qr(gpu, &a, m, k).unwrap_err();
+    assert!(e.to_string().contains("column 2"), "{name}: {e}");
+    assert!(qr(gpu, &a, 3, 4).is_err(), "wide");
+    assert!(qr(gpu, &a[..10], m, k).is_err());
     let mut nan = rng.vec(m * k);
     nan[7] = f32::NAN;
-    assert!(wgfaiss_core::ops::linalg::qr(gpu, &nan, m, k).is_err());
+    assert!(qr(gpu, &nan, m, k).is_err());
 }

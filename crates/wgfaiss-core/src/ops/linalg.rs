@@ -258,20 +258,7 @@ pub struct Qr {
 /// columns, one readback. A column that is (numerically) a combination of the previous ones
 /// is an error naming it.
 pub fn qr(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
-    if k == 0 || m == 0 || k > m || m.checked_mul(k) != Some(a.len()) {
-        return Err(Error::InvalidArgument(format!(
-            "QR: {} values are not a tall {m} x {k} matrix (need 1 <= k <= m)",
-            a.len()
-        )));
-    }
-    if let Some(i) = a.iter().position(|v| !v.is_finite()) {
-        return Err(Error::InvalidArgument(format!(
-            "QR: entry {} of column {} is {}",
-            i % m,
-            i / m,
-            a[i]
-        )));
-    }
+    check_qr_input(a, m, k)?;
     let q = gpu.upload(a)?;
     let w = gpu.alloc::<f32>(m)?;
     let w2 = gpu.alloc::<f32>(m)?;
@@ -337,23 +324,236 @@ pub fn qr(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
     );
     let diag: Vec<f32> = bytemuck::pod_collect_to_vec(&out[3]);
     // R[i][j] (row-major) from column j's coefficients.
-    let scale = a
-        .iter()
-        .map(|v| v.abs())
-        .fold(0.0f32, f32::max)
-        .max(f32::MIN_POSITIVE);
+    check_rank(a, diag.iter().copied(), m)?;
     let mut r = vec![0.0f32; k * k];
     for j in 0..k {
-        if diag[j] <= scale * 1e-6 * (m as f32).sqrt() {
-            return Err(Error::InvalidArgument(format!(
-                "QR: column {j} is (numerically) a combination of the columns before it"
-            )));
-        }
         for i in 0..j {
             r[i * k + j] = s1[j * k + i] + s2[j * k + i];
         }
         r[j * k + j] = diag[j];
     }
+    Ok(Qr { q: qv, r })
+}
+
+/// Columns per panel of [`qr_blocked`] (the Cholesky kernel's limit).
+pub const QR_PANEL: usize = 32;
+
+/// The input checks shared by both factorisations.
+fn check_qr_input(a: &[f32], m: usize, k: usize) -> Result<()> {
+    if k == 0 || m == 0 || k > m || m.checked_mul(k) != Some(a.len()) {
+        return Err(Error::InvalidArgument(format!(
+            "QR: {} values are not a tall {m} x {k} matrix (need 1 <= k <= m)",
+            a.len()
+        )));
+    }
+    if let Some(i) = a.iter().position(|v| !v.is_finite()) {
+        return Err(Error::InvalidArgument(format!(
+            "QR: entry {} of column {} is {}",
+            i % m,
+            i / m,
+            a[i]
+        )));
+    }
+    Ok(())
+}
+
+/// The rank test both factorisations apply to R's diagonal: a column whose remainder after
+/// projection is at rounding level of the largest entry is a combination of those before it.
+fn check_rank(a: &[f32], diag: impl Iterator<Item = f32>, m: usize) -> Result<()> {
+    let scale = a
+        .iter()
+        .map(|v| v.abs())
+        .fold(0.0f32, f32::max)
+        .max(f32::MIN_POSITIVE);
+    for (j, d) in diag.enumerate() {
+        if d.is_nan() || d <= scale * 1e-6 * (m as f32).sqrt() {
+            return Err(Error::InvalidArgument(format!(
+                "QR: column {j} is (numerically) a combination of the columns before it"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// QR of `a` (`m × k`, column-major, k ≤ m) by block Gram–Schmidt with re-orthogonalisation
+/// (BCGS2) and shifted CholeskyQR3 panels, all on the device in one submission: for each
+/// panel of up to [`QR_PANEL`] columns, twice `C = Q_prevᵀP` and `P −= Q_prev·C` (GEMMs), then
+/// three times the panel's Gram matrix `PᵀP` (GEMM), its Cholesky factor and inverse (one
+/// workgroup, `qr_chol`; the first pass shifted so it exists for ill-conditioned panels) and
+/// `P ← P·R⁻¹` (GEMM). The work is GEMMs instead of the column-by-column kernels of [`qr`].
+/// Same contract as [`qr`], including the error for dependent columns.
+pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
+    use crate::ops::gemm::{Gemm, GemmOptions, GemmShape};
+    check_qr_input(a, m, k)?;
+    // Rows of these row-major buffers are A's columns (A is column-major).
+    let x = gpu.upload(a)?;
+    let q_all = gpu.alloc::<f32>(m * k)?;
+    let pb = QR_PANEL.min(k);
+    let panel = gpu.alloc::<f32>(pb * m)?;
+    let temp = gpu.alloc::<f32>(pb * m)?;
+    let gram = gpu.alloc::<f32>(pb * pb)?;
+    let linv = gpu.alloc::<f32>(pb * pb)?;
+    let chol = gpu.kernel(&QR_SIMPLE, "qr_chol", &[("WG", WG)])?;
+    let opts = GemmOptions::default();
+    // Per panel: its first column, width, projection coefficient buffers (two passes) and
+    // the three Cholesky factors.
+    struct Panel {
+        j0: usize,
+        b: usize,
+        coef: Vec<GpuBuffer<f32>>,
+        factors: Vec<GpuBuffer<f32>>,
+    }
+    let mut panels = Vec::new();
+    let mut batch = gpu.batch(false);
+    let mut keep: Vec<(Gemm, Option<wgpu::BindGroup>)> = Vec::new();
+    for j0 in (0..k).step_by(pb) {
+        let b = pb.min(k - j0);
+        let mut p = Panel {
+            j0,
+            b,
+            coef: Vec::new(),
+            factors: Vec::new(),
+        };
+        batch.copy(
+            x.raw(),
+            (j0 * m * 4) as u64,
+            panel.raw(),
+            0,
+            (b * m * 4) as u64,
+        );
+        if j0 > 0 {
+            for _ in 0..2 {
+                let c = gpu.alloc::<f32>(b * j0)?;
+                // C (b × j0) = P (b × m) · Q_prevᵀ, Q_prev = the first j0 rows of Q.
+                let project = Gemm::new(
+                    gpu,
+                    &panel,
+                    &q_all,
+                    &c,
+                    GemmShape {
+                        trans_b: true,
+                        ..GemmShape::new(b, j0, m)
+                    },
+                    &opts,
+                )?;
+                // P −= C · Q_prev.
+                let update = Gemm::new(
+                    gpu,
+                    &c,
+                    &q_all,
+                    &panel,
+                    GemmShape {
+                        alpha: -1.0,
+                        beta: 1.0,
+                        ..GemmShape::new(b, m, j0)
+                    },
+                    &opts,
+                )?;
+                project.record(&mut batch);
+                update.record(&mut batch);
+                keep.push((project, None));
+                keep.push((update, None));
+                p.coef.push(c);
+            }
+        }
+        for pass in 0..3 {
+            let l = gpu.alloc::<f32>(b * b)?;
+            let g = Gemm::new(
+                gpu,
+                &panel,
+                &panel,
+                &gram,
+                GemmShape {
+                    trans_b: true,
+                    ..GemmShape::new(b, b, m)
+                },
+                &opts,
+            )?;
+            let params = gpu.uniform(&Params {
+                m: m as u32,
+                k: b as u32,
+                wg_x: 1,
+                _pad: u32::from(pass == 0),
+            });
+            let bg = gpu.bind(
+                &chol,
+                &[
+                    (0, params.as_entire_binding()),
+                    (10, gram.binding()),
+                    (11, l.binding()),
+                    (12, linv.binding()),
+                ],
+            );
+            // T (b × m) = L⁻¹ · P, i.e. the columns P·R⁻¹ with R = Lᵀ.
+            let apply = Gemm::new(gpu, &linv, &panel, &temp, GemmShape::new(b, m, b), &opts)?;
+            g.record(&mut batch);
+            batch.dispatch(&chol, &bg, (1, 1, 1));
+            apply.record(&mut batch);
+            batch.copy(temp.raw(), 0, panel.raw(), 0, (b * m * 4) as u64);
+            keep.push((g, Some(bg)));
+            keep.push((apply, None));
+            p.factors.push(l);
+        }
+        batch.copy(
+            panel.raw(),
+            0,
+            q_all.raw(),
+            (j0 * m * 4) as u64,
+            (b * m * 4) as u64,
+        );
+        panels.push(p);
+    }
+    let mut ranges: Vec<(&wgpu::Buffer, u64, u64)> = vec![(q_all.raw(), 0, (m * k * 4) as u64)];
+    for p in &panels {
+        for c in p.coef.iter().chain(&p.factors) {
+            ranges.push((c.raw(), 0, (c.len() * 4) as u64));
+        }
+    }
+    batch.read_after(&ranges);
+    let report = batch.finish()?;
+    drop(keep);
+    let mut reads = report.reads.into_iter();
+    let qv: Vec<f32> = bytemuck::pod_collect_to_vec(&reads.next().expect("Q"));
+    let mut r = vec![0.0f32; k * k];
+    for p in &panels {
+        let (j0, b) = (p.j0, p.b);
+        // R[i][j0 + jj] for i < j0: the two passes' coefficients, C[jj][i].
+        let coefs: Vec<Vec<f32>> = (0..p.coef.len())
+            .map(|_| bytemuck::pod_collect_to_vec(&reads.next().expect("coefficients")))
+            .collect();
+        for c in &coefs {
+            for jj in 0..b {
+                for i in 0..j0 {
+                    r[i * k + j0 + jj] += c[jj * j0 + i];
+                }
+            }
+        }
+        // The panel's block: R3·R2·R1 with R = Lᵀ (upper), in f64.
+        let mut block = vec![0.0f64; b * b];
+        for i in 0..b {
+            block[i * b + i] = 1.0;
+        }
+        for _ in 0..3 {
+            let l: Vec<f32> = bytemuck::pod_collect_to_vec(&reads.next().expect("factor"));
+            // block ← Lᵀ · block (the later pass multiplies from the left).
+            let mut next = vec![0.0f64; b * b];
+            for i in 0..b {
+                for t in i..b {
+                    let lt = f64::from(l[t * b + i]);
+                    for c in 0..b {
+                        next[i * b + c] += lt * block[t * b + c];
+                    }
+                }
+            }
+            block = next;
+        }
+        for i in 0..b {
+            for c in i..b {
+                r[(j0 + i) * k + j0 + c] = block[i * b + c] as f32;
+            }
+        }
+    }
+    check_rank(a, (0..k).map(|j| r[j * k + j]), m)?;
     Ok(Qr { q: qv, r })
 }
 
