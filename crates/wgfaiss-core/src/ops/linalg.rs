@@ -250,6 +250,8 @@ pub struct Qr {
     pub q: Vec<f32>,
     /// R, row-major.
     pub r: Vec<f32>,
+    /// Device time of the factorisation (timestamps; `None` without them).
+    pub gpu_seconds: Option<f64>,
 }
 
 /// QR of `a` (`m × k`, column-major, k ≤ m) by modified Gram–Schmidt with one
@@ -296,7 +298,7 @@ pub fn qr(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
         };
         plans.push((passes, normalize));
     }
-    let mut batch = gpu.batch(false);
+    let mut batch = gpu.batch(true);
     let col = |j: usize| (j * m * 4) as u64;
     for (j, (passes, normalize)) in plans.iter().enumerate() {
         batch.copy(q.raw(), col(j), w.raw(), 0, (m * 4) as u64);
@@ -310,13 +312,14 @@ pub fn qr(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
         }
         batch.dispatch(&norm, normalize, (1, 1, 1));
     }
-    batch.finish()?;
-    let out = gpu.read_bytes(&[
+    batch.read_after(&[
         (q.raw(), 0, (m * k * 4) as u64),
         (c1.raw(), 0, (k * k * 4) as u64),
         (c2.raw(), 0, (k * k * 4) as u64),
         (rdiag.raw(), 0, (k * 4) as u64),
-    ])?;
+    ]);
+    let report = batch.finish()?;
+    let out = &report.reads;
     let qv: Vec<f32> = bytemuck::pod_collect_to_vec(&out[0]);
     let (s1, s2): (Vec<f32>, Vec<f32>) = (
         bytemuck::pod_collect_to_vec(&out[1]),
@@ -332,7 +335,11 @@ pub fn qr(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
         }
         r[j * k + j] = diag[j];
     }
-    Ok(Qr { q: qv, r })
+    Ok(Qr {
+        q: qv,
+        r,
+        gpu_seconds: report.gpu_seconds,
+    })
 }
 
 /// Columns per panel of [`qr_blocked`] (the Cholesky kernel's limit).
@@ -404,7 +411,7 @@ pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
         factors: Vec<GpuBuffer<f32>>,
     }
     let mut panels = Vec::new();
-    let mut batch = gpu.batch(false);
+    let mut batch = gpu.batch(true);
     let mut keep: Vec<(Gemm, Option<wgpu::BindGroup>)> = Vec::new();
     for j0 in (0..k).step_by(pb) {
         let b = pb.min(k - j0);
@@ -554,7 +561,11 @@ pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
         }
     }
     check_rank(a, (0..k).map(|j| r[j * k + j]), m)?;
-    Ok(Qr { q: qv, r })
+    Ok(Qr {
+        q: qv,
+        r,
+        gpu_seconds: report.gpu_seconds,
+    })
 }
 
 impl Gpu {
