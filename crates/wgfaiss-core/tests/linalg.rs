@@ -232,3 +232,96 @@ fn bad_input(name: &str, qr: Factorisation) {
     nan[7] = f32::NAN;
     assert!(qr(gpu, &nan, m, k).is_err());
 }
+
+/// `cols` orthonormal columns of length `rows` (column-major, f64 Gram–Schmidt twice).
+fn orthonormal(rng: &mut Rng, rows: usize, cols: usize) -> Vec<f64> {
+    let mut q: Vec<f64> = Vec::with_capacity(rows * cols);
+    for j in 0..cols {
+        let mut v: Vec<f64> = rng.vec(rows).into_iter().map(f64::from).collect();
+        for _ in 0..2 {
+            for i in 0..j {
+                let dot: f64 = (0..rows).map(|t| q[i * rows + t] * v[t]).sum();
+                for t in 0..rows {
+                    v[t] -= dot * q[i * rows + t];
+                }
+            }
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        q.extend(v.iter().map(|x| x / norm));
+    }
+    q
+}
+
+#[test]
+fn randomized_svd_recovers_a_known_spectrum() {
+    use wgfaiss_core::ops::svd::{SvdOptions, svd_topk};
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("svd"));
+    let (m, n) = (300, 90);
+    // A = U diag(s) Vᵀ with a decaying spectrum (row-major m × n).
+    let s: Vec<f64> = (0..n).map(|i| 100.0 * 0.8f64.powi(i as i32)).collect();
+    let u = orthonormal(&mut rng, m, n);
+    let v = orthonormal(&mut rng, n, n);
+    let mut a = vec![0f32; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            a[i * n + j] = (0..n)
+                .map(|t| u[t * m + i] * s[t] * v[t * n + j])
+                .sum::<f64>() as f32;
+        }
+    }
+    let k = 6;
+    // Bands of 4 columns: the Z-step runs as 4 bands (16 start vectors).
+    let opts = SvdOptions {
+        iters: 6,
+        oversample: 10,
+        band: Some(4),
+        ..Default::default()
+    };
+    let f = svd_topk(gpu, &a, m, n, k, &opts).unwrap();
+    assert_eq!((f.s.len(), f.bands), (k, 4));
+    for i in 0..k {
+        let rel = (f64::from(f.s[i]) - s[i]).abs() / s[i];
+        assert!(rel < 1e-3, "sigma {i}: {} vs {}", f.s[i], s[i]);
+        // A vᵢ = σᵢ uᵢ, and both unit length.
+        let nv: f64 = (0..n).map(|t| f64::from(f.vt[i * n + t]).powi(2)).sum();
+        let nu: f64 = (0..m).map(|t| f64::from(f.ut[i * m + t]).powi(2)).sum();
+        assert!(
+            (nv - 1.0).abs() < 1e-3 && (nu - 1.0).abs() < 1e-3,
+            "norms {nv} {nu}"
+        );
+        let mut err = 0.0f64;
+        for r in 0..m {
+            let av: f64 = (0..n)
+                .map(|t| f64::from(a[r * n + t]) * f64::from(f.vt[i * n + t]))
+                .sum();
+            err = err.max((av - f64::from(f.s[i]) * f64::from(f.ut[i * m + r])).abs());
+        }
+        assert!(err < 1e-3 * s[0], "A v{i} - s{i} u{i}: {err}");
+    }
+    // Rank below the subspace (rank 3, 16 start vectors): still the right values.
+    let mut low = vec![0f32; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            low[i * n + j] = (0..3)
+                .map(|t| u[t * m + i] * s[t] * v[t * n + j])
+                .sum::<f64>() as f32;
+        }
+    }
+    let f = svd_topk(gpu, &low, m, n, 3, &opts).unwrap();
+    for i in 0..3 {
+        assert!(
+            (f64::from(f.s[i]) - s[i]).abs() / s[i] < 1e-3,
+            "rank 3: {:?}",
+            f.s
+        );
+    }
+    // Bad input.
+    assert!(svd_topk(gpu, &a, m, n, 0, &opts).is_err());
+    assert!(svd_topk(gpu, &a, m, n, n + 1, &opts).is_err());
+    assert!(svd_topk(gpu, &a[..10], m, n, 2, &opts).is_err());
+    let mut nan = a.clone();
+    nan[5] = f32::NAN;
+    let e = svd_topk(gpu, &nan, m, n, 2, &opts).unwrap_err();
+    assert!(e.to_string().contains("NaN"), "{e}");
+}

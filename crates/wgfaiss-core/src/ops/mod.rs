@@ -7,4 +7,5 @@ pub mod knn;
 pub mod linalg;
 pub mod reduce;
 pub mod stream;
+pub mod svd;
 pub mod topk;
