@@ -309,9 +309,9 @@ fn randomized_svd_recovers_a_known_spectrum() {
         }
     }
     let f = svd_topk(gpu, &low, m, n, 3, &opts).unwrap();
-    for i in 0..3 {
+    for (got, want) in f.s.iter().zip(&s) {
         assert!(
-            (f64::from(f.s[i]) - s[i]).abs() / s[i] < 1e-3,
+            (f64::from(*got) - want).abs() / want < 1e-3,
             "rank 3: {:?}",
             f.s
         );
