@@ -71,7 +71,7 @@ enum Command {
     },
     /// Trains and fills an index from a base file and saves it.
     Build {
-        /// `Flat` or `IVF<nlist>,Flat`.
+        /// `Flat` or `IVF<nlist>,Flat`, optionally behind `PCA<d>,` (`PCAW<d>,` whitens).
         #[arg(long)]
         index_type: String,
         /// l2 (squared distances), ip (inner product) or cosine.

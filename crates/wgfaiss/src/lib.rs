@@ -27,6 +27,7 @@ pub mod index;
 pub mod io;
 pub mod ivf;
 pub mod kmeans;
+pub mod pca;
 pub mod persist;
 
 pub use coalesce::{Coalescer, CoalescerStats};
@@ -35,6 +36,7 @@ pub use flat::FlatIndex;
 pub use index::{Index, MAX_K, Metric, SearchParams, SearchResult};
 pub use ivf::IvfFlatIndex;
 pub use kmeans::{Kmeans, KmeansInit, KmeansParams, kmeans};
+pub use pca::{PcaIndex, PcaTransform};
 
 pub use wgfaiss_core::{
     Batch, BatchReport, Capabilities, CoopMatrixConfig, Error, Gpu, GpuBuffer, GpuOptions, Result,

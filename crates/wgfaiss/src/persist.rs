@@ -27,6 +27,8 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const KIND_FLAT: u32 = 1;
 /// IVF-Flat.
 pub const KIND_IVF_FLAT: u32 = 2;
+/// A PCA transform, optionally followed by the index behind it (`pca::PcaIndex`).
+pub const KIND_PCA: u32 = 3;
 
 /// FNV-1a, 64 bits.
 fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
