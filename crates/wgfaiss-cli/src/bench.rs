@@ -72,6 +72,40 @@ pub enum What {
         #[arg(long)]
         quiet: bool,
     },
+    /// Randomized top-k SVD on generated data with a decaying spectrum, per band size of the
+    /// Z-step: wall time and the residual |A v - s u| / s1.
+    Svd {
+        /// MxN of the matrix.
+        #[arg(long, default_value = "100000x768")]
+        shape: String,
+        /// Singular triplets.
+        #[arg(long, default_value_t = 32)]
+        k: usize,
+        /// Subspace iterations.
+        #[arg(long, default_value_t = 4)]
+        iters: usize,
+        /// Comma-separated band sizes (columns of V per band).
+        #[arg(long, default_value = "8,16,42")]
+        bands: String,
+        /// Write the matrix (a.npy) to this folder for scripts/peer_svd.py.
+        #[arg(long)]
+        save_data: Option<std::path::PathBuf>,
+    },
+    /// PCA training and mapping on generated data.
+    Pca {
+        /// Vectors.
+        #[arg(long, default_value_t = 1_000_000)]
+        nb: usize,
+        /// Input dimension.
+        #[arg(long, default_value_t = 768)]
+        d_in: usize,
+        /// Output dimension.
+        #[arg(long, default_value_t = 128)]
+        d_out: usize,
+        /// Whiten.
+        #[arg(long)]
+        whiten: bool,
+    },
     /// Redraws the recall@10–QPS plot from `bench dataset --json` results and peers' files.
     Plot {
         /// Results of `wgfaiss bench dataset --json`.
@@ -259,6 +293,19 @@ pub enum What {
 pub fn run(what: What) -> Result<()> {
     match what {
         What::Plot { results, peer, out } => crate::dataset::replot(&results, &peer, &out),
+        What::Svd {
+            shape,
+            k,
+            iters,
+            bands,
+            save_data,
+        } => crate::svd::bench_svd(&shape, k, iters, &bands, save_data),
+        What::Pca {
+            nb,
+            d_in,
+            d_out,
+            whiten,
+        } => crate::svd::bench_pca(nb, d_in, d_out, whiten),
         What::Dataset {
             base,
             queries,

@@ -24,6 +24,7 @@ mod ivf;
 mod qr;
 mod search;
 mod serve;
+mod svd;
 mod topk;
 mod tune;
 
