@@ -98,7 +98,7 @@ pub const PARAMS: &[ParamSpec] = &[
         family: "submit",
         key: "in_flight",
         kind: int(1, 16),
-        doc: "command buffers in flight at once",
+        doc: "search plans an index keeps per batch size (concurrent searches of one size run without waiting for one plan)",
     },
     ParamSpec {
         family: "submit",
@@ -440,7 +440,7 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             "the adapter's storage binding limit",
         ),
         ("submit", "max_dispatches_per_submit") => int(32, "a few dispatches per command buffer"),
-        ("submit", "in_flight") => int(2, "double buffering"),
+        ("submit", "in_flight") => int(2, "two searches of one batch size at once"),
         ("submit", "query_batch") => int(if cpu { 256 } else { 4096 }, "by device type"),
         ("submit", "coalesce_window_us") => int(
             if cpu { 2000 } else { 200 },
