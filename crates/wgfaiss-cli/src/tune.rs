@@ -28,11 +28,12 @@ struct Sizes {
     iters: usize,
 }
 
-const GEMM_CANDIDATES: [Tiles; 8] = [
+const GEMM_CANDIDATES: [Tiles; 9] = [
     (32, 32, 8, 4, 4),
     (64, 64, 8, 4, 4),
     (64, 64, 16, 4, 4),
     (64, 128, 8, 4, 8),
+    (64, 128, 16, 8, 4),
     (128, 64, 8, 8, 4),
     (128, 64, 16, 8, 4),
     (128, 128, 8, 8, 8),
@@ -40,11 +41,12 @@ const GEMM_CANDIDATES: [Tiles; 8] = [
 ];
 
 /// (tile_m, tile_n, thread_m, thread_n, candidate_slots).
-const KNN_CANDIDATES: [(u32, u32, u32, u32, u32); 6] = [
+const KNN_CANDIDATES: [(u32, u32, u32, u32, u32); 7] = [
     (32, 32, 4, 4, 16),
     (64, 64, 4, 4, 8),
     (64, 64, 4, 4, 16),
     (64, 128, 4, 8, 8),
+    (64, 128, 8, 4, 8),
     (128, 64, 8, 4, 8),
     (64, 64, 8, 8, 8),
 ];
