@@ -122,9 +122,13 @@ const MAXB: u32 = 32u;
 @group(0) @binding(10) var<storage, read> gram: array<f32>;
 @group(0) @binding(11) var<storage, read_write> chol_l: array<f32>;
 @group(0) @binding(12) var<storage, read_write> chol_inv: array<f32>;
+// Per column: its pivot over its diagonal before elimination (near 1 for independent columns
+// of an orthonormalised panel, near 0 for a dependent one).
+@group(0) @binding(13) var<storage, read_write> chol_ratio: array<f32>;
 
 var<workgroup> ga: array<f32, MAXB * MAXB>;
 var<workgroup> la: array<f32, MAXB * MAXB>;
+var<workgroup> diag0: array<f32, MAXB>;
 
 @compute @workgroup_size(WG)
 fn qr_chol(@builtin(local_invocation_index) lid: u32) {
@@ -145,10 +149,16 @@ fn qr_chol(@builtin(local_invocation_index) lid: u32) {
         }
     }
     workgroupBarrier();
+    for (var t = lid; t < b; t += WG) {
+        diag0[t] = ga[t * b + t];
+    }
+    workgroupBarrier();
     // Right-looking: column j of L, then the trailing update.
     for (var j = 0u; j < b; j++) {
         if lid == 0u {
-            la[j * b + j] = sqrt(max(ga[j * b + j], 1e-30));
+            let pivot = ga[j * b + j];
+            chol_ratio[j] = pivot / max(diag0[j], 1e-30);
+            la[j * b + j] = sqrt(max(pivot, 1e-30));
         }
         workgroupBarrier();
         let d = la[j * b + j];

@@ -388,7 +388,10 @@ fn check_rank(a: &[f32], diag: impl Iterator<Item = f32>, m: usize) -> Result<()
 /// three times the panel's Gram matrix `PᵀP` (GEMM), its Cholesky factor and inverse (one
 /// workgroup, `qr_chol`; the first pass shifted so it exists for ill-conditioned panels) and
 /// `P ← P·R⁻¹` (GEMM). The work is GEMMs instead of the column-by-column kernels of [`qr`].
-/// Same contract as [`qr`], including the error for dependent columns.
+/// Same contract as [`qr`], including the error for dependent columns: a column whose pivot
+/// in an unshifted Cholesky pass falls below 1e-5 of its diagonal (the panel is already
+/// orthonormalised once by then, so that means a condition number beyond ~10⁵, at f32's
+/// limit) is reported — stricter than [`qr`] for nearly dependent columns.
 pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
     use crate::ops::gemm::{Gemm, GemmOptions, GemmShape};
     check_qr_input(a, m, k)?;
@@ -409,6 +412,7 @@ pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
         b: usize,
         coef: Vec<GpuBuffer<f32>>,
         factors: Vec<GpuBuffer<f32>>,
+        ratios: Vec<GpuBuffer<f32>>,
     }
     let mut panels = Vec::new();
     let mut batch = gpu.batch(true);
@@ -420,6 +424,7 @@ pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
             b,
             coef: Vec::new(),
             factors: Vec::new(),
+            ratios: Vec::new(),
         };
         batch.copy(
             x.raw(),
@@ -465,6 +470,7 @@ pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
         }
         for pass in 0..3 {
             let l = gpu.alloc::<f32>(b * b)?;
+            let ratio = gpu.alloc::<f32>(b)?;
             let g = Gemm::new(
                 gpu,
                 &panel,
@@ -489,6 +495,7 @@ pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
                     (10, gram.binding()),
                     (11, l.binding()),
                     (12, linv.binding()),
+                    (13, ratio.binding()),
                 ],
             );
             // T (b × m) = L⁻¹ · P, i.e. the columns P·R⁻¹ with R = Lᵀ.
@@ -500,6 +507,7 @@ pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
             keep.push((g, Some(bg)));
             keep.push((apply, None));
             p.factors.push(l);
+            p.ratios.push(ratio);
         }
         batch.copy(
             panel.raw(),
@@ -512,7 +520,7 @@ pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
     }
     let mut ranges: Vec<(&wgpu::Buffer, u64, u64)> = vec![(q_all.raw(), 0, (m * k * 4) as u64)];
     for p in &panels {
-        for c in p.coef.iter().chain(&p.factors) {
+        for c in p.coef.iter().chain(&p.factors).chain(&p.ratios) {
             ranges.push((c.raw(), 0, (c.len() * 4) as u64));
         }
     }
@@ -557,6 +565,20 @@ pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
         for i in 0..b {
             for c in i..b {
                 r[(j0 + i) * k + j0 + c] = block[i * b + c] as f32;
+            }
+        }
+        // A pivot that vanishes in an unshifted pass (the panel already orthonormalised
+        // once) marks a column dependent on those before it.
+        for pass in 0..3 {
+            let ratio: Vec<f32> = bytemuck::pod_collect_to_vec(&reads.next().expect("ratios"));
+            if pass == 0 {
+                continue;
+            }
+            if let Some(j) = ratio.iter().position(|&x| x.is_nan() || x < 1e-5) {
+                return Err(Error::InvalidArgument(format!(
+                    "QR: column {} is (numerically) a combination of the columns before it",
+                    j0 + j
+                )));
             }
         }
     }
