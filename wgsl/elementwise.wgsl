@@ -95,3 +95,41 @@ fn map_ids(@builtin(workgroup_id) wid: vec3<u32>,
         m_out[i] = v;
     }
 }
+
+// pair_keys: keys of (query, candidate row) pairs for the IVF scan beyond the fused kernel's
+// k: k_out[i] for i = q * n + j (p.m queries, p.n candidates each, p.value = d) is the key of
+// query q against arena row k_cand[i] (NONE: +inf): METRIC 0 max(|x|^2 - 2 <q, x> + |q|^2, 0)
+// (the fused kernel's L2 key), 1 -<q, x>. One invocation per pair, fma over d in order.
+override METRIC: u32 = 0u;
+
+@group(0) @binding(14) var<storage, read> k_q: array<f32>;
+@group(0) @binding(15) var<storage, read> k_qn: array<f32>;
+@group(0) @binding(16) var<storage, read> k_cand: array<u32>;
+@group(0) @binding(17) var<storage, read> k_x: array<f32>;
+@group(0) @binding(18) var<storage, read> k_xn: array<f32>;
+@group(0) @binding(19) var<storage, read_write> k_out: array<f32>;
+
+@compute @workgroup_size(WG)
+fn pair_keys(@builtin(workgroup_id) wid: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * p.wg_x) * WG + lid;
+    if i >= p.m * p.n {
+        return;
+    }
+    let row = k_cand[i];
+    if row == NONE {
+        k_out[i] = bitcast<f32>(0x7f800000u);
+        return;
+    }
+    let q = i / p.n;
+    let d = p.value;
+    var s = 0.0;
+    for (var t = 0u; t < d; t++) {
+        s = fma(k_q[q * d + t], k_x[row * d + t], s);
+    }
+    if METRIC == 0u {
+        k_out[i] = max(fma(-2.0, s, k_xn[row]) + k_qn[q], 0.0);
+    } else {
+        k_out[i] = -s;
+    }
+}

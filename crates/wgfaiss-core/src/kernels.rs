@@ -112,7 +112,13 @@ pub const ELEMENTWISE: Family = Family {
         f16: false,
         coop_matrix: false,
     },
-    entries: &["l2_distances", "gather_rows", "fill_lists", "map_ids"],
+    entries: &[
+        "l2_distances",
+        "gather_rows",
+        "fill_lists",
+        "map_ids",
+        "pair_keys",
+    ],
     trusted: false,
 };
 

@@ -14,9 +14,10 @@
 //! fused distance + top-k kernel in work-item mode (list-major: a list's vectors are read once
 //! per block of queries that probe it), and each query's lists merged; one readback.
 //!
-//! Status: the arena must fit one storage binding (2 GiB on NVIDIA: 4M vectors of 128 floats);
-//! k is bounded by the fused kernel's workgroup memory (see `ops::knn::max_fused_k`); k-means
-//! updates centroids on the host (see `kmeans`).
+//! k beyond the fused kernel's lists (`ops::knn::max_fused_k`, up to 2048) takes a slower exact
+//! path: the quantizer's probes, then the top-k kernel over each query's candidate rows
+//! (`ops::ivf::candidate_topk`, the same keys). Status: the arena must fit one storage binding
+//! (2 GiB on NVIDIA: 4M vectors of 128 floats).
 
 use std::path::Path;
 
@@ -285,6 +286,10 @@ impl IvfFlatIndex {
             };
             let d = self.dim;
             let queries = self.prepared(queries).into_owned();
+            if self.beyond_scan(k) {
+                // The wide path blocks (it is for large k, not latency).
+                return self.search_wide(&queries, nq, k, params.nprobe, result);
+            }
             let batch_q = self.batch_queries(nq, k, params.nprobe)?;
             let mut gpu_total = Some(0.0);
             for q in queries.chunks(batch_q * d) {
@@ -301,6 +306,101 @@ impl IvfFlatIndex {
             }
             Ok(finished(result, gpu_total, params.timed))
         }
+    }
+
+    /// Whether k is beyond what the fused scan's lists hold on this adapter.
+    fn beyond_scan(&self, k: usize) -> bool {
+        wgfaiss_core::ops::knn::scan_tiles(&self.gpu, usize::MAX, k).is_none()
+    }
+
+    /// Search for k beyond the fused scan: the coarse step by the quantizer, then for each
+    /// query the exact top-k over the rows of its probed lists (`ops::ivf::candidate_topk`,
+    /// the same keys as the fused scan), in batches whose keys fit one binding. Exact for the
+    /// lists probed, like the fused path; slower (every pair reads its row).
+    fn search_wide(
+        &self,
+        queries: &[f32],
+        nq: usize,
+        k: usize,
+        nprobe: usize,
+        mut result: SearchResult,
+    ) -> Result<SearchResult> {
+        let d = self.dim;
+        let c = self.centroids.as_ref().ok_or_else(untrained)?;
+        let arena = self.arena.as_ref().expect("vectors are stored");
+        let probes = c.flat.search(queries, nprobe, &SearchParams::default())?;
+        let limit = (self.gpu.max_binding_bytes() / 4) as usize;
+        let mut q0 = 0;
+        while q0 < nq {
+            // As many queries as keep (queries × widest candidate set) within one binding.
+            let width = |q: usize| -> usize {
+                probes
+                    .ids_of(q)
+                    .iter()
+                    .filter(|&&l| l >= 0)
+                    .map(|&l| self.lists[l as usize].len)
+                    .sum()
+            };
+            let (mut q1, mut c) = (q0, 0usize);
+            while q1 < nq {
+                let w = width(q1).max(c).max(1);
+                if (q1 - q0 + 1) * w > limit && q1 > q0 {
+                    break;
+                }
+                c = w;
+                q1 += 1;
+            }
+            let n = q1 - q0;
+            let mut cand = vec![NONE_ROW; n * c];
+            for (i, q) in (q0..q1).enumerate() {
+                let mut at = i * c;
+                for &l in probes.ids_of(q).iter().filter(|&&l| l >= 0) {
+                    let r = &self.lists[l as usize];
+                    for row in r.start..r.start + r.len {
+                        cand[at] = row as u32;
+                        at += 1;
+                    }
+                }
+            }
+            let qs = &queries[q0 * d..q1 * d];
+            let top = wgfaiss_core::ops::ivf::candidate_topk(
+                &self.gpu,
+                qs,
+                &squared_norms(qs, d),
+                d,
+                DbChunk {
+                    data: &arena.data,
+                    norms: &arena.norms,
+                    rows: arena.used,
+                    id0: 0,
+                },
+                &cand,
+                c,
+                k,
+                self.metric.kernel(),
+            )?;
+            for i in 0..n {
+                for j in 0..k {
+                    let (key, col) = (top.values[i * k + j], top.ids[i * k + j]);
+                    match col.map(|col| cand[i * c + col as usize]) {
+                        Some(row) if row != NONE_ROW => {
+                            result.ids.push(self.row_ids[row as usize]);
+                            result.distances.push(if self.metric == Metric::L2 {
+                                key
+                            } else {
+                                -key
+                            });
+                        }
+                        _ => {
+                            result.ids.push(-1);
+                            result.distances.push(self.metric.worst());
+                        }
+                    }
+                }
+            }
+            q0 = q1;
+        }
+        Ok(finished(result, None, false))
     }
 
     /// Checks a search's input (see [`start_search`]; also training and nprobe).
@@ -683,6 +783,9 @@ impl Index for IvfFlatIndex {
         let nprobe = params.nprobe;
         let d = self.dim;
         let queries = self.prepared(queries);
+        if self.beyond_scan(k) {
+            return self.search_wide(&queries, nq, k, nprobe, result);
+        }
         let batch_q = self.batch_queries(nq, k, nprobe)?;
         let mut gpu_total = Some(0.0);
         for q in queries.chunks(batch_q * d) {
@@ -796,3 +899,6 @@ fn finished(mut result: SearchResult, gpu: Option<f64>, timed: bool) -> SearchRe
     }
     result
 }
+
+/// Padding of a candidate table (`ops::ivf::candidate_topk`).
+const NONE_ROW: u32 = u32::MAX;

@@ -241,3 +241,64 @@ fn batches_shrink_where_a_plan_would_exceed_one_binding() {
     let b = flat.search(&q, 5, &SearchParams::default()).unwrap();
     assert_same(&a, &b, "batched IVF");
 }
+
+#[test]
+fn k_beyond_the_fused_scan_is_exact_over_the_probed_lists() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("ivf wide k"));
+    let (d, nlist) = (12, 10);
+    let base = clustered(&mut rng, 15, d, 1400);
+    let q = clustered(&mut rng, 15, d, 9);
+    let k = 700; // beyond the fused scan's lists on every adapter
+    assert!(k > wgfaiss::ops::knn::max_fused_k(gpu));
+    for metric in [Metric::L2, Metric::InnerProduct] {
+        let mut ivf = IvfFlatIndex::new(gpu, d, nlist, metric).unwrap();
+        ivf.kmeans.niter = 4;
+        ivf.train(&base).unwrap();
+        ivf.add(&base).unwrap();
+        let mut flat = FlatIndex::new(gpu, d, metric).unwrap();
+        flat.add(&base).unwrap();
+        // Every list probed: the flat index's answer.
+        let a = ivf.search(&q, k, &params(nlist)).unwrap();
+        let b = flat.search(&q, k, &SearchParams::default()).unwrap();
+        assert_same(&a, &b, &format!("{metric:?} k={k}"));
+        let a2 = pollster::block_on(ivf.search_async(&q, k, &params(nlist))).unwrap();
+        assert_eq!(a2.ids, a.ids);
+        // Two lists probed: fewer than k candidates, so the tail is padding; every real
+        // result is a true distance, best first.
+        let r = ivf.search(&q, k, &params(2)).unwrap();
+        for qi in 0..9 {
+            let (ids, dist) = (r.ids_of(qi), r.distances_of(qi));
+            let real = ids.iter().take_while(|&&i| i >= 0).count();
+            assert!(real > 0 && real < k, "{metric:?}: {real} results");
+            assert!(ids[real..].iter().all(|&i| i == -1));
+            for j in 0..real {
+                let x = &base[ids[j] as usize * d..(ids[j] as usize + 1) * d];
+                let qv = &q[qi * d..(qi + 1) * d];
+                let want: f64 = match metric {
+                    Metric::L2 => x
+                        .iter()
+                        .zip(qv)
+                        .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+                        .sum(),
+                    _ => x
+                        .iter()
+                        .zip(qv)
+                        .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                        .sum(),
+                };
+                assert!(
+                    (f64::from(dist[j]) - want).abs() < 1e-3 * (1.0 + want.abs()),
+                    "{metric:?} query {qi} place {j}"
+                );
+                if j > 0 {
+                    let ordered = match metric {
+                        Metric::L2 => dist[j - 1] <= dist[j],
+                        _ => dist[j - 1] >= dist[j],
+                    };
+                    assert!(ordered, "{metric:?} query {qi}: not sorted at {j}");
+                }
+            }
+        }
+    }
+}

@@ -418,3 +418,64 @@ impl IvfSearchPlan {
         )
     }
 }
+
+/// The exact top-k of each query over its own candidate rows of the arena, for k beyond what
+/// the fused scan's lists hold: `cand` is `nq × c` arena rows (`NONE` pads), the keys of every
+/// (query, candidate) pair are computed as the fused kernel computes them (`pair_keys`: the
+/// same fma order over d, the same L2 expression), then the top-k kernel selects per query.
+/// Ids in the result are candidate columns (0..c). Bandwidth-bound (each pair reads its row);
+/// meant for large k, not for speed.
+#[allow(clippy::too_many_arguments)]
+pub fn candidate_topk(
+    gpu: &Gpu,
+    queries: &[f32],
+    qnorms: &[f32],
+    d: usize,
+    arena: DbChunk<'_>,
+    cand: &[u32],
+    c: usize,
+    k: usize,
+    metric: KnnMetric,
+) -> Result<crate::ops::topk::TopK> {
+    use crate::ops::topk::{TopKOptions, TopKPlan};
+    let nq = qnorms.len();
+    if nq == 0 || c == 0 || d == 0 || queries.len() != nq * d || cand.len() != nq * c {
+        return Err(Error::InvalidArgument(format!(
+            "candidate top-k: {nq} queries of {d}, {} candidate entries for {c} each",
+            cand.len()
+        )));
+    }
+    if ((nq * c) as u64) * 4 > gpu.max_binding_bytes() {
+        return Err(Error::InvalidArgument(format!(
+            "candidate top-k: {nq} x {c} keys exceed one binding; search in smaller batches"
+        )));
+    }
+    let q = gpu.upload(queries)?;
+    let qn = gpu.upload(qnorms)?;
+    let cb = gpu.upload(cand)?;
+    let keys = gpu.alloc::<f32>(nq * c)?;
+    let code = u32::from(metric != KnnMetric::L2);
+    let kernel = gpu.kernel(&ELEMENTWISE, "pair_keys", &[("WG", 256), ("METRIC", code)])?;
+    let (x, y) = gpu.grid(((nq * c) as u32).div_ceil(256));
+    let params = gpu.uniform(&[nq as u32, c as u32, x, d as u32]);
+    let group = gpu.bind(
+        &kernel,
+        &[
+            (0, params.as_entire_binding()),
+            (14, q.binding()),
+            (15, qn.binding()),
+            (16, cb.binding()),
+            (17, arena.data.binding()),
+            (18, arena.norms.binding()),
+            (19, keys.binding()),
+        ],
+    );
+    let keys = crate::buffer::SplitBuffer::from_buffer(keys);
+    let select = TopKPlan::new(gpu, &keys, nq, c, k, false, &TopKOptions::default())?;
+    let mut batch = gpu.batch(false);
+    batch.dispatch(&kernel, &group, (x, y, 1));
+    select.record(&mut batch);
+    select.read_after(&mut batch);
+    let report = batch.finish()?;
+    Ok(select.parse(&report.reads))
+}
