@@ -119,11 +119,17 @@ fn list(s: &str, what: &str) -> Result<Vec<usize>> {
         .collect()
 }
 
-/// `nlist` of an `IVF<nlist>,...` description, `None` for exact indexes.
+/// `nlist` of a description with an `IVF<nlist>` part (`IVF4096,Flat`, `PCA64,IVF1024,Flat`),
+/// `None` for exact indexes.
 fn nlist_of(spec: &str) -> Option<usize> {
-    let s = spec.trim();
-    let rest = s.strip_prefix("IVF").or_else(|| s.strip_prefix("ivf"))?;
-    rest.split(',').next()?.trim().parse().ok()
+    spec.split(',').find_map(|part| {
+        let p = part.trim();
+        p.strip_prefix("IVF")
+            .or_else(|| p.strip_prefix("ivf"))?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 /// Recall@r of `found` (k per row) against `truth` (its own width per row), or `None` when
@@ -539,6 +545,8 @@ mod tests {
         assert_eq!(percentile(&v, 99.0), 99.0);
         assert_eq!(percentile(&[3.0], 99.0), 3.0);
         assert_eq!(nlist_of("IVF4096,Flat"), Some(4096));
+        assert_eq!(nlist_of("PCA64,IVF1024,Flat"), Some(1024));
+        assert_eq!(nlist_of("PCAW32,Flat"), None);
         assert_eq!(nlist_of("Flat"), None);
     }
 }
