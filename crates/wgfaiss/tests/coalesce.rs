@@ -172,3 +172,29 @@ fn bad_input_stays_with_its_caller_and_failures_reach_everyone() {
         }
     });
 }
+
+#[test]
+fn a_caller_alone_waits_at_most_the_window() {
+    // Bounds are loose (seconds): they catch a lone caller left waiting for company (the
+    // bounded wait is 120 s), not speed.
+    let mut rng = Rng::new(seed("coalesce alone"));
+    let d = 8;
+    let base = rng.vec(300 * d);
+    let q = rng.vec(d);
+    let idx = index(false, d, &base);
+    let want = idx.inner.search(&q, 3, &SearchParams::default()).unwrap();
+    // A full batch (one query here) goes at once, long before a 20 s window.
+    let co = Coalescer::with(idx.clone(), Duration::from_secs(20), 1);
+    let t = std::time::Instant::now();
+    let r = co.search(&q, 3, &SearchParams::default()).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert_eq!(r.ids, want.ids);
+    // Otherwise the window, and not much more.
+    let co = Coalescer::with(idx.clone(), Duration::from_millis(300), 1 << 20);
+    let t = std::time::Instant::now();
+    let r = co.search(&q, 3, &SearchParams::default()).unwrap();
+    let waited = t.elapsed();
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
+    assert_eq!(r.ids, want.ids);
+}
