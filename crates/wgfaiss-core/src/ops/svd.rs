@@ -150,13 +150,12 @@ pub fn svd_topk(
             .collect();
         vt = match qr_blocked(gpu, &wt, n, r) {
             Ok(f) => f.q,
-            Err(Error::InvalidArgument(_)) => {
-                // A of rank below r maps the start onto fewer than r directions: fill the
-                // lost ones with small random vectors (their Ritz values come out near 0).
-                let scale = wt.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);
-                let noisy: Vec<f32> = wt.iter().map(|&v| v + 1e-3 * scale * rng.f32()).collect();
-                qr_blocked(gpu, &noisy, n, r)?.q
-            }
+            // W = AᵀA·V squares the condition number: for data of low rank (or a steep
+            // spectrum) its trailing columns are dependent at f32 precision and the Cholesky
+            // panels refuse it. Orthonormalise on the host in f64 then (n × r is small), with
+            // the dependent columns replaced by random directions; the leading ones — the
+            // subspace being sought — keep W's precision.
+            Err(Error::InvalidArgument(_)) => orthonormalise_host(&wt, n, r, &mut rng),
             Err(e) => return Err(e),
         };
     }
@@ -209,6 +208,42 @@ pub fn svd_topk(
         vt: vt_out,
         bands: bands.len(),
     })
+}
+
+/// Orthonormal rows spanning the rows of `w` (`r × len`, row-major), by Gram–Schmidt with a
+/// second pass in f64; a row that is (numerically) a combination of the previous ones is
+/// replaced by a random direction orthogonal to them.
+fn orthonormalise_host(w: &[f32], len: usize, r: usize, rng: &mut Rng) -> Vec<f32> {
+    let mut q: Vec<f64> = Vec::with_capacity(r * len);
+    let scale = w
+        .chunks(len)
+        .map(|c| c.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt())
+        .fold(0.0f64, f64::max)
+        .max(1e-300);
+    for j in 0..r {
+        let mut v: Vec<f64> = w[j * len..(j + 1) * len]
+            .iter()
+            .map(|&x| f64::from(x))
+            .collect();
+        for attempt in 0..4 {
+            for _ in 0..2 {
+                for i in 0..j {
+                    let qi = &q[i * len..(i + 1) * len];
+                    let dot: f64 = qi.iter().zip(&v).map(|(a, b)| a * b).sum();
+                    v.iter_mut().zip(qi).for_each(|(x, a)| *x -= dot * a);
+                }
+            }
+            let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let floor = if attempt == 0 { 1e-6 * scale } else { 1e-3 };
+            if norm > floor {
+                v.iter_mut().for_each(|x| *x /= norm);
+                break;
+            }
+            v = rng.vec(len).into_iter().map(f64::from).collect();
+        }
+        q.extend(v);
+    }
+    q.into_iter().map(|x| x as f32).collect()
 }
 
 /// Eigenvalues and eigenvectors (columns of the returned `r × r` row-major matrix) of the
