@@ -18,60 +18,7 @@ pub enum What {
     /// A dataset (base, queries, optional ground truth) and index descriptions: recall@1/10/100,
     /// QPS, GPU time and single-query latency percentiles per k and nprobe; JSON and an SVG plot
     /// of recall@10 against QPS, with peers' results (scripts/peer_dataset.py) beside ours.
-    Dataset {
-        /// Base vectors: .fvecs, .bvecs, .npy or IDX (optionally .gz).
-        #[arg(long)]
-        base: std::path::PathBuf,
-        /// Query vectors, same formats.
-        #[arg(long)]
-        queries: std::path::PathBuf,
-        /// Ground-truth ids (.ivecs or .npy, one row per query); computed with the flat index
-        /// when absent.
-        #[arg(long)]
-        gt: Option<std::path::PathBuf>,
-        /// Semicolon-separated index descriptions ("Flat;IVF1024,Flat").
-        #[arg(long, default_value = "Flat;IVF1024,Flat")]
-        index_type: String,
-        /// l2, ip or cosine.
-        #[arg(long, default_value = "l2")]
-        metric: String,
-        /// Comma-separated k values.
-        #[arg(long, default_value = "10")]
-        k: String,
-        /// Comma-separated nprobe values (IVF indexes; values above nlist are skipped).
-        #[arg(long, default_value = "1,2,4,8,16,32,64,128")]
-        nprobe: String,
-        /// Use only the first N queries (0: all).
-        #[arg(long, default_value_t = 0)]
-        max_queries: usize,
-        /// Timed batch searches per case (median reported).
-        #[arg(long, default_value_t = 3)]
-        iters: usize,
-        /// Single-query searches per case for the latency percentiles (0: none).
-        #[arg(long, default_value_t = 100)]
-        latency: usize,
-        /// k-means iterations (IVF).
-        #[arg(long, default_value_t = 20)]
-        niter: usize,
-        /// k-means seed (IVF).
-        #[arg(long, default_value_t = 1234)]
-        seed: u64,
-        /// Dataset name in the table, JSON and plot (default: the base file's name).
-        #[arg(long)]
-        name: Option<String>,
-        /// Write all results as JSON to this file.
-        #[arg(long)]
-        json: Option<std::path::PathBuf>,
-        /// Write an SVG plot of recall@10 against QPS to this file.
-        #[arg(long)]
-        plot: Option<std::path::PathBuf>,
-        /// Peer results to draw beside ours (JSON from scripts/peer_dataset.py); repeatable.
-        #[arg(long)]
-        peer: Vec<std::path::PathBuf>,
-        /// No progress bars.
-        #[arg(long)]
-        quiet: bool,
-    },
+    Dataset(crate::dataset::Args),
     /// Randomized top-k SVD on generated data with a decaying spectrum, per band size of the
     /// Z-step: wall time and the residual |A v - s u| / s1.
     Svd {
@@ -306,43 +253,7 @@ pub fn run(what: What) -> Result<()> {
             d_out,
             whiten,
         } => crate::svd::bench_pca(nb, d_in, d_out, whiten),
-        What::Dataset {
-            base,
-            queries,
-            gt,
-            index_type,
-            metric,
-            k,
-            nprobe,
-            max_queries,
-            iters,
-            latency,
-            niter,
-            seed,
-            name,
-            json,
-            plot,
-            peer,
-            quiet,
-        } => crate::dataset::run(crate::dataset::Args {
-            base,
-            queries,
-            gt,
-            index_types: index_type,
-            metric,
-            k,
-            nprobe,
-            max_queries,
-            iters,
-            latency,
-            niter,
-            seed,
-            name,
-            json,
-            plot,
-            peers: peer,
-            quiet,
-        }),
+        What::Dataset(args) => crate::dataset::run(args),
         What::Serve {
             index,
             nb,
@@ -448,7 +359,8 @@ fn sustained() -> bool {
     SUSTAINED.load(Ordering::Relaxed)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median of `v` (upper middle for an even count); `v` is not empty.
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }

@@ -4,6 +4,7 @@
 //! single-query calls. A table on stdout, optional JSON and an SVG plot of recall@10 against QPS
 //! (ann-benchmarks style; peers' JSON files drawn beside ours).
 
+use crate::bench::median;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -15,41 +16,60 @@ use wgfaiss::{FlatIndex, Gpu, Index, Metric, SearchParams, index_factory_with};
 
 use crate::search::{add_with_progress, bar};
 
-/// What the command was asked for.
+/// What the command was asked for (`wgfaiss bench dataset`'s options).
+#[derive(clap::Args)]
 pub struct Args {
-    /// Base vectors.
+    /// Base vectors: .fvecs, .bvecs, .npy or IDX (optionally .gz).
+    #[arg(long)]
     pub base: PathBuf,
-    /// Queries.
+    /// Query vectors, same formats.
+    #[arg(long)]
     pub queries: PathBuf,
-    /// Ground truth ids (rows = queries), or computed with the flat index.
+    /// Ground-truth ids (.ivecs or .npy, one row per query); computed with the flat index
+    /// when absent.
+    #[arg(long)]
     pub gt: Option<PathBuf>,
-    /// Semicolon-separated index descriptions.
+    /// Semicolon-separated index descriptions ("Flat;IVF1024,Flat").
+    #[arg(long = "index-type", default_value = "Flat;IVF1024,Flat")]
     pub index_types: String,
-    /// Metric name.
+    /// l2, ip or cosine.
+    #[arg(long, default_value = "l2")]
     pub metric: String,
     /// Comma-separated k values.
+    #[arg(long, default_value = "10")]
     pub k: String,
-    /// Comma-separated nprobe values (IVF indexes).
+    /// Comma-separated nprobe values (IVF indexes; values above nlist are skipped).
+    #[arg(long, default_value = "1,2,4,8,16,32,64,128")]
     pub nprobe: String,
-    /// Use at most this many queries (0: all).
+    /// Use only the first N queries (0: all).
+    #[arg(long, default_value_t = 0)]
     pub max_queries: usize,
-    /// Timed batch searches per case (median).
+    /// Timed batch searches per case (median reported).
+    #[arg(long, default_value_t = 3)]
     pub iters: usize,
-    /// Single-query searches per case for the latency percentiles.
+    /// Single-query searches per case for the latency percentiles (0: none).
+    #[arg(long, default_value_t = 100)]
     pub latency: usize,
-    /// k-means iterations and seed.
+    /// k-means iterations (IVF).
+    #[arg(long, default_value_t = 20)]
     pub niter: usize,
-    /// Seed of k-means.
+    /// k-means seed (IVF).
+    #[arg(long, default_value_t = 1234)]
     pub seed: u64,
-    /// Dataset name for the table, JSON and plot (default: the base file's name).
+    /// Dataset name in the table, JSON and plot (default: the base file's name).
+    #[arg(long)]
     pub name: Option<String>,
-    /// JSON out.
+    /// Write all results as JSON to this file.
+    #[arg(long)]
     pub json: Option<PathBuf>,
-    /// SVG plot out.
+    /// Write an SVG plot of recall@10 against QPS to this file.
+    #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// Peer results (JSON in this command's schema) drawn in the plot.
+    /// Peer results to draw beside ours (JSON from scripts/peer_dataset.py); repeatable.
+    #[arg(long = "peer")]
     pub peers: Vec<PathBuf>,
     /// No progress bars.
+    #[arg(long)]
     pub quiet: bool,
 }
 
@@ -153,11 +173,6 @@ pub fn recall_at(found: &[i64], k: usize, truth: &Matrix<i64>, nq: usize, r: usi
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn ms(v: Option<f64>, digits: usize) -> String {

@@ -2,6 +2,7 @@
 //! 1M x 128, 10 000 queries shape by default), batch and single-query, checked against a CPU
 //! brute force on a sample of queries.
 
+use crate::bench::median;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -18,11 +19,6 @@ struct Row {
     wall_ms: f64,
     qps: f64,
     checked: usize,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Ids of the CPU brute force for query `q` (f64, ties by id).

@@ -3,6 +3,7 @@
 //! plus N(0, I) noise): k-means time, add time, then recall@k and QPS per nprobe against the
 //! flat index's exact results.
 
+use crate::bench::median;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -51,11 +52,6 @@ pub fn around(rng: &mut Rng, centers: &[f32], d: usize, n: usize) -> Vec<f32> {
         );
     }
     out
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 #[allow(clippy::too_many_arguments)]

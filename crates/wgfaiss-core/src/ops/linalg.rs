@@ -416,7 +416,8 @@ pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
     }
     let mut panels = Vec::new();
     let mut batch = gpu.batch(true);
-    let mut keep: Vec<(Gemm, Option<wgpu::BindGroup>)> = Vec::new();
+    // The plans live until the batch is done (the batch holds the bind groups it used).
+    let mut keep: Vec<Gemm> = Vec::new();
     for j0 in (0..k).step_by(pb) {
         let b = pb.min(k - j0);
         let mut p = Panel {
@@ -463,8 +464,7 @@ pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
                 )?;
                 project.record(&mut batch);
                 update.record(&mut batch);
-                keep.push((project, None));
-                keep.push((update, None));
+                keep.extend([project, update]);
                 p.coef.push(c);
             }
         }
@@ -504,8 +504,7 @@ pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
             batch.dispatch(&chol, &bg, (1, 1, 1));
             apply.record(&mut batch);
             batch.copy(temp.raw(), 0, panel.raw(), 0, (b * m * 4) as u64);
-            keep.push((g, Some(bg)));
-            keep.push((apply, None));
+            keep.extend([g, apply]);
             p.factors.push(l);
             p.ratios.push(ratio);
         }
