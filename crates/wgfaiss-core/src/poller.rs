@@ -31,10 +31,10 @@ pub(crate) struct Poller {
     slots: Mutex<Vec<Weak<Mutex<Slot>>>>,
 }
 
-/// How long the thread sleeps between checks when nothing is outstanding, and how long one
-/// device poll waits.
+/// How long the thread sleeps between checks when nothing is outstanding, and between polls
+/// while readbacks are outstanding.
 const IDLE: Duration = Duration::from_millis(50);
-const POLL: Duration = Duration::from_millis(5);
+const POLL: Duration = Duration::from_micros(100);
 const SWEEP: Duration = Duration::from_millis(500);
 
 impl Poller {
@@ -84,15 +84,17 @@ fn run(weak: Weak<GpuInner>) {
         };
         if inner.poller.outstanding.load(Ordering::SeqCst) > 0 {
             // Runs the map callbacks of finished submissions (errors surface through the
-            // device's fault record and the futures' own timeouts).
-            let _ = inner.device.poll(wgpu::PollType::Wait {
-                submission_index: None,
-                timeout: Some(POLL),
-            });
+            // device's fault record and the futures' own timeouts). A non-blocking poll and a
+            // short sleep: a blocking wait for "everything submitted" races with submissions
+            // from other threads in wgpu-core 30 (it panicked in CI on lavapipe).
+            let _ = inner.device.poll(wgpu::PollType::Poll);
             if swept.elapsed() >= SWEEP {
                 swept = Instant::now();
                 inner.poller.sweep();
             }
+            // Do not keep the device alive while sleeping.
+            drop(inner);
+            std::thread::sleep(POLL);
             continue;
         }
         let started = inner
