@@ -5,6 +5,7 @@
 //   the same operations in the same order as the fused kernel's keys.
 // gather_rows: row i of dst (m x n) = row idx[i] of src, zeros where idx[i] is NONE; the
 //   rows' norms likewise (the IVF scan's query blocks).
+// add_rows: x[i * n + j] += v[j] for an m x n row-major matrix (a bias added to every row).
 // fill_lists: m x n (value, NONE) pairs, value = bitcast(p.value) (padding of result lists).
 
 override WG: u32 = 256u;
@@ -30,6 +31,15 @@ fn l2_distances(@builtin(workgroup_id) wid: vec3<u32>,
     let i = (wid.x + wid.y * p.wg_x) * WG + lid;
     if i < p.m * p.n {
         x[i] = max(x[i] + v[i % p.n] + w[i / p.n], 0.0);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn add_rows(@builtin(workgroup_id) wid: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * p.wg_x) * WG + lid;
+    if i < p.m * p.n {
+        x[i] = x[i] + v[i % p.n];
     }
 }
 

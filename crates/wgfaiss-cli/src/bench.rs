@@ -365,6 +365,51 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Keeps the GPU busy for about `WGFAISS_BENCH_WARM_MS` milliseconds (default 300) with
+/// back-to-back 2048³ GEMMs, so that the timing after it runs at full clocks.
+///
+/// Measured on an H100 (2026-11-26, `nvidia-smi` sampled every 250 ms): after a second or so
+/// of host work the SM clock falls from 1980 to 450–615 MHz, and runs of short submissions
+/// with host work between them (a timed loop: submit, wait, read back, check) keep it there:
+/// a 4096³ GEMM then took 16.4 ms instead of 3.35 ms. That was the "slow mode" of earlier
+/// runs. torch's timing loops queue their iterations back to back, which keeps the clock up.
+pub fn warm_clocks(gpu: &Gpu) -> Result<()> {
+    use wgfaiss::ops::gemm::{Gemm, GemmOptions, GemmShape};
+    let ms: u64 = std::env::var("WGFAISS_BENCH_WARM_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    if ms == 0 {
+        return Ok(());
+    }
+    let n = 2048;
+    let a = gpu.upload(&wgfaiss::rng::Rng::new(1).vec(n * n))?;
+    let c = gpu.alloc::<f32>(n * n)?;
+    let plan = Gemm::new(
+        gpu,
+        &a,
+        &a,
+        &c,
+        GemmShape::new(n, n, n),
+        &GemmOptions::default(),
+    )?;
+    let t0 = Instant::now();
+    let mut per_batch = 4;
+    while t0.elapsed().as_millis() < u128::from(ms) {
+        let t = Instant::now();
+        let mut batch = gpu.batch(false);
+        for _ in 0..per_batch {
+            plan.record(&mut batch);
+        }
+        batch.finish()?;
+        // Batches of about 50 ms: long enough to look busy, short enough to stop on time.
+        if t.elapsed().as_millis() < 25 {
+            per_batch *= 2;
+        }
+    }
+    Ok(())
+}
+
 /// Runs `record` in its own timed batch `iters` times after two warm-up runs; returns the
 /// median GPU time (timestamps) and the median wall time with the wait. With `sustained`,
 /// records all runs back to back in one batch instead and returns the mean of each.
@@ -373,6 +418,7 @@ pub fn time(
     iters: usize,
     record: &dyn Fn(&mut Batch<'_>),
 ) -> Result<(Option<f64>, f64)> {
+    warm_clocks(gpu)?;
     if sustained() {
         let mut batch = gpu.batch(true);
         record(&mut batch);

@@ -276,6 +276,7 @@ pub fn run(a: Args) -> Result<()> {
         for &k in &ks {
             for &nprobe in &probes {
                 report.results.push(measure(
+                    &gpu,
                     index.as_ref(),
                     spec,
                     &queries,
@@ -342,7 +343,9 @@ fn exact(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn measure(
+    index_gpu: &Gpu,
     index: &dyn Index,
     spec: &str,
     queries: &Matrix<f32>,
@@ -360,6 +363,7 @@ fn measure(
         .search(&queries.data, k, &params)
         .with_context(|| format!("{spec}, k = {k}, nprobe = {nprobe}"))?;
     let (mut wall, mut gpu) = (Vec::new(), Vec::new());
+    crate::bench::warm_clocks(index_gpu)?;
     for _ in 0..a.iters.max(1) {
         let t = Instant::now();
         let r = index.search(&queries.data, k, &params)?;

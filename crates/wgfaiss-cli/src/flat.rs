@@ -117,6 +117,7 @@ pub fn bench(
                 checked += 1;
             }
             let (mut g, mut w) = (Vec::new(), Vec::new());
+            crate::bench::warm_clocks(&gpu)?;
             for _ in 0..iters {
                 let t = Instant::now();
                 let r = index.search(&queries, k, &timed)?;

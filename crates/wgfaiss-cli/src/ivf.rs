@@ -87,6 +87,7 @@ pub fn bench(
     let queries = around(&mut rng, &c, d, nq);
     let mut ivf = IvfFlatIndex::new(&gpu, d, nlist, Metric::L2)?;
     ivf.kmeans.niter = niter;
+    crate::bench::warm_clocks(&gpu)?;
     let t = Instant::now();
     ivf.train(&base)?;
     let train_s = t.elapsed().as_secs_f64();
@@ -135,6 +136,7 @@ pub fn bench(
             hits += first.ids_of(i).iter().filter(|x| t.contains(x)).count();
         }
         let (mut w, mut g) = (Vec::new(), Vec::new());
+        crate::bench::warm_clocks(&gpu)?;
         for _ in 0..3 {
             let t = Instant::now();
             let r = ivf.search(&queries, k, &timed(nprobe))?;

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use wgfaiss::Gpu;
-use wgfaiss::ops::linalg::{QrDot, QrProject, QrUpdate};
+use wgfaiss::ops::linalg::{QrBlocked, QrDot, QrProject, QrUpdate};
 use wgfaiss::rng::Rng;
 
 use crate::bench::time;
@@ -109,6 +109,7 @@ pub fn bench(shapes: &str, iters: usize, json: Option<std::path::PathBuf>) -> Re
             ];
             for (name, factor) in forms {
                 factor(&gpu, &q, m, k)?;
+                crate::bench::warm_clocks(&gpu)?;
                 let (mut walls, mut gpus) = (Vec::new(), Vec::new());
                 let mut f = None;
                 for _ in 0..iters.min(3) {
@@ -129,6 +130,47 @@ pub fn bench(shapes: &str, iters: usize, json: Option<std::path::PathBuf>) -> Re
                     wall_us: walls[walls.len() / 2] * 1e6,
                     gbps: None,
                     max_rel_err: orthogonality(&f.q, m, k),
+                });
+            }
+            // The blocked QR of a matrix already on the device, Q left there (as
+            // torch.linalg.qr works): plan (unless kept), record, one submission, R read back.
+            // Then the same with the plan kept (a caller factoring one shape again and again).
+            crate::bench::warm_clocks(&gpu)?;
+            let mut kept: Option<QrBlocked> = None;
+            for (name, keep) in [
+                ("QR (blocked, resident)", false),
+                ("QR (blocked, plan kept)", true),
+            ] {
+                let (mut walls, mut gpus) = (Vec::new(), Vec::new());
+                // The first run (pipelines) is left out.
+                for run in 0..iters.min(5) + 1 {
+                    let t = std::time::Instant::now();
+                    let plan = match kept.take() {
+                        Some(p) if keep => p,
+                        _ => QrBlocked::new(&gpu, &gq, m, k)?,
+                    };
+                    let mut batch = gpu.batch(true);
+                    plan.record(&mut batch);
+                    batch.read_after(&plan.ranges());
+                    let report = batch.finish()?;
+                    plan.r_factor(report.reads.into_iter())?;
+                    if run > 0 {
+                        walls.push(t.elapsed().as_secs_f64());
+                        gpus.extend(report.gpu_seconds);
+                    }
+                    kept = Some(plan);
+                }
+                walls.sort_by(f64::total_cmp);
+                gpus.sort_by(f64::total_cmp);
+                let q_dev = gpu.read(kept.as_ref().expect("a run").q())?;
+                rows.push(Row {
+                    m,
+                    k,
+                    kernel: name.into(),
+                    gpu_us: gpus.get(gpus.len() / 2).map(|g| g * 1e6),
+                    wall_us: walls[walls.len() / 2] * 1e6,
+                    gbps: None,
+                    max_rel_err: orthogonality(&q_dev, m, k),
                 });
             }
         }

@@ -9,6 +9,7 @@ use wgpu::util::DeviceExt;
 
 use crate::device::Gpu;
 use crate::error::{Error, Result};
+use crate::staging::ReadBytes;
 
 /// How long a readback may wait for the device before it is an [`Error::Timeout`].
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -104,7 +105,7 @@ impl Gpu {
     }
 
     /// Runs `f` inside an out-of-memory error scope: a failed allocation is an `Err`.
-    fn allocating<R>(&self, what: &str, f: impl FnOnce() -> R) -> Result<R> {
+    pub(crate) fn allocating<R>(&self, what: &str, f: impl FnOnce() -> R) -> Result<R> {
         self.check_fault()?;
         let scope = self
             .device()
@@ -116,14 +117,15 @@ impl Gpu {
         }
     }
 
-    /// Uploads `data` into a new storage buffer: small data through a mapping at creation,
-    /// data over [`STREAM_CHUNK`] streamed in chunks (see [`Gpu::stream_write`]); the host
-    /// holds no second copy of the whole data either way.
+    /// Uploads `data` into a new storage buffer: data under [`crate::staging::POOL_MIN`]
+    /// through a mapping at creation, larger data streamed through reused staging buffers
+    /// (see [`Gpu::stream_write`]); the host holds no second copy of the whole data either way.
     pub fn upload<T: Pod>(&self, data: &[T]) -> Result<GpuBuffer<T>> {
         let size = padded_bytes::<T>(data.len());
         self.check_size(size, "upload")?;
         let bytes = bytemuck::cast_slice::<T, u8>(data);
-        let streamed = bytes.len() > STREAM_CHUNK && bytes.len().is_multiple_of(4);
+        let streamed =
+            bytes.len() as u64 >= crate::staging::POOL_MIN && bytes.len().is_multiple_of(4);
         let buffer = self.allocating("an upload buffer", || {
             self.device().create_buffer(&wgpu::BufferDescriptor {
                 label: Some("wgfaiss upload"),
@@ -268,20 +270,13 @@ impl Gpu {
 
     /// Reads byte ranges `(buffer, offset, size)` back to the host with one copy submission
     /// and one map. Offsets and sizes must be multiples of 4.
-    pub fn read_bytes(&self, ranges: &[(&wgpu::Buffer, u64, u64)]) -> Result<Vec<Vec<u8>>> {
+    pub fn read_bytes(&self, ranges: &[(&wgpu::Buffer, u64, u64)]) -> Result<Vec<ReadBytes>> {
         self.check_fault()?;
         let total: u64 = ranges.iter().map(|r| r.2.div_ceil(4) * 4).sum();
         if total == 0 {
-            return Ok(ranges.iter().map(|_| Vec::new()).collect());
+            return Ok(ranges.iter().map(|_| ReadBytes::default()).collect());
         }
-        let staging = self.allocating("a readback buffer", || {
-            self.device().create_buffer(&wgpu::BufferDescriptor {
-                label: Some("wgfaiss readback"),
-                size: total,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        })?;
+        let staging = self.take_read_staging(total)?;
         let mut enc = self
             .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -304,11 +299,12 @@ impl Gpu {
         let mut out = Vec::with_capacity(ranges.len());
         let mut at = 0usize;
         for &(_, _, size) in ranges {
-            out.push(view[at..at + size as usize].to_vec());
+            out.push(ReadBytes::copy_from(&view[at..at + size as usize]));
             at += size.div_ceil(4) as usize * 4;
         }
         drop(view);
         staging.unmap();
+        self.give_read_staging(staging);
         Ok(out)
     }
 
@@ -333,13 +329,15 @@ impl Gpu {
         }
     }
 
-    /// Writes `bytes` (a multiple of 4) at `offset` of `buffer`. Up to [`STREAM_CHUNK`] it is
-    /// one `write_buffer`; beyond, chunks of that size are staged and submitted one by one,
-    /// with at most two in flight: staging memory stays bounded and is reused, and copying the
-    /// next chunk on the host overlaps the transfer of the previous one. (One `write_buffer`
-    /// of 512 MB took 188 ms on an H200 host: a fresh staging allocation of the whole size.)
+    /// Writes `bytes` (a multiple of 4) at `offset` of `buffer`. Under
+    /// [`crate::staging::POOL_MIN`] it is one `write_buffer`; from there, chunks of up to
+    /// [`STREAM_CHUNK`] are copied into reused mapped staging buffers and submitted one by one,
+    /// at most two in flight: staging memory stays bounded and is not allocated again, and the
+    /// host copy of the next chunk overlaps the transfer of the previous one. (On an H100 host
+    /// `write_buffer` ran at 4.6 GB/s — a fresh staging allocation per call — and reused
+    /// staging at 10.7 GB/s.)
     pub fn stream_write(&self, buffer: &wgpu::Buffer, offset: u64, bytes: &[u8]) -> Result<()> {
-        if bytes.len() <= STREAM_CHUNK {
+        if (bytes.len() as u64) < crate::staging::POOL_MIN || !bytes.len().is_multiple_of(4) {
             self.queue().write_buffer(buffer, offset, bytes);
             return Ok(());
         }
@@ -347,10 +345,30 @@ impl Gpu {
         for (i, chunk) in bytes.chunks(STREAM_CHUNK).enumerate() {
             if pending.len() >= 2 {
                 self.wait(pending.pop_front().expect("two pending"))?;
+                // Runs the map callbacks of finished chunks: their buffers rejoin the ring.
+                let _ = self.device().poll(wgpu::PollType::Poll);
             }
-            self.queue()
-                .write_buffer(buffer, offset + (i * STREAM_CHUNK) as u64, chunk);
-            pending.push_back(self.queue().submit([]));
+            let staging = self.take_write_staging()?;
+            staging
+                .slice(..chunk.len() as u64)
+                .get_mapped_range_mut()
+                .map_err(|e| Error::Gpu(format!("mapping an upload staging buffer: {e}")))?
+                .copy_from_slice(chunk);
+            staging.unmap();
+            let mut enc = self
+                .device()
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgfaiss upload"),
+                });
+            enc.copy_buffer_to_buffer(
+                &staging,
+                0,
+                buffer,
+                offset + (i * STREAM_CHUNK) as u64,
+                chunk.len() as u64,
+            );
+            pending.push_back(self.queue().submit([enc.finish()]));
+            self.give_write_staging(staging);
         }
         Ok(())
     }
@@ -372,7 +390,7 @@ impl Gpu {
     /// Reads a whole typed buffer back.
     pub fn read<T: Pod>(&self, buf: &GpuBuffer<T>) -> Result<Vec<T>> {
         let bytes = (buf.len * size_of::<T>()) as u64;
-        let v = self.read_bytes(&[(&buf.buffer, 0, bytes)])?;
-        Ok(bytemuck::pod_collect_to_vec(&v[0]))
+        let mut v = self.read_bytes(&[(&buf.buffer, 0, bytes)])?;
+        v.pop().expect("one range").into_vec()
     }
 }

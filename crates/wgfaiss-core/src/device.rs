@@ -130,6 +130,8 @@ pub(crate) struct GpuInner {
     pub(crate) fault: Arc<Mutex<Option<String>>>,
     /// The thread that polls the device for asynchronous readbacks.
     pub(crate) poller: crate::poller::Poller,
+    /// Staging buffers kept for reuse.
+    pub(crate) staging: crate::staging::StagingPool,
 }
 
 /// An open GPU: adapter, device, queue, capabilities, tuning, and the kernel cache.
@@ -343,6 +345,7 @@ impl Gpu {
                 kernels: KernelCache::default(),
                 fault,
                 poller: Default::default(),
+                staging: Default::default(),
             }),
         })
     }

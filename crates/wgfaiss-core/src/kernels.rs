@@ -114,6 +114,7 @@ pub const ELEMENTWISE: Family = Family {
     },
     entries: &[
         "l2_distances",
+        "add_rows",
         "gather_rows",
         "fill_lists",
         "map_ids",

@@ -30,6 +30,7 @@ pub mod kernels;
 pub mod ops;
 mod poller;
 pub mod rng;
+pub mod staging;
 pub mod submit;
 pub mod tuning;
 
@@ -39,6 +40,7 @@ pub use wgpu;
 pub use buffer::{GpuBuffer, SplitBuffer};
 pub use device::{Capabilities, CoopMatrixConfig, Gpu, GpuOptions};
 pub use error::{Error, Result};
+pub use staging::ReadBytes;
 pub use submit::{Batch, BatchReport};
 pub use tuning::{Source, Tuning};
 

@@ -7,6 +7,7 @@ use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::Kernel;
 use crate::poller::MapFuture;
+use crate::staging::ReadBytes;
 
 /// Timestamp pairs (one pair per compute pass) a batch can record.
 const MAX_TIMED_PASSES: u32 = 2048;
@@ -29,7 +30,7 @@ pub struct BatchReport {
     /// every pass was timed.
     pub gpu_seconds: Option<f64>,
     /// The bytes of each range asked for with [`Batch::read_after`], in order.
-    pub reads: Vec<Vec<u8>>,
+    pub reads: Vec<ReadBytes>,
 }
 
 /// Records dispatches into an open compute pass and submits a command buffer every
@@ -275,12 +276,7 @@ impl Batch<'_> {
         ranges.append(&mut self.reads);
         let total: u64 = ranges.iter().map(|r| r.2.div_ceil(4) * 4).sum();
         let staging = if total > 0 {
-            let staging = self.gpu.device().create_buffer(&wgpu::BufferDescriptor {
-                label: Some("wgfaiss batch readback"),
-                size: total,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
+            let staging = self.gpu.take_read_staging(total)?;
             let mut at = 0;
             for (buf, offset, size) in &ranges {
                 let size4 = size.div_ceil(4) * 4;
@@ -359,11 +355,12 @@ impl Pending {
             let mut at = 0usize;
             let mut parts = Vec::with_capacity(self.sizes.len());
             for size in &self.sizes {
-                parts.push(view[at..at + *size as usize].to_vec());
+                parts.push(ReadBytes::copy_from(&view[at..at + *size as usize]));
                 at += size.div_ceil(4) as usize * 4;
             }
             drop(view);
             staging.unmap();
+            self.gpu.give_read_staging(staging.clone());
             if self.timed_passes > 0 {
                 let first = parts.remove(0);
                 let ticks: &[u64] = bytemuck::cast_slice(&first);

@@ -310,3 +310,28 @@ fn f16_tensor_core_path() {
         }
     }
 }
+
+#[test]
+fn add_rows_adds_the_row_to_every_row() {
+    use wgfaiss_core::ops::gemm::AddRow;
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("add_rows"));
+    // Several workgroups (257 x 5 > 256) and a length off the workgroup grid.
+    for (m, n) in [(1, 1), (257, 5), (3, 1000)] {
+        let x = rng.vec(m * n + 7);
+        let v = rng.vec(n);
+        let xb = gpu.upload(&x).unwrap();
+        let vb = gpu.upload(&v).unwrap();
+        let plan = AddRow::new(gpu, &xb, &vb, m, n).unwrap();
+        let mut batch = gpu.batch(false);
+        plan.record(&mut batch);
+        batch.finish().unwrap();
+        let got = gpu.read(&xb).unwrap();
+        for i in 0..m * n {
+            assert_eq!(got[i], x[i] + v[i % n], "{m}x{n} at {i}");
+        }
+        // Values past m x n are untouched.
+        assert_eq!(&got[m * n..], &x[m * n..]);
+        assert!(AddRow::new(gpu, &xb, &vb, m + 8, n).is_err());
+    }
+}

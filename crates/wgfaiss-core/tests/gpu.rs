@@ -96,6 +96,34 @@ fn upload_and_readback_round_trip() {
 }
 
 #[test]
+fn staging_buffers_are_reused_and_released() {
+    use wgfaiss_core::staging::{POOL_BYTES, POOL_MIN};
+    // A device of its own: the shared one's pool changes under other tests.
+    let gpu = common::gpu_with_binding_limit(1 << 30);
+    assert_eq!(gpu.staging_bytes(), 0);
+    // 1.5 MiB: above the pool's floor, one upload chunk.
+    let n = (POOL_MIN as usize * 3 / 2) / 4 + 3;
+    let data: Vec<f32> = (0..n).map(|i| (i as f32).sin()).collect();
+    for round in 0..3 {
+        let buf = gpu.upload(&data).unwrap();
+        assert_eq!(gpu.read(&buf).unwrap(), data, "round {round}");
+        let kept = gpu.staging_bytes();
+        // One readback buffer of 2 MiB (and the small ones), at most the ring of upload chunks.
+        assert!((2 * POOL_MIN..=POOL_BYTES).contains(&kept), "kept {kept}");
+    }
+    gpu.release_staging();
+    assert_eq!(gpu.staging_bytes(), 0);
+    let buf = gpu.upload(&data).unwrap();
+    assert_eq!(gpu.read(&buf).unwrap(), data);
+    // Readback bytes become typed vectors only in whole values.
+    let mut reads = gpu.read_bytes(&[(buf.raw(), 0, 12)]).unwrap();
+    let r = reads.pop().unwrap();
+    assert_eq!(r.len(), 12);
+    assert!(r.clone().into_vec::<u64>().is_err());
+    assert_eq!(r.into_vec::<f32>().unwrap(), &data[..3]);
+}
+
+#[test]
 fn split_buffers_respect_the_binding_limit_and_rows() {
     let gpu = common::gpu_with_binding_limit(1000);
     // 1000 bytes round down to 992: 8 rows of 30 floats = 960 bytes per chunk.

@@ -228,9 +228,19 @@ fn bad_input(name: &str, qr: Factorisation) {
     assert!(e.to_string().contains("column 2"), "{name}: {e}");
     assert!(qr(gpu, &a, 3, 4).is_err(), "wide");
     assert!(qr(gpu, &a[..10], m, k).is_err());
-    let mut nan = rng.vec(m * k);
-    nan[7] = f32::NAN;
-    assert!(qr(gpu, &nan, m, k).is_err());
+    // Non-finite entries in the vectorised part and in the tail (m·k = 198, 198 % 8 = 6).
+    let (m, k) = (66, 3);
+    for (at, bad) in [
+        (7, f32::NAN),
+        (101, f32::INFINITY),
+        (197, f32::NEG_INFINITY),
+    ] {
+        let mut x = rng.vec(m * k);
+        x[at] = bad;
+        let e = qr(gpu, &x, m, k).unwrap_err();
+        let want = format!("entry {} of column {} is {bad}", at % m, at / m);
+        assert!(e.to_string().contains(&want), "{name}: {e}");
+    }
 }
 
 /// `cols` orthonormal columns of length `rows` (column-major, f64 Gram–Schmidt twice).
@@ -280,6 +290,18 @@ fn randomized_svd_recovers_a_known_spectrum() {
     };
     let f = svd_topk(gpu, &a, m, n, k, &opts).unwrap();
     assert_eq!((f.s.len(), f.bands), (k, 4));
+    // A well-conditioned subspace: every QR ran on the device.
+    assert_eq!(f.host_fallbacks, 0);
+    // The same on a device-resident matrix; without left vectors only Uᵀ is missing.
+    let dev = gpu.upload(&a).unwrap();
+    let right = SvdOptions {
+        left: false,
+        ..opts
+    };
+    let g = wgfaiss_core::ops::svd::svd_topk_device(gpu, &dev, m, n, k, &right).unwrap();
+    assert!(g.ut.is_empty());
+    assert_eq!((g.s, g.vt), (f.s.clone(), f.vt.clone()));
+    assert!(wgfaiss_core::ops::svd::svd_topk_device(gpu, &dev, m + 1, n, k, &opts).is_err());
     for i in 0..k {
         let rel = (f64::from(f.s[i]) - s[i]).abs() / s[i];
         assert!(rel < 1e-3, "sigma {i}: {} vs {}", f.s[i], s[i]);
@@ -309,6 +331,8 @@ fn randomized_svd_recovers_a_known_spectrum() {
         }
     }
     let f = svd_topk(gpu, &low, m, n, 3, &opts).unwrap();
+    // Dependent columns at f32 precision: the host steps ran.
+    assert!(f.host_fallbacks > 0);
     for (got, want) in f.s.iter().zip(&s) {
         assert!(
             (f64::from(*got) - want).abs() / want < 1e-3,

@@ -423,7 +423,7 @@ impl SearchPlan {
     }
 
     /// Per query `k` (value, position) from the bytes read back.
-    fn parse(&self, index: &FlatIndex, reads: &[Vec<u8>]) -> TopK {
+    fn parse(&self, index: &FlatIndex, reads: &[wgfaiss_core::ReadBytes]) -> TopK {
         match &self.kind {
             PlanKind::Fused(plan) => plan.parse(reads),
             PlanKind::Unfused(plans) => {

@@ -352,7 +352,7 @@ impl DeviceUpdate {
     }
 
     /// (distances, counts, means) from the bytes of [`DeviceUpdate::ranges`].
-    fn parse(out: &[Vec<u8>]) -> (Vec<f32>, Vec<usize>, Vec<f32>) {
+    fn parse(out: &[wgfaiss_core::ReadBytes]) -> (Vec<f32>, Vec<usize>, Vec<f32>) {
         let counts = bytemuck::pod_collect_to_vec::<u8, u32>(&out[1])
             .into_iter()
             .map(|c| c as usize)

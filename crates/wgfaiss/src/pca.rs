@@ -6,14 +6,14 @@
 //! Training centres a sample of at most [`PCA_SAMPLE`] vectors (f64 mean) and takes the top
 //! `d_out` right singular vectors of the centred sample (`ops::svd::svd_topk`; the axes are
 //! the rows of `components`). Applying is one GEMM per chunk of rows that fits a storage
-//! binding: `y = C·(x − mean)` as `X·Cᵀ − mean·Cᵀ` (the bias written into the output first,
-//! then `β = 1`). Whitening divides axis i by `σᵢ / √(n − 1)` (its standard deviation).
+//! binding: `y = C·(x − mean)` as `X·Cᵀ − mean·Cᵀ` (the GEMM, then the bias added to every
+//! row on the device). Whitening divides axis i by `σᵢ / √(n − 1)` (its standard deviation).
 
 use std::path::Path;
 
-use wgfaiss_core::ops::gemm::{Gemm, GemmOptions, GemmShape};
+use wgfaiss_core::ops::gemm::{AddRow, Gemm, GemmOptions, GemmShape};
 use wgfaiss_core::ops::svd::{SvdOptions, svd_topk};
-use wgfaiss_core::{Error, Gpu, Result};
+use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
 use crate::index::{Index, Metric, SearchParams, SearchResult, check_vectors};
 use crate::persist::{KIND_PCA, Reader, Writer};
@@ -111,6 +111,7 @@ impl PcaTransform {
             self.d_out,
             &SvdOptions {
                 iters: 6,
+                left: false,
                 ..Default::default()
             },
         )?;
@@ -129,21 +130,62 @@ impl PcaTransform {
         Ok(())
     }
 
-    /// `C·(x − mean)` for each row of `data` (`n × d_in`), on the GPU: `n × d_out`.
+    /// `C·(x − mean)` for each row of `data` (`n × d_in`), on the GPU: `n × d_out`. Rows are
+    /// uploaded and mapped in chunks that fit a storage binding ([`PcaTransform::apply_gpu`]).
     pub fn apply(&self, data: &[f32]) -> Result<Vec<f32>> {
         if !self.is_trained() {
             return Err(Error::InvalidArgument("PCA: not trained".into()));
         }
         let n = check_vectors(data, self.d_in, "PCA apply")?;
         let (di, dout) = (self.d_in, self.d_out);
-        let mut out = Vec::with_capacity(n * dout);
         if n == 0 {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        // bias = mean·Cᵀ, written into every output row, then y = X·Cᵀ − bias (β = 1).
+        let limit = self.gpu.max_binding_bytes() as usize / 4;
+        let chunk = (limit / di).min(limit / dout).clamp(1, n);
+        let maps = self.device_maps()?;
+        let mut out: Vec<f32> = Vec::new();
+        for part in data.chunks(chunk * di) {
+            let rows = part.len() / di;
+            let x = self.gpu.upload(part)?;
+            let (y, mut batch) = self.record_apply(&maps, &x, rows)?;
+            batch.read_after(&[(y.raw(), 0, (rows * dout * 4) as u64)]);
+            let report = batch.finish()?;
+            let mapped = report.reads.into_iter().next().expect("one read");
+            if out.is_empty() && rows == n {
+                out = mapped.into_vec()?;
+            } else {
+                out.extend(mapped.into_vec::<f32>()?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`PcaTransform::apply`] on rows already on the device (`x` holds `n × d_in` values,
+    /// within one storage binding): a new device buffer of `n × d_out`, and the GPU time of the
+    /// map (timestamps; `None` without them). The rows must be finite (not checked here).
+    pub fn apply_gpu(&self, x: &GpuBuffer<f32>, n: usize) -> Result<(GpuBuffer<f32>, Option<f64>)> {
+        if !self.is_trained() {
+            return Err(Error::InvalidArgument("PCA: not trained".into()));
+        }
+        if n == 0 || n.checked_mul(self.d_in).is_none_or(|len| len > x.len()) {
+            return Err(Error::InvalidArgument(format!(
+                "PCA apply: a buffer of {} values does not hold {n} rows of {}",
+                x.len(),
+                self.d_in
+            )));
+        }
+        let maps = self.device_maps()?;
+        let (y, batch) = self.record_apply(&maps, x, n)?;
+        let report = batch.finish()?;
+        Ok((y, report.gpu_seconds))
+    }
+
+    /// The components and the negated bias `−mean·Cᵀ` on the device.
+    fn device_maps(&self) -> Result<(GpuBuffer<f32>, GpuBuffer<f32>)> {
         let bias: Vec<f32> = self
             .components
-            .chunks(di)
+            .chunks(self.d_in)
             .map(|c| {
                 -(c.iter()
                     .zip(&self.mean)
@@ -151,26 +193,28 @@ impl PcaTransform {
                     .sum::<f64>() as f32)
             })
             .collect();
-        let comps = self.gpu.upload(&self.components)?;
-        let limit = self.gpu.max_binding_bytes() as usize / 4;
-        let chunk = (limit / di).min(limit / dout).clamp(1, n);
-        for part in data.chunks(chunk * di) {
-            let rows = part.len() / di;
-            let x = self.gpu.upload(part)?;
-            let y = self.gpu.upload(&bias.repeat(rows))?;
-            let shape = GemmShape {
-                trans_b: true,
-                beta: 1.0,
-                ..GemmShape::new(rows, dout, di)
-            };
-            let gemm = Gemm::new(&self.gpu, &x, &comps, &y, shape, &GemmOptions::default())?;
-            let mut batch = self.gpu.batch(false);
-            gemm.record(&mut batch);
-            batch.read_after(&[(y.raw(), 0, (rows * dout * 4) as u64)]);
-            let report = batch.finish()?;
-            out.extend(bytemuck::pod_collect_to_vec::<u8, f32>(&report.reads[0]));
-        }
-        Ok(out)
+        Ok((self.gpu.upload(&self.components)?, self.gpu.upload(&bias)?))
+    }
+
+    /// Records `Y = X·Cᵀ`, then `Y += −mean·Cᵀ` per row, into a new (timed) batch.
+    fn record_apply(
+        &self,
+        (comps, bias): &(GpuBuffer<f32>, GpuBuffer<f32>),
+        x: &GpuBuffer<f32>,
+        rows: usize,
+    ) -> Result<(GpuBuffer<f32>, wgfaiss_core::Batch<'_>)> {
+        let (di, dout) = (self.d_in, self.d_out);
+        let y = self.gpu.alloc::<f32>(rows * dout)?;
+        let shape = GemmShape {
+            trans_b: true,
+            ..GemmShape::new(rows, dout, di)
+        };
+        let gemm = Gemm::new(&self.gpu, x, comps, &y, shape, &GemmOptions::default())?;
+        let add = AddRow::new(&self.gpu, &y, bias, rows, dout)?;
+        let mut batch = self.gpu.batch(true);
+        gemm.record(&mut batch);
+        add.record(&mut batch);
+        Ok((y, batch))
     }
 
     /// The inverse map on the host, `x ≈ Cᵀ·y + mean` (exact on the span of the axes; with

@@ -67,6 +67,26 @@ fn axes_map_and_inverse() {
             );
         }
     }
+    // Device-resident rows give the same map; so do small bindings (the rows split into
+    // 2 KiB bindings: chunks of 12 rows of d = 40, 125 of them).
+    let xb = gpu.upload(&x).unwrap();
+    let (yb, _) = pca.apply_gpu(&xb, n).unwrap();
+    assert_eq!(gpu.read(&yb).unwrap(), y);
+    assert!(pca.apply_gpu(&xb, n + 1).is_err());
+    let small = common::gpu_with_binding_limit(2048);
+    let mut chunked = PcaTransform::new(&small, d, dout, false).unwrap();
+    chunked.mean = pca.mean.clone();
+    chunked.components = pca.components.clone();
+    chunked.singular_values = pca.singular_values.clone();
+    // (Row blocks of 12 take the GEMM's small-M, split-K form: another summation order.)
+    let got = chunked.apply(&x).unwrap();
+    assert_eq!(got.len(), y.len());
+    let worst = got
+        .iter()
+        .zip(&y)
+        .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "chunked apply differs by {worst}");
     // The data lies in the span of 5 axes (noise 0.001): the inverse recovers it.
     let back = pca.reverse(&y).unwrap();
     let worst = x

@@ -933,3 +933,54 @@ impl Gpu {
             .collect())
     }
 }
+
+/// A planned `x[i][j] += v[j]` over an `m × n` row-major matrix: a bias added to every row
+/// (`add_rows`), the epilogue of affine maps such as PCA's `X·Cᵀ − mean·Cᵀ`.
+pub struct AddRow {
+    kernel: Arc<Kernel>,
+    group: wgpu::BindGroup,
+    grid: (u32, u32, u32),
+}
+
+impl AddRow {
+    /// Plans the update of the first `m × n` values of `x` with the `n` values of `v`.
+    pub fn new(
+        gpu: &Gpu,
+        x: &GpuBuffer<f32>,
+        v: &GpuBuffer<f32>,
+        m: usize,
+        n: usize,
+    ) -> Result<AddRow> {
+        let len = m
+            .checked_mul(n)
+            .filter(|&l| l <= x.len() && l <= u32::MAX as usize);
+        let Some(len) = len.filter(|_| n > 0 && v.len() >= n) else {
+            return Err(Error::InvalidArgument(format!(
+                "add_rows: {m} x {n} over a buffer of {} with a row of {}",
+                x.len(),
+                v.len()
+            )));
+        };
+        let kernel = gpu.kernel(&crate::kernels::ELEMENTWISE, "add_rows", &[("WG", 256)])?;
+        let (gx, gy) = gpu.grid((len as u32).div_ceil(256).max(1));
+        let params = gpu.uniform(&[m as u32, n as u32, gx, 0]);
+        let group = gpu.bind(
+            &kernel,
+            &[
+                (0, params.as_entire_binding()),
+                (1, x.binding()),
+                (2, v.binding()),
+            ],
+        );
+        Ok(AddRow {
+            kernel,
+            group,
+            grid: (gx, gy, 1),
+        })
+    }
+
+    /// Records the update.
+    pub fn record(&self, batch: &mut Batch<'_>) {
+        batch.dispatch(&self.kernel, &self.group, self.grid);
+    }
+}

@@ -717,7 +717,7 @@ impl KnnPlan {
     }
 
     /// The result from the ranges [`Self::read_after`] asked for.
-    pub fn parse(&self, reads: &[Vec<u8>]) -> TopK {
+    pub fn parse(&self, reads: &[crate::ReadBytes]) -> TopK {
         self.merge.parse(reads)
     }
 }
@@ -952,7 +952,7 @@ impl ItemKnnPlan {
     }
 
     /// The result from the ranges [`Self::read_after`] asked for.
-    pub fn parse(&self, reads: &[Vec<u8>]) -> TopK {
+    pub fn parse(&self, reads: &[crate::ReadBytes]) -> TopK {
         self.merge.parse(reads)
     }
 }
@@ -1083,7 +1083,7 @@ impl TiledKnn {
     }
 
     /// The result from the ranges [`Self::read_after`] asked for (ids offset as by `read`).
-    pub fn parse(&self, reads: &[Vec<u8>]) -> TopK {
+    pub fn parse(&self, reads: &[crate::ReadBytes]) -> TopK {
         self.offset(self.select.parse(reads))
     }
 

@@ -17,6 +17,7 @@ use crate::buffer::GpuBuffer;
 use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::{Kernel, QR_SIMPLE, QR_SUBGROUP};
+use crate::staging::ReadBytes;
 use crate::submit::Batch;
 
 /// How `c = Qᵀv` is computed.
@@ -260,7 +261,7 @@ pub struct Qr {
 /// columns, one readback. A column that is (numerically) a combination of the previous ones
 /// is an error naming it.
 pub fn qr(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
-    check_qr_input(a, m, k)?;
+    let scale = check_qr_input(a, m, k)?;
     let q = gpu.upload(a)?;
     let w = gpu.alloc::<f32>(m)?;
     let w2 = gpu.alloc::<f32>(m)?;
@@ -319,15 +320,15 @@ pub fn qr(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
         (rdiag.raw(), 0, (k * 4) as u64),
     ]);
     let report = batch.finish()?;
-    let out = &report.reads;
-    let qv: Vec<f32> = bytemuck::pod_collect_to_vec(&out[0]);
+    let mut out = report.reads;
+    let qv: Vec<f32> = std::mem::take(&mut out[0]).into_vec()?;
     let (s1, s2): (Vec<f32>, Vec<f32>) = (
         bytemuck::pod_collect_to_vec(&out[1]),
         bytemuck::pod_collect_to_vec(&out[2]),
     );
     let diag: Vec<f32> = bytemuck::pod_collect_to_vec(&out[3]);
     // R[i][j] (row-major) from column j's coefficients.
-    check_rank(a, diag.iter().copied(), m)?;
+    check_rank(scale, diag.iter().copied(), m)?;
     let mut r = vec![0.0f32; k * k];
     for j in 0..k {
         for i in 0..j {
@@ -345,15 +346,31 @@ pub fn qr(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
 /// Columns per panel of [`qr_blocked`] (the Cholesky kernel's limit).
 pub const QR_PANEL: usize = 32;
 
-/// The input checks shared by both factorisations.
-fn check_qr_input(a: &[f32], m: usize, k: usize) -> Result<()> {
+/// The input checks shared by both factorisations; the largest |entry| (the scale of the
+/// rank test), from the same pass over the data.
+fn check_qr_input(a: &[f32], m: usize, k: usize) -> Result<f32> {
     if k == 0 || m == 0 || k > m || m.checked_mul(k) != Some(a.len()) {
         return Err(Error::InvalidArgument(format!(
             "QR: {} values are not a tall {m} x {k} matrix (need 1 <= k <= m)",
             a.len()
         )));
     }
-    if let Some(i) = a.iter().position(|v| !v.is_finite()) {
+    // Eight lanes, so that the loop vectorises.
+    let (mut lanes, mut bad) = ([0.0f32; 8], false);
+    let chunks = a.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            let v = v.abs();
+            bad |= !v.is_finite();
+            *l = l.max(v);
+        }
+    }
+    for v in tail {
+        bad |= !v.is_finite();
+        lanes[0] = lanes[0].max(v.abs());
+    }
+    if bad && let Some(i) = a.iter().position(|v| !v.is_finite()) {
         return Err(Error::InvalidArgument(format!(
             "QR: entry {} of column {} is {}",
             i % m,
@@ -361,17 +378,14 @@ fn check_qr_input(a: &[f32], m: usize, k: usize) -> Result<()> {
             a[i]
         )));
     }
-    Ok(())
+    Ok(lanes.into_iter().fold(0.0f32, f32::max))
 }
 
 /// The rank test both factorisations apply to R's diagonal: a column whose remainder after
-/// projection is at rounding level of the largest entry is a combination of those before it.
-fn check_rank(a: &[f32], diag: impl Iterator<Item = f32>, m: usize) -> Result<()> {
-    let scale = a
-        .iter()
-        .map(|v| v.abs())
-        .fold(0.0f32, f32::max)
-        .max(f32::MIN_POSITIVE);
+/// projection is at rounding level of the largest entry (`scale`, from [`check_qr_input`]) is
+/// a combination of those before it.
+fn check_rank(scale: f32, diag: impl Iterator<Item = f32>, m: usize) -> Result<()> {
+    let scale = scale.max(f32::MIN_POSITIVE);
     for (j, d) in diag.enumerate() {
         if d.is_nan() || d <= scale * 1e-6 * (m as f32).sqrt() {
             return Err(Error::InvalidArgument(format!(
@@ -383,210 +397,277 @@ fn check_rank(a: &[f32], diag: impl Iterator<Item = f32>, m: usize) -> Result<()
 }
 
 /// QR of `a` (`m × k`, column-major, k ≤ m) by block Gram–Schmidt with re-orthogonalisation
-/// (BCGS2) and shifted CholeskyQR3 panels, all on the device in one submission: for each
-/// panel of up to [`QR_PANEL`] columns, twice `C = Q_prevᵀP` and `P −= Q_prev·C` (GEMMs), then
-/// three times the panel's Gram matrix `PᵀP` (GEMM), its Cholesky factor and inverse (one
-/// workgroup, `qr_chol`; the first pass shifted so it exists for ill-conditioned panels) and
-/// `P ← P·R⁻¹` (GEMM). The work is GEMMs instead of the column-by-column kernels of [`qr`].
-/// Same contract as [`qr`], including the error for dependent columns: a column whose pivot
-/// in an unshifted Cholesky pass falls below 1e-5 of its diagonal (the panel is already
+/// (BCGS2) and shifted CholeskyQR3 panels, all on the device in one submission (see
+/// [`QrBlocked`]). The work is GEMMs instead of the column-by-column kernels of [`qr`]. Same
+/// contract as [`qr`], including the error for dependent columns: a column whose pivot in an
+/// unshifted Cholesky pass falls below 1e-5 of its diagonal (the panel is already
 /// orthonormalised once by then, so that means a condition number beyond ~10⁵, at f32's
 /// limit) is reported — stricter than [`qr`] for nearly dependent columns.
 pub fn qr_blocked(gpu: &Gpu, a: &[f32], m: usize, k: usize) -> Result<Qr> {
-    use crate::ops::gemm::{Gemm, GemmOptions, GemmShape};
-    check_qr_input(a, m, k)?;
-    // Rows of these row-major buffers are A's columns (A is column-major).
+    let scale = check_qr_input(a, m, k)?;
     let x = gpu.upload(a)?;
-    let q_all = gpu.alloc::<f32>(m * k)?;
-    let pb = QR_PANEL.min(k);
-    let panel = gpu.alloc::<f32>(pb * m)?;
-    let temp = gpu.alloc::<f32>(pb * m)?;
-    let gram = gpu.alloc::<f32>(pb * pb)?;
-    let linv = gpu.alloc::<f32>(pb * pb)?;
-    let chol = gpu.kernel(&QR_SIMPLE, "qr_chol", &[("WG", WG)])?;
-    let opts = GemmOptions::default();
-    // Per panel: its first column, width, projection coefficient buffers (two passes) and
-    // the three Cholesky factors.
-    struct Panel {
-        j0: usize,
-        b: usize,
-        coef: Vec<GpuBuffer<f32>>,
-        factors: Vec<GpuBuffer<f32>>,
-        ratios: Vec<GpuBuffer<f32>>,
-    }
-    let mut panels = Vec::new();
+    let plan = QrBlocked::new(gpu, &x, m, k)?;
     let mut batch = gpu.batch(true);
-    // The plans live until the batch is done (the batch holds the bind groups it used).
-    let mut keep: Vec<Gemm> = Vec::new();
-    for j0 in (0..k).step_by(pb) {
-        let b = pb.min(k - j0);
-        let mut p = Panel {
-            j0,
-            b,
-            coef: Vec::new(),
-            factors: Vec::new(),
-            ratios: Vec::new(),
-        };
-        batch.copy(
-            x.raw(),
-            (j0 * m * 4) as u64,
-            panel.raw(),
-            0,
-            (b * m * 4) as u64,
-        );
-        if j0 > 0 {
-            for _ in 0..2 {
-                let c = gpu.alloc::<f32>(b * j0)?;
-                // C (b × j0) = P (b × m) · Q_prevᵀ, Q_prev = the first j0 rows of Q.
-                let project = Gemm::new(
-                    gpu,
-                    &panel,
-                    &q_all,
-                    &c,
-                    GemmShape {
-                        trans_b: true,
-                        ..GemmShape::new(b, j0, m)
-                    },
-                    &opts,
-                )?;
-                // P −= C · Q_prev.
-                let update = Gemm::new(
-                    gpu,
-                    &c,
-                    &q_all,
-                    &panel,
-                    GemmShape {
-                        alpha: -1.0,
-                        beta: 1.0,
-                        ..GemmShape::new(b, m, j0)
-                    },
-                    &opts,
-                )?;
-                project.record(&mut batch);
-                update.record(&mut batch);
-                keep.extend([project, update]);
-                p.coef.push(c);
-            }
-        }
-        for pass in 0..3 {
-            let l = gpu.alloc::<f32>(b * b)?;
-            let ratio = gpu.alloc::<f32>(b)?;
-            let g = Gemm::new(
-                gpu,
-                &panel,
-                &panel,
-                &gram,
-                GemmShape {
-                    trans_b: true,
-                    ..GemmShape::new(b, b, m)
-                },
-                &opts,
-            )?;
-            let params = gpu.uniform(&Params {
-                m: m as u32,
-                k: b as u32,
-                wg_x: 1,
-                _pad: u32::from(pass == 0),
-            });
-            let bg = gpu.bind(
-                &chol,
-                &[
-                    (0, params.as_entire_binding()),
-                    (10, gram.binding()),
-                    (11, l.binding()),
-                    (12, linv.binding()),
-                    (13, ratio.binding()),
-                ],
-            );
-            // T (b × m) = L⁻¹ · P, i.e. the columns P·R⁻¹ with R = Lᵀ.
-            let apply = Gemm::new(gpu, &linv, &panel, &temp, GemmShape::new(b, m, b), &opts)?;
-            g.record(&mut batch);
-            batch.dispatch(&chol, &bg, (1, 1, 1));
-            apply.record(&mut batch);
-            batch.copy(temp.raw(), 0, panel.raw(), 0, (b * m * 4) as u64);
-            keep.extend([g, apply]);
-            p.factors.push(l);
-            p.ratios.push(ratio);
-        }
-        batch.copy(
-            panel.raw(),
-            0,
-            q_all.raw(),
-            (j0 * m * 4) as u64,
-            (b * m * 4) as u64,
-        );
-        panels.push(p);
-    }
-    let mut ranges: Vec<(&wgpu::Buffer, u64, u64)> = vec![(q_all.raw(), 0, (m * k * 4) as u64)];
-    for p in &panels {
-        for c in p.coef.iter().chain(&p.factors).chain(&p.ratios) {
-            ranges.push((c.raw(), 0, (c.len() * 4) as u64));
-        }
-    }
+    plan.record(&mut batch);
+    let mut ranges = vec![(plan.q().raw(), 0, (m * k * 4) as u64)];
+    ranges.extend(plan.ranges());
     batch.read_after(&ranges);
     let report = batch.finish()?;
-    drop(keep);
     let mut reads = report.reads.into_iter();
-    let qv: Vec<f32> = bytemuck::pod_collect_to_vec(&reads.next().expect("Q"));
-    let mut r = vec![0.0f32; k * k];
-    for p in &panels {
-        let (j0, b) = (p.j0, p.b);
-        // R[i][j0 + jj] for i < j0: the two passes' coefficients, C[jj][i].
-        let coefs: Vec<Vec<f32>> = (0..p.coef.len())
-            .map(|_| bytemuck::pod_collect_to_vec(&reads.next().expect("coefficients")))
-            .collect();
-        for c in &coefs {
-            for jj in 0..b {
-                for i in 0..j0 {
-                    r[i * k + j0 + jj] += c[jj * j0 + i];
-                }
-            }
-        }
-        // The panel's block: R3·R2·R1 with R = Lᵀ (upper), in f64.
-        let mut block = vec![0.0f64; b * b];
-        for i in 0..b {
-            block[i * b + i] = 1.0;
-        }
-        for _ in 0..3 {
-            let l: Vec<f32> = bytemuck::pod_collect_to_vec(&reads.next().expect("factor"));
-            // block ← Lᵀ · block (the later pass multiplies from the left).
-            let mut next = vec![0.0f64; b * b];
-            for i in 0..b {
-                for t in i..b {
-                    let lt = f64::from(l[t * b + i]);
-                    for c in 0..b {
-                        next[i * b + c] += lt * block[t * b + c];
-                    }
-                }
-            }
-            block = next;
-        }
-        for i in 0..b {
-            for c in i..b {
-                r[(j0 + i) * k + j0 + c] = block[i * b + c] as f32;
-            }
-        }
-        // A pivot that vanishes in an unshifted pass (the panel already orthonormalised
-        // once) marks a column dependent on those before it.
-        for pass in 0..3 {
-            let ratio: Vec<f32> = bytemuck::pod_collect_to_vec(&reads.next().expect("ratios"));
-            if pass == 0 {
-                continue;
-            }
-            if let Some(j) = ratio.iter().position(|&x| x.is_nan() || x < 1e-5) {
-                return Err(Error::InvalidArgument(format!(
-                    "QR: column {} is (numerically) a combination of the columns before it",
-                    j0 + j
-                )));
-            }
-        }
-    }
-    check_rank(a, (0..k).map(|j| r[j * k + j]), m)?;
+    let qv: Vec<f32> = reads.next().expect("Q").into_vec()?;
+    let r = plan.r_factor(reads)?;
+    check_rank(scale, (0..k).map(|j| r[j * k + j]), m)?;
     Ok(Qr {
         q: qv,
         r,
         gpu_seconds: report.gpu_seconds,
     })
+}
+
+/// One panel of [`QrBlocked`]: its GEMMs, Cholesky bind groups and the buffers read back.
+struct QrPanel {
+    j0: usize,
+    b: usize,
+    /// Two passes of (C = P·Q_prevᵀ, P −= C·Q_prev).
+    passes: Vec<(Gemm, Gemm)>,
+    /// Three passes of (Gram, Cholesky bind group, P·R⁻¹).
+    chol: Vec<(Gemm, wgpu::BindGroup, Gemm)>,
+    coef: Vec<GpuBuffer<f32>>,
+    factors: Vec<GpuBuffer<f32>>,
+    ratios: Vec<GpuBuffer<f32>>,
+}
+
+use crate::ops::gemm::{Gemm, GemmOptions, GemmShape};
+
+/// A planned blocked QR of a device matrix: `m × k` column-major (`k` rows of `m` values,
+/// row-major), k ≤ m, read from the input buffer and left in [`QrBlocked::q`]. For each panel
+/// of up to [`QR_PANEL`] columns, twice `C = Q_prevᵀP` and `P −= Q_prev·C` (GEMMs), then three
+/// times the panel's Gram matrix `PᵀP` (GEMM), its Cholesky factor and inverse (one workgroup,
+/// `qr_chol`; the first pass shifted so it exists for ill-conditioned panels) and `P ← P·R⁻¹`
+/// (GEMM). Record it into any batch; read back [`QrBlocked::ranges`] after it and pass them to
+/// [`QrBlocked::r_factor`] for R (and the dependent-column check).
+pub struct QrBlocked {
+    m: usize,
+    k: usize,
+    x: wgpu::Buffer,
+    q_all: GpuBuffer<f32>,
+    panel: GpuBuffer<f32>,
+    temp: GpuBuffer<f32>,
+    chol: Arc<Kernel>,
+    panels: Vec<QrPanel>,
+}
+
+impl QrBlocked {
+    /// Plans the factorisation of `x` (at least `m·k` values).
+    pub fn new(gpu: &Gpu, x: &GpuBuffer<f32>, m: usize, k: usize) -> Result<QrBlocked> {
+        if k == 0 || m == 0 || k > m || m.checked_mul(k).is_none_or(|n| n > x.len()) {
+            return Err(Error::InvalidArgument(format!(
+                "QR: a buffer of {} values is not a tall {m} x {k} matrix (need 1 <= k <= m)",
+                x.len()
+            )));
+        }
+        let q_all = gpu.alloc::<f32>(m * k)?;
+        let pb = QR_PANEL.min(k);
+        let panel = gpu.alloc::<f32>(pb * m)?;
+        let temp = gpu.alloc::<f32>(pb * m)?;
+        let gram = gpu.alloc::<f32>(pb * pb)?;
+        let linv = gpu.alloc::<f32>(pb * pb)?;
+        let chol = gpu.kernel(&QR_SIMPLE, "qr_chol", &[("WG", WG)])?;
+        let opts = GemmOptions::default();
+        let mut panels = Vec::new();
+        for j0 in (0..k).step_by(pb) {
+            let b = pb.min(k - j0);
+            let mut p = QrPanel {
+                j0,
+                b,
+                passes: Vec::new(),
+                chol: Vec::new(),
+                coef: Vec::new(),
+                factors: Vec::new(),
+                ratios: Vec::new(),
+            };
+            if j0 > 0 {
+                for _ in 0..2 {
+                    let c = gpu.alloc::<f32>(b * j0)?;
+                    // C (b × j0) = P (b × m) · Q_prevᵀ, Q_prev = the first j0 rows of Q.
+                    let project = Gemm::new(
+                        gpu,
+                        &panel,
+                        &q_all,
+                        &c,
+                        GemmShape {
+                            trans_b: true,
+                            ..GemmShape::new(b, j0, m)
+                        },
+                        &opts,
+                    )?;
+                    // P −= C · Q_prev.
+                    let update = Gemm::new(
+                        gpu,
+                        &c,
+                        &q_all,
+                        &panel,
+                        GemmShape {
+                            alpha: -1.0,
+                            beta: 1.0,
+                            ..GemmShape::new(b, m, j0)
+                        },
+                        &opts,
+                    )?;
+                    p.passes.push((project, update));
+                    p.coef.push(c);
+                }
+            }
+            for pass in 0..3 {
+                let l = gpu.alloc::<f32>(b * b)?;
+                let ratio = gpu.alloc::<f32>(b)?;
+                let g = Gemm::new(
+                    gpu,
+                    &panel,
+                    &panel,
+                    &gram,
+                    GemmShape {
+                        trans_b: true,
+                        ..GemmShape::new(b, b, m)
+                    },
+                    &opts,
+                )?;
+                let params = gpu.uniform(&Params {
+                    m: m as u32,
+                    k: b as u32,
+                    wg_x: 1,
+                    _pad: u32::from(pass == 0),
+                });
+                let bg = gpu.bind(
+                    &chol,
+                    &[
+                        (0, params.as_entire_binding()),
+                        (10, gram.binding()),
+                        (11, l.binding()),
+                        (12, linv.binding()),
+                        (13, ratio.binding()),
+                    ],
+                );
+                // T (b × m) = L⁻¹ · P, i.e. the columns P·R⁻¹ with R = Lᵀ.
+                let apply = Gemm::new(gpu, &linv, &panel, &temp, GemmShape::new(b, m, b), &opts)?;
+                p.chol.push((g, bg, apply));
+                p.factors.push(l);
+                p.ratios.push(ratio);
+            }
+            panels.push(p);
+        }
+        Ok(QrBlocked {
+            m,
+            k,
+            x: x.raw().clone(),
+            q_all,
+            panel,
+            temp,
+            chol,
+            panels,
+        })
+    }
+
+    /// The orthonormal factor (`m × k` column-major) once the recorded work has run.
+    pub fn q(&self) -> &GpuBuffer<f32> {
+        &self.q_all
+    }
+
+    /// Records the factorisation.
+    pub fn record(&self, batch: &mut Batch<'_>) {
+        let (m, panel, temp) = (self.m, self.panel.raw(), self.temp.raw());
+        for p in &self.panels {
+            let bytes = (p.b * m * 4) as u64;
+            batch.copy(&self.x, (p.j0 * m * 4) as u64, panel, 0, bytes);
+            for (project, update) in &p.passes {
+                project.record(batch);
+                update.record(batch);
+            }
+            for (g, bg, apply) in &p.chol {
+                g.record(batch);
+                batch.dispatch(&self.chol, bg, (1, 1, 1));
+                apply.record(batch);
+                batch.copy(temp, 0, panel, 0, bytes);
+            }
+            batch.copy(panel, 0, self.q_all.raw(), (p.j0 * m * 4) as u64, bytes);
+        }
+    }
+
+    /// The small buffers to read back after the recorded work, for [`QrBlocked::r_factor`].
+    pub fn ranges(&self) -> Vec<(&wgpu::Buffer, u64, u64)> {
+        let mut ranges = Vec::new();
+        for p in &self.panels {
+            for c in p.coef.iter().chain(&p.factors).chain(&p.ratios) {
+                ranges.push((c.raw(), 0, (c.len() * 4) as u64));
+            }
+        }
+        ranges
+    }
+
+    /// R (`k × k`, row-major, upper triangular) from the reads of [`QrBlocked::ranges`], in
+    /// order; an error names a column whose pivot vanished in an unshifted pass (dependent on
+    /// the columns before it).
+    pub fn r_factor(&self, mut reads: impl Iterator<Item = ReadBytes>) -> Result<Vec<f32>> {
+        let k = self.k;
+        let mut next = || -> Result<Vec<f32>> {
+            reads
+                .next()
+                .ok_or_else(|| Error::InvalidArgument("QR: fewer reads than planned".into()))?
+                .into_vec()
+        };
+        let mut r = vec![0.0f32; k * k];
+        for p in &self.panels {
+            let (j0, b) = (p.j0, p.b);
+            // R[i][j0 + jj] for i < j0: the two passes' coefficients, C[jj][i].
+            for _ in 0..p.coef.len() {
+                let c = next()?;
+                for jj in 0..b {
+                    for i in 0..j0 {
+                        r[i * k + j0 + jj] += c[jj * j0 + i];
+                    }
+                }
+            }
+            // The panel's block: R3·R2·R1 with R = Lᵀ (upper), in f64.
+            let mut block = vec![0.0f64; b * b];
+            for i in 0..b {
+                block[i * b + i] = 1.0;
+            }
+            for _ in 0..p.factors.len() {
+                let l = next()?;
+                // block ← Lᵀ · block (the later pass multiplies from the left).
+                let mut prod = vec![0.0f64; b * b];
+                for i in 0..b {
+                    for t in i..b {
+                        let lt = f64::from(l[t * b + i]);
+                        for c in 0..b {
+                            prod[i * b + c] += lt * block[t * b + c];
+                        }
+                    }
+                }
+                block = prod;
+            }
+            for i in 0..b {
+                for c in i..b {
+                    r[(j0 + i) * k + j0 + c] = block[i * b + c] as f32;
+                }
+            }
+            // A pivot that vanishes in an unshifted pass (the panel already orthonormalised
+            // once) marks a column dependent on those before it.
+            for pass in 0..p.ratios.len() {
+                let ratio = next()?;
+                if pass == 0 {
+                    continue;
+                }
+                if let Some(j) = ratio.iter().position(|&x| x.is_nan() || x < 1e-5) {
+                    return Err(Error::InvalidArgument(format!(
+                        "QR: column {} is (numerically) a combination of the columns before it",
+                        j0 + j
+                    )));
+                }
+            }
+        }
+        Ok(r)
+    }
 }
 
 impl Gpu {

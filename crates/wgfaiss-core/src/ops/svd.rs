@@ -2,10 +2,15 @@
 //!
 //! For `A` (`m × n`, row-major) and `r = k + oversample` random start vectors `V`, each
 //! iteration is `V ← QR(Aᵀ(A·V))`: the Z-step is two GEMMs per band of `svd.band` columns of
-//! `V` (`Y = A·V_band`, then `W = Aᵀ·Y`), bands recorded as independent work in one submission,
-//! then the blocked QR ([`super::linalg::qr_blocked`]) of `W`. At the end the Ritz values and
-//! vectors come from `Y = A·V`: the `r × r` matrix `YᵀY` is diagonalised on the host (Jacobi,
-//! f64), `σᵢ = √λᵢ`, `vᵢ = V·eᵢ`, `uᵢ = Y·eᵢ / σᵢ`. Device work is f32; the small problem is f64.
+//! `V` (`Y = A·V_band`, then `W = Aᵀ·Y`), bands recorded as independent work, then the blocked
+//! QR ([`super::linalg::QrBlocked`]) of `W` — all in one submission per iteration, with only
+//! the QR's small factors read back (to check for dependent columns). At the end, Rayleigh–Ritz
+//! from `Y = A·V`: `Y = Q_Y·R_Y` on the device, `R_YᵀR_Y` diagonalised on the host (Jacobi, f64),
+//! `σᵢ = √λᵢ`, and the singular vectors as two GEMMs, `Vᵀ ← Eᵀ·Vᵀ` and `Uᵀ ← (R_Y·E·Σ⁻¹)ᵀ·Q_Yᵀ`.
+//! Where the Cholesky panels refuse `W` or `Y` (data of low rank, or a steep spectrum: their
+//! trailing columns are dependent at f32 precision), that step runs on the host in f64
+//! instead (`W` orthonormalised with dependent columns replaced by random directions; the
+//! Gram matrix `YᵀY` summed in f64).
 //!
 //! Layout: everything is kept as row-major "transposed" matrices, so every product is one of
 //! the GEMM's forms and a row of a buffer is a vector: `Vᵀ` is `r × n`, `Yᵀ` is `r × m`.
@@ -14,8 +19,9 @@ use crate::buffer::GpuBuffer;
 use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::ops::gemm::{Gemm, GemmOptions, GemmShape};
-use crate::ops::linalg::qr_blocked;
+use crate::ops::linalg::QrBlocked;
 use crate::rng::Rng;
+use crate::submit::Batch;
 
 /// Options of [`svd_topk`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +34,8 @@ pub struct SvdOptions {
     pub seed: u64,
     /// Columns of V per band of the Z-step (default: the tuning entry's `svd.band`).
     pub band: Option<usize>,
+    /// Compute the left singular vectors (`Svd::ut`); PCA needs only the right ones.
+    pub left: bool,
 }
 
 impl Default for SvdOptions {
@@ -37,6 +45,7 @@ impl Default for SvdOptions {
             oversample: 10,
             seed: 7,
             band: None,
+            left: true,
         }
     }
 }
@@ -46,16 +55,21 @@ impl Default for SvdOptions {
 pub struct Svd {
     /// Singular values σ₁ ≥ … ≥ σ_k.
     pub s: Vec<f32>,
-    /// Left singular vectors as rows: `k × m` (row i is uᵢ).
+    /// Left singular vectors as rows: `k × m` (row i is uᵢ); empty without
+    /// [`SvdOptions::left`].
     pub ut: Vec<f32>,
     /// Right singular vectors as rows: `k × n` (row i is vᵢ).
     pub vt: Vec<f32>,
     /// Bands recorded per Z-step.
     pub bands: usize,
+    /// Steps that ran on the host because the device QR refused a matrix (see the module).
+    pub host_fallbacks: usize,
+    /// Device time of all submissions (timestamps; `None` without them).
+    pub gpu_seconds: Option<f64>,
 }
 
-/// The top-k SVD of `a` (`m × n`, row-major). Errors: k = 0 or k > min(m, n), a size
-/// mismatch, a non-finite entry.
+/// The top-k SVD of `a` (`m × n`, row-major): uploads it and runs [`svd_topk_device`].
+/// Errors: k = 0 or k > min(m, n), a size mismatch, a non-finite entry.
 pub fn svd_topk(
     gpu: &Gpu,
     a: &[f32],
@@ -70,12 +84,7 @@ pub fn svd_topk(
             a.len()
         )));
     }
-    if k == 0 || k > m.min(n) {
-        return Err(Error::InvalidArgument(format!(
-            "SVD: k = {k}, expected 1..={} for a {m} x {n} matrix",
-            m.min(n)
-        )));
-    }
+    check_k(m, n, k)?;
     if let Some(i) = a.iter().position(|v| !v.is_finite()) {
         return Err(Error::InvalidArgument(format!(
             "SVD: entry ({}, {}) is {}",
@@ -84,21 +93,63 @@ pub fn svd_topk(
             a[i]
         )));
     }
+    let abuf = gpu.upload(a)?;
+    svd_topk_device(gpu, &abuf, m, n, k, opts)
+}
+
+fn check_k(m: usize, n: usize, k: usize) -> Result<()> {
+    if k == 0 || k > m.min(n) {
+        return Err(Error::InvalidArgument(format!(
+            "SVD: k = {k}, expected 1..={} for a {m} x {n} matrix",
+            m.min(n)
+        )));
+    }
+    Ok(())
+}
+
+/// Adds a batch's device time to a running total (`None` once any batch lacks it).
+fn add_time(total: &mut Option<f64>, t: Option<f64>) {
+    *total = total.zip(t).map(|(a, b)| a + b);
+}
+
+/// The top-k SVD of a matrix already on the device (`m × n`, row-major, within one storage
+/// binding). The entries must be finite (not checked on the device; non-finite data gives an
+/// error from the result's check). Errors as [`svd_topk`].
+pub fn svd_topk_device(
+    gpu: &Gpu,
+    abuf: &GpuBuffer<f32>,
+    m: usize,
+    n: usize,
+    k: usize,
+    opts: &SvdOptions,
+) -> Result<Svd> {
+    if m == 0 || n == 0 || m.checked_mul(n).is_none_or(|len| len > abuf.len()) {
+        return Err(Error::InvalidArgument(format!(
+            "SVD: a buffer of {} values is not a {m} x {n} matrix",
+            abuf.len()
+        )));
+    }
+    check_k(m, n, k)?;
     let r = (k + opts.oversample).min(m.min(n));
     let band = opts
         .band
         .unwrap_or(gpu.tuning().int("svd.band") as usize)
         .clamp(1, r);
-    let abuf = gpu.upload(a)?;
     // Gaussian-free start: uniform entries are as good for a random subspace.
     let mut rng = Rng::new(opts.seed);
-    let mut vt = rng.vec(r * n);
     let bands: Vec<(usize, usize)> = (0..r)
         .step_by(band)
         .map(|c0| (c0, band.min(r - c0)))
         .collect();
-    // Per band: Vᵀ rows, Yᵀ = Vᵀ·Aᵀ (bw × m), Wᵀ = Yᵀ·A (bw × n).
+    // Vᵀ (r × n) and the Z-step's Wᵀ (r × n) and Yᵀ (r × m), whole; per band its rows of Vᵀ,
+    // Yᵀ = Vᵀ·Aᵀ (bw × m) and Wᵀ = Yᵀ·A (bw × n), copied to and from the whole matrices.
+    let w_all = gpu.alloc::<f32>(r * n)?;
+    let y_all = gpu.alloc::<f32>(r * m)?;
+    let qr_w = QrBlocked::new(gpu, &w_all, n, r)?;
+    let v_all = qr_w.q();
+    gpu.write(v_all, &rng.vec(r * n))?;
     struct Band {
+        c0: usize,
         v: GpuBuffer<f32>,
         y: GpuBuffer<f32>,
         w: GpuBuffer<f32>,
@@ -108,14 +159,14 @@ pub fn svd_topk(
     let opts_g = GemmOptions::default();
     let plans = bands
         .iter()
-        .map(|&(_, bw)| -> Result<Band> {
+        .map(|&(c0, bw)| -> Result<Band> {
             let v = gpu.alloc::<f32>(bw * n)?;
             let y = gpu.alloc::<f32>(bw * m)?;
             let w = gpu.alloc::<f32>(bw * n)?;
             let av = Gemm::new(
                 gpu,
                 &v,
-                &abuf,
+                abuf,
                 &y,
                 GemmShape {
                     trans_b: true,
@@ -123,90 +174,167 @@ pub fn svd_topk(
                 },
                 &opts_g,
             )?;
-            let atav = Gemm::new(gpu, &y, &abuf, &w, GemmShape::new(bw, n, m), &opts_g)?;
-            Ok(Band { v, y, w, av, atav })
+            let atav = Gemm::new(gpu, &y, abuf, &w, GemmShape::new(bw, n, m), &opts_g)?;
+            Ok(Band {
+                c0,
+                v,
+                y,
+                w,
+                av,
+                atav,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
-    let write_v = |vt: &[f32]| -> Result<()> {
-        for (&(c0, bw), p) in bands.iter().zip(&plans) {
-            gpu.write(&p.v, &vt[c0 * n..(c0 + bw) * n])?;
+    let rows = |b: &Band, len: usize| ((b.c0 * len * 4) as u64, (b.v.len() / n * len * 4) as u64);
+    // Bands of V from Vᵀ, then Y = A·V per band (and W = Aᵀ·Y when `z`), gathered whole.
+    let record_z = |batch: &mut Batch<'_>, z: bool| {
+        for b in &plans {
+            let (at, bytes) = rows(b, n);
+            batch.copy(v_all.raw(), at, b.v.raw(), 0, bytes);
+            b.av.record(batch);
+            if z {
+                b.atav.record(batch);
+                batch.copy(b.w.raw(), 0, w_all.raw(), at, bytes);
+            } else {
+                let (at, bytes) = rows(b, m);
+                batch.copy(b.y.raw(), 0, y_all.raw(), at, bytes);
+            }
         }
-        Ok(())
     };
+    let mut gpu_seconds = Some(0.0);
+    let mut host_fallbacks = 0;
     for _ in 0..opts.iters {
-        write_v(&vt)?;
-        let mut batch = gpu.batch(false);
-        for p in &plans {
-            p.av.record(&mut batch);
-            p.atav.record(&mut batch);
-            batch.read_after(&[(p.w.raw(), 0, (p.w.len() * 4) as u64)]);
-        }
+        let mut batch = gpu.batch(true);
+        record_z(&mut batch, true);
+        qr_w.record(&mut batch);
+        batch.read_after(&qr_w.ranges());
         let report = batch.finish()?;
-        // Wᵀ (r × n, row-major) is W column-major: its QR gives the new V.
-        let wt: Vec<f32> = report
-            .reads
-            .iter()
-            .flat_map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b))
-            .collect();
-        vt = match qr_blocked(gpu, &wt, n, r) {
-            Ok(f) => f.q,
+        add_time(&mut gpu_seconds, report.gpu_seconds);
+        match qr_w.r_factor(report.reads.into_iter()) {
+            Ok(_) => {}
             // W = AᵀA·V squares the condition number: for data of low rank (or a steep
             // spectrum) its trailing columns are dependent at f32 precision and the Cholesky
             // panels refuse it. Orthonormalise on the host in f64 then (n × r is small), with
             // the dependent columns replaced by random directions; the leading ones — the
             // subspace being sought — keep W's precision.
-            Err(Error::InvalidArgument(_)) => orthonormalise_host(&wt, n, r, &mut rng),
+            Err(Error::InvalidArgument(_)) => {
+                host_fallbacks += 1;
+                let wt = gpu.read(&w_all)?;
+                gpu.write(v_all, &orthonormalise_host(&wt, n, r, &mut rng))?;
+            }
             Err(e) => return Err(e),
-        };
-    }
-    // Ritz values and vectors from Y = A·V.
-    write_v(&vt)?;
-    let mut batch = gpu.batch(false);
-    for p in &plans {
-        p.av.record(&mut batch);
-        batch.read_after(&[(p.y.raw(), 0, (p.y.len() * 4) as u64)]);
-    }
-    let report = batch.finish()?;
-    let yt: Vec<f64> = report
-        .reads
-        .iter()
-        .flat_map(|b| bytemuck::pod_collect_to_vec::<u8, f32>(b))
-        .map(f64::from)
-        .collect();
-    let mut g = vec![0.0f64; r * r];
-    for i in 0..r {
-        for j in i..r {
-            let dot: f64 = (0..m).map(|t| yt[i * m + t] * yt[j * m + t]).sum();
-            g[i * r + j] = dot;
-            g[j * r + i] = dot;
         }
     }
-    let (lambda, e) = jacobi_eigen(&mut g, r);
-    let mut order: Vec<usize> = (0..r).collect();
-    order.sort_by(|&x, &y| lambda[y].total_cmp(&lambda[x]));
-    let mut s = Vec::with_capacity(k);
-    let mut ut = vec![0.0f32; k * m];
-    let mut vt_out = vec![0.0f32; k * n];
-    for (i, &c) in order.iter().take(k).enumerate() {
-        let sigma = lambda[c].max(0.0).sqrt();
-        s.push(sigma as f32);
-        for j in 0..r {
-            let w = e[j * r + c];
-            for t in 0..n {
-                vt_out[i * n + t] += (w * f64::from(vt[j * n + t])) as f32;
-            }
-            if sigma > 0.0 {
-                for t in 0..m {
-                    ut[i * m + t] += (w * yt[j * m + t] / sigma) as f32;
+    // Rayleigh–Ritz from Y = A·V = Q_Y·R_Y.
+    let qr_y = QrBlocked::new(gpu, &y_all, m, r)?;
+    let mut batch = gpu.batch(true);
+    record_z(&mut batch, false);
+    qr_y.record(&mut batch);
+    batch.read_after(&qr_y.ranges());
+    let report = batch.finish()?;
+    add_time(&mut gpu_seconds, report.gpu_seconds);
+    // G = R_YᵀR_Y (= YᵀY) in f64; `left` maps E·Σ⁻¹ to the left vectors' coefficients over
+    // the rows of `basis`: R_Y·E·Σ⁻¹ over Q_Yᵀ, or E·Σ⁻¹ over Yᵀ on the host path.
+    let (mut g, ry, basis) = match qr_y.r_factor(report.reads.into_iter()) {
+        Ok(ry) => {
+            let ry: Vec<f64> = ry.into_iter().map(f64::from).collect();
+            let mut g = vec![0.0f64; r * r];
+            for i in 0..r {
+                for j in i..r {
+                    let dot: f64 = (0..=i.min(j)).map(|t| ry[t * r + i] * ry[t * r + j]).sum();
+                    g[i * r + j] = dot;
+                    g[j * r + i] = dot;
                 }
             }
+            (g, Some(ry), qr_y.q())
         }
+        Err(Error::InvalidArgument(_)) => {
+            host_fallbacks += 1;
+            let yt: Vec<f64> = gpu.read(&y_all)?.into_iter().map(f64::from).collect();
+            let mut g = vec![0.0f64; r * r];
+            for i in 0..r {
+                for j in i..r {
+                    let dot: f64 = (0..m).map(|t| yt[i * m + t] * yt[j * m + t]).sum();
+                    g[i * r + j] = dot;
+                    g[j * r + i] = dot;
+                }
+            }
+            (g, None, &y_all)
+        }
+        Err(e) => return Err(e),
+    };
+    let (lambda, e) = jacobi_eigen(&mut g, r);
+    let e = &e;
+    if lambda.iter().any(|l| !l.is_finite()) {
+        return Err(Error::InvalidArgument(
+            "SVD: the matrix holds non-finite values (the projected problem is not finite)".into(),
+        ));
     }
+    let mut order: Vec<usize> = (0..r).collect();
+    order.sort_by(|&x, &y| lambda[y].total_cmp(&lambda[x]));
+    let order = &order[..k];
+    let s: Vec<f32> = order
+        .iter()
+        .map(|&c| lambda[c].max(0.0).sqrt() as f32)
+        .collect();
+    // Eᵀ (k × r) for Vᵀ; (left) Bᵀ (k × r), B = [R_Y]·E·Σ⁻¹, for Uᵀ = Bᵀ·basis.
+    let et: Vec<f32> = order
+        .iter()
+        .flat_map(|&c| (0..r).map(move |j| e[j * r + c] as f32))
+        .collect();
+    let bt: Vec<f32> = order
+        .iter()
+        .zip(&s)
+        .flat_map(|(&c, &sigma)| {
+            let inv = if sigma > 0.0 {
+                1.0 / f64::from(sigma)
+            } else {
+                0.0
+            };
+            let ry = ry.as_ref();
+            (0..r).map(move |i| {
+                let v = match ry {
+                    Some(ry) => (i..r).map(|t| ry[i * r + t] * e[t * r + c]).sum::<f64>(),
+                    None => e[i * r + c],
+                };
+                (v * inv) as f32
+            })
+        })
+        .collect();
+    let etb = gpu.upload(&et)?;
+    let vt_out = gpu.alloc::<f32>(k * n)?;
+    let mut batch = gpu.batch(true);
+    let vmap = Gemm::new(gpu, &etb, v_all, &vt_out, GemmShape::new(k, n, r), &opts_g)?;
+    vmap.record(&mut batch);
+    let mut reads = vec![(vt_out.raw(), 0, (k * n * 4) as u64)];
+    let left = if opts.left {
+        let btb = gpu.upload(&bt)?;
+        let ut_out = gpu.alloc::<f32>(k * m)?;
+        let umap = Gemm::new(gpu, &btb, basis, &ut_out, GemmShape::new(k, m, r), &opts_g)?;
+        umap.record(&mut batch);
+        Some((btb, ut_out, umap))
+    } else {
+        None
+    };
+    if let Some((_, ut_out, _)) = &left {
+        reads.push((ut_out.raw(), 0, (k * m * 4) as u64));
+    }
+    batch.read_after(&reads);
+    let report = batch.finish()?;
+    add_time(&mut gpu_seconds, report.gpu_seconds);
+    let mut out = report.reads.into_iter();
+    let vt = out.next().expect("Vᵀ").into_vec()?;
+    let ut = match out.next() {
+        Some(u) => u.into_vec()?,
+        None => Vec::new(),
+    };
     Ok(Svd {
         s,
         ut,
-        vt: vt_out,
+        vt,
         bands: bands.len(),
+        host_fallbacks,
+        gpu_seconds,
     })
 }
 

@@ -235,7 +235,7 @@ impl TopKPlan {
     }
 
     /// The result from the ranges [`Self::read_after`] asked for.
-    pub fn parse(&self, reads: &[Vec<u8>]) -> TopK {
+    pub fn parse(&self, reads: &[crate::ReadBytes]) -> TopK {
         self.merge.parse(reads)
     }
 }
@@ -436,7 +436,7 @@ impl SegmentMerge {
     }
 
     /// The result from the two ranges read back (values, ids).
-    pub fn parse(&self, reads: &[Vec<u8>]) -> TopK {
+    pub fn parse(&self, reads: &[crate::ReadBytes]) -> TopK {
         let values = bytemuck::pod_collect_to_vec(&reads[0]);
         let ids = bytemuck::pod_collect_to_vec::<u8, u32>(&reads[1])
             .into_iter()
