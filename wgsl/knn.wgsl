@@ -45,6 +45,11 @@ override PAR: u32 = 1u;
 // 1: the first tile of a segment bounds each row's threshold before offering (see
 // `kth_bounds`; set by the host where the scratch fits the base tile's staging array).
 override KBOUND: u32 = 0u;
+// 1 (k = 1 only): each invocation keeps, per row it owns, its best (key, id) in registers over
+// the whole segment (`top1_v`/`top1_i`, generated), with no candidates or merges; at the end
+// the TN / RN invocations of a row combine theirs into the row's list, one column of
+// invocations at a time. Same order (key, id), same results.
+override TOP1: u32 = 0u;
 
 const NONE: u32 = 0xffffffffu;
 
@@ -329,6 +334,9 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
         // The tile is complete: select, then start the next one.
         // @PENDING
         loop {
+            if TOP1 == 1u {
+                break;
+            }
             // @OFFER
             // Bit 0: some row has candidates; bit 1: some value found no slot.
             workgroupBarrier();
@@ -354,6 +362,7 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
         n0 += TN;
     }
     workgroupBarrier();
+    // @TOP1_FINISH
     for (var r = tid; r < TM; r += WG) {
         let row = m0 + r;
         if r < m_rows && (ITEMS == 1u || seg < p.segs) {

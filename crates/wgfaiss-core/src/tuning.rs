@@ -252,6 +252,12 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "top1",
+        kind: int(0, 1),
+        doc: "fused k-NN with k = 1 (k-means assignment, IVF add): 1 keeps each invocation's best in registers and combines them once at the end; 0 uses the lists",
+    },
+    ParamSpec {
+        family: "knn",
         key: "target_groups",
         kind: int(1, 1 << 20),
         doc: "fused k-NN: workgroups a search aims for (the database is cut into that many segments per query tile)",
@@ -495,6 +501,7 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("knn", "loop_budget") => int(0, "no driver limit known"),
         ("knn", "candidate_slots") => int(16, "a quarter of a 64-wide tile per merge"),
         ("knn", "first_tile_bound") => int(1, "fewer first-tile candidates, same results"),
+        ("knn", "top1") => int(1, "no list merges for k = 1, same results"),
         ("knn", "target_groups") => int(
             if cpu { 8 } else { 1024 },
             "a few waves of workgroups (one per core on a CPU)",

@@ -162,16 +162,18 @@ fn every_family_and_override_set_validates_with_naga() {
             }
             for vec in [false, true] {
                 let family = knn_family(&knn::KnnVariant { tiles: t, vec });
-                // Serial merges (4, 12, 100) and parallel ones (32, 64).
-                for (kb, cap, metric) in [
-                    (4, 16, knn::KnnMetric::L2),
-                    (12, 4, knn::KnnMetric::InnerProduct),
-                    (32, 16, knn::KnnMetric::InnerProduct),
-                    (64, 64, knn::KnnMetric::L2),
-                    (100, 16, knn::KnnMetric::L2),
+                // Serial merges (4, 12, 100), parallel ones (32, 64), the k = 1 register path.
+                for (kb, cap, metric, top1) in [
+                    (4, 16, knn::KnnMetric::L2, false),
+                    (4, 16, knn::KnnMetric::InnerProduct, true),
+                    (12, 4, knn::KnnMetric::InnerProduct, false),
+                    (32, 16, knn::KnnMetric::InnerProduct, false),
+                    (64, 64, knn::KnnMetric::L2, false),
+                    (100, 16, knn::KnnMetric::L2, false),
                 ] {
                     for items in [false, true] {
-                        validate(&family, &knn::constants(t, kb, cap, metric, items))
+                        let c = knn::constants_k(t, kb, cap, metric, items, top1);
+                        validate(&family, &c)
                             .unwrap_or_else(|e| panic!("knn {t:?} items={items}: {e}"));
                         knn_sets += 1;
                     }

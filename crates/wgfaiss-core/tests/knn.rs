@@ -137,6 +137,10 @@ fn exact_ids_at_awkward_shapes_both_metrics() {
         (6, 64, 8, 16),
         (3, 40, 9, 3),
         (40, 70, 24, 2),
+        // k = 1: the register path (TOP1), over several tiles, segments and query blocks.
+        (70, 1000, 64, 1),
+        (130, 4000, 12, 1),
+        (2, 20000, 7, 1),
     ] {
         let q = data(&mut rng, nq * d);
         let db = data(&mut rng, nb * d);

@@ -82,6 +82,11 @@ pub fn source(v: &KnnVariant) -> String {
     let sb = staging("b", tn, tk, wg, true, v.vec, "seg_end");
     let mut decl = sa.decl + &sb.decl;
     let (mut zero, mut pending, mut offer) = (String::new(), String::new(), String::new());
+    // TOP1: per row of the invocation, its best (key, id) so far (k = 1 only).
+    let mut top1 = String::new();
+    let mut top1_finish = String::from(
+        "    if TOP1 == 1u {\n        for (var j = 0u; j < TN / RN; j++) {\n            if tx == j {\n",
+    );
     let values = rm * rn;
     let masks = values.div_ceil(32);
     for w in 0..masks {
@@ -90,6 +95,11 @@ pub fn source(v: &KnnVariant) -> String {
     for i in 0..rm {
         let row = format!("({}u * (TM * 4u / RM) + ty * 4u + {}u)", i / 4, i % 4);
         pending += &format!("        let r{i} = {row};\n        let rv{i} = r{i} < m_rows;\n");
+        decl +=
+            &format!("    var top1_v{i} = bitcast<f32>(0x7f800000u);\n    var top1_i{i} = NONE;\n");
+        top1_finish += &format!(
+            "                let r{i} = {row};\n                if r{i} < m_rows && before(top1_v{i}, top1_i{i}, best_v[r{i} * KB], best_i[r{i} * KB]) {{ best_v[r{i} * KB] = top1_v{i}; best_i[r{i} * KB] = top1_i{i}; }}\n"
+        );
         for h in 0..hn {
             decl += &format!("    var acc_{i}_{h} = vec4<f32>(0.0);\n");
             zero += &format!("        acc_{i}_{h} = vec4<f32>(0.0);\n");
@@ -137,6 +147,9 @@ pub fn source(v: &KnnVariant) -> String {
                     "        if rv{i} && c{h} + {lane}u < seg_end && before(acc_{i}_{h}.{name}, p.id0 + c{h} + {lane}u, tv{i}, ti{i}) {{ pend{w} |= {}u; }}\n",
                     1u32 << bit
                 );
+                top1 += &format!(
+                    "            if rv{i} && c{h} + {lane}u < seg_end && before(acc_{i}_{h}.{name}, p.id0 + c{h} + {lane}u, top1_v{i}, top1_i{i}) {{ top1_v{i} = acc_{i}_{h}.{name}; top1_i{i} = p.id0 + c{h} + {lane}u; }}\n"
+                );
                 offer += &format!(
                     "            if (pend{w} & {m}u) != 0u && offer(r{i}, p.id0 + c{h} + {lane}u, acc_{i}_{h}.{name}) {{ pend{w} &= ~{m}u; }}\n",
                     m = 1u32 << bit
@@ -144,6 +157,10 @@ pub fn source(v: &KnnVariant) -> String {
             }
         }
     }
+    // With TOP1 the lists are untouched during the walk (their threshold stays +inf, so
+    // the pending marks above are set but never offered): keep the best in registers.
+    pending += &format!("        if TOP1 == 1u {{\n{top1}        }}\n");
+    top1_finish += "            }\n            workgroupBarrier();\n        }\n    }\n";
     let load = sa.load + &sb.load;
     crate::kernels::KNN_TEMPLATE
         .replace("// @BINDINGS\n", &bindings)
@@ -155,6 +172,7 @@ pub fn source(v: &KnnVariant) -> String {
         .replace("// @INNER\n", &inner_product(v.tiles))
         .replace("// @PENDING\n", &pending)
         .replace("// @OFFER\n", &offer)
+        .replace("    // @TOP1_FINISH\n", &top1_finish)
 }
 
 /// Whether the first-tile bound's scratch (one value per row and column of invocations) fits
@@ -182,7 +200,7 @@ fn first_tile_bound(tiles: Tiles) -> String {
     let hn = rn / 4;
     let lanes = ["x", "y", "z", "w"];
     let mut g = String::new();
-    g += "        if KBOUND == 1u && n0 == seg_start && p.topk <= TN / RN {\n";
+    g += "        if KBOUND == 1u && TOP1 == 0u && n0 == seg_start && p.topk <= TN / RN {\n";
     for i in 0..rm {
         g += &format!("            var mn{i} = bitcast<f32>(0x7f800000u);\n");
         for h in 0..hn {
@@ -210,6 +228,18 @@ pub fn constants(
     metric: KnnMetric,
     items: bool,
 ) -> Vec<(&'static str, u32)> {
+    constants_k(tiles, kb, cap, metric, items, false)
+}
+
+/// [`constants`] with the k = 1 register path (`TOP1`) on or off; `top1` needs k = 1.
+pub fn constants_k(
+    tiles: Tiles,
+    kb: u32,
+    cap: u32,
+    metric: KnnMetric,
+    items: bool,
+    top1: bool,
+) -> Vec<(&'static str, u32)> {
     let mut c = crate::ops::gemm::constants(tiles);
     c.extend([
         ("KB", kb),
@@ -218,6 +248,7 @@ pub fn constants(
         ("ITEMS", u32::from(items)),
         ("PAR", u32::from(parallel_merge(kb))),
         ("KBOUND", u32::from(first_tile_bound_fits(tiles))),
+        ("TOP1", u32::from(top1)),
     ]);
     c
 }
@@ -408,7 +439,8 @@ pub(crate) fn knn_kernel(
         vec: d.is_multiple_of(4),
     };
     let cap = gpu.tuning().int("knn.candidate_slots") as u32;
-    let mut c = constants(tiles, list_slots(k), cap, metric, items);
+    let top1 = k == 1 && gpu.tuning().int("knn.top1") == 1;
+    let mut c = constants_k(tiles, list_slots(k), cap, metric, items, top1);
     if gpu.tuning().int("knn.first_tile_bound") == 0 {
         c.retain(|(name, _)| *name != "KBOUND");
     }
