@@ -2,9 +2,10 @@
 //!
 //! A [`Coalescer`] wraps an index shared by many threads. Each [`Coalescer::search`] call adds
 //! its queries to a pending set; the first caller that finds no batch being gathered (and
-//! fewer than `submit.coalesce_in_flight` batches running) becomes the gatherer: it waits until the
-//! window (`submit.coalesce_window_us`) has passed or enough queries
-//! (`submit.coalesce_max_queries`) are pending, takes them all, lets the next caller gather
+//! fewer than `submit.coalesce_in_flight` batches running) becomes the gatherer: it waits until
+//! enough queries (`submit.coalesce_max_queries`) are pending, or the window
+//! (`submit.coalesce_window_us`) has passed and no batch is running (with two in flight, the
+//! next batch gathers while one runs and starts when it ends), takes them all, lets the next caller gather
 //! the following batch, searches its batch as one search per (k, nprobe), and hands every
 //! caller exactly its own rows. Up to `submit.coalesce_in_flight` batches run at once (the indexes keep
 //! `submit.in_flight` plans per batch size, so they do not wait for each other's plan): one uploads
@@ -49,7 +50,10 @@ struct State {
 pub struct Coalescer {
     index: Arc<dyn Index>,
     state: Mutex<State>,
-    wake: Condvar,
+    /// Callers waiting for their results or a turn to gather (woken once per finished batch).
+    changed: Condvar,
+    /// The gatherer waiting for more queries (woken by each arrival).
+    arrived: Condvar,
     window: Duration,
     max_queries: usize,
     in_flight: usize,
@@ -90,7 +94,8 @@ impl Coalescer {
         Coalescer {
             index,
             state: Mutex::new(State::default()),
-            wake: Condvar::new(),
+            changed: Condvar::new(),
+            arrived: Condvar::new(),
             window,
             max_queries: max_queries.max(1),
             in_flight: 1,
@@ -128,7 +133,12 @@ impl Coalescer {
             },
         ));
         st.pending_queries += nq;
-        self.wake.notify_all();
+        // Only the gatherer counts arrivals; the other callers sleep until a batch finishes
+        // (waking all 64 callers of a benchmark on every arrival cost more CPU than the
+        // search: thousands of futile wake-ups per batch).
+        if st.gathering {
+            self.arrived.notify_one();
+        }
         let give_up = Instant::now() + WAIT;
         loop {
             if let Some(r) = st.done.remove(&id) {
@@ -139,16 +149,19 @@ impl Coalescer {
                 && st.pending.iter().any(|(i, _)| *i == id)
             {
                 st.gathering = true;
-                // Gather: until the window has passed or the batch is full.
+                // Gather until the batch is full, or the window has passed and no batch is
+                // running: while one runs (batches in flight > 1), the device is busy anyway,
+                // so the next batch grows until it can start at once.
                 let deadline = Instant::now() + self.window;
                 while st.pending_queries < self.max_queries {
                     let now = Instant::now();
-                    if now >= deadline {
+                    if now >= deadline && st.running == 0 {
                         break;
                     }
+                    let wait = if now < deadline { deadline - now } else { WAIT };
                     st = self
-                        .wake
-                        .wait_timeout(st, deadline - now)
+                        .arrived
+                        .wait_timeout(st, wait)
                         .unwrap_or_else(|p| p.into_inner())
                         .0;
                 }
@@ -156,14 +169,19 @@ impl Coalescer {
                 st.pending_queries = 0;
                 st.gathering = false;
                 st.running += 1;
-                // The next caller may gather while this batch runs.
-                self.wake.notify_all();
+                // Another caller may gather while this batch runs (with batches in flight
+                // to spare and queries pending).
+                if st.running < self.in_flight && !st.pending.is_empty() {
+                    self.changed.notify_all();
+                }
                 drop(st);
                 let results = self.run(batch);
                 st = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 st.done.extend(results);
                 st.running -= 1;
-                self.wake.notify_all();
+                self.changed.notify_all();
+                // A gatherer waiting for the device to be free may start now.
+                self.arrived.notify_one();
                 continue;
             }
             let now = Instant::now();
@@ -171,7 +189,7 @@ impl Coalescer {
                 return Err(Error::Timeout(WAIT, "a coalesced search"));
             }
             st = self
-                .wake
+                .changed
                 .wait_timeout(st, give_up - now)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;

@@ -170,7 +170,7 @@ impl SearchResult {
                 while end < ids.len() && dist[end] == dist[start] && ids[end] != -1 {
                     end += 1;
                 }
-                if ids[start] != -1 {
+                if end - start > 1 && ids[start] != -1 {
                     ids[start..end].sort_unstable();
                 }
                 start = end;
