@@ -365,21 +365,26 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Keeps the GPU busy for about `WGFAISS_BENCH_WARM_MS` milliseconds (default 300) with
-/// back-to-back 2048³ GEMMs, so that the timing after it runs at full clocks.
+/// Keeps the GPU busy with back-to-back 2048³ GEMMs (timed batches) for at least
+/// `WGFAISS_BENCH_WARM_MS` milliseconds (default 300; 0 or a CPU adapter: off) and until the GEMM's GPU time
+/// is steady (two batches in a row within 2% per product), at most 3 s, so that the timing
+/// after it runs at full clocks.
 ///
 /// Measured on an H100 (2026-11-26, `nvidia-smi` sampled every 250 ms): after a second or so
 /// of host work the SM clock falls from 1980 to 450–615 MHz, and runs of short submissions
 /// with host work between them (a timed loop: submit, wait, read back, check) keep it there:
 /// a 4096³ GEMM then took 16.4 ms instead of 3.35 ms. That was the "slow mode" of earlier
 /// runs. torch's timing loops queue their iterations back to back, which keeps the clock up.
+/// A fixed 300 ms was not always enough after a long idle spell (a sweep's first case ran
+/// 35% slow), hence the steadiness test.
 pub fn warm_clocks(gpu: &Gpu) -> Result<()> {
     use wgfaiss::ops::gemm::{Gemm, GemmOptions, GemmShape};
     let ms: u64 = std::env::var("WGFAISS_BENCH_WARM_MS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
-    if ms == 0 {
+    // A software adapter (lavapipe in CI) has no clock to raise.
+    if ms == 0 || gpu.capabilities().device_type == "cpu" {
         return Ok(());
     }
     let n = 2048;
@@ -395,19 +400,27 @@ pub fn warm_clocks(gpu: &Gpu) -> Result<()> {
     )?;
     let t0 = Instant::now();
     let mut per_batch = 4;
-    while t0.elapsed().as_millis() < u128::from(ms) {
+    let mut last: Option<f64> = None;
+    loop {
         let t = Instant::now();
-        let mut batch = gpu.batch(false);
+        let mut batch = gpu.batch(true);
         for _ in 0..per_batch {
             plan.record(&mut batch);
         }
-        batch.finish()?;
+        let report = batch.finish()?;
+        // Seconds per product: the GPU's if timed, else the wall's.
+        let each = report.gpu_seconds.unwrap_or(t.elapsed().as_secs_f64()) / per_batch as f64;
+        let steady = last.is_some_and(|l| (each - l).abs() <= 0.02 * l);
+        let elapsed = t0.elapsed().as_millis();
+        if (elapsed >= u128::from(ms) && steady) || elapsed >= 3000 {
+            return Ok(());
+        }
+        last = Some(each);
         // Batches of about 50 ms: long enough to look busy, short enough to stop on time.
         if t.elapsed().as_millis() < 25 {
             per_batch *= 2;
         }
     }
-    Ok(())
 }
 
 /// Runs `record` in its own timed batch `iters` times after two warm-up runs; returns the
