@@ -102,13 +102,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     ivf.train(&train.data)?;
     let trained = t.elapsed().as_secs_f64();
-    // IVF storage is one storage binding (a known limit): 60 000 × 784 floats need 188 MB,
-    // more than llvmpipe's 128 MiB.
-    if let Err(e) = ivf.add(&train.data) {
-        println!("IVF{nlist},Flat not built on this adapter: {e}");
-        return Ok(());
-    }
-    println!("IVF{nlist},Flat trained in {trained:.2} s");
+    // 60 000 × 784 floats are 188 MB: on llvmpipe (128 MiB bindings) the lists take two
+    // device arenas.
+    ivf.add(&train.data)?;
+    println!(
+        "IVF{nlist},Flat trained in {trained:.2} s, lists in {} device arena(s)",
+        ivf.arena_count()
+    );
     for nprobe in [1, 4, 16, 32] {
         let p = SearchParams {
             nprobe,

@@ -2,22 +2,25 @@
 //! in its nearest centroid's list, and search that scans only the `nprobe` lists nearest to
 //! each query.
 //!
-//! Storage: one device arena (vectors and their squared norms). Each list owns a region of it
-//! with spare capacity; a list that outgrows its region moves to a region twice as large at
-//! the end of the arena (a device-side copy of that list only), and the arena itself grows by
-//! doubling. Adding more later therefore never rewrites all lists. Removal compacts.
+//! Storage: device arenas (vectors and their squared norms), each within one storage binding;
+//! each list owns a region of one arena with spare capacity. A list that outgrows its region
+//! moves to a region twice as large at the end of the last arena (a device-side copy of that
+//! list only); the last arena grows by doubling, and when it cannot grow within a binding a
+//! new arena starts. Adding more later therefore never rewrites all lists. Removal compacts.
 //!
 //! Search, per batch of queries, is one submission (`ops::ivf::IvfSearchPlan`, cached per
 //! batch size, k and nprobe until the lists change): the coarse top-`nprobe` over the
 //! centroids, the probes turned into work items on the device (count per list, scan, scatter),
 //! each list's queries gathered into blocks, every (block, list segment) scanned with the
 //! fused distance + top-k kernel in work-item mode (list-major: a list's vectors are read once
-//! per block of queries that probe it), and each query's lists merged; one readback.
+//! per block of queries that probe it), and each query's lists merged; one readback. With
+//! several arenas, each has its own plan (lists elsewhere count as empty) and the arenas'
+//! results are merged on the host, best first, equal distances by id.
 //!
 //! k beyond the fused kernel's lists (`ops::knn::max_fused_k`, up to 2048) takes a slower exact
 //! path: the quantizer's probes, then the top-k kernel over each query's candidate rows
-//! (`ops::ivf::candidate_topk`, the same keys). Status: the arena must fit one storage binding
-//! (2 GiB on NVIDIA: 4M vectors of 128 floats).
+//! (`ops::ivf::candidate_topk`, the same keys), per arena. A single list must fit one storage
+//! binding (2 GiB on NVIDIA: 4M vectors of 128 floats); the index as a whole need not.
 
 use std::path::Path;
 
@@ -39,6 +42,8 @@ const MIN_LIST_CAP: usize = 8;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Region {
+    /// The arena holding the list.
+    arena: usize,
     start: usize,
     len: usize,
     cap: usize,
@@ -58,6 +63,29 @@ struct Arena {
     cap: usize,
     /// Rows handed out to list regions (the end of the last region).
     used: usize,
+    /// Id of each row (`cap` of them; rows outside every region are stale).
+    row_ids: Vec<i64>,
+}
+
+impl Arena {
+    fn new(gpu: &Gpu, rows: usize, d: usize) -> Result<Arena> {
+        Ok(Arena {
+            data: gpu.alloc::<f32>(rows * d)?,
+            norms: gpu.alloc::<f32>(rows)?,
+            cap: rows,
+            used: 0,
+            row_ids: vec![-1; rows],
+        })
+    }
+
+    fn chunk(&self) -> DbChunk<'_> {
+        DbChunk {
+            data: &self.data,
+            norms: &self.norms,
+            rows: self.used,
+            id0: 0,
+        }
+    }
 }
 
 /// IVF-Flat index on the GPU. See the module documentation.
@@ -71,10 +99,9 @@ pub struct IvfFlatIndex {
     /// The last training's k-means run (objective per iteration, timings), centroids aside.
     pub last_training: Option<Kmeans>,
     centroids: Option<Centroids>,
-    arena: Option<Arena>,
+    /// Device storage: arenas of at most one storage binding each; a list lives in one.
+    arenas: Vec<Arena>,
     lists: Vec<Region>,
-    /// Id of each arena row (rows outside every region are stale).
-    row_ids: Vec<i64>,
     /// Whether ids are the caller's (`Some(true)`), sequential (`Some(false)`), or not yet
     /// decided (empty index).
     explicit: Option<bool>,
@@ -85,8 +112,8 @@ pub struct IvfFlatIndex {
     plans: Mutex<Vec<CachedPlan>>,
 }
 
-/// A cached search plan and its shape (batch size, k, nprobe).
-type CachedPlan = crate::index::Cached<(usize, usize, usize), IvfSearchPlan>;
+/// A cached search plan and its shape (batch size, k, nprobe, arena).
+type CachedPlan = crate::index::Cached<(usize, usize, usize, usize), IvfSearchPlan>;
 
 /// Search shapes whose plans an index keeps: at most two of [`LARGE_PLAN`] queries or more
 /// (such a plan holds hundreds of MB of scratch, and on the H200 the scan slowed by 2-3x with
@@ -128,9 +155,8 @@ impl IvfFlatIndex {
             },
             last_training: None,
             centroids: None,
-            arena: None,
+            arenas: Vec::new(),
             lists: vec![Region::default(); nlist],
-            row_ids: Vec::new(),
             explicit: None,
             next_id: 0,
             ntotal: 0,
@@ -141,6 +167,12 @@ impl IvfFlatIndex {
     /// Number of lists.
     pub fn nlist(&self) -> usize {
         self.nlist
+    }
+
+    /// Device arenas holding the lists (each within one storage binding; more than one only
+    /// when the vectors exceed a binding).
+    pub fn arena_count(&self) -> usize {
+        self.arenas.len()
     }
 
     /// Vectors in each list.
@@ -189,8 +221,15 @@ impl IvfFlatIndex {
             .collect()
     }
 
-    /// The search plan for batches of `nq` queries, `k` and `nprobe`, from the cache or made.
-    fn plan(&self, nq: usize, k: usize, nprobe: usize) -> Result<Arc<Mutex<IvfSearchPlan>>> {
+    /// The search plan of arena `a` (its lists; the others count as empty) for batches of
+    /// `nq` queries, `k` and `nprobe`, from the cache or made.
+    fn plan(
+        &self,
+        a: usize,
+        nq: usize,
+        k: usize,
+        nprobe: usize,
+    ) -> Result<Arc<Mutex<IvfSearchPlan>>> {
         let mut cache = self.plans.lock().unwrap_or_else(|p| p.into_inner());
         // Large plans are never duplicated (hundreds of MB each); small ones up to the
         // submissions in flight, for concurrent searches of one shape.
@@ -199,56 +238,56 @@ impl IvfFlatIndex {
         } else {
             self.gpu.tuning().int("submit.in_flight") as usize
         };
-        if let Some(plan) = cached_plan(&cache, &(nq, k, nprobe), per_shape) {
+        if let Some(plan) = cached_plan(&cache, &(nq, k, nprobe, a), per_shape) {
             return Ok(plan);
         }
         let c = self.centroids.as_ref().ok_or_else(untrained)?;
-        let arena = self.arena.as_ref().expect("vectors are stored");
+        let arena = &self.arenas[a];
+        let here = |r: &&Region| r.arena == a;
         let regions: Vec<u32> = self
             .lists
             .iter()
-            .flat_map(|r| [r.start as u32, r.len as u32])
+            .flat_map(|r| match here(&r) {
+                true => [r.start as u32, r.len as u32],
+                false => [0, 0],
+            })
             .collect();
         let regions = self.gpu.upload(&regions)?;
-        let row_ids: Vec<u32> = self.row_ids[..arena.used]
+        let row_ids: Vec<u32> = arena.row_ids[..arena.used]
             .iter()
             .flat_map(|&id| [id as u64 as u32, ((id as u64) >> 32) as u32])
             .collect();
         let row_ids = self.gpu.upload(&row_ids)?;
-        let max_list = self.lists.iter().map(|r| r.len).max().unwrap_or(0);
+        let max_list = self.lists.iter().filter(here).map(|r| r.len).max();
         let plan = IvfSearchPlan::new(
             &self.gpu,
             nq,
             self.dim,
             c.flat.db()[0],
-            DbChunk {
-                data: &arena.data,
-                norms: &arena.norms,
-                rows: arena.used,
-                id0: 0,
-            },
+            arena.chunk(),
             &regions,
             &row_ids,
-            max_list,
+            max_list.unwrap_or(0),
             nprobe,
             k,
             self.metric.kernel(),
         )?;
         let plan = Arc::new(Mutex::new(plan));
-        // Few large plans (their scratch is hundreds of MB), more small ones (the coalescer's
-        // batch sizes).
+        // Few large plans (their scratch is hundreds of MB; two per arena), more small ones
+        // (the coalescer's batch sizes).
         let large = |n: usize| n >= LARGE_PLAN;
-        if large(nq) && cache.iter().filter(|((n, ..), _)| large(*n)).count() >= 2 {
+        let keep = 2 * self.arenas.len();
+        if large(nq) && cache.iter().filter(|((n, ..), _)| large(*n)).count() >= keep {
             let i = cache
                 .iter()
                 .position(|((n, ..), _)| large(*n))
                 .expect("a large plan");
             cache.remove(i);
         }
-        if cache.len() >= PLAN_CACHE + per_shape {
+        if cache.len() >= PLAN_CACHE + keep + per_shape {
             cache.remove(0);
         }
-        cache.push(((nq, k, nprobe), plan.clone()));
+        cache.push(((nq, k, nprobe, a), plan.clone()));
         Ok(plan)
     }
 
@@ -293,14 +332,20 @@ impl IvfFlatIndex {
             let batch_q = self.batch_queries(nq, k, params.nprobe)?;
             let mut gpu_total = Some(0.0);
             for q in queries.chunks(batch_q * d) {
-                let plan = self.plan(q.len() / d, k, params.nprobe)?;
-                let pending = {
-                    let p = plan.lock().unwrap_or_else(|p| p.into_inner());
-                    p.record(&self.gpu, q, &squared_norms(q, d), params.timed)?
-                        .finish_async()
-                };
-                let (values, ids, g) = IvfSearchPlan::parse(&pending.await?);
-                gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
+                let n = q.len() / d;
+                let norms = squared_norms(q, d);
+                let mut parts = Vec::with_capacity(self.arenas.len());
+                for a in 0..self.arenas.len() {
+                    let plan = self.plan(a, n, k, params.nprobe)?;
+                    let pending = {
+                        let p = plan.lock().unwrap_or_else(|p| p.into_inner());
+                        p.record(&self.gpu, q, &norms, params.timed)?.finish_async()
+                    };
+                    let (values, ids, g) = IvfSearchPlan::parse(&pending.await?);
+                    gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
+                    parts.push((values, ids));
+                }
+                let (values, ids) = merge_parts(parts, k, self.metric);
                 result.distances.extend(values);
                 result.ids.extend(ids);
             }
@@ -327,79 +372,78 @@ impl IvfFlatIndex {
     ) -> Result<SearchResult> {
         let d = self.dim;
         let c = self.centroids.as_ref().ok_or_else(untrained)?;
-        let arena = self.arena.as_ref().expect("vectors are stored");
         let probes = c.flat.search(queries, nprobe, &SearchParams::default())?;
         let limit = (self.gpu.max_binding_bytes() / 4) as usize;
-        let mut q0 = 0;
-        while q0 < nq {
-            // As many queries as keep (queries × widest candidate set) within one binding.
-            let width = |q: usize| -> usize {
+        // Per arena, each query's top k over its probed lists in that arena; then merged.
+        let mut parts = Vec::with_capacity(self.arenas.len());
+        for (a, arena) in self.arenas.iter().enumerate() {
+            let lists_of = |q: usize| {
                 probes
                     .ids_of(q)
                     .iter()
                     .filter(|&&l| l >= 0)
-                    .map(|&l| self.lists[l as usize].len)
-                    .sum()
+                    .map(|&l| &self.lists[l as usize])
+                    .filter(move |r| r.arena == a)
             };
-            let (mut q1, mut c) = (q0, 0usize);
-            while q1 < nq {
-                let w = width(q1).max(c).max(1);
-                if (q1 - q0 + 1) * w > limit && q1 > q0 {
-                    break;
-                }
-                c = w;
-                q1 += 1;
-            }
-            let n = q1 - q0;
-            let mut cand = vec![NONE_ROW; n * c];
-            for (i, q) in (q0..q1).enumerate() {
-                let mut at = i * c;
-                for &l in probes.ids_of(q).iter().filter(|&&l| l >= 0) {
-                    let r = &self.lists[l as usize];
-                    for row in r.start..r.start + r.len {
-                        cand[at] = row as u32;
-                        at += 1;
+            let (mut values, mut ids) = (Vec::with_capacity(nq * k), Vec::with_capacity(nq * k));
+            let mut q0 = 0;
+            while q0 < nq {
+                // As many queries as keep (queries × widest candidate set) within one binding.
+                let width = |q: usize| -> usize { lists_of(q).map(|r| r.len).sum() };
+                let (mut q1, mut c) = (q0, 0usize);
+                while q1 < nq {
+                    let w = width(q1).max(c).max(1);
+                    if (q1 - q0 + 1) * w > limit && q1 > q0 {
+                        break;
                     }
+                    c = w;
+                    q1 += 1;
                 }
-            }
-            let qs = &queries[q0 * d..q1 * d];
-            let top = wgfaiss_core::ops::ivf::candidate_topk(
-                &self.gpu,
-                qs,
-                &squared_norms(qs, d),
-                d,
-                DbChunk {
-                    data: &arena.data,
-                    norms: &arena.norms,
-                    rows: arena.used,
-                    id0: 0,
-                },
-                &cand,
-                c,
-                k,
-                self.metric.kernel(),
-            )?;
-            for i in 0..n {
-                for j in 0..k {
-                    let (key, col) = (top.values[i * k + j], top.ids[i * k + j]);
-                    match col.map(|col| cand[i * c + col as usize]) {
-                        Some(row) if row != NONE_ROW => {
-                            result.ids.push(self.row_ids[row as usize]);
-                            result.distances.push(if self.metric == Metric::L2 {
-                                key
-                            } else {
-                                -key
-                            });
-                        }
-                        _ => {
-                            result.ids.push(-1);
-                            result.distances.push(self.metric.worst());
+                let n = q1 - q0;
+                let mut cand = vec![NONE_ROW; n * c];
+                for (i, q) in (q0..q1).enumerate() {
+                    let mut at = i * c;
+                    for r in lists_of(q) {
+                        for row in r.start..r.start + r.len {
+                            cand[at] = row as u32;
+                            at += 1;
                         }
                     }
                 }
+                let qs = &queries[q0 * d..q1 * d];
+                let top = wgfaiss_core::ops::ivf::candidate_topk(
+                    &self.gpu,
+                    qs,
+                    &squared_norms(qs, d),
+                    d,
+                    arena.chunk(),
+                    &cand,
+                    c,
+                    k,
+                    self.metric.kernel(),
+                )?;
+                for i in 0..n {
+                    for j in 0..k {
+                        let (key, col) = (top.values[i * k + j], top.ids[i * k + j]);
+                        match col.map(|col| cand[i * c + col as usize]) {
+                            Some(row) if row != NONE_ROW => {
+                                ids.push(arena.row_ids[row as usize]);
+                                values.push(if self.metric == Metric::L2 { key } else { -key });
+                            }
+                            _ => {
+                                ids.push(-1);
+                                values.push(self.metric.worst());
+                            }
+                        }
+                    }
+                }
+                q0 = q1;
             }
-            q0 = q1;
+            parts.push((values, ids));
         }
+        let (values, ids) = merge_parts(parts, k, self.metric);
+        result.distances.extend(values);
+        result.ids.extend(ids);
         Ok(finished(result, None, false))
     }
 
@@ -424,40 +468,74 @@ impl IvfFlatIndex {
         Ok(started)
     }
 
-    /// Makes sure the arena has `rows` more rows after `used`, growing it by doubling.
-    fn reserve(&mut self, rows: usize) -> Result<()> {
+    /// An arena with `rows` free rows after its `used` ones: the last arena, grown by doubling
+    /// within one storage binding, or a new one when it cannot grow that far. A list longer
+    /// than one binding holds is an error (a list lives in one arena).
+    fn room(&mut self, rows: usize) -> Result<usize> {
         let d = self.dim;
         let limit = self.gpu.granules_per_binding::<f32>(d)?;
-        let used = self.arena.as_ref().map_or(0, |a| a.used);
-        let cap = self.arena.as_ref().map_or(0, |a| a.cap);
-        if used + rows <= cap {
-            return Ok(());
-        }
-        let want = (used + rows).max(2 * cap).max(1024).min(limit);
-        if want < used + rows {
+        if rows > limit {
             return Err(Error::InvalidArgument(format!(
-                "IVF: {} vectors of {d} exceed one storage binding ({limit} vectors); larger IVF storage is not supported yet",
-                used + rows
+                "IVF: a list of {rows} vectors of {d} exceeds one storage binding ({limit} vectors); use more lists"
             )));
         }
-        let data = self.gpu.alloc::<f32>(want * d)?;
-        let norms = self.gpu.alloc::<f32>(want)?;
-        if let Some(old) = &self.arena
-            && old.used > 0
-        {
+        if let Some(a) = self.arenas.last() {
+            let last = self.arenas.len() - 1;
+            if a.used + rows <= a.cap {
+                return Ok(last);
+            }
+            let want = (a.used + rows).max(2 * a.cap).max(1024).min(limit);
+            if want >= a.used + rows {
+                self.grow(last, want)?;
+                return Ok(last);
+            }
+        }
+        let arena = Arena::new(&self.gpu, rows.max(1024).min(limit), d)?;
+        self.arenas.push(arena);
+        Ok(self.arenas.len() - 1)
+    }
+
+    /// Reallocates arena `a` with `rows` rows, keeping its used rows.
+    fn grow(&mut self, a: usize, rows: usize) -> Result<()> {
+        let d = self.dim;
+        let mut new = Arena::new(&self.gpu, rows, d)?;
+        let old = &self.arenas[a];
+        if old.used > 0 {
             let mut batch = self.gpu.batch(false);
-            batch.copy(old.data.raw(), 0, data.raw(), 0, (old.used * d * 4) as u64);
-            batch.copy(old.norms.raw(), 0, norms.raw(), 0, (old.used * 4) as u64);
+            batch.copy(
+                old.data.raw(),
+                0,
+                new.data.raw(),
+                0,
+                (old.used * d * 4) as u64,
+            );
+            batch.copy(
+                old.norms.raw(),
+                0,
+                new.norms.raw(),
+                0,
+                (old.used * 4) as u64,
+            );
             batch.finish()?;
         }
-        self.arena = Some(Arena {
-            data,
-            norms,
-            cap: want,
-            used,
-        });
-        self.row_ids.resize(want, -1);
+        new.used = old.used;
+        new.row_ids[..old.used].copy_from_slice(&old.row_ids[..old.used]);
+        self.arenas[a] = new;
         Ok(())
+    }
+
+    /// A region of `cap` rows for a list (at the end of an arena with room).
+    fn allocate(&mut self, cap: usize) -> Result<Region> {
+        let a = self.room(cap)?;
+        let arena = &mut self.arenas[a];
+        let start = arena.used;
+        arena.used += cap;
+        Ok(Region {
+            arena: a,
+            start,
+            len: 0,
+            cap,
+        })
     }
 
     /// Stores vectors (prepared) with their ids.
@@ -472,21 +550,24 @@ impl IvfFlatIndex {
         for (i, &l) in assign.iter().enumerate() {
             per_list[l].push(i);
         }
-        // Regions for every list that outgrows its own: at the end of the arena, doubled.
-        let mut moves = Vec::new();
-        let mut extra = 0;
+        // Every list that outgrows its region moves, alone, to a region twice as large at the
+        // end of an arena with room. The new regions are allocated first (arenas may grow or be
+        // added, keeping their rows), then the lists are copied through a scratch buffer (a
+        // copy may not have one buffer at both ends).
+        let limit = self.gpu.granules_per_binding::<f32>(d)?;
+        let mut moves: Vec<(usize, Region)> = Vec::new();
         for (l, new) in per_list.iter().enumerate() {
             let r = self.lists[l];
             if !new.is_empty() && r.len + new.len() > r.cap {
-                let cap = (r.len + new.len()).max(2 * r.cap).max(MIN_LIST_CAP);
-                moves.push((l, cap));
-                extra += cap;
+                // Doubling, but never past what one arena holds unless the list needs it
+                // (then `allocate` says it does not fit).
+                let cap = (r.len + new.len())
+                    .max((2 * r.cap).min(limit))
+                    .max(MIN_LIST_CAP);
+                moves.push((l, self.allocate(cap)?));
             }
         }
-        self.reserve(extra)?;
         let gpu = self.gpu.clone();
-        let arena = self.arena.as_mut().expect("reserved");
-        // Moves go through a scratch buffer (a copy may not have the same buffer at both ends).
         let moved: usize = moves.iter().map(|&(l, _)| self.lists[l].len).sum();
         if moved > 0 {
             let scratch = gpu.alloc::<f32>(moved * d)?;
@@ -495,15 +576,16 @@ impl IvfFlatIndex {
             let mut at = 0;
             for &(l, _) in &moves {
                 let r = self.lists[l];
+                let src = &self.arenas[r.arena];
                 batch.copy(
-                    arena.data.raw(),
+                    src.data.raw(),
                     (r.start * d * 4) as u64,
                     scratch.raw(),
                     (at * d * 4) as u64,
                     (r.len * d * 4) as u64,
                 );
                 batch.copy(
-                    arena.norms.raw(),
+                    src.norms.raw(),
                     (r.start * 4) as u64,
                     scratch_n.raw(),
                     (at * 4) as u64,
@@ -511,38 +593,33 @@ impl IvfFlatIndex {
                 );
                 at += r.len;
             }
-            let (mut at, mut end) = (0, arena.used);
-            for &(l, cap) in &moves {
+            let mut at = 0;
+            for &(l, to) in &moves {
                 let r = self.lists[l];
+                let dst = &self.arenas[to.arena];
                 batch.copy(
                     scratch.raw(),
                     (at * d * 4) as u64,
-                    arena.data.raw(),
-                    (end * d * 4) as u64,
+                    dst.data.raw(),
+                    (to.start * d * 4) as u64,
                     (r.len * d * 4) as u64,
                 );
                 batch.copy(
                     scratch_n.raw(),
                     (at * 4) as u64,
-                    arena.norms.raw(),
-                    (end * 4) as u64,
+                    dst.norms.raw(),
+                    (to.start * 4) as u64,
                     (r.len * 4) as u64,
                 );
                 at += r.len;
-                end += cap;
             }
             batch.finish()?;
         }
-        for &(l, cap) in &moves {
+        for &(l, to) in &moves {
             let r = self.lists[l];
-            let start = arena.used;
-            self.row_ids.copy_within(r.start..r.start + r.len, start);
-            self.lists[l] = Region {
-                start,
-                len: r.len,
-                cap,
-            };
-            arena.used += cap;
+            let ids: Vec<i64> = self.arenas[r.arena].row_ids[r.start..r.start + r.len].to_vec();
+            self.arenas[to.arena].row_ids[to.start..to.start + r.len].copy_from_slice(&ids);
+            self.lists[l] = Region { len: r.len, ..to };
         }
         // The new vectors, one contiguous write per list.
         let norms = squared_norms(data, d);
@@ -556,10 +633,11 @@ impl IvfFlatIndex {
                 .flat_map(|&i| data[i * d..(i + 1) * d].iter().copied())
                 .collect();
             let nrm: Vec<f32> = new.iter().map(|&i| norms[i]).collect();
+            let arena = &mut self.arenas[r.arena];
             gpu.write_at(&arena.data, (r.start + r.len) * d, &rows)?;
             gpu.write_at(&arena.norms, r.start + r.len, &nrm)?;
             for (j, &i) in new.iter().enumerate() {
-                self.row_ids[r.start + r.len + j] = ids[i];
+                arena.row_ids[r.start + r.len + j] = ids[i];
             }
             self.lists[l].len += new.len();
         }
@@ -567,20 +645,25 @@ impl IvfFlatIndex {
         Ok(())
     }
 
+    /// The ids of a list's vectors.
+    fn list_ids(&self, r: &Region) -> &[i64] {
+        match self.arenas.get(r.arena) {
+            Some(a) => &a.row_ids[r.start..r.start + r.len],
+            None => &[],
+        }
+    }
+
     /// Every stored vector with its id, list by list.
     fn contents(&self) -> Result<Vec<(Vec<i64>, Vec<f32>)>> {
         let d = self.dim;
         let mut out = Vec::with_capacity(self.nlist);
-        let Some(arena) = &self.arena else {
-            return Ok(vec![(Vec::new(), Vec::new()); self.nlist]);
-        };
         let ranges: Vec<_> = self
             .lists
             .iter()
             .filter(|r| r.len > 0)
             .map(|r| {
                 (
-                    arena.data.raw(),
+                    self.arenas[r.arena].data.raw(),
                     (r.start * d * 4) as u64,
                     (r.len * d * 4) as u64,
                 )
@@ -588,9 +671,9 @@ impl IvfFlatIndex {
             .collect();
         let mut bytes = self.gpu.read_bytes(&ranges)?.into_iter();
         for r in &self.lists {
-            let ids = self.row_ids[r.start..r.start + r.len].to_vec();
+            let ids = self.list_ids(r).to_vec();
             let vecs = if r.len > 0 {
-                bytemuck::pod_collect_to_vec(&bytes.next().expect("one range per list"))
+                bytes.next().expect("one range per list").into_vec()?
             } else {
                 Vec::new()
             };
@@ -606,44 +689,23 @@ impl IvfFlatIndex {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         let d = self.dim;
-        let total: usize = contents.iter().map(|c| c.0.len()).sum();
-        self.arena = None;
-        self.row_ids.clear();
+        self.arenas.clear();
         self.lists = vec![Region::default(); self.nlist];
         self.ntotal = 0;
-        if total == 0 {
-            return Ok(());
-        }
-        let caps: Vec<usize> = contents
-            .iter()
-            .map(|c| {
-                if c.0.is_empty() {
-                    0
-                } else {
-                    c.0.len().max(MIN_LIST_CAP)
-                }
-            })
-            .collect();
-        self.reserve(caps.iter().sum())?;
-        let arena = self.arena.as_mut().expect("reserved");
-        let mut at = 0;
         for (l, (ids, vecs)) in contents.into_iter().enumerate() {
             if ids.is_empty() {
                 continue;
             }
-            self.gpu.write_at(&arena.data, at * d, &vecs)?;
+            let mut r = self.allocate(ids.len().max(MIN_LIST_CAP))?;
+            let arena = &mut self.arenas[r.arena];
+            self.gpu.write_at(&arena.data, r.start * d, &vecs)?;
             self.gpu
-                .write_at(&arena.norms, at, &squared_norms(&vecs, d))?;
-            self.row_ids[at..at + ids.len()].copy_from_slice(&ids);
-            self.lists[l] = Region {
-                start: at,
-                len: ids.len(),
-                cap: caps[l],
-            };
+                .write_at(&arena.norms, r.start, &squared_norms(&vecs, d))?;
+            arena.row_ids[r.start..r.start + ids.len()].copy_from_slice(&ids);
+            r.len = ids.len();
+            self.lists[l] = r;
             self.ntotal += ids.len();
-            at += caps[l];
         }
-        arena.used = at;
         Ok(())
     }
 
@@ -790,10 +852,16 @@ impl Index for IvfFlatIndex {
         let mut gpu_total = Some(0.0);
         for q in queries.chunks(batch_q * d) {
             let n = q.len() / d;
-            let plan = self.plan(n, k, nprobe)?;
-            let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
-            let (values, ids, g) = plan.run(&self.gpu, q, &squared_norms(q, d), params.timed)?;
-            gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
+            let norms = squared_norms(q, d);
+            let mut parts = Vec::with_capacity(self.arenas.len());
+            for a in 0..self.arenas.len() {
+                let plan = self.plan(a, n, k, nprobe)?;
+                let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
+                let (values, ids, g) = plan.run(&self.gpu, q, &norms, params.timed)?;
+                gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
+                parts.push((values, ids));
+            }
+            let (values, ids) = merge_parts(parts, k, self.metric);
             result.distances.extend(values);
             result.ids.extend(ids);
         }
@@ -802,11 +870,10 @@ impl Index for IvfFlatIndex {
 
     fn remove_ids(&mut self, ids: &[i64]) -> Result<usize> {
         let remove: std::collections::HashSet<i64> = ids.iter().copied().collect();
-        let hit = self.lists.iter().any(|r| {
-            self.row_ids[r.start..r.start + r.len]
-                .iter()
-                .any(|i| remove.contains(i))
-        });
+        let hit = self
+            .lists
+            .iter()
+            .any(|r| self.list_ids(r).iter().any(|i| remove.contains(i)));
         if !hit {
             return Ok(0);
         }
@@ -832,15 +899,10 @@ impl Index for IvfFlatIndex {
     }
 
     fn reconstruct(&self, id: i64) -> Result<Vec<f32>> {
-        let arena = self.arena.as_ref();
         for r in &self.lists {
-            if let Some(i) = self.row_ids[r.start..r.start + r.len]
-                .iter()
-                .position(|&x| x == id)
-            {
-                let arena = arena.expect("rows exist");
+            if let Some(i) = self.list_ids(r).iter().position(|&x| x == id) {
                 let bytes = self.gpu.read_bytes(&[(
-                    arena.data.raw(),
+                    self.arenas[r.arena].data.raw(),
                     ((r.start + i) * self.dim * 4) as u64,
                     (self.dim * 4) as u64,
                 )])?;
@@ -857,8 +919,7 @@ impl Index for IvfFlatIndex {
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
-        self.arena = None;
-        self.row_ids.clear();
+        self.arenas.clear();
         self.lists = vec![Region::default(); self.nlist];
         self.ntotal = 0;
         self.explicit = None;
@@ -898,6 +959,47 @@ fn finished(mut result: SearchResult, gpu: Option<f64>, timed: bool) -> SearchRe
         result.gpu_seconds = gpu;
     }
     result
+}
+
+/// Each query's k best over the arenas' results (`parts`: per arena, `nq × k` distances and
+/// ids, best first, padded with the metric's worst and -1): best first by the metric, equal
+/// distances by id, padding last. One arena's results pass through unchanged.
+fn merge_parts(
+    mut parts: Vec<(Vec<f32>, Vec<i64>)>,
+    k: usize,
+    metric: Metric,
+) -> (Vec<f32>, Vec<i64>) {
+    if parts.len() <= 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let nq = parts[0].1.len() / k.max(1);
+    let (mut values, mut ids) = (Vec::with_capacity(nq * k), Vec::with_capacity(nq * k));
+    let mut all: Vec<(f32, i64)> = Vec::with_capacity(parts.len() * k);
+    for q in 0..nq {
+        all.clear();
+        for (v, i) in &parts {
+            all.extend(
+                v[q * k..(q + 1) * k]
+                    .iter()
+                    .zip(&i[q * k..(q + 1) * k])
+                    .map(|(&v, &i)| (v, i)),
+            );
+        }
+        all.sort_by(|a, b| {
+            (a.1 < 0)
+                .cmp(&(b.1 < 0))
+                .then_with(|| match metric {
+                    Metric::L2 => a.0.total_cmp(&b.0),
+                    _ => b.0.total_cmp(&a.0),
+                })
+                .then(a.1.cmp(&b.1))
+        });
+        for &(v, i) in &all[..k] {
+            values.push(v);
+            ids.push(i);
+        }
+    }
+    (values, ids)
 }
 
 /// Padding of a candidate table (`ops::ivf::candidate_topk`).

@@ -302,3 +302,94 @@ fn k_beyond_the_fused_scan_is_exact_over_the_probed_lists() {
         }
     }
 }
+
+#[test]
+fn storage_over_several_arenas_equals_the_flat_index() {
+    // 16 KiB bindings hold 256 vectors of 16 floats: 1200 vectors need several arenas.
+    let small = wgfaiss::Gpu::with_options(
+        common::options().with_override("WGFAISS_BUFFERS_MAX_BINDING_BYTES", 16384),
+    )
+    .unwrap();
+    let mut rng = Rng::new(seed("ivf arenas"));
+    let (d, nlist, n) = (16, 16, 1200);
+    // Uniform data: lists of ~75, none near one arena's 256.
+    let base = rng.vec(n * d);
+    let q = rng.vec(30 * d);
+    for metric in [Metric::L2, Metric::InnerProduct] {
+        let mut ivf = IvfFlatIndex::new(&small, d, nlist, metric).unwrap();
+        ivf.kmeans.niter = 4;
+        ivf.train(&base).unwrap();
+        // The flat index with explicit ids, so that removal keeps them (with sequential ids it
+        // renumbers the rest, as FAISS's flat index does).
+        let mut flat = FlatIndex::new(gpu(), d, metric).unwrap();
+        // Several adds: lists move between arenas as they outgrow their regions.
+        for (lo, hi) in [(0, 5), (5, 500), (500, n)] {
+            ivf.add(&base[lo * d..hi * d]).unwrap();
+            let ids: Vec<i64> = (lo as i64..hi as i64).collect();
+            flat.add_with_ids(&base[lo * d..hi * d], &ids).unwrap();
+        }
+        assert!(ivf.arena_count() >= 4, "{} arenas", ivf.arena_count());
+        assert_eq!(ivf.ntotal(), n);
+        for k in [1, 10, 50] {
+            let a = ivf.search(&q, k, &params(nlist)).unwrap();
+            let b = flat.search(&q, k, &SearchParams::default()).unwrap();
+            assert_same(&a, &b, &format!("arenas {metric:?} k={k}"));
+            let a2 = pollster::block_on(ivf.search_async(&q, k, &params(nlist))).unwrap();
+            assert_eq!((a2.ids, a2.distances), (a.ids.clone(), a.distances.clone()));
+        }
+        // k beyond the fused scan: per arena, then merged.
+        let k = 700;
+        let a = ivf.search(&q[..3 * d], k, &params(nlist)).unwrap();
+        let b = flat
+            .search(&q[..3 * d], k, &SearchParams::default())
+            .unwrap();
+        assert_same(&a, &b, &format!("arenas {metric:?} k={k}"));
+        // Reconstruction, removal and persistence across arenas.
+        for id in [0i64, 499, 1199] {
+            let v = ivf.reconstruct(id).unwrap();
+            let want: Vec<f32> = match metric {
+                Metric::L2 | Metric::InnerProduct => {
+                    base[id as usize * d..(id as usize + 1) * d].to_vec()
+                }
+                Metric::Cosine => unreachable!(),
+            };
+            assert_eq!(v, want, "{metric:?} id {id}");
+        }
+        let gone: Vec<i64> = (0..n as i64).step_by(3).collect();
+        assert_eq!(ivf.remove_ids(&gone).unwrap(), gone.len());
+        assert_eq!(flat.remove_ids(&gone).unwrap(), gone.len());
+        let a = ivf.search(&q, 10, &params(nlist)).unwrap();
+        let b = flat.search(&q, 10, &SearchParams::default()).unwrap();
+        assert_same(&a, &b, &format!("arenas {metric:?} after removal"));
+        let path = std::env::temp_dir().join(format!(
+            "wgfaiss-ivf-arenas-{}-{metric:?}.wgf",
+            std::process::id()
+        ));
+        ivf.save(&path).unwrap();
+        let back = IvfFlatIndex::load(&small, &path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(back.arena_count() >= 2);
+        let c = back.search(&q, 10, &params(nlist)).unwrap();
+        assert_eq!((c.ids, c.distances), (a.ids, a.distances));
+    }
+}
+
+#[test]
+fn a_list_larger_than_one_binding_is_an_error_that_changes_nothing() {
+    // 4 KiB bindings hold 64 vectors of 16 floats; one list of 100 cannot be stored.
+    let small = wgfaiss::Gpu::with_options(
+        common::options().with_override("WGFAISS_BUFFERS_MAX_BINDING_BYTES", 4096),
+    )
+    .unwrap();
+    let mut rng = Rng::new(seed("ivf big list"));
+    let d = 16;
+    let base = rng.vec(100 * d);
+    let mut ivf = IvfFlatIndex::new(&small, d, 1, Metric::L2).unwrap();
+    ivf.train(&base).unwrap();
+    ivf.add(&base[..40 * d]).unwrap();
+    let e = ivf.add(&base[40 * d..]).unwrap_err().to_string();
+    assert!(e.contains("exceeds one storage binding"), "{e}");
+    assert_eq!(ivf.ntotal(), 40);
+    let r = ivf.search(&base[..d], 1, &params(1)).unwrap();
+    assert_eq!(r.ids, vec![0]);
+}
