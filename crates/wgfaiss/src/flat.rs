@@ -27,7 +27,8 @@ use wgfaiss_core::ops::topk::TopK;
 use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
 use crate::index::{
-    Index, Metric, SearchParams, SearchResult, cached_plan, check_vectors, normalized, start_search,
+    InFlight, Index, Metric, SearchParams, SearchResult, cached_plan, check_vectors, normalized,
+    search_depth, start_search,
 };
 use crate::persist::{KIND_FLAT, Reader, Writer};
 
@@ -536,12 +537,43 @@ impl Index for FlatIndex {
         };
         let queries = self.prepared(queries);
         let mut gpu_total = Some(0.0);
-        for q in queries.chunks(self.batch_queries(nq, k) * self.dim) {
-            let plan = self.plan(q.len() / self.dim, k)?;
+        let chunk = self.batch_queries(nq, k) * self.dim;
+        if queries.len() <= chunk {
+            // One batch: a blocking wait (no polling thread between the device and the caller).
+            let plan = self.plan(nq, k)?;
             let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
-            let (top, g) = plan.run(self, q, params.timed)?;
-            gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
+            let (top, g) = plan.run(self, &queries, params.timed)?;
+            gpu_total = g;
             result.push(top, |pos| self.id_at(pos as usize), self.metric);
+        } else {
+            // Several: up to `submit.in_flight` submitted at once (see `index::InFlight`).
+            let depth = search_depth(&self.gpu);
+            let mut queue: std::collections::VecDeque<(Arc<Mutex<SearchPlan>>, InFlight)> =
+                Default::default();
+            let mut collect = |(plan, pending): (Arc<Mutex<SearchPlan>>, InFlight)| -> Result<()> {
+                let report = pollster::block_on(pending)?;
+                let top = plan
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .parse(self, &report.reads);
+                gpu_total = gpu_total.zip(report.gpu_seconds).map(|(a, b)| a + b);
+                result.push(top, |pos| self.id_at(pos as usize), self.metric);
+                Ok(())
+            };
+            for q in queries.chunks(chunk) {
+                let plan = self.plan(q.len() / self.dim, k)?;
+                let pending: InFlight = {
+                    let p = plan.lock().unwrap_or_else(|p| p.into_inner());
+                    Box::pin(p.record(self, q, params.timed)?.finish_async())
+                };
+                queue.push_back((plan, pending));
+                if queue.len() >= depth {
+                    collect(queue.pop_front().expect("queued"))?;
+                }
+            }
+            while let Some(next) = queue.pop_front() {
+                collect(next)?;
+            }
         }
         if params.timed {
             result.gpu_seconds = gpu_total;

@@ -275,6 +275,22 @@ pub(crate) fn normalized(data: &[f32], dim: usize) -> Vec<f32> {
 /// A cached search plan of an index, with the shape it was made for.
 pub(crate) type Cached<S, P> = (S, std::sync::Arc<std::sync::Mutex<P>>);
 
+/// A submitted search batch whose report is awaited later.
+///
+/// A search of several batches keeps up to `submit.in_flight` of them submitted: the next
+/// batch's queries are written and its work recorded while the device runs the previous one
+/// and its results come back. Reusing one plan for consecutive batches is safe without holding
+/// its lock: a batch's query write and its work are submitted together under the lock, and the
+/// queue runs submissions in order, so a later batch's write lands after the earlier batch
+/// has read its queries and copied out its results.
+pub(crate) type InFlight =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<wgfaiss_core::BatchReport>> + Send>>;
+
+/// Batches a search of several batches keeps submitted (`submit.in_flight`).
+pub(crate) fn search_depth(gpu: &wgfaiss_core::Gpu) -> usize {
+    (gpu.tuning().int("submit.in_flight") as usize).max(1)
+}
+
 /// A cached plan of `shape` that no search holds now (only the cache refers to it), else
 /// `None` when fewer than `per_shape` exist (the caller makes one more), else the first such
 /// plan (the caller waits for it). Several plans of one shape let concurrent searches of

@@ -32,7 +32,8 @@ use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
 use crate::flat::FlatIndex;
 use crate::index::{
-    Index, Metric, SearchParams, SearchResult, cached_plan, check_vectors, normalized, start_search,
+    InFlight, Index, Metric, SearchParams, SearchResult, cached_plan, check_vectors, normalized,
+    search_depth, start_search,
 };
 use crate::kmeans::{Kmeans, KmeansParams, kmeans};
 use crate::persist::{KIND_IVF_FLAT, Reader, Writer};
@@ -850,20 +851,54 @@ impl Index for IvfFlatIndex {
         }
         let batch_q = self.batch_queries(nq, k, nprobe)?;
         let mut gpu_total = Some(0.0);
+        let arenas = self.arenas.len();
+        if nq <= batch_q && arenas == 1 {
+            // One submission: a blocking wait (no polling thread between device and caller).
+            let plan = self.plan(0, nq, k, nprobe)?;
+            let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
+            let (values, ids, g) = plan.run(
+                &self.gpu,
+                &queries,
+                &squared_norms(&queries, d),
+                params.timed,
+            )?;
+            result.distances.extend(values);
+            result.ids.extend(ids);
+            return Ok(finished(result, g, params.timed));
+        }
+        // Several submissions (batches × arenas): up to `submit.in_flight` at once (see
+        // `index::InFlight`), collected in order; a batch's arenas are merged once all are in.
+        let depth = search_depth(&self.gpu);
+        let mut queue: std::collections::VecDeque<InFlight> = Default::default();
+        let mut parts = Vec::with_capacity(arenas);
+        let mut collect = |pending: InFlight| -> Result<()> {
+            let (values, ids, g) = IvfSearchPlan::parse(&pollster::block_on(pending)?);
+            gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
+            parts.push((values, ids));
+            if parts.len() == arenas {
+                let (values, ids) = merge_parts(std::mem::take(&mut parts), k, self.metric);
+                result.distances.extend(values);
+                result.ids.extend(ids);
+            }
+            Ok(())
+        };
         for q in queries.chunks(batch_q * d) {
             let n = q.len() / d;
             let norms = squared_norms(q, d);
-            let mut parts = Vec::with_capacity(self.arenas.len());
-            for a in 0..self.arenas.len() {
+            for a in 0..arenas {
                 let plan = self.plan(a, n, k, nprobe)?;
-                let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
-                let (values, ids, g) = plan.run(&self.gpu, q, &norms, params.timed)?;
-                gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
-                parts.push((values, ids));
+                let pending: InFlight = {
+                    let p = plan.lock().unwrap_or_else(|p| p.into_inner());
+                    Box::pin(p.record(&self.gpu, q, &norms, params.timed)?.finish_async())
+                };
+                queue.push_back(pending);
+                if queue.len() >= depth {
+                    collect(queue.pop_front().expect("queued"))?;
+                }
             }
-            let (values, ids) = merge_parts(parts, k, self.metric);
-            result.distances.extend(values);
-            result.ids.extend(ids);
+        }
+        while let Some(next) = queue.pop_front() {
+            collect(next)?;
         }
         Ok(finished(result, gpu_total, params.timed))
     }

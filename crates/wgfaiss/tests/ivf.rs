@@ -393,3 +393,53 @@ fn a_list_larger_than_one_binding_is_an_error_that_changes_nothing() {
     let r = ivf.search(&base[..d], 1, &params(1)).unwrap();
     assert_eq!(r.ids, vec![0]);
 }
+
+#[test]
+fn searches_of_many_batches_keep_several_in_flight_and_equal_one_batch() {
+    // Batches of 7 queries with up to 3 submitted at once (one plan reused while in flight):
+    // 61 queries are 9 batches, the last partial; results equal one batch's, in order.
+    let many = wgfaiss::Gpu::with_options(
+        common::options()
+            .with_override("WGFAISS_SUBMIT_QUERY_BATCH", 7)
+            .with_override("WGFAISS_SUBMIT_IN_FLIGHT", 3),
+    )
+    .unwrap();
+    let mut rng = Rng::new(seed("in flight"));
+    let (d, nlist) = (12, 8);
+    let base = clustered(&mut rng, 12, d, 900);
+    let q = clustered(&mut rng, 12, d, 61);
+    let mut flat_many = FlatIndex::new(&many, d, Metric::L2).unwrap();
+    flat_many.add(&base).unwrap();
+    let mut flat = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
+    flat.add(&base).unwrap();
+    for k in [1, 10] {
+        let a = flat_many.search(&q, k, &SearchParams::default()).unwrap();
+        let b = flat.search(&q, k, &SearchParams::default()).unwrap();
+        assert_eq!((&a.ids, &a.distances), (&b.ids, &b.distances), "flat k={k}");
+    }
+    let mut ivf = IvfFlatIndex::new(&many, d, nlist, Metric::L2).unwrap();
+    ivf.kmeans.niter = 4;
+    ivf.train(&base).unwrap();
+    ivf.add(&base).unwrap();
+    for nprobe in [2, nlist] {
+        let a = ivf.search(&q, 10, &params(nprobe)).unwrap();
+        // The same index searched one query at a time: one batch each.
+        for qi in 0..61 {
+            let one = ivf
+                .search(&q[qi * d..(qi + 1) * d], 10, &params(nprobe))
+                .unwrap();
+            assert_eq!(one.ids, a.ids_of(qi), "nprobe {nprobe} query {qi}");
+            assert_eq!(
+                one.distances,
+                a.distances_of(qi),
+                "nprobe {nprobe} query {qi}"
+            );
+        }
+    }
+    let b = flat.search(&q, 10, &SearchParams::default()).unwrap();
+    assert_same(
+        &ivf.search(&q, 10, &params(nlist)).unwrap(),
+        &b,
+        "ivf all lists",
+    );
+}
