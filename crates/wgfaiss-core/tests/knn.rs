@@ -387,3 +387,19 @@ fn item_scan_equals_brute_force_over_each_querys_lists() {
     };
     assert!(ItemKnnPlan::new(gpu, &qb, &qn, nq, d, base, &bad, 5, KnnMetric::L2).is_err());
 }
+
+#[test]
+fn norms_of_large_inputs_split_over_threads_equal_row_by_row() {
+    use wgfaiss_core::ops::knn::{host_threads, squared_norms};
+    let mut rng = Rng::new(seed("norms threads"));
+    // 33 001 rows of 128: past the 4M-float threshold, rows not divisible by the threads.
+    let (rows, d) = (33_001, 128);
+    let data = rng.vec(rows * d);
+    assert!(host_threads(data.len()) >= 1);
+    let bulk = squared_norms(&data, d);
+    assert_eq!(bulk.len(), rows);
+    for r in (0..rows).step_by(97).chain([rows - 1]) {
+        let one = squared_norms(&data[r * d..(r + 1) * d], d);
+        assert_eq!(bulk[r].to_bits(), one[0].to_bits(), "row {r}");
+    }
+}

@@ -226,10 +226,26 @@ pub(crate) fn check_vectors(data: &[f32], dim: usize, what: &str) -> Result<usiz
             data.len()
         )));
     }
-    // A branch-free pass first (vectorized), the position only for the message.
-    let all_finite = data
-        .chunks(4096)
-        .all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite()));
+    // A branch-free pass first (vectorized; large inputs over the host's cores: one core read
+    // 512 MB in 72 ms on the H100 host), the position only for the message.
+    let finite = |part: &[f32]| {
+        part.chunks(4096)
+            .all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite()))
+    };
+    let threads = wgfaiss_core::ops::knn::host_threads(data.len());
+    let all_finite = if threads <= 1 {
+        finite(data)
+    } else {
+        std::thread::scope(|s| {
+            let parts: Vec<_> = data
+                .chunks(data.len().div_ceil(threads))
+                .map(|c| s.spawn(move || finite(c)))
+                .collect();
+            parts
+                .into_iter()
+                .all(|h| h.join().expect("a check thread does not panic"))
+        })
+    };
     if let Some(i) = (!all_finite)
         .then(|| data.iter().position(|v| !v.is_finite()))
         .flatten()

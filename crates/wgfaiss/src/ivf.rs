@@ -35,7 +35,7 @@ use crate::index::{
     InFlight, Index, Metric, SearchParams, SearchResult, cached_plan, check_vectors, normalized,
     search_depth, start_search,
 };
-use crate::kmeans::{Kmeans, KmeansParams, kmeans};
+use crate::kmeans::{Kmeans, KmeansParams, kmeans_checked};
 use crate::persist::{KIND_IVF_FLAT, Reader, Writer};
 
 /// Smallest region a list gets, in vectors.
@@ -791,7 +791,7 @@ impl Index for IvfFlatIndex {
             )));
         }
         let data = self.prepared(data);
-        let mut km = kmeans(&self.gpu, &data, self.dim, self.nlist, &self.kmeans)?;
+        let mut km = kmeans_checked(&self.gpu, &data, self.dim, self.nlist, &self.kmeans)?;
         self.set_centroids(std::mem::take(&mut km.centroids))?;
         self.last_training = Some(km);
         Ok(())

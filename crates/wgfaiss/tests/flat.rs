@@ -498,3 +498,22 @@ fn concurrent_searches_of_one_shape_use_their_own_plans() {
         });
     }
 }
+
+#[test]
+fn a_non_finite_value_in_a_large_input_is_found() {
+    // Past the 4M-float threshold the finiteness check runs on several threads; the error
+    // still names the first bad value, and nothing is added.
+    let gpu = gpu();
+    let d = 64;
+    let rows = 70_001;
+    let mut data = vec![0.5f32; rows * d];
+    let mut flat = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+    for at in [3 * d + 1, rows * d / 2 + 5, rows * d - 1] {
+        data[at] = f32::NAN;
+        let e = flat.add(&data).unwrap_err().to_string();
+        let want = format!("value {} of vector {} is NaN", at % d, at / d);
+        assert!(e.contains(&want), "{e}");
+        assert_eq!(flat.ntotal(), 0);
+        data[at] = 0.5;
+    }
+}

@@ -1129,6 +1129,35 @@ impl TiledKnn {
 
 /// Squared norms of the rows of `data` (`rows × d`), accumulated in f64.
 pub fn squared_norms(data: &[f32], d: usize) -> Vec<f32> {
+    // Large inputs (k-means over 1M × 128: 30 ms on one core) are split over the host's cores
+    // by rows; every row's arithmetic is the same, so the values are too.
+    let threads = host_threads(data.len());
+    if threads <= 1 || d == 0 {
+        return norms_serial(data, d);
+    }
+    let per = (data.len() / d).div_ceil(threads).max(1) * d;
+    std::thread::scope(|s| {
+        let parts: Vec<_> = data
+            .chunks(per)
+            .map(|c| s.spawn(move || norms_serial(c, d)))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("a norm thread does not panic"))
+            .collect()
+    })
+}
+
+/// Host threads for a pass over `len` floats: one below 4M floats (16 MB), else the host's
+/// cores (at most 16).
+pub fn host_threads(len: usize) -> usize {
+    if len < 1 << 22 {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(16))
+}
+
+fn norms_serial(data: &[f32], d: usize) -> Vec<f32> {
     // Eight f64 partial sums per row: the compiler vectorizes them (one running sum is a
     // chain of dependent adds, 3× slower on 10 000 × 784 queries), and f64 keeps every order
     // of summation within f32 rounding of the exact value.
