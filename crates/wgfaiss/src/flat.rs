@@ -268,24 +268,46 @@ impl FlatIndex {
             let queries = self.prepared(queries).into_owned();
             let mut gpu_total = Some(0.0);
             for q in queries.chunks(self.batch_queries(nq, k) * self.dim) {
-                let plan = self.plan(q.len() / self.dim, k)?;
-                let pending = {
-                    let p = plan.lock().unwrap_or_else(|p| p.into_inner());
-                    p.record(self, q, params.timed)?.finish_async()
-                };
-                let report = pending.await?;
-                let top = plan
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .parse(self, &report.reads);
-                gpu_total = gpu_total.zip(report.gpu_seconds).map(|(a, b)| a + b);
-                result.push(top, |pos| self.id_at(pos as usize), self.metric);
+                let (plan, pending) = self.submit(q, k, params.timed)?;
+                self.absorb(&plan, pending.await?, &mut result, &mut gpu_total);
             }
             if params.timed {
                 result.gpu_seconds = gpu_total;
             }
             Ok(result)
         }
+    }
+
+    /// Writes a batch's queries and submits its search; the plan is held only while the batch
+    /// is recorded (see `index::InFlight`).
+    fn submit(
+        &self,
+        q: &[f32],
+        k: usize,
+        timed: bool,
+    ) -> Result<(Arc<Mutex<SearchPlan>>, InFlight)> {
+        let plan = self.plan(q.len() / self.dim, k)?;
+        let pending: InFlight = {
+            let p = plan.lock().unwrap_or_else(|p| p.into_inner());
+            Box::pin(p.record(self, q, timed)?.finish_async())
+        };
+        Ok((plan, pending))
+    }
+
+    /// Adds a finished batch's results to `result` and its GPU time to `gpu`.
+    fn absorb(
+        &self,
+        plan: &Mutex<SearchPlan>,
+        report: wgfaiss_core::BatchReport,
+        result: &mut SearchResult,
+        gpu: &mut Option<f64>,
+    ) {
+        let top = plan
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .parse(self, &report.reads);
+        *gpu = gpu.zip(report.gpu_seconds).map(|(a, b)| a + b);
+        result.push(top, |pos| self.id_at(pos as usize), self.metric);
     }
 
     /// Queries per search submission for a search of `nq` queries and `k`.
@@ -548,31 +570,20 @@ impl Index for FlatIndex {
         } else {
             // Several: up to `submit.in_flight` submitted at once (see `index::InFlight`).
             let depth = search_depth(&self.gpu);
-            let mut queue: std::collections::VecDeque<(Arc<Mutex<SearchPlan>>, InFlight)> =
-                Default::default();
-            let mut collect = |(plan, pending): (Arc<Mutex<SearchPlan>>, InFlight)| -> Result<()> {
+            let mut queue = std::collections::VecDeque::new();
+            let mut take = |(plan, pending): (Arc<Mutex<SearchPlan>>, InFlight)| -> Result<()> {
                 let report = pollster::block_on(pending)?;
-                let top = plan
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .parse(self, &report.reads);
-                gpu_total = gpu_total.zip(report.gpu_seconds).map(|(a, b)| a + b);
-                result.push(top, |pos| self.id_at(pos as usize), self.metric);
+                self.absorb(&plan, report, &mut result, &mut gpu_total);
                 Ok(())
             };
             for q in queries.chunks(chunk) {
-                let plan = self.plan(q.len() / self.dim, k)?;
-                let pending: InFlight = {
-                    let p = plan.lock().unwrap_or_else(|p| p.into_inner());
-                    Box::pin(p.record(self, q, params.timed)?.finish_async())
-                };
-                queue.push_back((plan, pending));
+                queue.push_back(self.submit(q, k, params.timed)?);
                 if queue.len() >= depth {
-                    collect(queue.pop_front().expect("queued"))?;
+                    take(queue.pop_front().expect("queued"))?;
                 }
             }
             while let Some(next) = queue.pop_front() {
-                collect(next)?;
+                take(next)?;
             }
         }
         if params.timed {

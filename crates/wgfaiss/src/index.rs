@@ -232,20 +232,9 @@ pub(crate) fn check_vectors(data: &[f32], dim: usize, what: &str) -> Result<usiz
         part.chunks(4096)
             .all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite()))
     };
-    let threads = wgfaiss_core::ops::knn::host_threads(data.len());
-    let all_finite = if threads <= 1 {
-        finite(data)
-    } else {
-        std::thread::scope(|s| {
-            let parts: Vec<_> = data
-                .chunks(data.len().div_ceil(threads))
-                .map(|c| s.spawn(move || finite(c)))
-                .collect();
-            parts
-                .into_iter()
-                .all(|h| h.join().expect("a check thread does not panic"))
-        })
-    };
+    let all_finite = wgfaiss_core::ops::knn::split_rows(data, dim, finite)
+        .into_iter()
+        .all(|ok| ok);
     if let Some(i) = (!all_finite)
         .then(|| data.iter().position(|v| !v.is_finite()))
         .flatten()

@@ -332,26 +332,34 @@ impl IvfFlatIndex {
             }
             let batch_q = self.batch_queries(nq, k, params.nprobe)?;
             let mut gpu_total = Some(0.0);
+            let mut parts = ArenaParts::new(self, k);
             for q in queries.chunks(batch_q * d) {
-                let n = q.len() / d;
                 let norms = squared_norms(q, d);
-                let mut parts = Vec::with_capacity(self.arenas.len());
                 for a in 0..self.arenas.len() {
-                    let plan = self.plan(a, n, k, params.nprobe)?;
-                    let pending = {
-                        let p = plan.lock().unwrap_or_else(|p| p.into_inner());
-                        p.record(&self.gpu, q, &norms, params.timed)?.finish_async()
-                    };
-                    let (values, ids, g) = IvfSearchPlan::parse(&pending.await?);
-                    gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
-                    parts.push((values, ids));
+                    let pending = self.submit(a, q, &norms, k, params.nprobe, params.timed)?;
+                    parts.add(&pending.await?, &mut result, &mut gpu_total);
                 }
-                let (values, ids) = merge_parts(parts, k, self.metric);
-                result.distances.extend(values);
-                result.ids.extend(ids);
             }
             Ok(finished(result, gpu_total, params.timed))
         }
+    }
+
+    /// Writes a batch's queries (and their norms) and submits arena `a`'s search of them; the
+    /// plan is held only while the batch is recorded (see `index::InFlight`).
+    fn submit(
+        &self,
+        a: usize,
+        q: &[f32],
+        norms: &[f32],
+        k: usize,
+        nprobe: usize,
+        timed: bool,
+    ) -> Result<InFlight> {
+        let plan = self.plan(a, q.len() / self.dim, k, nprobe)?;
+        let p = plan.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(Box::pin(
+            p.record(&self.gpu, q, norms, timed)?.finish_async(),
+        ))
     }
 
     /// Whether k is beyond what the fused scan's lists hold on this adapter.
@@ -869,36 +877,23 @@ impl Index for IvfFlatIndex {
         // Several submissions (batches × arenas): up to `submit.in_flight` at once (see
         // `index::InFlight`), collected in order; a batch's arenas are merged once all are in.
         let depth = search_depth(&self.gpu);
-        let mut queue: std::collections::VecDeque<InFlight> = Default::default();
-        let mut parts = Vec::with_capacity(arenas);
-        let mut collect = |pending: InFlight| -> Result<()> {
-            let (values, ids, g) = IvfSearchPlan::parse(&pollster::block_on(pending)?);
-            gpu_total = gpu_total.zip(g).map(|(a, b)| a + b);
-            parts.push((values, ids));
-            if parts.len() == arenas {
-                let (values, ids) = merge_parts(std::mem::take(&mut parts), k, self.metric);
-                result.distances.extend(values);
-                result.ids.extend(ids);
-            }
+        let mut queue = std::collections::VecDeque::new();
+        let mut parts = ArenaParts::new(self, k);
+        let mut take = |pending: InFlight| -> Result<()> {
+            parts.add(&pollster::block_on(pending)?, &mut result, &mut gpu_total);
             Ok(())
         };
         for q in queries.chunks(batch_q * d) {
-            let n = q.len() / d;
             let norms = squared_norms(q, d);
             for a in 0..arenas {
-                let plan = self.plan(a, n, k, nprobe)?;
-                let pending: InFlight = {
-                    let p = plan.lock().unwrap_or_else(|p| p.into_inner());
-                    Box::pin(p.record(&self.gpu, q, &norms, params.timed)?.finish_async())
-                };
-                queue.push_back(pending);
+                queue.push_back(self.submit(a, q, &norms, k, nprobe, params.timed)?);
                 if queue.len() >= depth {
-                    collect(queue.pop_front().expect("queued"))?;
+                    take(queue.pop_front().expect("queued"))?;
                 }
             }
         }
         while let Some(next) = queue.pop_front() {
-            collect(next)?;
+            take(next)?;
         }
         Ok(finished(result, gpu_total, params.timed))
     }
@@ -994,6 +989,43 @@ fn finished(mut result: SearchResult, gpu: Option<f64>, timed: bool) -> SearchRe
         result.gpu_seconds = gpu;
     }
     result
+}
+
+/// The arenas' results of one batch, in arena order, merged into the search result once all
+/// are in.
+struct ArenaParts {
+    parts: Vec<(Vec<f32>, Vec<i64>)>,
+    arenas: usize,
+    k: usize,
+    metric: Metric,
+}
+
+impl ArenaParts {
+    fn new(index: &IvfFlatIndex, k: usize) -> ArenaParts {
+        ArenaParts {
+            parts: Vec::with_capacity(index.arenas.len()),
+            arenas: index.arenas.len(),
+            k,
+            metric: index.metric,
+        }
+    }
+
+    /// Adds one arena's report (in submission order) and its GPU time to `gpu`.
+    fn add(
+        &mut self,
+        report: &wgfaiss_core::BatchReport,
+        result: &mut SearchResult,
+        gpu: &mut Option<f64>,
+    ) {
+        let (values, ids, g) = IvfSearchPlan::parse(report);
+        *gpu = gpu.zip(g).map(|(a, b)| a + b);
+        self.parts.push((values, ids));
+        if self.parts.len() == self.arenas {
+            let (values, ids) = merge_parts(std::mem::take(&mut self.parts), self.k, self.metric);
+            result.distances.extend(values);
+            result.ids.extend(ids);
+        }
+    }
 }
 
 /// Each query's k best over the arenas' results (`parts`: per arena, `nq × k` distances and

@@ -1131,19 +1131,26 @@ impl TiledKnn {
 pub fn squared_norms(data: &[f32], d: usize) -> Vec<f32> {
     // Large inputs (k-means over 1M × 128: 30 ms on one core) are split over the host's cores
     // by rows; every row's arithmetic is the same, so the values are too.
+    if d == 0 {
+        return Vec::new();
+    }
+    split_rows(data, d, |part| norms_serial(part, d)).concat()
+}
+
+/// `f` over consecutive parts of `data` made of whole rows of `d` values, in order: one part
+/// below [`host_threads`]' threshold, else one per host thread, run in parallel.
+pub fn split_rows<R: Send>(data: &[f32], d: usize, f: impl Fn(&[f32]) -> R + Sync) -> Vec<R> {
     let threads = host_threads(data.len());
     if threads <= 1 || d == 0 {
-        return norms_serial(data, d);
+        return vec![f(data)];
     }
     let per = (data.len() / d).div_ceil(threads).max(1) * d;
+    let f = &f;
     std::thread::scope(|s| {
-        let parts: Vec<_> = data
-            .chunks(per)
-            .map(|c| s.spawn(move || norms_serial(c, d)))
-            .collect();
+        let parts: Vec<_> = data.chunks(per).map(|c| s.spawn(move || f(c))).collect();
         parts
             .into_iter()
-            .flat_map(|h| h.join().expect("a norm thread does not panic"))
+            .map(|h| h.join().expect("a host thread does not panic"))
             .collect()
     })
 }
