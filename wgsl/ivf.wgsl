@@ -12,6 +12,15 @@
 //              into it and its pair index q * nprobe + p (it writes output lists
 //              pair * segs + segment).
 //
+// The keys scan (knn.wgsl with STORE = 1) writes every (query, list row) value instead of
+// selecting per item; these lay the values out and map the selection back:
+// ivf_widths:       per query, the rows of its probed lists (ranges[2q + 1]).
+// ivf_offsets:      one workgroup: each query's first key (ranges[2q]), an exclusive scan.
+// ivf_pair_offsets: per query, the first key of each of its pairs (pair_off[q * nprobe + p]),
+//                   so a query's keys are one contiguous range, its probes in order.
+// ivf_positions:    per selected (query, place), the position in the query's range turned
+//                   back into an arena row (a binary search over the query's pair offsets).
+//
 // Rows inside a block are in arrival order, which varies run to run; each row's result
 // depends only on its query and its list, so results do not.
 
@@ -28,7 +37,7 @@ struct Params {
     items_cap: u32,
     wg_x: u32,
     seg_len: u32,   // list rows per item at most
-    _pad: u32,
+    k: u32,         // results per query (ivf_positions)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -40,6 +49,10 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> items: array<vec4<u32>>;
 @group(0) @binding(7) var<storage, read_write> idx: array<u32>;
 @group(0) @binding(8) var<storage, read_write> slots: array<u32>;
+@group(0) @binding(9) var<storage, read_write> ranges: array<u32>;
+@group(0) @binding(10) var<storage, read_write> pair_off: array<u32>;
+@group(0) @binding(11) var<storage, read> selected: array<u32>;
+@group(0) @binding(12) var<storage, read_write> rows_out: array<u32>;
 
 fn global_id(wid: vec3<u32>, lid: u32) -> u32 {
     return (wid.x + wid.y * p.wg_x) * WG + lid;
@@ -133,4 +146,91 @@ fn ivf_scatter(@builtin(workgroup_id) wid: vec3<u32>,
         idx[row] = i / p.nprobe;
         slots[row] = i;
     }
+}
+
+// The rows of list l (0 for a probe past the lists).
+fn list_len(l: u32) -> u32 {
+    if l < p.nlist {
+        return regions[l].y;
+    }
+    return 0u;
+}
+
+@compute @workgroup_size(WG)
+fn ivf_widths(@builtin(workgroup_id) wid: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let q = global_id(wid, lid);
+    if q >= p.pairs / p.nprobe {
+        return;
+    }
+    var w = 0u;
+    for (var j = 0u; j < p.nprobe; j++) {
+        w += list_len(probes[q * p.nprobe + j]);
+    }
+    ranges[2u * q + 1u] = w;
+}
+
+@compute @workgroup_size(WG)
+fn ivf_offsets(@builtin(local_invocation_index) lid: u32) {
+    let nq = p.pairs / p.nprobe;
+    let per = (nq + WG - 1u) / WG;
+    let q0 = min(lid * per, nq);
+    let q1 = min(q0 + per, nq);
+    var mine = 0u;
+    for (var q = q0; q < q1; q++) {
+        mine += ranges[2u * q + 1u];
+    }
+    var at = workgroup_scan(lid, mine).x;
+    for (var q = q0; q < q1; q++) {
+        ranges[2u * q] = at;
+        at += ranges[2u * q + 1u];
+    }
+}
+
+@compute @workgroup_size(WG)
+fn ivf_pair_offsets(@builtin(workgroup_id) wid: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+    let q = global_id(wid, lid);
+    if q >= p.pairs / p.nprobe {
+        return;
+    }
+    var at = ranges[2u * q];
+    for (var j = 0u; j < p.nprobe; j++) {
+        let i = q * p.nprobe + j;
+        pair_off[i] = at;
+        at += list_len(probes[i]);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn ivf_positions(@builtin(workgroup_id) wid: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+    let e = global_id(wid, lid);
+    if e >= (p.pairs / p.nprobe) * p.k {
+        return;
+    }
+    let pos = selected[e];
+    if pos == NONE {
+        rows_out[e] = NONE;
+        return;
+    }
+    let q = e / p.k;
+    let at = ranges[2u * q] + pos;
+    // The last pair whose keys start at or before `at` holds it (empty pairs start where
+    // the next one does, so they are passed over).
+    var lo = 0u;
+    var hi = p.nprobe;
+    loop {
+        if hi - lo <= 1u {
+            break;
+        }
+        let mid = (lo + hi) / 2u;
+        if pair_off[q * p.nprobe + mid] <= at {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let i = q * p.nprobe + lo;
+    rows_out[e] = regions[probes[i]].x + (at - pair_off[i]);
 }

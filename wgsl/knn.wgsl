@@ -50,6 +50,12 @@ override KBOUND: u32 = 0u;
 // the TN / RN invocations of a row combine theirs into the row's list, one column of
 // invocations at a time. Same order (key, id), same results.
 override TOP1: u32 = 0u;
+// 1 (ITEMS = 1 only): no selection. Every value of the item (the squared distance, or the
+// inner product) is written to out_v[out_i[slot] + (list row - list start)]: out_i holds the
+// offset of each (query, probe) pair's keys, so a query's keys over its probed lists are one
+// contiguous range, and a top-k pass over those ranges selects afterwards (the IVF "keys"
+// scan: short lists make a running selection per item cost more than the distances).
+override STORE: u32 = 0u;
 
 const NONE: u32 = 0xffffffffu;
 
@@ -259,6 +265,7 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
     var seg_start = 0u;
     var seg_end = 0u;
     var m_rows = 0u; // live query rows of the block
+    var list_start = 0u; // STORE: the first row of the item's list
     if ITEMS == 1u {
         // Past the last item (grid padding) the range is empty.
         let item = items[min(g, p.segs - 1u)];
@@ -267,6 +274,7 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
         seg_end = select(item.x, item.y, g < p.segs);
         m_rows = select(0u, item.z & 0xffffu, g < p.segs);
         seg = item.z >> 16u;
+        list_start = item.x - seg * p.seg_len;
     } else {
         // Query blocks vary fastest: the workgroups of one segment run together and share
         // its tiles in the cache. Past the last segment (grid padding) the range is empty.
@@ -334,7 +342,7 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
         // The tile is complete: select, then start the next one.
         // @PENDING
         loop {
-            if TOP1 == 1u {
+            if TOP1 == 1u || STORE == 1u {
                 break;
             }
             // @OFFER
@@ -365,7 +373,7 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
     // @TOP1_FINISH
     for (var r = tid; r < TM; r += WG) {
         let row = m0 + r;
-        if r < m_rows && (ITEMS == 1u || seg < p.segs) {
+        if STORE == 0u && r < m_rows && (ITEMS == 1u || seg < p.segs) {
             var out = (row * p.total_segs + p.seg0 + seg) * p.topk;
             if ITEMS == 1u {
                 out = (slots[row] * p.total_segs + seg) * p.topk;

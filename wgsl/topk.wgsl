@@ -22,6 +22,10 @@ override CP: u32 = 2048u; // candidate buffer, a power of two >= WG * RPT
 override RPT: u32 = 8u; // a multiple of 4
 override LARGEST: u32 = 0u;
 override EXPLICIT: u32 = 0u;
+// 1 (with EXPLICIT = 0): rows of different lengths anywhere in x: row r is x[start, start +
+// len) with (start, len) = (in_ids[2r], in_ids[2r + 1]); ids are positions in the row;
+// segments past a row's end select nothing (padding).
+override RANGES: u32 = 0u;
 
 const NONE: u32 = 0xffffffffu;
 
@@ -163,9 +167,15 @@ fn topk_select(@builtin(workgroup_id) wid: vec3<u32>,
         atomicStore(&count, 0u);
     }
     workgroupBarrier();
+    var cols = p.cols;
+    var base = row * p.cols;
+    if RANGES == 1u {
+        let r = min(row, p.rows - 1u);
+        base = in_ids[2u * r];
+        cols = in_ids[2u * r + 1u];
+    }
     let start = seg * p.seg_len;
-    let end = min(p.cols, start + p.seg_len);
-    let base = row * p.cols;
+    let end = min(cols, start + p.seg_len);
     var thr_v = pad_v();
     var thr_i = NONE;
     for (var r0 = start; r0 < end; r0 += WG * RPT) {

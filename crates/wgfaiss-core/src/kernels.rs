@@ -135,7 +135,16 @@ pub const IVF: Family = Family {
         f16: false,
         coop_matrix: false,
     },
-    entries: &["ivf_clear", "ivf_count", "ivf_items", "ivf_scatter"],
+    entries: &[
+        "ivf_clear",
+        "ivf_count",
+        "ivf_items",
+        "ivf_scatter",
+        "ivf_widths",
+        "ivf_offsets",
+        "ivf_pair_offsets",
+        "ivf_positions",
+    ],
     trusted: false,
 };
 

@@ -287,6 +287,12 @@ pub const PARAMS: &[ParamSpec] = &[
         doc: "IVF list scan: list vectors per thread (register block)",
     },
     ParamSpec {
+        family: "ivf",
+        key: "scan",
+        kind: Kind::Choice(&["auto", "fused", "keys"]),
+        doc: "IVF list scan: a running top-k per work item (fused), or every key written and one top-k per query (keys)",
+    },
+    ParamSpec {
         family: "qr",
         key: "dot",
         kind: Kind::Choice(&["auto", "simple", "subgroup"]),
@@ -462,6 +468,7 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         }
         ("reduce", "max_workgroups") => int(if cpu { 32 } else { 1024 }, "by device type"),
         ("reduce", "path") | ("qr", "dot") => choice("auto", "by capability"),
+        ("ivf", "scan") => choice("auto", "by shape (ops::ivf::ScanMode)"),
         ("knn", "tile_m") | ("knn", "tile_n") | ("ivf", "scan_tile_m") | ("ivf", "scan_tile_n")
             if max_inv >= 256 =>
         {

@@ -145,6 +145,8 @@ fn every_family_and_override_set_validates_with_naga() {
                 for (largest, explicit) in [(false, false), (true, true)] {
                     validate(&TOPK, &topk::constants(wg, kp, rpt, largest, explicit))
                         .unwrap_or_else(|e| panic!("topk {wg} {kp} {rpt}: {e}"));
+                    validate(&TOPK, &topk::ranged_constants(wg, kp, rpt, largest))
+                        .unwrap_or_else(|e| panic!("ranged topk {wg} {kp} {rpt}: {e}"));
                 }
             }
         }
@@ -177,6 +179,11 @@ fn every_family_and_override_set_validates_with_naga() {
                             .unwrap_or_else(|e| panic!("knn {t:?} items={items}: {e}"));
                         knn_sets += 1;
                     }
+                }
+                // The IVF keys scan (STORE).
+                for metric in [knn::KnnMetric::L2, knn::KnnMetric::InnerProduct] {
+                    validate(&family, &knn::store_constants(t, metric))
+                        .unwrap_or_else(|e| panic!("knn store {t:?}: {e}"));
                 }
             }
         }

@@ -264,3 +264,46 @@ fn bad_input_is_an_error() {
     };
     assert!(gpu.topk_with(&x, 3, 4, 1, false, &opts).is_err());
 }
+
+#[test]
+fn ranged_rows_of_their_own_lengths() {
+    // Rows anywhere in one buffer (laid out in reverse order, with gaps of poison between
+    // them), lengths 0, 1, below k, k, and several segments' worth; both orders; ids are
+    // positions in the row.
+    use wgfaiss_core::ops::topk::TopKPlan;
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("topk ranged"));
+    let lens = [0usize, 1, 5, 7, 300, 20_000, 3, 9_001];
+    for (k, largest) in [(7, false), (7, true), (64, false), (1, true)] {
+        let mut data = Vec::new();
+        let mut ranges = vec![0u32; 2 * lens.len()];
+        let mut rows = vec![Vec::new(); lens.len()];
+        for (r, &len) in lens.iter().enumerate().rev() {
+            data.extend((0..3).map(|_| f32::NAN));
+            ranges[2 * r] = data.len() as u32;
+            ranges[2 * r + 1] = len as u32;
+            // Coarse values: ties across positions.
+            rows[r] = (0..len).map(|_| (rng.below(500) as f32) - 250.0).collect();
+            data.extend(&rows[r]);
+        }
+        let values = gpu.upload(&data).unwrap();
+        let rb = gpu.upload(&ranges).unwrap();
+        let max = *lens.iter().max().unwrap();
+        let plan = TopKPlan::ranged(gpu, &values, &rb, lens.len(), max, k, largest).unwrap();
+        plan.poison(gpu).unwrap();
+        let mut batch = gpu.batch(false);
+        plan.record(&mut batch);
+        batch.finish().unwrap();
+        let got = plan.read(gpu).unwrap();
+        for (r, row) in rows.iter().enumerate() {
+            let want = reference(row, 1, row.len(), k, largest);
+            let want = if row.is_empty() {
+                reference(&[f32::NAN], 1, 1, k, largest)
+            } else {
+                want
+            };
+            assert_eq!(got.ids[r * k..(r + 1) * k], want.ids[..], "row {r} k {k}");
+            assert_eq!(got.values[r * k..(r + 1) * k], want.values[..], "row {r} k {k}");
+        }
+    }
+}

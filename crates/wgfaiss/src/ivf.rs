@@ -259,7 +259,11 @@ impl IvfFlatIndex {
             .flat_map(|&id| [id as u64 as u32, ((id as u64) >> 32) as u32])
             .collect();
         let row_ids = self.gpu.upload(&row_ids)?;
-        let max_list = self.lists.iter().filter(here).map(|r| r.len).max();
+        let lens: Vec<usize> = self
+            .lists
+            .iter()
+            .map(|r| if here(&r) { r.len } else { 0 })
+            .collect();
         let plan = IvfSearchPlan::new(
             &self.gpu,
             nq,
@@ -268,7 +272,7 @@ impl IvfFlatIndex {
             arena.chunk(),
             &regions,
             &row_ids,
-            max_list.unwrap_or(0),
+            &lens,
             nprobe,
             k,
             self.metric.kernel(),
@@ -296,7 +300,6 @@ impl IvfFlatIndex {
     /// (gathered queries, per-segment results) would exceed one storage binding (large
     /// d × nprobe).
     fn batch_queries(&self, nq: usize, k: usize, nprobe: usize) -> Result<usize> {
-        let max_list = self.lists.iter().map(|r| r.len).max().unwrap_or(0);
         wgfaiss_core::ops::ivf::max_batch(
             &self.gpu,
             (self.gpu.tuning().int("submit.query_batch") as usize).clamp(1, nq),
@@ -304,7 +307,7 @@ impl IvfFlatIndex {
             k,
             nprobe,
             self.nlist,
-            max_list,
+            &self.list_sizes(),
         )
     }
 
@@ -362,9 +365,12 @@ impl IvfFlatIndex {
         ))
     }
 
-    /// Whether k is beyond what the fused scan's lists hold on this adapter.
+    /// Whether the search takes the wide path: the fused scan (`ivf.scan`) with k beyond what
+    /// its lists hold on this adapter (the keys scan serves every k).
     fn beyond_scan(&self, k: usize) -> bool {
-        wgfaiss_core::ops::knn::scan_tiles(&self.gpu, usize::MAX, k).is_none()
+        use wgfaiss_core::ops::ivf::{ScanMode, scan_mode};
+        scan_mode(&self.gpu, k) == ScanMode::Fused
+            && wgfaiss_core::ops::knn::scan_tiles(&self.gpu, usize::MAX, k).is_none()
     }
 
     /// Search for k beyond the fused scan: the coarse step by the quantizer, then for each

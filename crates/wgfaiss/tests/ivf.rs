@@ -49,13 +49,30 @@ fn probed_rows(q: &[f32], cents: &[f32], sizes: &[usize], metric: Metric, nprobe
                     .zip(q)
                     .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
                     .sum::<f64>(),
-                _ => -c.iter().zip(q).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum::<f64>(),
+                _ => -c
+                    .iter()
+                    .zip(q)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum::<f64>(),
             };
             (key, l)
         })
         .collect();
     keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
     keyed.iter().take(nprobe).map(|&(_, l)| sizes[l]).sum()
+}
+
+/// The shared GPU with each list scan forced (`ivf.scan`): keys, then fused.
+fn scans() -> [&'static wgfaiss::Gpu; 2] {
+    static FUSED: std::sync::OnceLock<wgfaiss::Gpu> = std::sync::OnceLock::new();
+    let fused = FUSED.get_or_init(|| {
+        wgfaiss::Gpu::with_options(common::options().with_override("WGFAISS_IVF_SCAN", "fused"))
+            .unwrap()
+    });
+    use wgfaiss::ops::ivf::{ScanMode, scan_mode};
+    assert_eq!(scan_mode(gpu(), 10), ScanMode::Keys);
+    assert_eq!(scan_mode(fused, 10), ScanMode::Fused);
+    [gpu(), fused]
 }
 
 fn params(nprobe: usize) -> SearchParams {
@@ -67,76 +84,78 @@ fn params(nprobe: usize) -> SearchParams {
 
 #[test]
 fn all_lists_probed_equals_the_flat_index() {
-    let gpu = gpu();
-    let mut rng = Rng::new(seed("ivf exact"));
-    let (d, nlist) = (24, 12);
-    let base = clustered(&mut rng, 20, d, 1500);
-    let q = clustered(&mut rng, 20, d, 40);
-    for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
-        let mut ivf = IvfFlatIndex::new(gpu, d, nlist, metric).unwrap();
-        ivf.kmeans.niter = 5;
-        ivf.train(&base).unwrap();
-        let mut flat = FlatIndex::new(gpu, d, metric).unwrap();
-        // Several adds: lists outgrow their regions and move, the arena grows.
-        for part in [&base[..7 * d], &base[7 * d..400 * d], &base[400 * d..]] {
-            ivf.add(part).unwrap();
-            flat.add(part).unwrap();
-        }
-        assert_eq!(ivf.ntotal(), 1500);
-        assert_eq!(ivf.list_sizes().iter().sum::<usize>(), 1500);
-        for k in [1, 10, 50] {
-            let a = ivf.search(&q, k, &params(nlist)).unwrap();
-            let b = flat.search(&q, k, &SearchParams::default()).unwrap();
-            assert_same(&a, &b, &format!("{metric:?} k={k}"));
+    for gpu in scans() {
+        let mut rng = Rng::new(seed("ivf exact"));
+        let (d, nlist) = (24, 12);
+        let base = clustered(&mut rng, 20, d, 1500);
+        let q = clustered(&mut rng, 20, d, 40);
+        for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+            let mut ivf = IvfFlatIndex::new(gpu, d, nlist, metric).unwrap();
+            ivf.kmeans.niter = 5;
+            ivf.train(&base).unwrap();
+            let mut flat = FlatIndex::new(gpu, d, metric).unwrap();
+            // Several adds: lists outgrow their regions and move, the arena grows.
+            for part in [&base[..7 * d], &base[7 * d..400 * d], &base[400 * d..]] {
+                ivf.add(part).unwrap();
+                flat.add(part).unwrap();
+            }
+            assert_eq!(ivf.ntotal(), 1500);
+            assert_eq!(ivf.list_sizes().iter().sum::<usize>(), 1500);
+            for k in [1, 10, 50] {
+                let a = ivf.search(&q, k, &params(nlist)).unwrap();
+                let b = flat.search(&q, k, &SearchParams::default()).unwrap();
+                assert_same(&a, &b, &format!("{metric:?} k={k}"));
+            }
         }
     }
 }
 
 #[test]
 fn recall_grows_with_nprobe_and_results_are_true_distances() {
-    let gpu = gpu();
-    let mut rng = Rng::new(seed("ivf recall"));
-    let (d, nlist, k) = (16, 32, 10);
-    let base = clustered(&mut rng, 64, d, 4000);
-    let q = clustered(&mut rng, 64, d, 60);
-    let mut ivf = IvfFlatIndex::new(gpu, d, nlist, Metric::L2).unwrap();
-    ivf.train(&base).unwrap();
-    ivf.add(&base).unwrap();
-    let mut flat = FlatIndex::new(gpu, d, Metric::L2).unwrap();
-    flat.add(&base).unwrap();
-    let truth = flat.search(&q, k, &SearchParams::default()).unwrap();
-    let mut last = 0.0;
-    for nprobe in [1, 2, 4, 8, 32] {
-        let r = ivf.search(&q, k, &params(nprobe)).unwrap();
-        let mut hits = 0;
-        for i in 0..60 {
-            let t: Vec<i64> = truth.ids_of(i).to_vec();
-            hits += r.ids_of(i).iter().filter(|x| t.contains(x)).count();
-            // Every returned distance is that id's true distance.
-            for (j, &id) in r.ids_of(i).iter().enumerate() {
-                if id < 0 {
-                    continue;
+    for gpu in scans() {
+        let mut rng = Rng::new(seed("ivf recall"));
+        let (d, nlist, k) = (16, 32, 10);
+        let base = clustered(&mut rng, 64, d, 4000);
+        let q = clustered(&mut rng, 64, d, 60);
+        let mut ivf = IvfFlatIndex::new(gpu, d, nlist, Metric::L2).unwrap();
+        ivf.train(&base).unwrap();
+        ivf.add(&base).unwrap();
+        let mut flat = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+        flat.add(&base).unwrap();
+        let truth = flat.search(&q, k, &SearchParams::default()).unwrap();
+        let mut last = 0.0;
+        for nprobe in [1, 2, 4, 8, 32] {
+            let r = ivf.search(&q, k, &params(nprobe)).unwrap();
+            let mut hits = 0;
+            for i in 0..60 {
+                let t: Vec<i64> = truth.ids_of(i).to_vec();
+                hits += r.ids_of(i).iter().filter(|x| t.contains(x)).count();
+                // Every returned distance is that id's true distance.
+                for (j, &id) in r.ids_of(i).iter().enumerate() {
+                    if id < 0 {
+                        continue;
+                    }
+                    let x = &base[id as usize * d..(id as usize + 1) * d];
+                    let exact: f32 = x
+                        .iter()
+                        .zip(&q[i * d..])
+                        .map(|(a, b)| (a - b).powi(2))
+                        .sum();
+                    assert!(
+                        (r.distances_of(i)[j] - exact).abs() < 1e-3 * (1.0 + exact),
+                        "query {i}"
+                    );
                 }
-                let x = &base[id as usize * d..(id as usize + 1) * d];
-                let exact: f32 = x
-                    .iter()
-                    .zip(&q[i * d..])
-                    .map(|(a, b)| (a - b).powi(2))
-                    .sum();
-                assert!(
-                    (r.distances_of(i)[j] - exact).abs() < 1e-3 * (1.0 + exact),
-                    "query {i}"
-                );
             }
+            let recall = hits as f64 / (60 * k) as f64;
+            assert!(
+                recall + 1e-9 >= last,
+                "nprobe {nprobe}: recall {recall} < {last}"
+            );
+            last = recall;
         }
-        let recall = hits as f64 / (60 * k) as f64;
-        assert!(
-            recall + 1e-9 >= last,
-            "nprobe {nprobe}: recall {recall} < {last}"
-        );
-        last = recall;
+        assert_eq!(last, 1.0);
     }
-    assert_eq!(last, 1.0);
 }
 
 #[test]
@@ -208,32 +227,39 @@ fn ids_removal_reconstruction_persistence() {
 
 #[test]
 fn long_lists_are_cut_into_segments_and_stay_exact() {
-    let gpu = gpu();
-    let mut rng = Rng::new(seed("ivf long lists"));
-    // Three lists of ~1300 vectors, k = 100: on llvmpipe's loop budget a list is several
-    // segments, each its own work item and output list.
-    let (d, nlist) = (8, 3);
-    let base = clustered(&mut rng, 3, d, 4000);
-    let q = clustered(&mut rng, 3, d, 30);
-    let mut ivf = IvfFlatIndex::new(gpu, d, nlist, Metric::L2).unwrap();
-    ivf.kmeans.niter = 4;
-    ivf.train(&base).unwrap();
-    ivf.add(&base).unwrap();
-    let mut flat = FlatIndex::new(gpu, d, Metric::L2).unwrap();
-    flat.add(&base).unwrap();
-    for (k, nprobe) in [(100, 3), (7, 3), (100, 1)] {
-        let a = ivf.search(&q, k, &params(nprobe)).unwrap();
-        if nprobe == nlist {
-            let b = flat.search(&q, k, &SearchParams::default()).unwrap();
-            assert_same(&a, &b, &format!("k={k}"));
-        } else {
-            // One list: its own vectors only, ids unique, distances true.
-            for i in 0..30 {
-                let ids = a.ids_of(i);
-                let mut u = ids.to_vec();
-                u.sort();
-                u.dedup();
-                assert_eq!(u.len(), k, "query {i}");
+    // The keys scan's lists are cut only under a smaller loop budget than llvmpipe's.
+    let short = wgfaiss::Gpu::with_options(
+        common::options().with_override("WGFAISS_KNN_LOOP_BUDGET", 1500),
+    )
+    .unwrap();
+    let [keys, fused] = scans();
+    for gpu in [keys, fused, &short] {
+        let mut rng = Rng::new(seed("ivf long lists"));
+        // Three lists of ~1300 vectors, k = 100: on llvmpipe's loop budget a list is several
+        // segments, each its own work item (and, fused, output list).
+        let (d, nlist) = (8, 3);
+        let base = clustered(&mut rng, 3, d, 4000);
+        let q = clustered(&mut rng, 3, d, 30);
+        let mut ivf = IvfFlatIndex::new(gpu, d, nlist, Metric::L2).unwrap();
+        ivf.kmeans.niter = 4;
+        ivf.train(&base).unwrap();
+        ivf.add(&base).unwrap();
+        let mut flat = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+        flat.add(&base).unwrap();
+        for (k, nprobe) in [(100, 3), (7, 3), (100, 1)] {
+            let a = ivf.search(&q, k, &params(nprobe)).unwrap();
+            if nprobe == nlist {
+                let b = flat.search(&q, k, &SearchParams::default()).unwrap();
+                assert_same(&a, &b, &format!("k={k}"));
+            } else {
+                // One list: its own vectors only, ids unique, distances true.
+                for i in 0..30 {
+                    let ids = a.ids_of(i);
+                    let mut u = ids.to_vec();
+                    u.sort();
+                    u.dedup();
+                    assert_eq!(u.len(), k, "query {i}");
+                }
             }
         }
     }
@@ -257,7 +283,8 @@ fn batches_shrink_where_a_plan_would_exceed_one_binding() {
     ivf.add(&base).unwrap();
     let mut flat = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
     flat.add(&base).unwrap();
-    let n = wgfaiss::ops::ivf::max_batch(&small, 300, d, 5, nlist, nlist, 200).unwrap();
+    let n =
+        wgfaiss::ops::ivf::max_batch(&small, 300, d, 5, nlist, nlist, &ivf.list_sizes()).unwrap();
     assert!(n < 300, "the limit should force batches ({n})");
     let a = ivf.search(&q, 5, &params(nlist)).unwrap();
     let b = flat.search(&q, 5, &SearchParams::default()).unwrap();
@@ -266,61 +293,62 @@ fn batches_shrink_where_a_plan_would_exceed_one_binding() {
 
 #[test]
 fn k_beyond_the_fused_scan_is_exact_over_the_probed_lists() {
-    let gpu = gpu();
-    let mut rng = Rng::new(seed("ivf wide k"));
-    let (d, nlist) = (12, 10);
-    let base = clustered(&mut rng, 15, d, 1400);
-    let q = clustered(&mut rng, 15, d, 9);
-    let k = 700; // beyond the fused scan's lists on every adapter
-    assert!(k > wgfaiss::ops::knn::max_fused_k(gpu));
-    for metric in [Metric::L2, Metric::InnerProduct] {
-        let mut ivf = IvfFlatIndex::new(gpu, d, nlist, metric).unwrap();
-        ivf.kmeans.niter = 4;
-        ivf.train(&base).unwrap();
-        ivf.add(&base).unwrap();
-        let mut flat = FlatIndex::new(gpu, d, metric).unwrap();
-        flat.add(&base).unwrap();
-        // Every list probed: the flat index's answer.
-        let a = ivf.search(&q, k, &params(nlist)).unwrap();
-        let b = flat.search(&q, k, &SearchParams::default()).unwrap();
-        assert_same(&a, &b, &format!("{metric:?} k={k}"));
-        let a2 = pollster::block_on(ivf.search_async(&q, k, &params(nlist))).unwrap();
-        assert_eq!(a2.ids, a.ids);
-        // Two lists probed: as many results as those lists hold (up to k), the tail is
-        // padding; every real result is a true distance, best first.
-        let r = ivf.search(&q, k, &params(2)).unwrap();
-        let (cents, sizes) = (ivf.centroids().unwrap().to_vec(), ivf.list_sizes());
-        for qi in 0..9 {
-            let (ids, dist) = (r.ids_of(qi), r.distances_of(qi));
-            let real = ids.iter().take_while(|&&i| i >= 0).count();
-            let want = probed_rows(&q[qi * d..(qi + 1) * d], &cents, &sizes, metric, 2);
-            assert_eq!(real, want.min(k), "{metric:?} query {qi}: results");
-            assert!(ids[real..].iter().all(|&i| i == -1));
-            for j in 0..real {
-                let x = &base[ids[j] as usize * d..(ids[j] as usize + 1) * d];
-                let qv = &q[qi * d..(qi + 1) * d];
-                let want: f64 = match metric {
-                    Metric::L2 => x
-                        .iter()
-                        .zip(qv)
-                        .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
-                        .sum(),
-                    _ => x
-                        .iter()
-                        .zip(qv)
-                        .map(|(a, b)| f64::from(*a) * f64::from(*b))
-                        .sum(),
-                };
-                assert!(
-                    (f64::from(dist[j]) - want).abs() < 1e-3 * (1.0 + want.abs()),
-                    "{metric:?} query {qi} place {j}"
-                );
-                if j > 0 {
-                    let ordered = match metric {
-                        Metric::L2 => dist[j - 1] <= dist[j],
-                        _ => dist[j - 1] >= dist[j],
+    for gpu in scans() {
+        let mut rng = Rng::new(seed("ivf wide k"));
+        let (d, nlist) = (12, 10);
+        let base = clustered(&mut rng, 15, d, 1400);
+        let q = clustered(&mut rng, 15, d, 9);
+        let k = 700; // beyond the fused scan's lists on every adapter
+        assert!(k > wgfaiss::ops::knn::max_fused_k(gpu));
+        for metric in [Metric::L2, Metric::InnerProduct] {
+            let mut ivf = IvfFlatIndex::new(gpu, d, nlist, metric).unwrap();
+            ivf.kmeans.niter = 4;
+            ivf.train(&base).unwrap();
+            ivf.add(&base).unwrap();
+            let mut flat = FlatIndex::new(gpu, d, metric).unwrap();
+            flat.add(&base).unwrap();
+            // Every list probed: the flat index's answer.
+            let a = ivf.search(&q, k, &params(nlist)).unwrap();
+            let b = flat.search(&q, k, &SearchParams::default()).unwrap();
+            assert_same(&a, &b, &format!("{metric:?} k={k}"));
+            let a2 = pollster::block_on(ivf.search_async(&q, k, &params(nlist))).unwrap();
+            assert_eq!(a2.ids, a.ids);
+            // Two lists probed: as many results as those lists hold (up to k), the tail is
+            // padding; every real result is a true distance, best first.
+            let r = ivf.search(&q, k, &params(2)).unwrap();
+            let (cents, sizes) = (ivf.centroids().unwrap().to_vec(), ivf.list_sizes());
+            for qi in 0..9 {
+                let (ids, dist) = (r.ids_of(qi), r.distances_of(qi));
+                let real = ids.iter().take_while(|&&i| i >= 0).count();
+                let want = probed_rows(&q[qi * d..(qi + 1) * d], &cents, &sizes, metric, 2);
+                assert_eq!(real, want.min(k), "{metric:?} query {qi}: results");
+                assert!(ids[real..].iter().all(|&i| i == -1));
+                for j in 0..real {
+                    let x = &base[ids[j] as usize * d..(ids[j] as usize + 1) * d];
+                    let qv = &q[qi * d..(qi + 1) * d];
+                    let want: f64 = match metric {
+                        Metric::L2 => x
+                            .iter()
+                            .zip(qv)
+                            .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+                            .sum(),
+                        _ => x
+                            .iter()
+                            .zip(qv)
+                            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                            .sum(),
                     };
-                    assert!(ordered, "{metric:?} query {qi}: not sorted at {j}");
+                    assert!(
+                        (f64::from(dist[j]) - want).abs() < 1e-3 * (1.0 + want.abs()),
+                        "{metric:?} query {qi} place {j}"
+                    );
+                    if j > 0 {
+                        let ordered = match metric {
+                            Metric::L2 => dist[j - 1] <= dist[j],
+                            _ => dist[j - 1] >= dist[j],
+                        };
+                        assert!(ordered, "{metric:?} query {qi}: not sorted at {j}");
+                    }
                 }
             }
         }

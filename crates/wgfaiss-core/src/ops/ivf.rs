@@ -4,6 +4,13 @@
 //! pair into its block), the queries gathered into those blocks, the fused distance + top-k
 //! kernel in work-item mode, and the top-k merge of each query's `nprobe × segments` lists.
 //! The host writes the queries, records, and reads `nq × k` results once.
+//!
+//! Two scans ([`ScanMode`], tuning `ivf.scan`): **fused** keeps a running top-k per work item
+//! (the per-item lists are then merged), **keys** writes every (query, list row) value into
+//! one contiguous range per query and selects once per query with the top-k kernel over
+//! those ranges (positions mapped back to arena rows on the device). Lists of a few hundred
+//! rows make the fused scan restart its selection every few tiles; the keys scan pays the
+//! write and read of the values instead (4 bytes per pair each way).
 
 use bytemuck::{Pod, Zeroable};
 
@@ -15,8 +22,34 @@ use crate::ops::knn::{
     DbChunk, Dispatch, KnnMetric, KnnPlan, TiledKnn, bind_knn, fill_pass, gather_pass, knn_kernel,
     loop_segment, max_fused_k, prefer_tiled, scan_tiles,
 };
-use crate::ops::topk::SegmentMerge;
+use crate::ops::topk::{SegmentMerge, TopKPlan};
 use crate::submit::Batch;
+
+/// How an IVF search scans its probed lists (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanMode {
+    /// A running top-k per work item, the items' lists merged per query.
+    Fused,
+    /// Every value written, one top-k per query over its range.
+    Keys,
+}
+
+/// The scan of a search with k results on this adapter: the tuning's `ivf.scan`, `auto` being
+/// the keys scan.
+pub fn scan_mode(gpu: &Gpu, _k: usize) -> ScanMode {
+    match gpu.tuning().choice("ivf.scan") {
+        "fused" => ScanMode::Fused,
+        _ => ScanMode::Keys,
+    }
+}
+
+/// The longest list and the most rows any `nprobe` lists hold together.
+fn list_extent(lens: &[usize], nprobe: usize) -> (usize, usize) {
+    let mut sorted = lens.to_vec();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    let widest = sorted.iter().take(nprobe).sum();
+    (sorted.first().copied().unwrap_or(0), widest)
+}
 
 /// The coarse step: fused for few probes, distance tile + top-k for many.
 enum Coarse {
@@ -50,7 +83,7 @@ struct Params {
     items_cap: u32,
     wg_x: u32,
     seg_len: u32,
-    _pad: u32,
+    k: u32,
 }
 
 /// A planned IVF search of batches of `nq` queries (see the module documentation). Valid for
@@ -60,7 +93,7 @@ pub struct IvfSearchPlan {
     qnorms: GpuBuffer<f32>,
     coarse: Coarse,
     passes: Vec<Dispatch>,
-    merge: SegmentMerge,
+    select: Select,
     map: Dispatch,
     ids: GpuBuffer<u32>,
     nq: usize,
@@ -70,18 +103,65 @@ pub struct IvfSearchPlan {
     _floats: Vec<GpuBuffer<f32>>,
 }
 
+/// How the results of the scan are selected.
+enum Select {
+    /// Per-item lists merged per query.
+    Fused(SegmentMerge),
+    /// One top-k per query over its keys, then positions back to arena rows.
+    Keys {
+        topk: Box<TopKPlan>,
+        positions: Dispatch,
+        rows: GpuBuffer<u32>,
+    },
+}
+
+impl Select {
+    fn record(&self, batch: &mut Batch<'_>) {
+        match self {
+            Select::Fused(m) => m.record(batch),
+            Select::Keys {
+                topk, positions, ..
+            } => {
+                topk.record(batch);
+                batch.dispatch(&positions.0, &positions.1, positions.2);
+            }
+        }
+    }
+
+    /// Final values, `nq × k`.
+    fn values(&self) -> &GpuBuffer<f32> {
+        match self {
+            Select::Fused(m) => m.values(),
+            Select::Keys { topk, .. } => topk.outputs().0,
+        }
+    }
+
+    /// Arena rows of the results, `nq × k` ([`crate::ops::topk::NONE`] for padding).
+    fn rows(&self) -> &GpuBuffer<u32> {
+        match self {
+            Select::Fused(m) => m.ids(),
+            Select::Keys { rows, .. } => rows,
+        }
+    }
+}
+
 /// Scratch sizes of a search plan.
 struct Sizing {
+    mode: ScanMode,
     tiles: crate::ops::gemm::Tiles,
     seg_len: usize,
     segs: usize,
     items_cap: usize,
     rows: usize,
+    /// Fused: per-(pair, segment) results. Keys: values (queries × the widest probe set).
     out_len: usize,
+    /// The most keys one query can have (keys scan).
+    widest: usize,
 }
 
-/// The scan tiles and scratch sizes of a search of `nq` queries, or an error when the gathered
-/// queries or the per-segment results exceed one storage binding.
+/// The scan tiles and scratch sizes of a search of `nq` queries over lists of `lens` rows, or
+/// an error when the gathered queries or the results exceed one storage binding.
+#[allow(clippy::too_many_arguments)]
 fn sizing(
     gpu: &Gpu,
     nq: usize,
@@ -89,19 +169,22 @@ fn sizing(
     k: usize,
     nprobe: usize,
     nlist: usize,
-    max_list: usize,
+    lens: &[usize],
 ) -> Result<Sizing> {
-    // Scan tiles sized for the queries a list gets on average.
+    let mode = scan_mode(gpu, k);
+    let (max_list, widest) = list_extent(lens, nprobe);
+    // Scan tiles sized for the queries a list gets on average (the keys scan keeps no lists).
     let pairs = nq * nprobe;
     let per_list = pairs.div_ceil(nlist).max(1);
-    let tiles = scan_tiles(gpu, per_list, k).ok_or_else(|| {
+    let list_k = if mode == ScanMode::Keys { 1 } else { k };
+    let tiles = scan_tiles(gpu, per_list, list_k).ok_or_else(|| {
         Error::InvalidArgument(format!(
             "IVF search: k = {k} does not fit the scan's workgroup memory on this adapter (at most {})",
             max_fused_k(gpu)
         ))
     })?;
     let tm = tiles.0 as usize;
-    let seg_len = loop_segment(gpu, tiles, d, k)
+    let seg_len = loop_segment(gpu, tiles, d, list_k)
         .unwrap_or(u64::from(u32::MAX))
         .min(u64::from(u32::MAX)) as usize;
     let segs = max_list.div_ceil(seg_len).max(1);
@@ -109,27 +192,34 @@ fn sizing(
     let items_cap = blocks_cap * segs;
     let rows = blocks_cap * tm;
     let limit = gpu.max_binding_bytes();
-    let out_len = pairs * segs * k;
+    let out_len = match mode {
+        ScanMode::Fused => pairs * segs * k,
+        ScanMode::Keys => nq * widest,
+    };
     if (rows * d * 4) as u64 > limit
         || (out_len * 4) as u64 > limit
         || items_cap > u32::MAX as usize / 4
+        || out_len > u32::MAX as usize
     {
         return Err(Error::InvalidArgument(format!(
             "IVF search: {nq} queries x {nprobe} probes need {rows} gathered rows and {out_len} results, beyond one binding; search in smaller batches"
         )));
     }
     Ok(Sizing {
+        mode,
         tiles,
         seg_len,
         segs,
         items_cap,
         rows,
         out_len,
+        widest,
     })
 }
 
 /// The largest batch of at most `nq` queries whose search plan fits the storage bindings
-/// (`nq` halved until it does), or the error of a single query.
+/// (`nq` halved until it does), or the error of a single query. `lens`: the rows of each
+/// list.
 pub fn max_batch(
     gpu: &Gpu,
     nq: usize,
@@ -137,11 +227,11 @@ pub fn max_batch(
     k: usize,
     nprobe: usize,
     nlist: usize,
-    max_list: usize,
+    lens: &[usize],
 ) -> Result<usize> {
     let mut n = nq.max(1);
     loop {
-        match sizing(gpu, n, d, k, nprobe, nlist, max_list) {
+        match sizing(gpu, n, d, k, nprobe, nlist, lens) {
             Ok(_) => return Ok(n),
             Err(e) if n == 1 => return Err(e),
             Err(_) => n = n.div_ceil(2),
@@ -152,8 +242,9 @@ pub fn max_batch(
 impl IvfSearchPlan {
     /// Plans the search of `nq` queries of dimension `d`: `centroids` (`nlist` rows) are the
     /// coarse quantizer, `arena` holds the lists, `regions` is `(start, len)` per list in
-    /// arena rows (`2 × nlist` values), `max_list` the longest list, and `row_ids` the 64-bit
-    /// id of each arena row as (low, high) u32 pairs (results are mapped on the device).
+    /// arena rows (`2 × nlist` values), `lens` the same lengths on the host, and `row_ids`
+    /// the 64-bit id of each arena row as (low, high) u32 pairs (results are mapped on the
+    /// device).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         gpu: &Gpu,
@@ -163,7 +254,7 @@ impl IvfSearchPlan {
         arena: DbChunk<'_>,
         regions: &GpuBuffer<u32>,
         row_ids: &GpuBuffer<u32>,
-        max_list: usize,
+        lens: &[usize],
         nprobe: usize,
         k: usize,
         metric: KnnMetric,
@@ -174,6 +265,7 @@ impl IvfSearchPlan {
             || nprobe == 0
             || nprobe > nlist
             || regions.len() < 2 * nlist
+            || lens.len() != nlist
             || row_ids.len() < 2 * arena.rows
         {
             return Err(Error::InvalidArgument(format!(
@@ -199,14 +291,15 @@ impl IvfSearchPlan {
             )?))
         };
         let Sizing {
+            mode,
             tiles,
             seg_len,
             segs,
             items_cap,
             rows,
             out_len,
-            ..
-        } = sizing(gpu, nq, d, k, nprobe, nlist, max_list)?;
+            widest,
+        } = sizing(gpu, nq, d, k, nprobe, nlist, lens)?;
         let pairs = nq * nprobe;
         // Work-item tables.
         let counts = gpu.alloc::<u32>(nlist)?;
@@ -217,8 +310,11 @@ impl IvfSearchPlan {
         let slots = gpu.alloc::<u32>(rows)?;
         let grouped = gpu.alloc::<f32>(rows * d)?;
         let grouped_n = gpu.alloc::<f32>(rows)?;
-        let out_v = gpu.alloc::<f32>(out_len)?;
-        let out_i = gpu.alloc::<u32>(out_len)?;
+        let keys = mode == ScanMode::Keys;
+        let out_v = gpu.alloc::<f32>(out_len.max(1))?;
+        // Fused: the per-item result ids. Keys: the first key of each pair.
+        let out_i = gpu.alloc::<u32>(if keys { pairs } else { out_len })?;
+        let ranges = gpu.alloc::<u32>(if keys { 2 * nq } else { 1 })?;
         let ivf = |entry| gpu.kernel(&IVF, entry, &[("WG", 256), ("TM", tiles.0)]);
         let (clear, count, make_items, scatter) = (
             ivf("ivf_clear")?,
@@ -239,7 +335,7 @@ impl IvfSearchPlan {
                 items_cap: items_cap as u32,
                 wg_x: grid(n).0,
                 seg_len: seg_len.min(u32::MAX as usize) as u32,
-                _pad: 0,
+                k: k as u32,
             })
         };
         // Each entry point's layout holds only the bindings it uses.
@@ -256,6 +352,8 @@ impl IvfSearchPlan {
                     (6, items.binding()),
                     (7, idx.binding()),
                     (8, slots.binding()),
+                    (9, ranges.binding()),
+                    (10, out_i.binding()),
                 ],
                 &[&[0], used].concat(),
             )
@@ -286,13 +384,31 @@ impl IvfSearchPlan {
                 grid(pairs),
             ),
         ];
-        // Gather the query blocks; pad every output list; the scan, one workgroup per item
-        // slot (empty ones do nothing).
+        // Gather the query blocks; pad every output list (fused) or lay out each query's
+        // keys (keys); the scan, one workgroup per item slot (empty ones do nothing).
         passes.push(gather_pass(
             gpu, &queries, &qnorms, &idx, &grouped, &grouped_n, rows, d,
         )?);
-        passes.push(fill_pass(gpu, &out_v, &out_i, out_len, metric)?);
-        let scan = knn_kernel(gpu, tiles, d, k, metric, true)?;
+        let nq_grid = grid(nq);
+        let scan = if keys {
+            let (widths, offsets, pair_offsets) = (
+                ivf("ivf_widths")?,
+                ivf("ivf_offsets")?,
+                ivf("ivf_pair_offsets")?,
+            );
+            let p_q = params(nq);
+            passes.push((widths.clone(), tables(&widths, &p_q, &[1, 2, 9]), nq_grid));
+            passes.push((offsets.clone(), tables(&offsets, &p_one, &[9]), (1, 1, 1)));
+            passes.push((
+                pair_offsets.clone(),
+                tables(&pair_offsets, &p_q, &[1, 2, 9, 10]),
+                nq_grid,
+            ));
+            crate::ops::knn::store_kernel(gpu, tiles, d, metric)?
+        } else {
+            passes.push(fill_pass(gpu, &out_v, &out_i, out_len, metric)?);
+            knn_kernel(gpu, tiles, d, k, metric, true)?
+        };
         let (sx, sy) = gpu.grid(items_cap as u32);
         let sp = crate::ops::knn::Params {
             m: rows as u32,
@@ -305,7 +421,7 @@ impl IvfSearchPlan {
             seg0: 0,
             total_segs: segs as u32,
             id0: arena.id0,
-            topk: k as u32,
+            topk: if keys { 1 } else { k as u32 },
             wg_x: sx,
         };
         let scan_bg = bind_knn(
@@ -319,15 +435,45 @@ impl IvfSearchPlan {
             (&items, &slots),
         );
         passes.push((scan, scan_bg, (sx, sy, 1)));
-        let merge = SegmentMerge::new(
-            gpu,
-            out_v,
-            out_i,
-            nq,
-            nprobe * segs,
-            k,
-            metric == KnnMetric::InnerProduct,
-        )?;
+        let largest = metric == KnnMetric::InnerProduct;
+        let mut buffers = vec![counts, cursor, first_block, items, idx, slots];
+        let mut floats = vec![grouped, grouped_n];
+        let select = if keys {
+            let topk = TopKPlan::ranged(gpu, &out_v, &ranges, nq, widest, k, largest)?;
+            let rows_out = gpu.alloc::<u32>(nq * k)?;
+            let kernel = ivf("ivf_positions")?;
+            let p_res = params(nq * k);
+            let bg = gpu.bind_used(
+                &kernel,
+                &[
+                    (0, p_res.as_entire_binding()),
+                    (1, coarse.ids().binding()),
+                    (2, regions.binding()),
+                    (9, ranges.binding()),
+                    (10, out_i.binding()),
+                    (11, topk.outputs().1.binding()),
+                    (12, rows_out.binding()),
+                ],
+                &[0, 1, 2, 9, 10, 11, 12],
+            );
+            buffers.extend([out_i, ranges]);
+            floats.push(out_v);
+            Select::Keys {
+                topk: Box::new(topk),
+                positions: (kernel, bg, grid(nq * k)),
+                rows: rows_out,
+            }
+        } else {
+            Select::Fused(SegmentMerge::new(
+                gpu,
+                out_v,
+                out_i,
+                nq,
+                nprobe * segs,
+                k,
+                largest,
+            )?)
+        };
         // Arena rows → 64-bit ids, on the device.
         let ids = gpu.alloc::<u32>(2 * nq * k)?;
         let map = gpu.kernel(&ELEMENTWISE, "map_ids", &[("WG", 256)])?;
@@ -338,7 +484,7 @@ impl IvfSearchPlan {
                 &map,
                 &[
                     (0, mp.as_entire_binding()),
-                    (10, merge.ids().binding()),
+                    (10, select.rows().binding()),
                     (11, row_ids.binding()),
                     (12, ids.binding()),
                 ],
@@ -350,14 +496,14 @@ impl IvfSearchPlan {
             qnorms,
             coarse,
             passes,
-            merge,
+            select,
             map: map_pass,
             ids,
             nq,
             k,
             d,
-            _buffers: vec![counts, cursor, first_block, items, idx, slots],
-            _floats: vec![grouped, grouped_n],
+            _buffers: buffers,
+            _floats: floats,
         })
     }
 
@@ -398,12 +544,12 @@ impl IvfSearchPlan {
         for (kernel, bg, grid) in &self.passes {
             batch.dispatch(kernel, bg, *grid);
         }
-        self.merge.record(&mut batch);
+        self.select.record(&mut batch);
         batch.dispatch(&self.map.0, &self.map.1, self.map.2);
         // Results come back with the timestamps in one readback.
         let n = (self.nq * self.k * 4) as u64;
         batch.read_after(&[
-            (self.merge.values().raw(), 0, n),
+            (self.select.values().raw(), 0, n),
             (self.ids.raw(), 0, 2 * n),
         ]);
         Ok(batch)

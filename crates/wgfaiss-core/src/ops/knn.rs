@@ -133,6 +133,25 @@ pub fn source(v: &KnnVariant) -> String {
     if first_tile_bound_fits(v.tiles) {
         pending += &first_tile_bound(v.tiles);
     }
+    // STORE: every value to its pair's keys (no selection here).
+    let mut store = String::from("        if STORE == 1u {\n");
+    for i in 0..rm {
+        store += &format!(
+            "            var so{i} = 0u;\n            if rv{i} {{ so{i} = out_i[slots[m0 + r{i}]] - list_start; }}\n"
+        );
+        for h in 0..hn {
+            store += &format!(
+                "            var sv_{i}_{h} = -acc_{i}_{h};\n            if METRIC == 0u {{ sv_{i}_{h} = acc_{i}_{h}; }}\n"
+            );
+            for (lane, name) in lanes.iter().enumerate() {
+                store += &format!(
+                    "            if rv{i} && c{h} + {lane}u < seg_end {{ out_v[so{i} + c{h} + {lane}u] = sv_{i}_{h}.{name}; }}\n"
+                );
+            }
+        }
+    }
+    store += "        }\n";
+    pending += &store;
     for i in 0..rm {
         pending += &format!(
             "        let tv{i} = best_v[lcur * TM * KB + r{i} * KB + p.topk - 1u];\n        let ti{i} = best_i[lcur * TM * KB + r{i} * KB + p.topk - 1u];\n"
@@ -200,7 +219,7 @@ fn first_tile_bound(tiles: Tiles) -> String {
     let hn = rn / 4;
     let lanes = ["x", "y", "z", "w"];
     let mut g = String::new();
-    g += "        if KBOUND == 1u && TOP1 == 0u && n0 == seg_start && p.topk <= TN / RN {\n";
+    g += "        if KBOUND == 1u && TOP1 == 0u && STORE == 0u && n0 == seg_start && p.topk <= TN / RN {\n";
     for i in 0..rm {
         g += &format!("            var mn{i} = bitcast<f32>(0x7f800000u);\n");
         for h in 0..hn {
@@ -250,6 +269,15 @@ pub fn constants_k(
         ("KBOUND", u32::from(first_tile_bound_fits(tiles))),
         ("TOP1", u32::from(top1)),
     ]);
+    c
+}
+
+/// Override constants of the IVF keys scan (work items, `STORE`: every value written, no
+/// selection, so the smallest lists and one candidate slot).
+pub fn store_constants(tiles: Tiles, metric: KnnMetric) -> Vec<(&'static str, u32)> {
+    let mut c = constants_k(tiles, list_slots(1), 1, metric, true, false);
+    c.retain(|(name, _)| *name != "KBOUND");
+    c.push(("STORE", 1));
     c
 }
 
@@ -445,6 +473,25 @@ pub(crate) fn knn_kernel(
         c.retain(|(name, _)| *name != "KBOUND");
     }
     gpu.kernel(&crate::kernels::knn_family(&variant), "knn", &c)
+}
+
+/// The keys scan kernel (see [`store_constants`]) for a tile configuration, dimension and
+/// metric.
+pub(crate) fn store_kernel(
+    gpu: &Gpu,
+    tiles: Tiles,
+    d: usize,
+    metric: KnnMetric,
+) -> Result<Arc<Kernel>> {
+    let variant = KnnVariant {
+        tiles,
+        vec: d.is_multiple_of(4),
+    };
+    gpu.kernel(
+        &crate::kernels::knn_family(&variant),
+        "knn",
+        &store_constants(tiles, metric),
+    )
 }
 
 /// The fused kernel's bind group: the query rows `a` (queries, or gathered query blocks) and

@@ -75,6 +75,14 @@ pub fn constants(
     ]
 }
 
+/// [`constants`] of the ranged first pass (rows of their own lengths anywhere in the input,
+/// `(start, len)` per row from the id binding; ids are positions in the row).
+pub fn ranged_constants(wg: u32, kp: u32, rpt: u32, largest: bool) -> Vec<(&'static str, u32)> {
+    let mut c = constants(wg, kp, rpt, largest, false);
+    c.push(("RANGES", 1));
+    c
+}
+
 /// Candidate buffer slots. For k ≤ 32, one round's worth: a merge follows every round that
 /// found candidates (cheap at that k), and the small buffer lets more workgroups share an SM.
 /// Above, two rounds' worth, so candidates accumulate and merges run only when the next round
@@ -200,6 +208,65 @@ impl TopKPlan {
             first,
             merge,
             _no_ids: no_ids,
+        })
+    }
+
+    /// Plans the selection over rows of different lengths in one buffer: row r is
+    /// `values[start .. start + len]` with `(start, len)` = `ranges[2r], ranges[2r + 1]`
+    /// (written on the device before the selection runs), every `len` at most `max_cols`.
+    /// Ids are positions in the row.
+    pub fn ranged(
+        gpu: &Gpu,
+        values: &GpuBuffer<f32>,
+        ranges: &GpuBuffer<u32>,
+        rows: usize,
+        max_cols: usize,
+        k: usize,
+        largest: bool,
+    ) -> Result<TopKPlan> {
+        if k == 0 || k > MAX_K || rows == 0 || ranges.len() < 2 * rows {
+            return Err(Error::InvalidArgument(format!(
+                "ranged top-k: {rows} rows (ranges for {}), k = {k}",
+                ranges.len() / 2
+            )));
+        }
+        if max_cols > u32::MAX as usize / 2 || rows > u32::MAX as usize {
+            return Err(Error::InvalidArgument(format!(
+                "ranged top-k: {rows} rows of up to {max_cols} are too large"
+            )));
+        }
+        let cfg = Config::new(gpu, k, rows, largest, &TopKOptions::default())?;
+        let first = gpu.kernel(
+            &TOPK,
+            "topk_select",
+            &ranged_constants(cfg.wg, cfg.kp, cfg.rpt, largest),
+        )?;
+        let cols = max_cols.max(1) as u32;
+        let seg = cfg.segment(cols);
+        let segs = cols.div_ceil(seg);
+        let out_v = gpu.alloc::<f32>(rows * segs as usize * k)?;
+        let out_i = gpu.alloc::<u32>(rows * segs as usize * k)?;
+        let (x, y) = gpu.grid(rows as u32 * segs);
+        let params = gpu.uniform(&Params {
+            rows: rows as u32,
+            cols,
+            seg_len: seg,
+            segs,
+            k: k as u32,
+            wg_x: x,
+            row0: 0,
+            _pad: 0,
+        });
+        let bg = bind_pass(gpu, &first, &params, values, ranges, (&out_v, &out_i));
+        let first = Pass {
+            kernel: first,
+            groups: vec![(bg, (x, y, 1))],
+        };
+        let merge = SegmentMerge::with_config(gpu, &cfg, out_v, out_i, rows, segs, k)?;
+        Ok(TopKPlan {
+            first,
+            merge,
+            _no_ids: gpu.alloc::<u32>(1)?,
         })
     }
 
