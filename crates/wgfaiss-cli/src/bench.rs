@@ -119,6 +119,10 @@ pub enum What {
         /// Single-query searches per nprobe (0: none).
         #[arg(long, default_value_t = 20)]
         single: usize,
+        /// Comma-separated list scans to time on the same index: auto (the tuning's
+        /// ivf.scan), fused, keys.
+        #[arg(long, default_value = "auto")]
+        scans: String,
         /// Write all results as JSON to this file.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -273,10 +277,11 @@ pub fn run(what: What) -> Result<()> {
             k,
             niter,
             single,
+            scans,
             json,
             save_data,
         } => crate::ivf::bench(
-            nb, nq, dim, centers, nlist, &nprobe, k, niter, single, json, save_data,
+            nb, nq, dim, centers, nlist, &nprobe, k, niter, single, &scans, json, save_data,
         ),
         What::Flat {
             nb,

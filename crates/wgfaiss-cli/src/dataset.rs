@@ -358,6 +358,7 @@ fn measure(
     let params = SearchParams {
         nprobe: nprobe.max(1),
         timed: true,
+        ..Default::default()
     };
     let first = index
         .search(&queries.data, k, &params)

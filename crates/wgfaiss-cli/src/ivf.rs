@@ -9,10 +9,11 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use wgfaiss::rng::Rng;
-use wgfaiss::{FlatIndex, Gpu, Index, IvfFlatIndex, Metric, SearchParams};
+use wgfaiss::{FlatIndex, Gpu, Index, IvfFlatIndex, Metric, ScanMode, SearchParams};
 
 #[derive(Debug, Serialize)]
 struct Row {
+    scan: String,
     nprobe: usize,
     recall: f64,
     batch_wall_ms: f64,
@@ -65,9 +66,19 @@ pub fn bench(
     k: usize,
     niter: usize,
     single: usize,
+    scans: &str,
     json: Option<std::path::PathBuf>,
     save_data: Option<std::path::PathBuf>,
 ) -> Result<()> {
+    let scans: Vec<(String, Option<ScanMode>)> = scans
+        .split(',')
+        .map(|v| match v.trim() {
+            "auto" => Ok(("auto".to_string(), None)),
+            "fused" => Ok(("fused".to_string(), Some(ScanMode::Fused))),
+            "keys" => Ok(("keys".to_string(), Some(ScanMode::Keys))),
+            other => bail!("bad scan {other:?}: expected auto, fused or keys"),
+        })
+        .collect::<Result<_>>()?;
     let nprobes: Vec<usize> = nprobes
         .split(',')
         .map(|v| {
@@ -136,51 +147,56 @@ pub fn bench(
         wgfaiss::io::write_vectors(&dir.join("queries.npy"), &queries, d)?;
         wgfaiss::io::write_ids(&dir.join("gt.npy"), &truth.ids, k)?;
     }
-    let timed = |nprobe| SearchParams {
-        nprobe,
-        timed: true,
-    };
     let mut rows = Vec::new();
-    for &nprobe in &nprobes {
-        if nprobe > nlist {
-            continue;
-        }
-        let first = ivf.search(&queries, k, &timed(nprobe))?;
-        let mut hits = 0;
-        for i in 0..nq {
-            let t = truth.ids_of(i);
-            hits += first.ids_of(i).iter().filter(|x| t.contains(x)).count();
-        }
-        let (mut w, mut g) = (Vec::new(), Vec::new());
-        crate::bench::warm_clocks(&gpu)?;
-        for _ in 0..3 {
-            let t = Instant::now();
-            let r = ivf.search(&queries, k, &timed(nprobe))?;
-            w.push(t.elapsed().as_secs_f64());
-            g.extend(r.gpu_seconds);
-        }
-        let (mut sw, mut sg) = (Vec::new(), Vec::new());
-        for i in 0..single {
-            let q = &queries[(i % nq) * d..(i % nq + 1) * d];
-            let t = Instant::now();
-            let r = ivf.search(q, k, &timed(nprobe))?;
-            sw.push(t.elapsed().as_secs_f64());
-            sg.extend(r.gpu_seconds);
-        }
-        let wall = median(w);
-        rows.push(Row {
+    for (scan_name, scan) in &scans {
+        let timed = |nprobe| SearchParams {
             nprobe,
-            recall: hits as f64 / (nq * k) as f64,
-            batch_wall_ms: wall * 1e3,
-            batch_gpu_ms: (!g.is_empty()).then(|| median(g) * 1e3),
-            qps: nq as f64 / wall,
-            single_wall_ms: if sw.is_empty() { 0.0 } else { median(sw) * 1e3 },
-            single_gpu_ms: (!sg.is_empty()).then(|| median(sg) * 1e3),
-        });
+            timed: true,
+            scan: *scan,
+        };
+        for &nprobe in &nprobes {
+            if nprobe > nlist {
+                continue;
+            }
+            let first = ivf.search(&queries, k, &timed(nprobe))?;
+            let mut hits = 0;
+            for i in 0..nq {
+                let t = truth.ids_of(i);
+                hits += first.ids_of(i).iter().filter(|x| t.contains(x)).count();
+            }
+            let (mut w, mut g) = (Vec::new(), Vec::new());
+            crate::bench::warm_clocks(&gpu)?;
+            for _ in 0..3 {
+                let t = Instant::now();
+                let r = ivf.search(&queries, k, &timed(nprobe))?;
+                w.push(t.elapsed().as_secs_f64());
+                g.extend(r.gpu_seconds);
+            }
+            let (mut sw, mut sg) = (Vec::new(), Vec::new());
+            for i in 0..single {
+                let q = &queries[(i % nq) * d..(i % nq + 1) * d];
+                let t = Instant::now();
+                let r = ivf.search(q, k, &timed(nprobe))?;
+                sw.push(t.elapsed().as_secs_f64());
+                sg.extend(r.gpu_seconds);
+            }
+            let wall = median(w);
+            rows.push(Row {
+                scan: scan_name.clone(),
+                nprobe,
+                recall: hits as f64 / (nq * k) as f64,
+                batch_wall_ms: wall * 1e3,
+                batch_gpu_ms: (!g.is_empty()).then(|| median(g) * 1e3),
+                qps: nq as f64 / wall,
+                single_wall_ms: if sw.is_empty() { 0.0 } else { median(sw) * 1e3 },
+                single_gpu_ms: (!sg.is_empty()).then(|| median(sg) * 1e3),
+            });
+        }
     }
     outln!("train {train_s:.3} s ({niter} iterations), add {add_s:.3} s; {nq} queries, k = {k}");
     outln!(
-        "{:>7} {:>9} {:>12} {:>11} {:>11} {:>13} {:>12}",
+        "{:>6} {:>7} {:>9} {:>12} {:>11} {:>11} {:>13} {:>12}",
+        "scan",
         "nprobe",
         "recall",
         "batch ms",
@@ -191,7 +207,8 @@ pub fn bench(
     );
     for r in &rows {
         outln!(
-            "{:>7} {:>9.4} {:>12.2} {:>11} {:>11.0} {:>13.3} {:>12}",
+            "{:>6} {:>7} {:>9.4} {:>12.2} {:>11} {:>11.0} {:>13.3} {:>12}",
+            r.scan,
             r.nprobe,
             r.recall,
             r.batch_wall_ms,

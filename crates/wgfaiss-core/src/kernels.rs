@@ -118,7 +118,6 @@ pub const ELEMENTWISE: Family = Family {
         "gather_rows",
         "fill_lists",
         "map_ids",
-        "pair_keys",
     ],
     trusted: false,
 };

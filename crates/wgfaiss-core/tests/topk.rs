@@ -303,7 +303,11 @@ fn ranged_rows_of_their_own_lengths() {
                 want
             };
             assert_eq!(got.ids[r * k..(r + 1) * k], want.ids[..], "row {r} k {k}");
-            assert_eq!(got.values[r * k..(r + 1) * k], want.values[..], "row {r} k {k}");
+            assert_eq!(
+                got.values[r * k..(r + 1) * k],
+                want.values[..],
+                "row {r} k {k}"
+            );
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use wgfaiss_core::ops::ivf::ScanMode;
 use wgfaiss_core::ops::knn::KnnMetric;
 use wgfaiss_core::{Error, Result};
 
@@ -82,6 +83,9 @@ pub struct SearchParams {
     pub nprobe: usize,
     /// Measure GPU time with timestamp queries (reported in [`SearchResult::gpu_seconds`]).
     pub timed: bool,
+    /// IVF list scan (ignored by the flat index): `None` takes the tuning's `ivf.scan`. The
+    /// fused scan applies only where its lists hold k; beyond, the keys scan runs.
+    pub scan: Option<ScanMode>,
 }
 
 impl Default for SearchParams {
@@ -89,6 +93,7 @@ impl Default for SearchParams {
         SearchParams {
             nprobe: 1,
             timed: false,
+            scan: None,
         }
     }
 }

@@ -17,16 +17,18 @@
 //! several arenas, each has its own plan (lists elsewhere count as empty) and the arenas'
 //! results are merged on the host, best first, equal distances by id.
 //!
-//! k beyond the fused kernel's lists (`ops::knn::max_fused_k`, up to 2048) takes a slower exact
-//! path: the quantizer's probes, then the top-k kernel over each query's candidate rows
-//! (`ops::ivf::candidate_topk`, the same keys), per arena. A single list must fit one storage
-//! binding (2 GiB on NVIDIA: 4M vectors of 128 floats); the index as a whole need not.
+//! The scan is one of two ([`ScanMode`], per search in [`SearchParams::scan`], else the tuning's
+//! `ivf.scan`): **fused** selects while it scans (each work item keeps a running top-k);
+//! **keys** writes every (query, list row) value and selects once per query over them. k
+//! beyond the fused kernel's lists (`ops::knn::max_fused_k`, up to 2048) always takes the keys
+//! scan. A single list must fit one storage binding (2 GiB on NVIDIA: 4M vectors of 128
+//! floats); the index as a whole need not.
 
 use std::path::Path;
 
 use std::sync::{Arc, Mutex};
 
-use wgfaiss_core::ops::ivf::IvfSearchPlan;
+use wgfaiss_core::ops::ivf::{IvfSearchPlan, ScanMode, scan_mode};
 use wgfaiss_core::ops::knn::{DbChunk, squared_norms};
 use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
@@ -113,8 +115,8 @@ pub struct IvfFlatIndex {
     plans: Mutex<Vec<CachedPlan>>,
 }
 
-/// A cached search plan and its shape (batch size, k, nprobe, arena).
-type CachedPlan = crate::index::Cached<(usize, usize, usize, usize), IvfSearchPlan>;
+/// A cached search plan and its shape (batch size, k, nprobe, arena, scan).
+type CachedPlan = crate::index::Cached<(usize, usize, usize, usize, ScanMode), IvfSearchPlan>;
 
 /// Search shapes whose plans an index keeps: at most two of [`LARGE_PLAN`] queries or more
 /// (such a plan holds hundreds of MB of scratch, and on the H200 the scan slowed by 2-3x with
@@ -223,14 +225,16 @@ impl IvfFlatIndex {
     }
 
     /// The search plan of arena `a` (its lists; the others count as empty) for batches of
-    /// `nq` queries, `k` and `nprobe`, from the cache or made.
+    /// `nq` queries, `k` and the parameters' nprobe and scan, from the cache or made.
     fn plan(
         &self,
         a: usize,
         nq: usize,
         k: usize,
-        nprobe: usize,
+        params: &SearchParams,
     ) -> Result<Arc<Mutex<IvfSearchPlan>>> {
+        let nprobe = params.nprobe;
+        let mode = scan_mode(&self.gpu, k, params.scan);
         let mut cache = self.plans.lock().unwrap_or_else(|p| p.into_inner());
         // Large plans are never duplicated (hundreds of MB each); small ones up to the
         // submissions in flight, for concurrent searches of one shape.
@@ -239,7 +243,7 @@ impl IvfFlatIndex {
         } else {
             self.gpu.tuning().int("submit.in_flight") as usize
         };
-        if let Some(plan) = cached_plan(&cache, &(nq, k, nprobe, a), per_shape) {
+        if let Some(plan) = cached_plan(&cache, &(nq, k, nprobe, a, mode), per_shape) {
             return Ok(plan);
         }
         let c = self.centroids.as_ref().ok_or_else(untrained)?;
@@ -276,6 +280,7 @@ impl IvfFlatIndex {
             nprobe,
             k,
             self.metric.kernel(),
+            mode,
         )?;
         let plan = Arc::new(Mutex::new(plan));
         // Few large plans (their scratch is hundreds of MB; two per arena), more small ones
@@ -292,22 +297,23 @@ impl IvfFlatIndex {
         if cache.len() >= PLAN_CACHE + keep + per_shape {
             cache.remove(0);
         }
-        cache.push(((nq, k, nprobe, a), plan.clone()));
+        cache.push(((nq, k, nprobe, a, mode), plan.clone()));
         Ok(plan)
     }
 
     /// Queries per search submission: the tuning's batch size, smaller where a plan's scratch
     /// (gathered queries, per-segment results) would exceed one storage binding (large
     /// d × nprobe).
-    fn batch_queries(&self, nq: usize, k: usize, nprobe: usize) -> Result<usize> {
+    fn batch_queries(&self, nq: usize, k: usize, params: &SearchParams) -> Result<usize> {
         wgfaiss_core::ops::ivf::max_batch(
             &self.gpu,
             (self.gpu.tuning().int("submit.query_batch") as usize).clamp(1, nq),
             self.dim,
             k,
-            nprobe,
+            params.nprobe,
             self.nlist,
             &self.list_sizes(),
+            scan_mode(&self.gpu, k, params.scan),
         )
     }
 
@@ -329,17 +335,13 @@ impl IvfFlatIndex {
             };
             let d = self.dim;
             let queries = self.prepared(queries).into_owned();
-            if self.beyond_scan(k) {
-                // The wide path blocks (it is for large k, not latency).
-                return self.search_wide(&queries, nq, k, params.nprobe, result);
-            }
-            let batch_q = self.batch_queries(nq, k, params.nprobe)?;
+            let batch_q = self.batch_queries(nq, k, &params)?;
             let mut gpu_total = Some(0.0);
             let mut parts = ArenaParts::new(self, k);
             for q in queries.chunks(batch_q * d) {
                 let norms = squared_norms(q, d);
                 for a in 0..self.arenas.len() {
-                    let pending = self.submit(a, q, &norms, k, params.nprobe, params.timed)?;
+                    let pending = self.submit(a, q, &norms, k, &params)?;
                     parts.add(&pending.await?, &mut result, &mut gpu_total);
                 }
             }
@@ -355,111 +357,13 @@ impl IvfFlatIndex {
         q: &[f32],
         norms: &[f32],
         k: usize,
-        nprobe: usize,
-        timed: bool,
+        params: &SearchParams,
     ) -> Result<InFlight> {
-        let plan = self.plan(a, q.len() / self.dim, k, nprobe)?;
+        let plan = self.plan(a, q.len() / self.dim, k, params)?;
         let p = plan.lock().unwrap_or_else(|p| p.into_inner());
         Ok(Box::pin(
-            p.record(&self.gpu, q, norms, timed)?.finish_async(),
+            p.record(&self.gpu, q, norms, params.timed)?.finish_async(),
         ))
-    }
-
-    /// Whether the search takes the wide path: the fused scan (`ivf.scan`) with k beyond what
-    /// its lists hold on this adapter (the keys scan serves every k).
-    fn beyond_scan(&self, k: usize) -> bool {
-        use wgfaiss_core::ops::ivf::{ScanMode, scan_mode};
-        scan_mode(&self.gpu, k) == ScanMode::Fused
-            && wgfaiss_core::ops::knn::scan_tiles(&self.gpu, usize::MAX, k).is_none()
-    }
-
-    /// Search for k beyond the fused scan: the coarse step by the quantizer, then for each
-    /// query the exact top-k over the rows of its probed lists (`ops::ivf::candidate_topk`,
-    /// the same keys as the fused scan), in batches whose keys fit one binding. Exact for the
-    /// lists probed, like the fused path; slower (every pair reads its row).
-    fn search_wide(
-        &self,
-        queries: &[f32],
-        nq: usize,
-        k: usize,
-        nprobe: usize,
-        mut result: SearchResult,
-    ) -> Result<SearchResult> {
-        let d = self.dim;
-        let c = self.centroids.as_ref().ok_or_else(untrained)?;
-        let probes = c.flat.search(queries, nprobe, &SearchParams::default())?;
-        let limit = (self.gpu.max_binding_bytes() / 4) as usize;
-        // Per arena, each query's top k over its probed lists in that arena; then merged.
-        let mut parts = Vec::with_capacity(self.arenas.len());
-        for (a, arena) in self.arenas.iter().enumerate() {
-            let lists_of = |q: usize| {
-                probes
-                    .ids_of(q)
-                    .iter()
-                    .filter(|&&l| l >= 0)
-                    .map(|&l| &self.lists[l as usize])
-                    .filter(move |r| r.arena == a)
-            };
-            let (mut values, mut ids) = (Vec::with_capacity(nq * k), Vec::with_capacity(nq * k));
-            let mut q0 = 0;
-            while q0 < nq {
-                // As many queries as keep (queries × widest candidate set) within one binding.
-                let width = |q: usize| -> usize { lists_of(q).map(|r| r.len).sum() };
-                let (mut q1, mut c) = (q0, 0usize);
-                while q1 < nq {
-                    let w = width(q1).max(c).max(1);
-                    if (q1 - q0 + 1) * w > limit && q1 > q0 {
-                        break;
-                    }
-                    c = w;
-                    q1 += 1;
-                }
-                let n = q1 - q0;
-                let mut cand = vec![NONE_ROW; n * c];
-                for (i, q) in (q0..q1).enumerate() {
-                    let mut at = i * c;
-                    for r in lists_of(q) {
-                        for row in r.start..r.start + r.len {
-                            cand[at] = row as u32;
-                            at += 1;
-                        }
-                    }
-                }
-                let qs = &queries[q0 * d..q1 * d];
-                let top = wgfaiss_core::ops::ivf::candidate_topk(
-                    &self.gpu,
-                    qs,
-                    &squared_norms(qs, d),
-                    d,
-                    arena.chunk(),
-                    &cand,
-                    c,
-                    k,
-                    self.metric.kernel(),
-                )?;
-                for i in 0..n {
-                    for j in 0..k {
-                        let (key, col) = (top.values[i * k + j], top.ids[i * k + j]);
-                        match col.map(|col| cand[i * c + col as usize]) {
-                            Some(row) if row != NONE_ROW => {
-                                ids.push(arena.row_ids[row as usize]);
-                                values.push(if self.metric == Metric::L2 { key } else { -key });
-                            }
-                            _ => {
-                                ids.push(-1);
-                                values.push(self.metric.worst());
-                            }
-                        }
-                    }
-                }
-                q0 = q1;
-            }
-            parts.push((values, ids));
-        }
-        let (values, ids) = merge_parts(parts, k, self.metric);
-        result.distances.extend(values);
-        result.ids.extend(ids);
-        Ok(finished(result, None, false))
     }
 
     /// Checks a search's input (see [`start_search`]; also training and nprobe).
@@ -857,18 +761,14 @@ impl Index for IvfFlatIndex {
             Ok(start) => start,
             Err(done) => return Ok(done),
         };
-        let nprobe = params.nprobe;
         let d = self.dim;
         let queries = self.prepared(queries);
-        if self.beyond_scan(k) {
-            return self.search_wide(&queries, nq, k, nprobe, result);
-        }
-        let batch_q = self.batch_queries(nq, k, nprobe)?;
+        let batch_q = self.batch_queries(nq, k, params)?;
         let mut gpu_total = Some(0.0);
         let arenas = self.arenas.len();
         if nq <= batch_q && arenas == 1 {
             // One submission: a blocking wait (no polling thread between device and caller).
-            let plan = self.plan(0, nq, k, nprobe)?;
+            let plan = self.plan(0, nq, k, params)?;
             let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
             let (values, ids, g) = plan.run(
                 &self.gpu,
@@ -892,7 +792,7 @@ impl Index for IvfFlatIndex {
         for q in queries.chunks(batch_q * d) {
             let norms = squared_norms(q, d);
             for a in 0..arenas {
-                queue.push_back(self.submit(a, q, &norms, k, nprobe, params.timed)?);
+                queue.push_back(self.submit(a, q, &norms, k, params)?);
                 if queue.len() >= depth {
                     take(queue.pop_front().expect("queued"))?;
                 }
@@ -1074,6 +974,3 @@ fn merge_parts(
     }
     (values, ids)
 }
-
-/// Padding of a candidate table (`ops::ivf::candidate_topk`).
-const NONE_ROW: u32 = u32::MAX;

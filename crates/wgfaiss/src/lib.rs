@@ -37,6 +37,7 @@ pub use index::{Index, MAX_K, Metric, SearchParams, SearchResult};
 pub use ivf::IvfFlatIndex;
 pub use kmeans::{Kmeans, KmeansInit, KmeansParams, kmeans};
 pub use pca::{PcaIndex, PcaTransform};
+pub use wgfaiss_core::ops::ivf::ScanMode;
 
 pub use wgfaiss_core::{
     Batch, BatchReport, Capabilities, CoopMatrixConfig, Error, Gpu, GpuBuffer, GpuOptions, Result,

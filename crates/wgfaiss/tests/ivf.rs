@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Rng, gpu, seed};
-use wgfaiss::{FlatIndex, Index, IvfFlatIndex, Metric, SearchParams, SearchResult};
+use wgfaiss::{FlatIndex, Index, IvfFlatIndex, Metric, ScanMode, SearchParams, SearchResult};
 
 fn clustered(rng: &mut Rng, centers: usize, d: usize, n: usize) -> Vec<f32> {
     let c: Vec<f32> = (0..centers * d).map(|_| 4.0 * rng.f32()).collect();
@@ -62,17 +62,20 @@ fn probed_rows(q: &[f32], cents: &[f32], sizes: &[usize], metric: Metric, nprobe
     keyed.iter().take(nprobe).map(|&(_, l)| sizes[l]).sum()
 }
 
-/// The shared GPU with each list scan forced (`ivf.scan`): keys, then fused.
+/// A GPU whose tuning picks the keys scan, and the shared one (auto: the fused scan where it
+/// holds k).
 fn scans() -> [&'static wgfaiss::Gpu; 2] {
-    static FUSED: std::sync::OnceLock<wgfaiss::Gpu> = std::sync::OnceLock::new();
-    let fused = FUSED.get_or_init(|| {
-        wgfaiss::Gpu::with_options(common::options().with_override("WGFAISS_IVF_SCAN", "fused"))
+    static KEYS: std::sync::OnceLock<wgfaiss::Gpu> = std::sync::OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        wgfaiss::Gpu::with_options(common::options().with_override("WGFAISS_IVF_SCAN", "keys"))
             .unwrap()
     });
-    use wgfaiss::ops::ivf::{ScanMode, scan_mode};
-    assert_eq!(scan_mode(gpu(), 10), ScanMode::Keys);
-    assert_eq!(scan_mode(fused, 10), ScanMode::Fused);
-    [gpu(), fused]
+    use wgfaiss::ops::ivf::scan_mode;
+    assert_eq!(scan_mode(keys, 10, None), ScanMode::Keys);
+    assert_eq!(scan_mode(gpu(), 10, None), ScanMode::Fused);
+    assert_eq!(scan_mode(gpu(), 10, Some(ScanMode::Keys)), ScanMode::Keys);
+    assert_eq!(scan_mode(gpu(), 700, Some(ScanMode::Fused)), ScanMode::Keys);
+    [keys, gpu()]
 }
 
 fn params(nprobe: usize) -> SearchParams {
@@ -229,7 +232,9 @@ fn ids_removal_reconstruction_persistence() {
 fn long_lists_are_cut_into_segments_and_stay_exact() {
     // The keys scan's lists are cut only under a smaller loop budget than llvmpipe's.
     let short = wgfaiss::Gpu::with_options(
-        common::options().with_override("WGFAISS_KNN_LOOP_BUDGET", 1500),
+        common::options()
+            .with_override("WGFAISS_KNN_LOOP_BUDGET", 1500)
+            .with_override("WGFAISS_IVF_SCAN", "keys"),
     )
     .unwrap();
     let [keys, fused] = scans();
@@ -283,8 +288,17 @@ fn batches_shrink_where_a_plan_would_exceed_one_binding() {
     ivf.add(&base).unwrap();
     let mut flat = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
     flat.add(&base).unwrap();
-    let n =
-        wgfaiss::ops::ivf::max_batch(&small, 300, d, 5, nlist, nlist, &ivf.list_sizes()).unwrap();
+    let n = wgfaiss::ops::ivf::max_batch(
+        &small,
+        300,
+        d,
+        5,
+        nlist,
+        nlist,
+        &ivf.list_sizes(),
+        ScanMode::Fused,
+    )
+    .unwrap();
     assert!(n < 300, "the limit should force batches ({n})");
     let a = ivf.search(&q, 5, &params(nlist)).unwrap();
     let b = flat.search(&q, 5, &SearchParams::default()).unwrap();
@@ -494,4 +508,35 @@ fn searches_of_many_batches_keep_several_in_flight_and_equal_one_batch() {
         &b,
         "ivf all lists",
     );
+}
+
+#[test]
+fn both_scans_agree_per_search_on_one_index() {
+    // The scan chosen per search (SearchParams::scan) on one index: both are exact over the
+    // probed lists, so at any nprobe they return the same results; plans of both are cached
+    // side by side.
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("ivf scans agree"));
+    let (d, nlist) = (20, 16);
+    let base = clustered(&mut rng, 24, d, 2500);
+    let q = clustered(&mut rng, 24, d, 70);
+    for metric in [Metric::L2, Metric::InnerProduct] {
+        let mut ivf = IvfFlatIndex::new(gpu, d, nlist, metric).unwrap();
+        ivf.kmeans.niter = 4;
+        ivf.train(&base).unwrap();
+        ivf.add(&base).unwrap();
+        for (k, nprobe) in [(1, 1), (10, 3), (33, 5), (10, 3)] {
+            let with = |scan| SearchParams {
+                scan,
+                ..params(nprobe)
+            };
+            let fused = ivf.search(&q, k, &with(Some(ScanMode::Fused))).unwrap();
+            let keys = ivf.search(&q, k, &with(Some(ScanMode::Keys))).unwrap();
+            let auto = ivf.search(&q, k, &with(None)).unwrap();
+            let what = format!("{metric:?} k={k} nprobe={nprobe}");
+            assert_same(&keys, &fused, &what);
+            assert_eq!(auto.ids, fused.ids, "{what}");
+            assert!(keys.ids.iter().all(|&i| i >= 0), "{what}");
+        }
+    }
 }

@@ -34,13 +34,18 @@ pub enum ScanMode {
     Keys,
 }
 
-/// The scan of a search with k results on this adapter: the tuning's `ivf.scan`, `auto` being
-/// the keys scan.
-pub fn scan_mode(gpu: &Gpu, _k: usize) -> ScanMode {
-    match gpu.tuning().choice("ivf.scan") {
-        "fused" => ScanMode::Fused,
-        _ => ScanMode::Keys,
+/// The scan of a search with k results on this adapter: `requested`, else the tuning's
+/// `ivf.scan` (`auto`: fused). The fused scan only where its lists hold k (see
+/// [`max_fused_k`]); beyond, the keys scan, which serves every k up to 2048.
+pub fn scan_mode(gpu: &Gpu, k: usize, requested: Option<ScanMode>) -> ScanMode {
+    let wanted = requested.unwrap_or(match gpu.tuning().choice("ivf.scan") {
+        "keys" => ScanMode::Keys,
+        _ => ScanMode::Fused,
+    });
+    if wanted == ScanMode::Fused && scan_tiles(gpu, usize::MAX, k).is_none() {
+        return ScanMode::Keys;
     }
+    wanted
 }
 
 /// The longest list and the most rows any `nprobe` lists hold together.
@@ -147,7 +152,6 @@ impl Select {
 
 /// Scratch sizes of a search plan.
 struct Sizing {
-    mode: ScanMode,
     tiles: crate::ops::gemm::Tiles,
     seg_len: usize,
     segs: usize,
@@ -170,8 +174,8 @@ fn sizing(
     nprobe: usize,
     nlist: usize,
     lens: &[usize],
+    mode: ScanMode,
 ) -> Result<Sizing> {
-    let mode = scan_mode(gpu, k);
     let (max_list, widest) = list_extent(lens, nprobe);
     // Scan tiles sized for the queries a list gets on average (the keys scan keeps no lists).
     let pairs = nq * nprobe;
@@ -206,7 +210,6 @@ fn sizing(
         )));
     }
     Ok(Sizing {
-        mode,
         tiles,
         seg_len,
         segs,
@@ -219,7 +222,8 @@ fn sizing(
 
 /// The largest batch of at most `nq` queries whose search plan fits the storage bindings
 /// (`nq` halved until it does), or the error of a single query. `lens`: the rows of each
-/// list.
+/// list; `mode`: the scan (from [`scan_mode`]).
+#[allow(clippy::too_many_arguments)]
 pub fn max_batch(
     gpu: &Gpu,
     nq: usize,
@@ -228,10 +232,11 @@ pub fn max_batch(
     nprobe: usize,
     nlist: usize,
     lens: &[usize],
+    mode: ScanMode,
 ) -> Result<usize> {
     let mut n = nq.max(1);
     loop {
-        match sizing(gpu, n, d, k, nprobe, nlist, lens) {
+        match sizing(gpu, n, d, k, nprobe, nlist, lens, mode) {
             Ok(_) => return Ok(n),
             Err(e) if n == 1 => return Err(e),
             Err(_) => n = n.div_ceil(2),
@@ -244,7 +249,7 @@ impl IvfSearchPlan {
     /// coarse quantizer, `arena` holds the lists, `regions` is `(start, len)` per list in
     /// arena rows (`2 × nlist` values), `lens` the same lengths on the host, and `row_ids`
     /// the 64-bit id of each arena row as (low, high) u32 pairs (results are mapped on the
-    /// device).
+    /// device); `mode` the scan (from [`scan_mode`]: the fused scan must hold k).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         gpu: &Gpu,
@@ -258,6 +263,7 @@ impl IvfSearchPlan {
         nprobe: usize,
         k: usize,
         metric: KnnMetric,
+        mode: ScanMode,
     ) -> Result<IvfSearchPlan> {
         let nlist = centroids.rows;
         if nq == 0
@@ -291,7 +297,6 @@ impl IvfSearchPlan {
             )?))
         };
         let Sizing {
-            mode,
             tiles,
             seg_len,
             segs,
@@ -299,7 +304,7 @@ impl IvfSearchPlan {
             rows,
             out_len,
             widest,
-        } = sizing(gpu, nq, d, k, nprobe, nlist, lens)?;
+        } = sizing(gpu, nq, d, k, nprobe, nlist, lens, mode)?;
         let pairs = nq * nprobe;
         // Work-item tables.
         let counts = gpu.alloc::<u32>(nlist)?;
@@ -563,65 +568,4 @@ impl IvfSearchPlan {
             report.gpu_seconds,
         )
     }
-}
-
-/// The exact top-k of each query over its own candidate rows of the arena, for k beyond what
-/// the fused scan's lists hold: `cand` is `nq × c` arena rows (`NONE` pads), the keys of every
-/// (query, candidate) pair are computed as the fused kernel computes them (`pair_keys`: the
-/// same fma order over d, the same L2 expression), then the top-k kernel selects per query.
-/// Ids in the result are candidate columns (0..c). Bandwidth-bound (each pair reads its row);
-/// meant for large k, not for speed.
-#[allow(clippy::too_many_arguments)]
-pub fn candidate_topk(
-    gpu: &Gpu,
-    queries: &[f32],
-    qnorms: &[f32],
-    d: usize,
-    arena: DbChunk<'_>,
-    cand: &[u32],
-    c: usize,
-    k: usize,
-    metric: KnnMetric,
-) -> Result<crate::ops::topk::TopK> {
-    use crate::ops::topk::{TopKOptions, TopKPlan};
-    let nq = qnorms.len();
-    if nq == 0 || c == 0 || d == 0 || queries.len() != nq * d || cand.len() != nq * c {
-        return Err(Error::InvalidArgument(format!(
-            "candidate top-k: {nq} queries of {d}, {} candidate entries for {c} each",
-            cand.len()
-        )));
-    }
-    if ((nq * c) as u64) * 4 > gpu.max_binding_bytes() {
-        return Err(Error::InvalidArgument(format!(
-            "candidate top-k: {nq} x {c} keys exceed one binding; search in smaller batches"
-        )));
-    }
-    let q = gpu.upload(queries)?;
-    let qn = gpu.upload(qnorms)?;
-    let cb = gpu.upload(cand)?;
-    let keys = gpu.alloc::<f32>(nq * c)?;
-    let code = u32::from(metric != KnnMetric::L2);
-    let kernel = gpu.kernel(&ELEMENTWISE, "pair_keys", &[("WG", 256), ("METRIC", code)])?;
-    let (x, y) = gpu.grid(((nq * c) as u32).div_ceil(256));
-    let params = gpu.uniform(&[nq as u32, c as u32, x, d as u32]);
-    let group = gpu.bind(
-        &kernel,
-        &[
-            (0, params.as_entire_binding()),
-            (14, q.binding()),
-            (15, qn.binding()),
-            (16, cb.binding()),
-            (17, arena.data.binding()),
-            (18, arena.norms.binding()),
-            (19, keys.binding()),
-        ],
-    );
-    let keys = crate::buffer::SplitBuffer::from_buffer(keys);
-    let select = TopKPlan::new(gpu, &keys, nq, c, k, false, &TopKOptions::default())?;
-    let mut batch = gpu.batch(false);
-    batch.dispatch(&kernel, &group, (x, y, 1));
-    select.record(&mut batch);
-    select.read_after(&mut batch);
-    let report = batch.finish()?;
-    Ok(select.parse(&report.reads))
 }
