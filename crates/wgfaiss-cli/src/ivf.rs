@@ -72,12 +72,7 @@ pub fn bench(
 ) -> Result<()> {
     let scans: Vec<(String, Option<ScanMode>)> = scans
         .split(',')
-        .map(|v| match v.trim() {
-            "auto" => Ok(("auto".to_string(), None)),
-            "fused" => Ok(("fused".to_string(), Some(ScanMode::Fused))),
-            "keys" => Ok(("keys".to_string(), Some(ScanMode::Keys))),
-            other => bail!("bad scan {other:?}: expected auto, fused or keys"),
-        })
+        .map(|v| Ok((v.trim().to_string(), crate::search::parse_scan(v.trim())?)))
         .collect::<Result<_>>()?;
     let nprobes: Vec<usize> = nprobes
         .split(',')

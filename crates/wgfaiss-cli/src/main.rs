@@ -112,6 +112,10 @@ enum Command {
         /// Lists probed (IVF indexes).
         #[arg(long, default_value_t = 1)]
         nprobe: usize,
+        /// IVF list scan: auto (the tuning's ivf.scan), fused (a running top-k per list
+        /// block) or keys (every distance written, one top-k per query).
+        #[arg(long, default_value = "auto")]
+        scan: String,
         /// With --base: l2 (squared distances), ip (inner product) or cosine.
         #[arg(long, default_value = "l2")]
         metric: String,
@@ -173,6 +177,7 @@ fn main() -> Result<()> {
             queries,
             k,
             nprobe,
+            scan,
             metric,
             out,
             distances,
@@ -188,6 +193,7 @@ fn main() -> Result<()> {
                 &queries,
                 k,
                 nprobe,
+                &scan,
                 &out,
                 distances.as_deref(),
                 quiet,

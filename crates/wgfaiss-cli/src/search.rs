@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use wgfaiss::io::{Matrix, read_vectors, write_ids, write_vectors};
-use wgfaiss::{FlatIndex, Gpu, Index, Metric, SearchParams, index_factory_with, load_index};
+use wgfaiss::{
+    FlatIndex, Gpu, Index, Metric, ScanMode, SearchParams, index_factory_with, load_index,
+};
 
 /// Progress on stderr, hidden with `--quiet` or when stdout is not a terminal.
 pub(crate) fn bar(quiet: bool, len: Option<u64>, what: &str) -> ProgressBar {
@@ -91,16 +93,29 @@ pub enum Source<'a> {
     Index(&'a Path),
 }
 
+/// An IVF scan by name: `auto` (the tuning's `ivf.scan`), `fused` or `keys`.
+pub fn parse_scan(s: &str) -> Result<Option<ScanMode>> {
+    if s == "auto" {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|_| anyhow::anyhow!("bad scan {s:?}: expected auto, fused or keys"))
+}
+
 /// `wgfaiss search`.
+#[allow(clippy::too_many_arguments)]
 pub fn search(
     source: Source<'_>,
     queries: &Path,
     k: usize,
     nprobe: usize,
+    scan: &str,
     out: &Path,
     distances: Option<&Path>,
     quiet: bool,
 ) -> Result<()> {
+    let scan = parse_scan(scan)?;
     let q = read_vectors(queries)?;
     let gpu = Gpu::new().context("opening a GPU")?;
     let t0 = Instant::now();
@@ -139,6 +154,7 @@ pub fn search(
     let t1 = Instant::now();
     let params = SearchParams {
         nprobe,
+        scan,
         ..Default::default()
     };
     let r = index

@@ -223,21 +223,26 @@ fn build_then_search_an_ivf_index() {
         "--quiet",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // All lists probed: the exact answer, as the flat search over the base file gives it.
-    let o = wgfaiss(&[
-        "search",
-        "--index",
-        &p("ivf.wgf"),
-        "--queries",
-        &p("q.fvecs"),
-        "--k",
-        "5",
-        "--nprobe",
-        "8",
-        "--out",
-        &p("ivf.npy"),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // All lists probed: the exact answer, as the flat search over the base file gives it,
+    // with either list scan.
+    for (scan, out) in [("auto", "ivf.npy"), ("keys", "keys.npy"), ("fused", "fused.npy")] {
+        let o = wgfaiss(&[
+            "search",
+            "--index",
+            &p("ivf.wgf"),
+            "--queries",
+            &p("q.fvecs"),
+            "--k",
+            "5",
+            "--nprobe",
+            "8",
+            "--scan",
+            scan,
+            "--out",
+            &p(out),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
     let o = wgfaiss(&[
         "search",
         "--base",
@@ -250,9 +255,23 @@ fn build_then_search_an_ivf_index() {
         &p("flat.npy"),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let ivf = std::fs::read(dir.join("ivf.npy")).unwrap();
     let flat = std::fs::read(dir.join("flat.npy")).unwrap();
-    assert_eq!(ivf, flat);
+    for out in ["ivf.npy", "keys.npy", "fused.npy"] {
+        assert_eq!(std::fs::read(dir.join(out)).unwrap(), flat, "{out}");
+    }
+    let o = wgfaiss(&[
+        "search",
+        "--index",
+        &p("ivf.wgf"),
+        "--queries",
+        &p("q.fvecs"),
+        "--scan",
+        "fast",
+        "--out",
+        &p("x.npy"),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("scan"));
     // Bad index types and nprobe are errors that say so.
     let o = wgfaiss(&[
         "build",

@@ -402,6 +402,12 @@ fn storage_over_several_arenas_equals_the_flat_index() {
             assert_same(&a, &b, &format!("arenas {metric:?} k={k}"));
             let a2 = pollster::block_on(ivf.search_async(&q, k, &params(nlist))).unwrap();
             assert_eq!((a2.ids, a2.distances), (a.ids.clone(), a.distances.clone()));
+            let keys = SearchParams {
+                scan: Some(ScanMode::Keys),
+                ..params(nlist)
+            };
+            let a3 = ivf.search(&q, k, &keys).unwrap();
+            assert_same(&a3, &b, &format!("arenas, keys scan, {metric:?} k={k}"));
         }
         // k beyond the fused scan: per arena, then merged.
         let k = 700;

@@ -34,6 +34,21 @@ pub enum ScanMode {
     Keys,
 }
 
+impl std::str::FromStr for ScanMode {
+    type Err = Error;
+
+    /// `fused` or `keys`.
+    fn from_str(s: &str) -> Result<ScanMode> {
+        match s {
+            "fused" => Ok(ScanMode::Fused),
+            "keys" => Ok(ScanMode::Keys),
+            other => Err(Error::InvalidArgument(format!(
+                "IVF scan {other:?}: expected fused or keys"
+            ))),
+        }
+    }
+}
+
 /// The scan of a search with k results on this adapter: `requested`, else the tuning's
 /// `ivf.scan` (`auto`: fused). The fused scan only where its lists hold k (see
 /// [`max_fused_k`]); beyond, the keys scan, which serves every k up to 2048.
