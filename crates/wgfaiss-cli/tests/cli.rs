@@ -225,7 +225,11 @@ fn build_then_search_an_ivf_index() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // All lists probed: the exact answer, as the flat search over the base file gives it,
     // with either list scan.
-    for (scan, out) in [("auto", "ivf.npy"), ("keys", "keys.npy"), ("fused", "fused.npy")] {
+    for (scan, out) in [
+        ("auto", "ivf.npy"),
+        ("keys", "keys.npy"),
+        ("fused", "fused.npy"),
+    ] {
         let o = wgfaiss(&[
             "search",
             "--index",

@@ -521,17 +521,31 @@ fn both_scans_agree_per_search_on_one_index() {
     // The scan chosen per search (SearchParams::scan) on one index: both are exact over the
     // probed lists, so at any nprobe they return the same results; plans of both are cached
     // side by side.
-    let gpu = gpu();
+    // Also with the H100's shipped scan tiles (64 x 128, 8 x 4 per invocation) and a
+    // dimension off the vec4 loads.
+    let h100 = wgfaiss::Gpu::with_options(
+        common::options()
+            .with_override("WGFAISS_IVF_SCAN_TILE_M", 64)
+            .with_override("WGFAISS_IVF_SCAN_TILE_N", 128)
+            .with_override("WGFAISS_IVF_SCAN_THREAD_M", 8)
+            .with_override("WGFAISS_IVF_SCAN_THREAD_N", 4),
+    )
+    .unwrap();
     let mut rng = Rng::new(seed("ivf scans agree"));
-    let (d, nlist) = (20, 16);
-    let base = clustered(&mut rng, 24, d, 2500);
-    let q = clustered(&mut rng, 24, d, 70);
-    for metric in [Metric::L2, Metric::InnerProduct] {
+    let nlist = 16;
+    for (gpu, d, metric) in [
+        (gpu(), 20, Metric::L2),
+        (gpu(), 13, Metric::InnerProduct),
+        (&h100, 20, Metric::InnerProduct),
+        (&h100, 13, Metric::L2),
+    ] {
+        let base = clustered(&mut rng, 24, d, 2500);
+        let q = clustered(&mut rng, 24, d, 70);
         let mut ivf = IvfFlatIndex::new(gpu, d, nlist, metric).unwrap();
         ivf.kmeans.niter = 4;
         ivf.train(&base).unwrap();
         ivf.add(&base).unwrap();
-        for (k, nprobe) in [(1, 1), (10, 3), (33, 5), (10, 3)] {
+        for (k, nprobe) in [(1, 1), (10, 3), (33, 5), (10, 8), (10, 3)] {
             let with = |scan| SearchParams {
                 scan,
                 ..params(nprobe)
@@ -539,7 +553,7 @@ fn both_scans_agree_per_search_on_one_index() {
             let fused = ivf.search(&q, k, &with(Some(ScanMode::Fused))).unwrap();
             let keys = ivf.search(&q, k, &with(Some(ScanMode::Keys))).unwrap();
             let auto = ivf.search(&q, k, &with(None)).unwrap();
-            let what = format!("{metric:?} k={k} nprobe={nprobe}");
+            let what = format!("{metric:?} d={d} k={k} nprobe={nprobe}");
             assert_same(&keys, &fused, &what);
             assert_eq!(auto.ids, fused.ids, "{what}");
             assert!(keys.ids.iter().all(|&i| i >= 0), "{what}");
