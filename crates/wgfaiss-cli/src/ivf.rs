@@ -15,6 +15,8 @@ use wgfaiss::{FlatIndex, Gpu, Index, IvfFlatIndex, Metric, ScanMode, SearchParam
 struct Row {
     scan: String,
     nprobe: usize,
+    /// Queries per submission of the batch search.
+    batch: usize,
     recall: f64,
     batch_wall_ms: f64,
     batch_gpu_ms: Option<f64>,
@@ -179,6 +181,7 @@ pub fn bench(
             rows.push(Row {
                 scan: scan_name.clone(),
                 nprobe,
+                batch: ivf.batch_queries(nq, k, &timed(nprobe))?,
                 recall: hits as f64 / (nq * k) as f64,
                 batch_wall_ms: wall * 1e3,
                 batch_gpu_ms: (!g.is_empty()).then(|| median(g) * 1e3),
@@ -190,9 +193,10 @@ pub fn bench(
     }
     outln!("train {train_s:.3} s ({niter} iterations), add {add_s:.3} s; {nq} queries, k = {k}");
     outln!(
-        "{:>6} {:>7} {:>9} {:>12} {:>11} {:>11} {:>13} {:>12}",
+        "{:>6} {:>7} {:>6} {:>9} {:>12} {:>11} {:>11} {:>13} {:>12}",
         "scan",
         "nprobe",
+        "batch",
         "recall",
         "batch ms",
         "gpu ms",
@@ -202,9 +206,10 @@ pub fn bench(
     );
     for r in &rows {
         outln!(
-            "{:>6} {:>7} {:>9.4} {:>12.2} {:>11} {:>11.0} {:>13.3} {:>12}",
+            "{:>6} {:>7} {:>6} {:>9.4} {:>12.2} {:>11} {:>11.0} {:>13.3} {:>12}",
             r.scan,
             r.nprobe,
+            r.batch,
             r.recall,
             r.batch_wall_ms,
             r.batch_gpu_ms.map_or("-".into(), |v| format!("{v:.2}")),

@@ -301,10 +301,11 @@ impl IvfFlatIndex {
         Ok(plan)
     }
 
-    /// Queries per search submission: the tuning's batch size, smaller where a plan's scratch
-    /// (gathered queries, per-segment results) would exceed one storage binding (large
-    /// d × nprobe).
-    fn batch_queries(&self, nq: usize, k: usize, params: &SearchParams) -> Result<usize> {
+    /// Queries per search submission for a search of `nq` queries: the tuning's
+    /// `submit.query_batch`, smaller where a plan's scratch would exceed one storage binding
+    /// (gathered queries and per-segment results for large d × nprobe; with the keys scan,
+    /// every query's keys over the widest `nprobe` lists).
+    pub fn batch_queries(&self, nq: usize, k: usize, params: &SearchParams) -> Result<usize> {
         wgfaiss_core::ops::ivf::max_batch(
             &self.gpu,
             (self.gpu.tuning().int("submit.query_batch") as usize).clamp(1, nq),
