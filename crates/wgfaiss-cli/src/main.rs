@@ -136,8 +136,8 @@ enum Command {
         /// The tuning file to write or merge into.
         #[arg(long, default_value = "wgfaiss-tuning.json")]
         out: std::path::PathBuf,
-        /// Comma-separated families: gemm, knn, topk.
-        #[arg(long, default_value = "gemm,knn,topk")]
+        /// Comma-separated families: gemm, knn, topk, ivf (the IVF list scan).
+        #[arg(long, default_value = "gemm,knn,topk,ivf")]
         families: String,
         /// Small problems (always on CPU adapters).
         #[arg(long)]

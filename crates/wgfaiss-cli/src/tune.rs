@@ -3,7 +3,8 @@
 //!
 //! Families measured: `gemm` (tile configurations on A·B and A·Bᵀ at one square shape), `knn`
 //! (the fused distance + top-k tiles and candidate slots, on a flat search), `topk` (workgroup
-//! size of the top-k selection). Each candidate is run back to back in one batch and timed with
+//! size of the top-k selection), `ivf` (the list scan, fused or keys, on an IVF search of the
+//! SIFT stand-in of `bench ivf`: 1M × 128, IVF4096, nprobe 64, 10 000 queries). Each candidate is run back to back in one batch and timed with
 //! timestamps where the adapter has them (else the wall clock); the fastest candidate wins.
 
 use std::path::Path;
@@ -15,7 +16,7 @@ use wgfaiss::ops::gemm::{Gemm, GemmOptions, GemmShape, Tiles};
 use wgfaiss::ops::topk::{TopKOptions, TopKPlan};
 use wgfaiss::rng::Rng;
 use wgfaiss::tuning::{ConfigSource, SHIPPED_CONFIG, Tuning, gemm_tiles_problem};
-use wgfaiss::{FlatIndex, Gpu, GpuOptions, Index, Metric, SearchParams};
+use wgfaiss::{FlatIndex, Gpu, GpuOptions, Index, IvfFlatIndex, Metric, ScanMode, SearchParams};
 
 use crate::bench::time;
 
@@ -26,6 +27,8 @@ struct Sizes {
     nq: usize,
     topk: (usize, usize),
     iters: usize,
+    /// IVF: base vectors, lists, nprobe, queries.
+    ivf: (usize, usize, usize, usize),
 }
 
 const GEMM_CANDIDATES: [Tiles; 9] = [
@@ -56,7 +59,7 @@ const TOPK_CANDIDATES: [u32; 3] = [64, 128, 256];
 /// One measured candidate.
 struct Trial {
     family: &'static str,
-    values: Vec<(&'static str, u64)>,
+    values: Vec<(&'static str, Value)>,
     seconds: f64,
 }
 
@@ -64,8 +67,8 @@ struct Trial {
 pub fn run(out: &Path, families: &str, quick: bool) -> Result<()> {
     let families: Vec<&str> = families.split(',').map(str::trim).collect();
     for f in &families {
-        if !["gemm", "knn", "topk"].contains(f) {
-            bail!("unknown family {f:?}: expected gemm, knn, topk");
+        if !["gemm", "knn", "topk", "ivf"].contains(f) {
+            bail!("unknown family {f:?}: expected gemm, knn, topk, ivf");
         }
     }
     let gpu = Gpu::new().context("opening a GPU")?;
@@ -78,6 +81,7 @@ pub fn run(out: &Path, families: &str, quick: bool) -> Result<()> {
             nq: 64,
             topk: (16, 8192),
             iters: 2,
+            ivf: (6000, 24, 6, 200),
         }
     } else {
         Sizes {
@@ -86,6 +90,7 @@ pub fn run(out: &Path, families: &str, quick: bool) -> Result<()> {
             nq: 4096,
             topk: (1000, 250_000),
             iters: 10,
+            ivf: (1_000_000, 4096, 64, 10_000),
         }
     };
     eprintln!(
@@ -100,16 +105,12 @@ pub fn run(out: &Path, families: &str, quick: bool) -> Result<()> {
         let trials = match *family {
             "gemm" => tune_gemm(&gpu, &sizes)?,
             "knn" => tune_knn(&sizes)?,
+            "ivf" => tune_ivf(&gpu, &sizes)?,
             _ => tune_topk(&sizes)?,
         };
         for t in &trials {
-            let v: Vec<String> = t.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            outln!(
-                "{:<5} {:<70} {:>10.3} ms",
-                t.family,
-                v.join(" "),
-                t.seconds * 1e3
-            );
+            let v = shown(&t.values);
+            outln!("{:<5} {:<70} {:>10.3} ms", t.family, v, t.seconds * 1e3);
         }
         let winner = trials
             .into_iter()
@@ -143,15 +144,10 @@ pub fn run(out: &Path, families: &str, quick: bool) -> Result<()> {
             .as_object_mut()
             .context("family entry is not an object")?;
         for (k, v) in &t.values {
-            fam.insert((*k).to_string(), json!(v));
+            fam.insert((*k).to_string(), v.clone());
         }
-        let v: Vec<String> = t.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        outln!(
-            "best {:<5} {} ({:.3} ms)",
-            t.family,
-            v.join(" "),
-            t.seconds * 1e3
-        );
+        let v = shown(&t.values);
+        outln!("best {:<5} {} ({:.3} ms)", t.family, v, t.seconds * 1e3);
     }
     let tmp = out.with_extension("json.tmp");
     std::fs::write(&tmp, serde_json::to_string_pretty(&root)? + "\n")
@@ -215,11 +211,21 @@ fn tune_gemm(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
     Ok(out)
 }
 
+/// `key=value ...` of a candidate (strings unquoted).
+fn shown(values: &[(&str, Value)]) -> String {
+    let one = |(k, v): &(&str, Value)| match v.as_str() {
+        Some(text) => format!("{k}={text}"),
+        None => format!("{k}={v}"),
+    };
+    values.iter().map(one).collect::<Vec<_>>().join(" ")
+}
+
 /// A device with tuning overrides of `family` (the candidate under test).
-fn gpu_with(family: &str, values: &[(&str, u64)]) -> Result<Gpu> {
+fn gpu_with(family: &str, values: &[(&str, Value)]) -> Result<Gpu> {
     let mut o = GpuOptions::default();
     for (k, v) in values {
         let var = format!("WGFAISS_{}_{}", family, k).to_uppercase();
+        let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
         o = o.with_override(&var, v);
     }
     Ok(Gpu::with_options(o)?)
@@ -233,11 +239,11 @@ fn tune_knn(s: &Sizes) -> Result<Vec<Trial>> {
     let mut out = Vec::new();
     for (tm, tn, rm, rn, slots) in KNN_CANDIDATES {
         let values = vec![
-            ("tile_m", u64::from(tm)),
-            ("tile_n", u64::from(tn)),
-            ("thread_m", u64::from(rm)),
-            ("thread_n", u64::from(rn)),
-            ("candidate_slots", u64::from(slots)),
+            ("tile_m", tm.into()),
+            ("tile_n", tn.into()),
+            ("thread_m", rm.into()),
+            ("thread_n", rn.into()),
+            ("candidate_slots", slots.into()),
         ];
         // A candidate the adapter cannot run (workgroup size, memory) is skipped, not fatal.
         let gpu = match gpu_with("knn", &values) {
@@ -285,7 +291,7 @@ fn tune_topk(s: &Sizes) -> Result<Vec<Trial>> {
     let x = rng.vec(rows * cols);
     let mut out = Vec::new();
     for wg in TOPK_CANDIDATES {
-        let gpu = match gpu_with("topk", &[("workgroup_size", u64::from(wg))]) {
+        let gpu = match gpu_with("topk", &[("workgroup_size", wg.into())]) {
             Ok(g) => g,
             Err(e) => {
                 eprintln!("topk workgroup {wg}: skipped ({e})");
@@ -301,9 +307,61 @@ fn tune_topk(s: &Sizes) -> Result<Vec<Trial>> {
         }
         out.push(Trial {
             family: "topk",
-            values: vec![("workgroup_size", u64::from(wg))],
+            values: vec![("workgroup_size", wg.into())],
             seconds: total,
         });
+    }
+    Ok(out)
+}
+
+/// The IVF list scan: one index of the `bench ivf` data, each scan timed on the same batch
+/// search (per search through `SearchParams::scan`, so the index is trained once).
+fn tune_ivf(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
+    let (nb, nlist, nprobe, nq) = s.ivf;
+    let d = 128;
+    let mut rng = Rng::new(14);
+    let centers = crate::ivf::gaussian(&mut rng, (nb / 100).max(1) * d);
+    let base = crate::ivf::around(&mut rng, &centers, d, nb);
+    let queries = crate::ivf::around(&mut rng, &centers, d, nq);
+    let mut ivf = IvfFlatIndex::new(gpu, d, nlist, Metric::L2)?;
+    ivf.kmeans.niter = 10;
+    ivf.train(&base)?;
+    ivf.add(&base)?;
+    let mut out = Vec::new();
+    let mut answers = Vec::new();
+    for (name, scan) in [("fused", ScanMode::Fused), ("keys", ScanMode::Keys)] {
+        let p = SearchParams {
+            nprobe,
+            timed: true,
+            scan: Some(scan),
+        };
+        let run = || -> Result<(f64, Vec<i64>)> {
+            let t = Instant::now();
+            let r = ivf.search(&queries, 10, &p)?;
+            Ok((r.gpu_seconds.unwrap_or(t.elapsed().as_secs_f64()), r.ids))
+        };
+        let (first, ids) = run()?;
+        answers.push(ids);
+        crate::bench::warm_clocks(gpu)?;
+        let mut times = vec![first];
+        for _ in 0..s.iters.min(5) {
+            times.push(run()?.0);
+        }
+        times.sort_by(f64::total_cmp);
+        out.push(Trial {
+            family: "ivf",
+            values: vec![("scan", Value::from(name))],
+            seconds: times[times.len() / 2],
+        });
+    }
+    // Both scans are exact over the probed lists: a difference beyond ties is a bug.
+    let differ = answers[0]
+        .iter()
+        .zip(&answers[1])
+        .filter(|(a, b)| a != b)
+        .count();
+    if differ * 1000 > answers[0].len() {
+        bail!("the fused and keys scans disagree on {differ} results");
     }
     Ok(out)
 }

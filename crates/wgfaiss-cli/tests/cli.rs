@@ -440,9 +440,15 @@ fn tune_writes_an_entry_that_info_then_uses() {
         out.contains("best gemm") && out.contains("best topk"),
         "{out}"
     );
-    // Merging a second family keeps the first.
-    let o = wgfaiss(&["tune", "--quick", "--families", "knn", "--out", &f]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Merging more families keeps the first.
+    let o = wgfaiss(&["tune", "--quick", "--families", "knn,ivf", "--out", &f]);
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("best ivf   scan="), "{out}");
     let o = Command::new(env!("CARGO_BIN_EXE_wgfaiss"))
         .args(["info", "--json"])
         .env("WGFAISS_CONFIG", &file)
@@ -458,7 +464,12 @@ fn tune_writes_an_entry_that_info_then_uses() {
             .unwrap()
             .ends_with(&name)
     );
-    for key in ["gemm.tile_m", "topk.workgroup_size", "knn.tile_n"] {
+    for key in [
+        "gemm.tile_m",
+        "topk.workgroup_size",
+        "knn.tile_n",
+        "ivf.scan",
+    ] {
         let src = &v["tuning"]["params"][key]["source"];
         assert_eq!(src["kind"], "config", "{key}: {src}");
         assert!(src["key"].as_str().unwrap().contains(&name), "{key}: {src}");
