@@ -12,3 +12,5 @@ PYTHONPATH=/tmp/faisspy python3 peer_ivf.py /tmp/sift --nlist 4096 --nprobe 16,6
 ./wgfaiss bench ivf --nprobe 64 --k 1000 --single 5 --scans keys --niter 10
 # Where the time goes, per kernel.
 WGFAISS_PROFILE=1 WGFAISS_IVF_SCAN=keys ./wgfaiss bench ivf --nprobe 64 --single 2 --niter 10 2>&1 | tail -40
+# The H100 entry's ivf.scan from a measurement (merge the result into config/hardware_params.json).
+./wgfaiss tune --families ivf --out "$OUT/tuned-ivf.json"
