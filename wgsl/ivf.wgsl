@@ -1,13 +1,18 @@
 // IVF search on the device: turns the coarse step's probes (query q probes list P[q * nprobe
 // + p]) into the work items of the list-major scan (knn.wgsl with ITEMS = 1), without a round
-// trip to the host.
+// trip to the host. The lists may live in several arenas (storage buffers); each arena gets
+// its own table of work items and its own scan dispatch, everything else is shared.
+//
+// regions[l] = (first row in its arena, rows, arena, first row over all arenas) per list.
 //
 // ivf_clear:   every gathered row empty (NONE), every list count and fill cursor zero.
-// ivf_count:   counts[l] = number of (query, probe) pairs on list l.
-// ivf_items:   one workgroup: blocks of TM pairs per list (exclusive scans of the blocks and
-//              of the items), and per (block, segment of at most seg_len list rows) a work
-//              item (rows [start, end), live rows | segment << 16, block); items past the last
-//              are empty. Lists with no pairs get no item.
+// ivf_count:   counts[l] = number of (query, probe) pairs on list l (empty lists: none).
+// ivf_items:   one workgroup: blocks of TM pairs per list (an exclusive scan over all lists),
+//              and per (block, segment of at most seg_len list rows) a work item (rows
+//              [start, end) in the list's arena, live rows | segment << 16, block) in the
+//              table of the list's arena (items_cap entries per arena; an exclusive scan per
+//              arena); entries past an arena's last item are empty. Lists with no pairs get
+//              no item.
 // ivf_scatter: each pair takes a row of its list's blocks (atomic cursor): the query to gather
 //              into it and its pair index q * nprobe + p (it writes output lists
 //              pair * segs + segment).
@@ -19,7 +24,8 @@
 // ivf_pair_offsets: per query, the first key of each of its pairs (pair_off[q * nprobe + p]),
 //                   so a query's keys are one contiguous range, its probes in order.
 // ivf_positions:    per selected (query, place), the position in the query's range turned
-//                   back into an arena row (a binary search over the query's pair offsets).
+//                   back into a row over all arenas (a binary search over the query's pair
+//                   offsets).
 //
 // Rows inside a block are in arrival order, which varies run to run; each row's result
 // depends only on its query and its list, so results do not.
@@ -38,11 +44,15 @@ struct Params {
     wg_x: u32,
     seg_len: u32,   // list rows per item at most
     k: u32,         // results per query (ivf_positions)
+    arenas: u32,    // item tables (one per arena, items_cap entries each)
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> probes: array<u32>;
-@group(0) @binding(2) var<storage, read> regions: array<vec2<u32>>; // (start, len) per list
+@group(0) @binding(2) var<storage, read> regions: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read_write> counts: array<atomic<u32>>;
 @group(0) @binding(4) var<storage, read_write> cursor: array<atomic<u32>>;
 @group(0) @binding(5) var<storage, read_write> first_block: array<u32>;
@@ -78,7 +88,7 @@ fn ivf_count(@builtin(workgroup_id) wid: vec3<u32>,
     let i = global_id(wid, lid);
     if i < p.pairs {
         let l = probes[i];
-        if l < p.nlist {
+        if l < p.nlist && regions[l].y > 0u {
             atomicAdd(&counts[l], 1u);
         }
     }
@@ -88,44 +98,58 @@ fn list_segments(len: u32) -> u32 {
     return max(1u, (len + p.seg_len - 1u) / p.seg_len);
 }
 
+fn list_blocks(l: u32) -> u32 {
+    return (atomicLoad(&counts[l]) + TM - 1u) / TM;
+}
+
 @compute @workgroup_size(WG)
 fn ivf_items(@builtin(local_invocation_index) lid: u32) {
-    // Each invocation owns a contiguous run of lists: its blocks and items, then scans of the
-    // runs.
+    // Each invocation owns a contiguous run of lists: their blocks (one scan over all lists),
+    // then, arena by arena, their items (one scan per arena).
     let per = (p.nlist + WG - 1u) / WG;
     let l0 = min(lid * per, p.nlist);
     let l1 = min(l0 + per, p.nlist);
-    var my_items = 0u;
     var my_blocks = 0u;
     for (var l = l0; l < l1; l++) {
-        let blocks = (atomicLoad(&counts[l]) + TM - 1u) / TM;
-        my_blocks += blocks;
-        my_items += blocks * list_segments(regions[l].y);
+        my_blocks += list_blocks(l);
     }
-    let si = workgroup_scan(lid, my_items);
-    let sb = workgroup_scan(lid, my_blocks);
-    var item = si.x;
-    var block = sb.x;
+    var block = workgroup_scan(lid, my_blocks).x;
     for (var l = l0; l < l1; l++) {
-        let n = atomicLoad(&counts[l]);
-        let r = regions[l];
-        let segs = list_segments(r.y);
         first_block[l] = block;
-        let blocks = (n + TM - 1u) / TM;
-        for (var b = 0u; b < blocks; b++) {
-            for (var s = 0u; s < segs; s++) {
-                if item < p.items_cap {
-                    let s0 = r.x + min(s * p.seg_len, r.y);
-                    let s1 = r.x + min((s + 1u) * p.seg_len, r.y);
-                    items[item] = vec4<u32>(s0, s1, min(TM, n - b * TM) | (s << 16u), block + b);
-                }
-                item += 1u;
+        block += list_blocks(l);
+    }
+    for (var a = 0u; a < p.arenas; a++) {
+        var mine = 0u;
+        for (var l = l0; l < l1; l++) {
+            if regions[l].z == a {
+                mine += list_blocks(l) * list_segments(regions[l].y);
             }
         }
-        block += blocks;
-    }
-    for (var i = si.y + lid; i < p.items_cap; i += WG) {
-        items[i] = vec4<u32>(0u, 0u, 0u, 0u);
+        let si = workgroup_scan(lid, mine);
+        var item = si.x;
+        let table = a * p.items_cap;
+        for (var l = l0; l < l1; l++) {
+            let r = regions[l];
+            if r.z != a {
+                continue;
+            }
+            let n = atomicLoad(&counts[l]);
+            let segs = list_segments(r.y);
+            let blocks = list_blocks(l);
+            for (var b = 0u; b < blocks; b++) {
+                for (var s = 0u; s < segs; s++) {
+                    if item < p.items_cap {
+                        let s0 = r.x + min(s * p.seg_len, r.y);
+                        let s1 = r.x + min((s + 1u) * p.seg_len, r.y);
+                        items[table + item] = vec4<u32>(s0, s1, min(TM, n - b * TM) | (s << 16u), first_block[l] + b);
+                    }
+                    item += 1u;
+                }
+            }
+        }
+        for (var i = si.y + lid; i < p.items_cap; i += WG) {
+            items[table + i] = vec4<u32>(0u, 0u, 0u, 0u);
+        }
     }
 }
 
@@ -137,7 +161,7 @@ fn ivf_scatter(@builtin(workgroup_id) wid: vec3<u32>,
         return;
     }
     let l = probes[i];
-    if l >= p.nlist {
+    if l >= p.nlist || regions[l].y == 0u {
         return;
     }
     let pos = atomicAdd(&cursor[l], 1u);
@@ -232,5 +256,5 @@ fn ivf_positions(@builtin(workgroup_id) wid: vec3<u32>,
         }
     }
     let i = q * p.nprobe + lo;
-    rows_out[e] = regions[probes[i]].x + (at - pair_off[i]);
+    rows_out[e] = regions[probes[i]].w + (at - pair_off[i]);
 }

@@ -9,13 +9,13 @@
 //! new arena starts. Adding more later therefore never rewrites all lists. Removal compacts.
 //!
 //! Search, per batch of queries, is one submission (`ops::ivf::IvfSearchPlan`, cached per
-//! batch size, k and nprobe until the lists change): the coarse top-`nprobe` over the
+//! batch size, k, nprobe and scan until the lists change): the coarse top-`nprobe` over the
 //! centroids, the probes turned into work items on the device (count per list, scan, scatter),
-//! each list's queries gathered into blocks, every (block, list segment) scanned with the
-//! fused distance + top-k kernel in work-item mode (list-major: a list's vectors are read once
-//! per block of queries that probe it), and each query's lists merged; one readback. With
-//! several arenas, each has its own plan (lists elsewhere count as empty) and the arenas'
-//! results are merged on the host, best first, equal distances by id.
+//! each list's queries gathered into blocks, every (block, list segment) scanned in
+//! work-item mode (list-major: a list's vectors are read once per block of queries that probe
+//! it), and each query's results selected; one readback. With several arenas the same plan
+//! searches them all: each arena has its own table of work items and scan dispatch, the rest
+//! is shared.
 //!
 //! The scan is one of two ([`ScanMode`], per search in [`SearchParams::scan`], else the tuning's
 //! `ivf.scan`): **fused** selects while it scans (each work item keeps a running top-k);
@@ -81,12 +81,13 @@ impl Arena {
         })
     }
 
-    fn chunk(&self) -> DbChunk<'_> {
+    /// The arena's used rows, numbered from `id0`.
+    fn chunk(&self, id0: usize) -> DbChunk<'_> {
         DbChunk {
             data: &self.data,
             norms: &self.norms,
             rows: self.used,
-            id0: 0,
+            id0: id0 as u32,
         }
     }
 }
@@ -115,8 +116,8 @@ pub struct IvfFlatIndex {
     plans: Mutex<Vec<CachedPlan>>,
 }
 
-/// A cached search plan and its shape (batch size, k, nprobe, arena, scan).
-type CachedPlan = crate::index::Cached<(usize, usize, usize, usize, ScanMode), IvfSearchPlan>;
+/// A cached search plan and its shape (batch size, k, nprobe, scan).
+type CachedPlan = crate::index::Cached<(usize, usize, usize, ScanMode), IvfSearchPlan>;
 
 /// Search shapes whose plans an index keeps: at most two of [`LARGE_PLAN`] queries or more
 /// (such a plan holds hundreds of MB of scratch, and on the H200 the scan slowed by 2-3x with
@@ -224,17 +225,17 @@ impl IvfFlatIndex {
             .collect()
     }
 
-    /// The search plan of arena `a` (its lists; the others count as empty) for batches of
-    /// `nq` queries, `k` and the parameters' nprobe and scan, from the cache or made.
+    /// The search plan (every arena in one) for batches of `nq` queries, `k` and the
+    /// parameters' nprobe and scan, from the cache or made.
     fn plan(
         &self,
-        a: usize,
         nq: usize,
         k: usize,
         params: &SearchParams,
     ) -> Result<Arc<Mutex<IvfSearchPlan>>> {
         let nprobe = params.nprobe;
         let mode = scan_mode(&self.gpu, k, params.scan);
+        let shape = (nq, k, nprobe, mode);
         let mut cache = self.plans.lock().unwrap_or_else(|p| p.into_inner());
         // Large plans are never duplicated (hundreds of MB each); small ones up to the
         // submissions in flight, for concurrent searches of one shape.
@@ -243,50 +244,65 @@ impl IvfFlatIndex {
         } else {
             self.gpu.tuning().int("submit.in_flight") as usize
         };
-        if let Some(plan) = cached_plan(&cache, &(nq, k, nprobe, a, mode), per_shape) {
+        if let Some(plan) = cached_plan(&cache, &shape, per_shape) {
             return Ok(plan);
         }
         let c = self.centroids.as_ref().ok_or_else(untrained)?;
-        let arena = &self.arenas[a];
-        let here = |r: &&Region| r.arena == a;
+        // Rows are numbered arena after arena.
+        let mut bases = Vec::with_capacity(self.arenas.len());
+        let mut total = 0;
+        for a in &self.arenas {
+            bases.push(total);
+            total += a.used;
+        }
         let regions: Vec<u32> = self
             .lists
             .iter()
-            .flat_map(|r| match here(&r) {
-                true => [r.start as u32, r.len as u32],
-                false => [0, 0],
+            .flat_map(|r| {
+                [
+                    r.start as u32,
+                    r.len as u32,
+                    r.arena as u32,
+                    (bases[r.arena] + r.start) as u32,
+                ]
             })
             .collect();
         let regions = self.gpu.upload(&regions)?;
-        let row_ids: Vec<u32> = arena.row_ids[..arena.used]
+        let row_ids: Vec<u32> = self
+            .arenas
             .iter()
+            .flat_map(|a| a.row_ids[..a.used].iter())
             .flat_map(|&id| [id as u64 as u32, ((id as u64) >> 32) as u32])
             .collect();
         let row_ids = self.gpu.upload(&row_ids)?;
-        let lens: Vec<usize> = self
-            .lists
-            .iter()
-            .map(|r| if here(&r) { r.len } else { 0 })
-            .collect();
+        let lens = self.list_sizes();
+        let storage = wgfaiss_core::ops::ivf::IvfStorage {
+            arenas: self
+                .arenas
+                .iter()
+                .zip(&bases)
+                .map(|(a, &base)| a.chunk(base))
+                .collect(),
+            regions: &regions,
+            row_ids: &row_ids,
+            lens: &lens,
+        };
         let plan = IvfSearchPlan::new(
             &self.gpu,
             nq,
             self.dim,
             c.flat.db()[0],
-            arena.chunk(),
-            &regions,
-            &row_ids,
-            &lens,
+            &storage,
             nprobe,
             k,
             self.metric.kernel(),
             mode,
         )?;
         let plan = Arc::new(Mutex::new(plan));
-        // Few large plans (their scratch is hundreds of MB; two per arena), more small ones
-        // (the coalescer's batch sizes).
+        // Few large plans (their scratch is hundreds of MB), more small ones (the
+        // coalescer's batch sizes).
         let large = |n: usize| n >= LARGE_PLAN;
-        let keep = 2 * self.arenas.len();
+        let keep = 2;
         if large(nq) && cache.iter().filter(|((n, ..), _)| large(*n)).count() >= keep {
             let i = cache
                 .iter()
@@ -297,7 +313,7 @@ impl IvfFlatIndex {
         if cache.len() >= PLAN_CACHE + keep + per_shape {
             cache.remove(0);
         }
-        cache.push(((nq, k, nprobe, a, mode), plan.clone()));
+        cache.push((shape, plan.clone()));
         Ok(plan)
     }
 
@@ -338,29 +354,25 @@ impl IvfFlatIndex {
             let queries = self.prepared(queries).into_owned();
             let batch_q = self.batch_queries(nq, k, &params)?;
             let mut gpu_total = Some(0.0);
-            let mut parts = ArenaParts::new(self, k);
             for q in queries.chunks(batch_q * d) {
                 let norms = squared_norms(q, d);
-                for a in 0..self.arenas.len() {
-                    let pending = self.submit(a, q, &norms, k, &params)?;
-                    parts.add(&pending.await?, &mut result, &mut gpu_total);
-                }
+                let pending = self.submit(q, &norms, k, &params)?;
+                absorb(&pending.await?, &mut result, &mut gpu_total);
             }
             Ok(finished(result, gpu_total, params.timed))
         }
     }
 
-    /// Writes a batch's queries (and their norms) and submits arena `a`'s search of them; the
-    /// plan is held only while the batch is recorded (see `index::InFlight`).
+    /// Writes a batch's queries (and their norms) and submits their search; the plan is held
+    /// only while the batch is recorded (see `index::InFlight`).
     fn submit(
         &self,
-        a: usize,
         q: &[f32],
         norms: &[f32],
         k: usize,
         params: &SearchParams,
     ) -> Result<InFlight> {
-        let plan = self.plan(a, q.len() / self.dim, k, params)?;
+        let plan = self.plan(q.len() / self.dim, k, params)?;
         let p = plan.lock().unwrap_or_else(|p| p.into_inner());
         Ok(Box::pin(
             p.record(&self.gpu, q, norms, params.timed)?.finish_async(),
@@ -766,10 +778,9 @@ impl Index for IvfFlatIndex {
         let queries = self.prepared(queries);
         let batch_q = self.batch_queries(nq, k, params)?;
         let mut gpu_total = Some(0.0);
-        let arenas = self.arenas.len();
-        if nq <= batch_q && arenas == 1 {
+        if nq <= batch_q {
             // One submission: a blocking wait (no polling thread between device and caller).
-            let plan = self.plan(0, nq, k, params)?;
+            let plan = self.plan(nq, k, params)?;
             let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
             let (values, ids, g) = plan.run(
                 &self.gpu,
@@ -781,22 +792,19 @@ impl Index for IvfFlatIndex {
             result.ids.extend(ids);
             return Ok(finished(result, g, params.timed));
         }
-        // Several submissions (batches × arenas): up to `submit.in_flight` at once (see
-        // `index::InFlight`), collected in order; a batch's arenas are merged once all are in.
+        // Several batches: up to `submit.in_flight` submitted at once (see `index::InFlight`),
+        // collected in order.
         let depth = search_depth(&self.gpu);
         let mut queue = std::collections::VecDeque::new();
-        let mut parts = ArenaParts::new(self, k);
         let mut take = |pending: InFlight| -> Result<()> {
-            parts.add(&pollster::block_on(pending)?, &mut result, &mut gpu_total);
+            absorb(&pollster::block_on(pending)?, &mut result, &mut gpu_total);
             Ok(())
         };
         for q in queries.chunks(batch_q * d) {
             let norms = squared_norms(q, d);
-            for a in 0..arenas {
-                queue.push_back(self.submit(a, q, &norms, k, params)?);
-                if queue.len() >= depth {
-                    take(queue.pop_front().expect("queued"))?;
-                }
+            queue.push_back(self.submit(q, &norms, k, params)?);
+            if queue.len() >= depth {
+                take(queue.pop_front().expect("queued"))?;
             }
         }
         while let Some(next) = queue.pop_front() {
@@ -898,80 +906,10 @@ fn finished(mut result: SearchResult, gpu: Option<f64>, timed: bool) -> SearchRe
     result
 }
 
-/// The arenas' results of one batch, in arena order, merged into the search result once all
-/// are in.
-struct ArenaParts {
-    parts: Vec<(Vec<f32>, Vec<i64>)>,
-    arenas: usize,
-    k: usize,
-    metric: Metric,
-}
-
-impl ArenaParts {
-    fn new(index: &IvfFlatIndex, k: usize) -> ArenaParts {
-        ArenaParts {
-            parts: Vec::with_capacity(index.arenas.len()),
-            arenas: index.arenas.len(),
-            k,
-            metric: index.metric,
-        }
-    }
-
-    /// Adds one arena's report (in submission order) and its GPU time to `gpu`.
-    fn add(
-        &mut self,
-        report: &wgfaiss_core::BatchReport,
-        result: &mut SearchResult,
-        gpu: &mut Option<f64>,
-    ) {
-        let (values, ids, g) = IvfSearchPlan::parse(report);
-        *gpu = gpu.zip(g).map(|(a, b)| a + b);
-        self.parts.push((values, ids));
-        if self.parts.len() == self.arenas {
-            let (values, ids) = merge_parts(std::mem::take(&mut self.parts), self.k, self.metric);
-            result.distances.extend(values);
-            result.ids.extend(ids);
-        }
-    }
-}
-
-/// Each query's k best over the arenas' results (`parts`: per arena, `nq × k` distances and
-/// ids, best first, padded with the metric's worst and -1): best first by the metric, equal
-/// distances by id, padding last. One arena's results pass through unchanged.
-fn merge_parts(
-    mut parts: Vec<(Vec<f32>, Vec<i64>)>,
-    k: usize,
-    metric: Metric,
-) -> (Vec<f32>, Vec<i64>) {
-    if parts.len() <= 1 {
-        return parts.pop().unwrap_or_default();
-    }
-    let nq = parts[0].1.len() / k.max(1);
-    let (mut values, mut ids) = (Vec::with_capacity(nq * k), Vec::with_capacity(nq * k));
-    let mut all: Vec<(f32, i64)> = Vec::with_capacity(parts.len() * k);
-    for q in 0..nq {
-        all.clear();
-        for (v, i) in &parts {
-            all.extend(
-                v[q * k..(q + 1) * k]
-                    .iter()
-                    .zip(&i[q * k..(q + 1) * k])
-                    .map(|(&v, &i)| (v, i)),
-            );
-        }
-        all.sort_by(|a, b| {
-            (a.1 < 0)
-                .cmp(&(b.1 < 0))
-                .then_with(|| match metric {
-                    Metric::L2 => a.0.total_cmp(&b.0),
-                    _ => b.0.total_cmp(&a.0),
-                })
-                .then(a.1.cmp(&b.1))
-        });
-        for &(v, i) in &all[..k] {
-            values.push(v);
-            ids.push(i);
-        }
-    }
-    (values, ids)
+/// Adds one batch's report (in submission order) to the result and its GPU time to `gpu`.
+fn absorb(report: &wgfaiss_core::BatchReport, result: &mut SearchResult, gpu: &mut Option<f64>) {
+    let (values, ids, g) = IvfSearchPlan::parse(report);
+    *gpu = gpu.zip(g).map(|(a, b)| a + b);
+    result.distances.extend(values);
+    result.ids.extend(ids);
 }

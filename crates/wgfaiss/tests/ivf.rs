@@ -409,7 +409,7 @@ fn storage_over_several_arenas_equals_the_flat_index() {
             let a3 = ivf.search(&q, k, &keys).unwrap();
             assert_same(&a3, &b, &format!("arenas, keys scan, {metric:?} k={k}"));
         }
-        // k beyond the fused scan: per arena, then merged.
+        // k beyond the fused scan (the keys scan), over every arena at once.
         let k = 700;
         let a = ivf.search(&q[..3 * d], k, &params(nlist)).unwrap();
         let b = flat

@@ -104,6 +104,23 @@ struct Params {
     wg_x: u32,
     seg_len: u32,
     k: u32,
+    arenas: u32,
+    _pad: [u32; 3],
+}
+
+/// The storage an IVF search plan reads: the lists in one or more arenas.
+pub struct IvfStorage<'a> {
+    /// The arenas (one scan dispatch each); `id0` is the arena's first row over all arenas
+    /// (rows are numbered arena after arena).
+    pub arenas: Vec<DbChunk<'a>>,
+    /// Per list `(first row in its arena, rows, arena, first row over all arenas)`:
+    /// `4 × nlist` values.
+    pub regions: &'a GpuBuffer<u32>,
+    /// The 64-bit id of each row over all arenas as (low, high) u32 pairs (results are mapped
+    /// on the device).
+    pub row_ids: &'a GpuBuffer<u32>,
+    /// Rows of each list, on the host.
+    pub lens: &'a [usize],
 }
 
 /// A planned IVF search of batches of `nq` queries (see the module documentation). Valid for
@@ -261,33 +278,38 @@ pub fn max_batch(
 
 impl IvfSearchPlan {
     /// Plans the search of `nq` queries of dimension `d`: `centroids` (`nlist` rows) are the
-    /// coarse quantizer, `arena` holds the lists, `regions` is `(start, len)` per list in
-    /// arena rows (`2 × nlist` values), `lens` the same lengths on the host, and `row_ids`
-    /// the 64-bit id of each arena row as (low, high) u32 pairs (results are mapped on the
-    /// device); `mode` the scan (from [`scan_mode`]: the fused scan must hold k).
+    /// coarse quantizer, `storage` the lists (see [`IvfStorage`]); `mode` the scan (from
+    /// [`scan_mode`]: the fused scan must hold k). One submission searches every arena: the
+    /// coarse step, the work items and the selection are shared, each arena gets its own
+    /// table of items and scan dispatch.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         gpu: &Gpu,
         nq: usize,
         d: usize,
         centroids: DbChunk<'_>,
-        arena: DbChunk<'_>,
-        regions: &GpuBuffer<u32>,
-        row_ids: &GpuBuffer<u32>,
-        lens: &[usize],
+        storage: &IvfStorage<'_>,
         nprobe: usize,
         k: usize,
         metric: KnnMetric,
         mode: ScanMode,
     ) -> Result<IvfSearchPlan> {
         let nlist = centroids.rows;
+        let IvfStorage {
+            arenas,
+            regions,
+            row_ids,
+            lens,
+        } = storage;
+        let total_rows: usize = arenas.iter().map(|a| a.rows).sum();
         if nq == 0
             || d == 0
             || nprobe == 0
             || nprobe > nlist
-            || regions.len() < 2 * nlist
+            || arenas.is_empty()
+            || regions.len() < 4 * nlist
             || lens.len() != nlist
-            || row_ids.len() < 2 * arena.rows
+            || row_ids.len() < 2 * total_rows
         {
             return Err(Error::InvalidArgument(format!(
                 "IVF search: {nq} queries, nprobe {nprobe} of {nlist} lists"
@@ -321,11 +343,14 @@ impl IvfSearchPlan {
             widest,
         } = sizing(gpu, nq, d, k, nprobe, nlist, lens, mode)?;
         let pairs = nq * nprobe;
-        // Work-item tables.
+        // Work-item tables: one per arena, each bound at its own offset (aligned).
+        let align =
+            (gpu.device().limits().min_storage_buffer_offset_alignment as usize / 16).max(1);
+        let items_cap = items_cap.next_multiple_of(align);
         let counts = gpu.alloc::<u32>(nlist)?;
         let cursor = gpu.alloc::<u32>(nlist)?;
         let first_block = gpu.alloc::<u32>(nlist)?;
-        let items = gpu.alloc::<u32>(4 * items_cap)?;
+        let items = gpu.alloc::<u32>(4 * items_cap * arenas.len())?;
         let idx = gpu.alloc::<u32>(rows)?;
         let slots = gpu.alloc::<u32>(rows)?;
         let grouped = gpu.alloc::<f32>(rows * d)?;
@@ -356,6 +381,8 @@ impl IvfSearchPlan {
                 wg_x: grid(n).0,
                 seg_len: seg_len.min(u32::MAX as usize) as u32,
                 k: k as u32,
+                arenas: arenas.len() as u32,
+                _pad: [0; 3],
             })
         };
         // Each entry point's layout holds only the bindings it uses.
@@ -390,7 +417,7 @@ impl IvfSearchPlan {
             ),
             (
                 count.clone(),
-                tables(&count, &p_pairs, &[1, 3]),
+                tables(&count, &p_pairs, &[1, 2, 3]),
                 grid(pairs),
             ),
             (
@@ -400,7 +427,7 @@ impl IvfSearchPlan {
             ),
             (
                 scatter.clone(),
-                tables(&scatter, &p_pairs, &[1, 4, 5, 7, 8]),
+                tables(&scatter, &p_pairs, &[1, 2, 4, 5, 7, 8]),
                 grid(pairs),
             ),
         ];
@@ -429,32 +456,41 @@ impl IvfSearchPlan {
             passes.push(fill_pass(gpu, &out_v, &out_i, out_len, metric)?);
             knn_kernel(gpu, tiles, d, k, metric, true)?
         };
+        // One scan dispatch per arena over its item table (empty entries do nothing); its
+        // results carry rows over all arenas (`id0`: the arena's first row).
         let (sx, sy) = gpu.grid(items_cap as u32);
-        let sp = crate::ops::knn::Params {
-            m: rows as u32,
-            n: arena.rows as u32,
-            k: d as u32,
-            lda: d as u32,
-            ldb: d as u32,
-            seg_len: seg_len as u32,
-            segs: items_cap as u32,
-            seg0: 0,
-            total_segs: segs as u32,
-            id0: arena.id0,
-            topk: if keys { 1 } else { k as u32 },
-            wg_x: sx,
-        };
-        let scan_bg = bind_knn(
-            gpu,
-            &scan,
-            &sp,
-            &grouped,
-            &grouped_n,
-            &arena,
-            (&out_v, &out_i),
-            (&items, &slots),
-        );
-        passes.push((scan, scan_bg, (sx, sy, 1)));
+        for (a, arena) in arenas.iter().enumerate() {
+            let sp = crate::ops::knn::Params {
+                m: rows as u32,
+                n: arena.rows as u32,
+                k: d as u32,
+                lda: d as u32,
+                ldb: d as u32,
+                seg_len: seg_len as u32,
+                segs: items_cap as u32,
+                seg0: 0,
+                total_segs: segs as u32,
+                id0: arena.id0,
+                topk: if keys { 1 } else { k as u32 },
+                wg_x: sx,
+            };
+            let table = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: items.raw(),
+                offset: (a * items_cap * 16) as u64,
+                size: std::num::NonZeroU64::new((items_cap * 16) as u64),
+            });
+            let scan_bg = bind_knn(
+                gpu,
+                &scan,
+                &sp,
+                &grouped,
+                &grouped_n,
+                arena,
+                (&out_v, &out_i),
+                (table, &slots),
+            );
+            passes.push((scan.clone(), scan_bg, (sx, sy, 1)));
+        }
         let largest = metric == KnnMetric::InnerProduct;
         let mut buffers = vec![counts, cursor, first_block, items, idx, slots];
         let mut floats = vec![grouped, grouped_n];
@@ -494,10 +530,10 @@ impl IvfSearchPlan {
                 largest,
             )?)
         };
-        // Arena rows → 64-bit ids, on the device.
+        // Rows → 64-bit ids, on the device.
         let ids = gpu.alloc::<u32>(2 * nq * k)?;
         let map = gpu.kernel(&ELEMENTWISE, "map_ids", &[("WG", 256)])?;
-        let mp = gpu.uniform(&[(nq * k) as u32, arena.rows as u32, grid(nq * k).0, 0]);
+        let mp = gpu.uniform(&[(nq * k) as u32, total_rows as u32, grid(nq * k).0, 0]);
         let map_pass = (
             map.clone(),
             gpu.bind(

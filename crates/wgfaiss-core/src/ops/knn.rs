@@ -506,7 +506,7 @@ pub(crate) fn bind_knn(
     a_norms: &GpuBuffer<f32>,
     base: &DbChunk<'_>,
     out: (&GpuBuffer<f32>, &GpuBuffer<u32>),
-    tables: (&GpuBuffer<u32>, &GpuBuffer<u32>),
+    tables: (wgpu::BindingResource<'_>, &GpuBuffer<u32>),
 ) -> wgpu::BindGroup {
     let uniform = gpu.uniform(params);
     gpu.bind(
@@ -519,7 +519,7 @@ pub(crate) fn bind_knn(
             (4, a_norms.binding()),
             (5, out.0.binding()),
             (6, out.1.binding()),
-            (7, tables.0.binding()),
+            (7, tables.0),
             (8, tables.1.binding()),
         ],
     )
@@ -737,7 +737,7 @@ impl KnnPlan {
                 qnorms,
                 chunk,
                 (&out_v, &out_i),
-                (&no_items, &no_items),
+                (no_items.binding(), &no_items),
             );
             groups.push((bg, (x, y, 1)));
             seg0 += chunk_segs;
@@ -980,7 +980,7 @@ impl ItemKnnPlan {
             &grouped_n,
             &base,
             (&out_v, &out_i),
-            (&items_buf, &slots_buf),
+            (items_buf.binding(), &slots_buf),
         );
         let merge = SegmentMerge::new(
             gpu,
