@@ -14,3 +14,6 @@ PYTHONPATH=/tmp/faisspy python3 peer_ivf.py /tmp/sift --nlist 4096 --nprobe 16,6
 WGFAISS_PROFILE=1 WGFAISS_IVF_SCAN=keys ./wgfaiss bench ivf --nprobe 64 --single 2 --niter 10 2>&1 | tail -40
 # The H100 entry's ivf.scan from a measurement (merge the result into config/hardware_params.json).
 ./wgfaiss tune --families ivf --out "$OUT/tuned-ivf.json"
+# Several arenas in one plan (fourth session; the third session's per-arena plans cost 1.5-1.6x):
+# 256 MiB bindings put the 512 MB of lists in 2-3 arenas.
+WGFAISS_BUFFERS_MAX_BINDING_BYTES=268435456 ./wgfaiss bench ivf --nprobe 16,64 --single 20 --scans fused,keys --niter 10
