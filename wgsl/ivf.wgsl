@@ -20,9 +20,11 @@
 // The keys scan (knn.wgsl with STORE = 1) writes every (query, list row) value instead of
 // selecting per item; these lay the values out and map the selection back:
 // ivf_widths:       per query, the rows of its probed lists (ranges[2q + 1]).
-// ivf_offsets:      one workgroup: each query's first key (ranges[2q]), an exclusive scan.
+// ivf_offsets:      one workgroup: each query's first key (ranges[2q]), an exclusive scan;
+//                   the total in status[0].
 // ivf_pair_offsets: per query, the first key of each of its pairs (pair_off[q * nprobe + p]),
-//                   so a query's keys are one contiguous range, its probes in order.
+//                   so a query's keys are one contiguous range, its probes in order (past
+//                   the capacity: the spill area, and an empty range).
 // ivf_positions:    per selected (query, place), the position in the query's range turned
 //                   back into a row over all arenas (a binary search over the query's pair
 //                   offsets).
@@ -45,7 +47,7 @@ struct Params {
     seg_len: u32,   // list rows per item at most
     k: u32,         // results per query (ivf_positions)
     arenas: u32,    // item tables (one per arena, items_cap entries each)
-    _pad0: u32,
+    keys_cap: u32,  // keys scan: values that fit (a spill area of the longest list follows)
     _pad1: u32,
     _pad2: u32,
 }
@@ -63,6 +65,7 @@ struct Params {
 @group(0) @binding(10) var<storage, read_write> pair_off: array<u32>;
 @group(0) @binding(11) var<storage, read> selected: array<u32>;
 @group(0) @binding(12) var<storage, read_write> rows_out: array<u32>;
+@group(0) @binding(13) var<storage, read_write> status: array<u32>;
 
 fn global_id(wid: vec3<u32>, lid: u32) -> u32 {
     return (wid.x + wid.y * p.wg_x) * WG + lid;
@@ -204,10 +207,14 @@ fn ivf_offsets(@builtin(local_invocation_index) lid: u32) {
     for (var q = q0; q < q1; q++) {
         mine += ranges[2u * q + 1u];
     }
-    var at = workgroup_scan(lid, mine).x;
+    let scan = workgroup_scan(lid, mine);
+    var at = scan.x;
     for (var q = q0; q < q1; q++) {
         ranges[2u * q] = at;
         at += ranges[2u * q + 1u];
+    }
+    if lid == 0u {
+        status[0] = scan.y;
     }
 }
 
@@ -218,11 +225,18 @@ fn ivf_pair_offsets(@builtin(workgroup_id) wid: vec3<u32>,
     if q >= p.pairs / p.nprobe {
         return;
     }
+    // A query whose keys end past the capacity spills: all its pairs write the spill area
+    // (overwriting each other) and its range becomes empty; the host sees the total and
+    // searches the batch again in halves.
     var at = ranges[2u * q];
+    let fits = at + ranges[2u * q + 1u] <= p.keys_cap;
     for (var j = 0u; j < p.nprobe; j++) {
         let i = q * p.nprobe + j;
-        pair_off[i] = at;
+        pair_off[i] = select(p.keys_cap, at, fits);
         at += list_len(probes[i]);
+    }
+    if !fits {
+        ranges[2u * q + 1u] = 0u;
     }
 }
 

@@ -293,6 +293,12 @@ pub const PARAMS: &[ParamSpec] = &[
         doc: "IVF list scan: a running top-k per work item (fused), or every key written and one top-k per query (keys)",
     },
     ParamSpec {
+        family: "ivf",
+        key: "keys_slack",
+        kind: int(100, 100_000),
+        doc: "IVF keys scan: a batch whose worst-case keys exceed a binding is still searched at once while that worst case is within this percentage of the binding (a batch that then overflows is searched again in halves)",
+    },
+    ParamSpec {
         family: "qr",
         key: "dot",
         kind: Kind::Choice(&["auto", "simple", "subgroup"]),
@@ -469,6 +475,10 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("reduce", "max_workgroups") => int(if cpu { 32 } else { 1024 }, "by device type"),
         ("reduce", "path") | ("qr", "dot") => choice("auto", "by capability"),
         ("ivf", "scan") => choice("auto", "by shape (ops::ivf::ScanMode)"),
+        ("ivf", "keys_slack") => int(
+            125,
+            "the SIFT stand-in's 10 000 queries at nprobe 64 have 0.71 of the worst case's keys",
+        ),
         ("knn", "tile_m") | ("knn", "tile_n") | ("ivf", "scan_tile_m") | ("ivf", "scan_tile_n")
             if max_inv >= 256 =>
         {

@@ -28,7 +28,7 @@ use std::path::Path;
 
 use std::sync::{Arc, Mutex};
 
-use wgfaiss_core::ops::ivf::{IvfSearchPlan, ScanMode, scan_mode};
+use wgfaiss_core::ops::ivf::{IvfBatch, IvfSearchPlan, ScanMode, scan_mode};
 use wgfaiss_core::ops::knn::{DbChunk, squared_norms};
 use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
@@ -114,6 +114,8 @@ pub struct IvfFlatIndex {
     ntotal: usize,
     /// Search plans of recent shapes (batch size, k, nprobe), valid for the current storage.
     plans: Mutex<Vec<CachedPlan>>,
+    /// Batches whose keys overflowed their plan and were searched again in halves.
+    overflows: std::sync::atomic::AtomicUsize,
 }
 
 /// A cached search plan and its shape (batch size, k, nprobe, scan).
@@ -165,12 +167,19 @@ impl IvfFlatIndex {
             next_id: 0,
             ntotal: 0,
             plans: Mutex::new(Vec::new()),
+            overflows: Default::default(),
         })
     }
 
     /// Number of lists.
     pub fn nlist(&self) -> usize {
         self.nlist
+    }
+
+    /// Searched batches whose keys (keys scan) overflowed the plan's capacity and were searched
+    /// again in halves (see the tuning's `ivf.keys_slack`); 0 when batches are sized exactly.
+    pub fn keys_overflows(&self) -> usize {
+        self.overflows.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Device arenas holding the lists (each within one storage binding; more than one only
@@ -356,27 +365,91 @@ impl IvfFlatIndex {
             let mut gpu_total = Some(0.0);
             for q in queries.chunks(batch_q * d) {
                 let norms = squared_norms(q, d);
-                let pending = self.submit(q, &norms, k, &params)?;
-                absorb(&pending.await?, &mut result, &mut gpu_total);
+                let (pending, cap) = self.submit(q, &norms, k, &params)?;
+                let batch = IvfBatch::from_report(&pending.await?, cap);
+                self.absorb(batch, q, k, &params, &mut result, &mut gpu_total)?;
             }
             Ok(finished(result, gpu_total, params.timed))
         }
     }
 
     /// Writes a batch's queries (and their norms) and submits their search; the plan is held
-    /// only while the batch is recorded (see `index::InFlight`).
+    /// only while the batch is recorded (see `index::InFlight`). Returns the pending report
+    /// and the plan's keys capacity (to read the report with).
     fn submit(
         &self,
         q: &[f32],
         norms: &[f32],
         k: usize,
         params: &SearchParams,
-    ) -> Result<InFlight> {
+    ) -> Result<(InFlight, Option<usize>)> {
         let plan = self.plan(q.len() / self.dim, k, params)?;
         let p = plan.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(Box::pin(
-            p.record(&self.gpu, q, norms, params.timed)?.finish_async(),
-        ))
+        let pending: InFlight =
+            Box::pin(p.record(&self.gpu, q, norms, params.timed)?.finish_async());
+        Ok((pending, p.keys_cap()))
+    }
+
+    /// Searches one batch `q` with a blocking wait; a batch whose keys overflowed the plan's
+    /// capacity is searched again in two halves (recursively: small batches always fit).
+    fn search_batch(&self, q: &[f32], k: usize, params: &SearchParams) -> Result<IvfBatch> {
+        let d = self.dim;
+        let batch = {
+            let plan = self.plan(q.len() / d, k, params)?;
+            let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
+            plan.run(&self.gpu, q, &squared_norms(q, d), params.timed)?
+        };
+        if !batch.overflow {
+            return Ok(batch);
+        }
+        self.search_halves(q, k, params)
+    }
+
+    /// [`Self::search_batch`] of each half of `q`, joined.
+    fn search_halves(&self, q: &[f32], k: usize, params: &SearchParams) -> Result<IvfBatch> {
+        self.overflows
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let d = self.dim;
+        let nq = q.len() / d;
+        if nq < 2 {
+            return Err(Error::Gpu(
+                "IVF keys scan: one query's keys exceed the plan's capacity".into(),
+            ));
+        }
+        let (a, b) = q.split_at(nq / 2 * d);
+        let (mut first, second) = (
+            self.search_batch(a, k, params)?,
+            self.search_batch(b, k, params)?,
+        );
+        first.values.extend(second.values);
+        first.ids.extend(second.ids);
+        first.gpu_seconds = first
+            .gpu_seconds
+            .zip(second.gpu_seconds)
+            .map(|(x, y)| x + y);
+        Ok(first)
+    }
+
+    /// Adds one batch's results (of queries `q`, in submission order) to the result and its
+    /// GPU time to `gpu`; an overflowed batch is searched again in halves first.
+    fn absorb(
+        &self,
+        batch: IvfBatch,
+        q: &[f32],
+        k: usize,
+        params: &SearchParams,
+        result: &mut SearchResult,
+        gpu: &mut Option<f64>,
+    ) -> Result<()> {
+        let batch = if batch.overflow {
+            self.search_halves(q, k, params)?
+        } else {
+            batch
+        };
+        *gpu = gpu.zip(batch.gpu_seconds).map(|(a, b)| a + b);
+        result.distances.extend(batch.values);
+        result.ids.extend(batch.ids);
+        Ok(())
     }
 
     /// Checks a search's input (see [`start_search`]; also training and nprobe).
@@ -780,29 +853,23 @@ impl Index for IvfFlatIndex {
         let mut gpu_total = Some(0.0);
         if nq <= batch_q {
             // One submission: a blocking wait (no polling thread between device and caller).
-            let plan = self.plan(nq, k, params)?;
-            let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
-            let (values, ids, g) = plan.run(
-                &self.gpu,
-                &queries,
-                &squared_norms(&queries, d),
-                params.timed,
-            )?;
-            result.distances.extend(values);
-            result.ids.extend(ids);
-            return Ok(finished(result, g, params.timed));
+            let batch = self.search_batch(&queries, k, params)?;
+            result.distances.extend(batch.values);
+            result.ids.extend(batch.ids);
+            return Ok(finished(result, batch.gpu_seconds, params.timed));
         }
         // Several batches: up to `submit.in_flight` submitted at once (see `index::InFlight`),
         // collected in order.
         let depth = search_depth(&self.gpu);
         let mut queue = std::collections::VecDeque::new();
-        let mut take = |pending: InFlight| -> Result<()> {
-            absorb(&pollster::block_on(pending)?, &mut result, &mut gpu_total);
-            Ok(())
+        let mut take = |(pending, cap, q): (InFlight, Option<usize>, &[f32])| -> Result<()> {
+            let batch = IvfBatch::from_report(&pollster::block_on(pending)?, cap);
+            self.absorb(batch, q, k, params, &mut result, &mut gpu_total)
         };
         for q in queries.chunks(batch_q * d) {
             let norms = squared_norms(q, d);
-            queue.push_back(self.submit(q, &norms, k, params)?);
+            let (pending, cap) = self.submit(q, &norms, k, params)?;
+            queue.push_back((pending, cap, q));
             if queue.len() >= depth {
                 take(queue.pop_front().expect("queued"))?;
             }
@@ -904,12 +971,4 @@ fn finished(mut result: SearchResult, gpu: Option<f64>, timed: bool) -> SearchRe
         result.gpu_seconds = gpu;
     }
     result
-}
-
-/// Adds one batch's report (in submission order) to the result and its GPU time to `gpu`.
-fn absorb(report: &wgfaiss_core::BatchReport, result: &mut SearchResult, gpu: &mut Option<f64>) {
-    let (values, ids, g) = IvfSearchPlan::parse(report);
-    *gpu = gpu.zip(g).map(|(a, b)| a + b);
-    result.distances.extend(values);
-    result.ids.extend(ids);
 }

@@ -560,3 +560,42 @@ fn both_scans_agree_per_search_on_one_index() {
         }
     }
 }
+
+#[test]
+fn keys_that_overflow_the_plan_are_searched_again_in_halves() {
+    // 16 KiB bindings and a slack that accepts any batch: the keys scan's plans are sized far
+    // below the batch's keys, so batches overflow and are searched again in halves until they
+    // fit; the answers equal the fused scan's (and, with every list probed, the flat index's).
+    let tight = wgfaiss::Gpu::with_options(
+        common::options()
+            .with_override("WGFAISS_BUFFERS_MAX_BINDING_BYTES", 16384)
+            .with_override("WGFAISS_IVF_KEYS_SLACK", 100_000),
+    )
+    .unwrap();
+    let mut rng = Rng::new(seed("ivf keys overflow"));
+    // 900 vectors of 4: fewer than one 16 KiB binding holds (1024), so no list is too long.
+    let (d, nlist) = (4, 6);
+    let base = clustered(&mut rng, 6, d, 900);
+    let q = clustered(&mut rng, 6, d, 40);
+    let mut ivf = IvfFlatIndex::new(&tight, d, nlist, Metric::L2).unwrap();
+    ivf.kmeans.niter = 4;
+    ivf.train(&base).unwrap();
+    ivf.add(&base).unwrap();
+    let mut flat = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
+    flat.add(&base).unwrap();
+    let with = |nprobe, scan| SearchParams {
+        scan: Some(scan),
+        ..params(nprobe)
+    };
+    let keys = with(nlist, ScanMode::Keys);
+    assert_eq!(ivf.batch_queries(40, 10, &keys).unwrap(), 40);
+    let a = ivf.search(&q, 10, &keys).unwrap();
+    assert!(ivf.keys_overflows() > 0, "no batch overflowed");
+    let b = flat.search(&q, 10, &SearchParams::default()).unwrap();
+    assert_same(&a, &b, "overflowed keys, all lists");
+    let a2 = pollster::block_on(ivf.search_async(&q, 10, &keys)).unwrap();
+    assert_same(&a2, &b, "overflowed keys, async");
+    let part = ivf.search(&q, 10, &with(2, ScanMode::Keys)).unwrap();
+    let fused = ivf.search(&q, 10, &with(2, ScanMode::Fused)).unwrap();
+    assert_same(&part, &fused, "overflowed keys, two lists");
+}

@@ -105,7 +105,8 @@ struct Params {
     seg_len: u32,
     k: u32,
     arenas: u32,
-    _pad: [u32; 3],
+    keys_cap: u32,
+    _pad: [u32; 2],
 }
 
 /// The storage an IVF search plan reads: the lists in one or more arenas.
@@ -133,6 +134,9 @@ pub struct IvfSearchPlan {
     select: Select,
     map: Dispatch,
     ids: GpuBuffer<u32>,
+    /// Keys scan: the batch's total keys (checked against `keys_cap`).
+    status: GpuBuffer<u32>,
+    keys_cap: Option<usize>,
     nq: usize,
     k: usize,
     d: usize,
@@ -189,10 +193,13 @@ struct Sizing {
     segs: usize,
     items_cap: usize,
     rows: usize,
-    /// Fused: per-(pair, segment) results. Keys: values (queries × the widest probe set).
+    /// Fused: per-(pair, segment) results. Keys: the values' capacity plus a spill area of
+    /// the longest list.
     out_len: usize,
     /// The most keys one query can have (keys scan).
     widest: usize,
+    /// Keys scan: the values' capacity (the batch's keys beyond it spill, see `ivf.wgsl`).
+    keys_cap: usize,
 }
 
 /// The scan tiles and scratch sizes of a search of `nq` queries over lists of `lens` rows, or
@@ -228,12 +235,28 @@ fn sizing(
     let items_cap = blocks_cap * segs;
     let rows = blocks_cap * tm;
     let limit = gpu.max_binding_bytes();
+    // Keys: every query probing the longest lists bounds the batch's keys; where that bound
+    // exceeds a binding, the capacity is the binding (less a spill area) and the batch is
+    // accepted while the bound is within `ivf.keys_slack` percent of it (queries rarely all
+    // probe the longest lists: 0.71 of the bound on the SIFT stand-in at nprobe 64). A batch
+    // whose keys do not fit after all is reported by the plan and searched again in halves.
+    let floats = (limit / 4).min(u64::from(u32::MAX)) as usize;
+    let bound = nq.saturating_mul(widest);
+    let (keys_cap, keys_ok) = if bound + max_list <= floats {
+        (bound, true)
+    } else {
+        let cap = floats.saturating_sub(max_list);
+        let slack = gpu.tuning().int("ivf.keys_slack") as u128;
+        (cap, (bound as u128) * 100 <= (cap as u128) * slack)
+    };
     let out_len = match mode {
         ScanMode::Fused => pairs * segs * k,
-        ScanMode::Keys => nq * widest,
+        ScanMode::Keys => keys_cap + max_list,
     };
     if (rows * d * 4) as u64 > limit
         || (out_len * 4) as u64 > limit
+        || (mode == ScanMode::Keys
+            && (!keys_ok || (keys_cap == 0 && widest > 0) || bound > u32::MAX as usize))
         || items_cap > u32::MAX as usize / 4
         || out_len > u32::MAX as usize
     {
@@ -249,6 +272,7 @@ fn sizing(
         rows,
         out_len,
         widest,
+        keys_cap,
     })
 }
 
@@ -341,6 +365,7 @@ impl IvfSearchPlan {
             rows,
             out_len,
             widest,
+            keys_cap,
         } = sizing(gpu, nq, d, k, nprobe, nlist, lens, mode)?;
         let pairs = nq * nprobe;
         // Work-item tables: one per arena, each bound at its own offset (aligned).
@@ -360,6 +385,7 @@ impl IvfSearchPlan {
         // Fused: the per-item result ids. Keys: the first key of each pair.
         let out_i = gpu.alloc::<u32>(if keys { pairs } else { out_len })?;
         let ranges = gpu.alloc::<u32>(if keys { 2 * nq } else { 1 })?;
+        let status = gpu.alloc::<u32>(1)?;
         let ivf = |entry| gpu.kernel(&IVF, entry, &[("WG", 256), ("TM", tiles.0)]);
         let (clear, count, make_items, scatter) = (
             ivf("ivf_clear")?,
@@ -382,7 +408,8 @@ impl IvfSearchPlan {
                 seg_len: seg_len.min(u32::MAX as usize) as u32,
                 k: k as u32,
                 arenas: arenas.len() as u32,
-                _pad: [0; 3],
+                keys_cap: keys_cap.min(u32::MAX as usize) as u32,
+                _pad: [0; 2],
             })
         };
         // Each entry point's layout holds only the bindings it uses.
@@ -401,6 +428,7 @@ impl IvfSearchPlan {
                     (8, slots.binding()),
                     (9, ranges.binding()),
                     (10, out_i.binding()),
+                    (13, status.binding()),
                 ],
                 &[&[0], used].concat(),
             )
@@ -445,7 +473,11 @@ impl IvfSearchPlan {
             );
             let p_q = params(nq);
             passes.push((widths.clone(), tables(&widths, &p_q, &[1, 2, 9]), nq_grid));
-            passes.push((offsets.clone(), tables(&offsets, &p_one, &[9]), (1, 1, 1)));
+            passes.push((
+                offsets.clone(),
+                tables(&offsets, &p_one, &[9, 13]),
+                (1, 1, 1),
+            ));
             passes.push((
                 pair_offsets.clone(),
                 tables(&pair_offsets, &p_q, &[1, 2, 9, 10]),
@@ -555,6 +587,8 @@ impl IvfSearchPlan {
             select,
             map: map_pass,
             ids,
+            status,
+            keys_cap: keys.then_some(keys_cap),
             nq,
             k,
             d,
@@ -563,17 +597,11 @@ impl IvfSearchPlan {
         })
     }
 
-    /// Searches `q` (`nq × d`) with its squared norms: one submission, one readback. Returns
-    /// per query `k` values and ids (-1 for padding), and the GPU time.
-    pub fn run(
-        &self,
-        gpu: &Gpu,
-        q: &[f32],
-        qnorms: &[f32],
-        timed: bool,
-    ) -> Result<(Vec<f32>, Vec<i64>, Option<f64>)> {
+    /// Searches `q` (`nq × d`) with its squared norms: one submission, one readback (see
+    /// [`IvfSearchPlan::parse`]).
+    pub fn run(&self, gpu: &Gpu, q: &[f32], qnorms: &[f32], timed: bool) -> Result<IvfBatch> {
         let report = self.record(gpu, q, qnorms, timed)?.finish()?;
-        Ok(Self::parse(&report))
+        Ok(self.parse(&report))
     }
 
     /// Writes the queries and records the search with its readback (for
@@ -607,16 +635,46 @@ impl IvfSearchPlan {
         batch.read_after(&[
             (self.select.values().raw(), 0, n),
             (self.ids.raw(), 0, 2 * n),
+            (self.status.raw(), 0, 4),
         ]);
         Ok(batch)
     }
 
-    /// (values, ids, GPU seconds) from the report of a batch made by [`IvfSearchPlan::record`].
-    pub fn parse(report: &crate::submit::BatchReport) -> (Vec<f32>, Vec<i64>, Option<f64>) {
-        (
-            bytemuck::pod_collect_to_vec(&report.reads[0]),
-            bytemuck::pod_collect_to_vec(&report.reads[1]),
-            report.gpu_seconds,
-        )
+    /// The results from the report of a batch made by [`IvfSearchPlan::record`].
+    pub fn parse(&self, report: &crate::submit::BatchReport) -> IvfBatch {
+        IvfBatch::from_report(report, self.keys_cap)
     }
+
+    /// The keys scan's capacity (None for the fused scan), for [`IvfBatch::from_report`].
+    pub fn keys_cap(&self) -> Option<usize> {
+        self.keys_cap
+    }
+}
+
+impl IvfBatch {
+    /// The results from the report of a batch made by [`IvfSearchPlan::record`] of a plan
+    /// with this [`IvfSearchPlan::keys_cap`].
+    pub fn from_report(report: &crate::submit::BatchReport, keys_cap: Option<usize>) -> IvfBatch {
+        let total = bytemuck::pod_read_unaligned::<u32>(&report.reads[2][..4]) as usize;
+        IvfBatch {
+            values: bytemuck::pod_collect_to_vec(&report.reads[0]),
+            ids: bytemuck::pod_collect_to_vec(&report.reads[1]),
+            gpu_seconds: report.gpu_seconds,
+            overflow: keys_cap.is_some_and(|cap| total > cap),
+        }
+    }
+}
+
+/// The results of one searched batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IvfBatch {
+    /// Per query `k` values (squared distances or inner products), best first.
+    pub values: Vec<f32>,
+    /// Per query `k` ids, -1 for padding.
+    pub ids: Vec<i64>,
+    /// GPU time, when timed.
+    pub gpu_seconds: Option<f64>,
+    /// The keys scan's values did not fit the plan's capacity: the results of the queries
+    /// whose keys spilled are padding; search the batch again in smaller parts.
+    pub overflow: bool,
 }
