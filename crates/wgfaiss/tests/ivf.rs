@@ -598,3 +598,39 @@ fn keys_that_overflow_the_plan_are_searched_again_in_halves() {
     let fused = ivf.search(&q, 10, &with(2, ScanMode::Fused)).unwrap();
     assert_same(&part, &fused, "overflowed keys, two lists");
 }
+
+#[test]
+fn keys_of_one_query_beyond_a_binding_are_an_error() {
+    // 16 KiB bindings hold 4096 keys: one query probing all 20 lists of 5000 vectors has more,
+    // so the keys scan refuses it with a message (the fused scan still answers), and the
+    // index is unchanged.
+    let tight = wgfaiss::Gpu::with_options(
+        common::options().with_override("WGFAISS_BUFFERS_MAX_BINDING_BYTES", 16384),
+    )
+    .unwrap();
+    let mut rng = Rng::new(seed("ivf keys beyond"));
+    let (d, nlist) = (4, 20);
+    let base = rng.vec(5000 * d);
+    let q = rng.vec(3 * d);
+    let mut ivf = IvfFlatIndex::new(&tight, d, nlist, Metric::L2).unwrap();
+    ivf.kmeans.niter = 4;
+    ivf.train(&base).unwrap();
+    ivf.add(&base).unwrap();
+    let keys = SearchParams {
+        scan: Some(ScanMode::Keys),
+        ..params(nlist)
+    };
+    let e = ivf.search(&q, 10, &keys).unwrap_err();
+    assert!(e.to_string().contains("keys"), "{e}");
+    assert!(pollster::block_on(ivf.search_async(&q, 10, &keys)).is_err());
+    assert_eq!(ivf.ntotal(), 5000);
+    let mut flat = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
+    flat.add(&base).unwrap();
+    let fused = SearchParams {
+        scan: Some(ScanMode::Fused),
+        ..params(nlist)
+    };
+    let a = ivf.search(&q, 10, &fused).unwrap();
+    let b = flat.search(&q, 10, &SearchParams::default()).unwrap();
+    assert_same(&a, &b, "fused, all lists");
+}

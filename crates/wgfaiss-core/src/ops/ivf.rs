@@ -246,8 +246,12 @@ fn sizing(
         (bound, true)
     } else {
         let cap = floats.saturating_sub(max_list);
+        // A single query must fit for certain (its halves would be empty).
         let slack = gpu.tuning().int("ivf.keys_slack") as u128;
-        (cap, (bound as u128) * 100 <= (cap as u128) * slack)
+        (
+            cap,
+            nq > 1 && (bound as u128) * 100 <= (cap as u128) * slack,
+        )
     };
     let out_len = match mode {
         ScanMode::Fused => pairs * segs * k,
@@ -260,8 +264,13 @@ fn sizing(
         || items_cap > u32::MAX as usize / 4
         || out_len > u32::MAX as usize
     {
+        let keys = if mode == ScanMode::Keys {
+            format!(" (keys scan: up to {widest} keys per query)")
+        } else {
+            String::new()
+        };
         return Err(Error::InvalidArgument(format!(
-            "IVF search: {nq} queries x {nprobe} probes need {rows} gathered rows and {out_len} results, beyond one binding; search in smaller batches"
+            "IVF search: {nq} queries x {nprobe} probes need {rows} gathered rows and {out_len} results{keys}, beyond one binding; search in smaller batches or with fewer probes"
         )));
     }
     Ok(Sizing {
