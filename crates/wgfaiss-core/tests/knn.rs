@@ -403,3 +403,66 @@ fn norms_of_large_inputs_split_over_threads_equal_row_by_row() {
         assert_eq!(bulk[r].to_bits(), one[0].to_bits(), "row {r}");
     }
 }
+
+#[test]
+fn every_shipped_knn_tile_configuration_is_exact() {
+    // The fused kernel with each adapter entry's `knn` tiles of the shipped table (the H100 and
+    // H200 run 64 x 128 tiles with 8 x 4 per invocation and 8 candidate slots), run here on
+    // the CPU adapter: shapes off the tiles, k = 1 (registers), 10 (serial merges), 32
+    // (parallel merges) and 100 (smaller query tiles), both metrics. 16 KiB bindings put
+    // every base in several chunks, so no search takes the unfused single-tile path.
+    let table: serde_json::Value =
+        serde_json::from_str(wgfaiss_core::tuning::SHIPPED_CONFIG).unwrap();
+    let mut configs = std::collections::BTreeSet::new();
+    let defaults = &table["default"]["knn"];
+    for (_, backend) in table.as_object().unwrap() {
+        let Some(entries) = backend.as_object() else {
+            continue;
+        };
+        for (_, entry) in entries {
+            let knn = &entry["knn"];
+            if !knn.is_object() {
+                continue;
+            }
+            let value = |key: &str| knn[key].as_u64().or(defaults[key].as_u64()).unwrap();
+            configs.insert([
+                value("tile_m"),
+                value("tile_n"),
+                value("thread_m"),
+                value("thread_n"),
+                value("candidate_slots"),
+            ]);
+        }
+    }
+    assert!(configs.contains(&[64, 128, 8, 4, 8]), "{configs:?}");
+    let mut rng = Rng::new(seed("knn shipped tiles"));
+    for [tm, tn, rm, rn, slots] in configs {
+        let gpu = Gpu::with_options(
+            options()
+                .with_override("WGFAISS_KNN_TILE_M", tm)
+                .with_override("WGFAISS_KNN_TILE_N", tn)
+                .with_override("WGFAISS_KNN_THREAD_M", rm)
+                .with_override("WGFAISS_KNN_THREAD_N", rn)
+                .with_override("WGFAISS_KNN_CANDIDATE_SLOTS", slots)
+                .with_override("WGFAISS_BUFFERS_MAX_BINDING_BYTES", 16384),
+        )
+        .unwrap();
+        for &(nq, nb, d, k) in &[
+            (70, 1000, 64, 10),
+            (40, 515, 12, 32),
+            (130, 700, 12, 1),
+            (33, 400, 16, 100),
+            (65, 300, 21, 7),
+        ] {
+            assert!(nb * d * 4 > 16384, "one chunk");
+            let q = data(&mut rng, nq * d);
+            let db = data(&mut rng, nb * d);
+            for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+                let what = format!(
+                    "tiles {tm}x{tn} {rm}x{rn} slots {slots}: {nq}x{nb} d={d} k={k} {metric:?}"
+                );
+                check(&gpu, &q, &db, d, k, metric, &what);
+            }
+        }
+    }
+}
