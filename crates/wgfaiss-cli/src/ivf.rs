@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
+use wgfaiss::ops::stream::{Pattern, StreamRead};
 use wgfaiss::rng::Rng;
 use wgfaiss::{FlatIndex, Gpu, Index, IvfFlatIndex, Metric, ScanMode, SearchParams};
 
@@ -23,6 +24,31 @@ struct Row {
     qps: f64,
     single_wall_ms: f64,
     single_gpu_ms: Option<f64>,
+    /// One query: bytes of its probed lists (vectors and norms) over the search's GPU time.
+    single_gbps: Option<f64>,
+    /// `single_gbps` over the streaming read of the same run.
+    single_of_stream: Option<f64>,
+}
+
+/// Bytes of the lists the `nprobe` centroids nearest to `q` hold (vectors and norms), found on
+/// the host in f64 as the index's coarse step finds them (L2).
+fn probed_bytes(q: &[f32], centroids: &[f32], sizes: &[usize], nprobe: usize) -> f64 {
+    let d = q.len();
+    let mut keyed: Vec<(f64, usize)> = centroids
+        .chunks(d)
+        .enumerate()
+        .map(|(l, c)| {
+            let key = c
+                .iter()
+                .zip(q)
+                .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+                .sum::<f64>();
+            (key, l)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let rows: usize = keyed.iter().take(nprobe).map(|&(_, l)| sizes[l]).sum();
+    (rows * (d + 1) * 4) as f64
 }
 
 /// Standard normal values (Box-Muller).
@@ -144,6 +170,20 @@ pub fn bench(
         wgfaiss::io::write_vectors(&dir.join("queries.npy"), &queries, d)?;
         wgfaiss::io::write_ids(&dir.join("gt.npy"), &truth.ids, k)?;
     }
+    // The streaming read of a buffer the size of the lists, for the scan bandwidth.
+    let stream_gbps = {
+        let data = gpu.upload_split(&base, d)?;
+        let stream = StreamRead::new(&gpu, &data, 256, 4096, Pattern::GridStride)?;
+        let (g, _) = crate::bench::time(&gpu, 5, &|b| stream.record(b))?;
+        g.map(|g| stream.bytes() as f64 / g / 1e9)
+    };
+    outln!(
+        "streaming read of {} MB: {}",
+        nb * d * 4 / 1_000_000,
+        stream_gbps.map_or("-".into(), |v| format!("{v:.0} GB/s"))
+    );
+    let centroids = ivf.centroids().context("trained")?.to_vec();
+    let sizes = ivf.list_sizes();
     let mut rows = Vec::new();
     for (scan_name, scan) in &scans {
         let timed = |nprobe| SearchParams {
@@ -169,14 +209,18 @@ pub fn bench(
                 w.push(t.elapsed().as_secs_f64());
                 g.extend(r.gpu_seconds);
             }
-            let (mut sw, mut sg) = (Vec::new(), Vec::new());
+            let (mut sw, mut sg, mut sb) = (Vec::new(), Vec::new(), Vec::new());
             for i in 0..single {
                 let q = &queries[(i % nq) * d..(i % nq + 1) * d];
                 let t = Instant::now();
                 let r = ivf.search(q, k, &timed(nprobe))?;
                 sw.push(t.elapsed().as_secs_f64());
                 sg.extend(r.gpu_seconds);
+                if let Some(g) = r.gpu_seconds {
+                    sb.push(probed_bytes(q, &centroids, &sizes, nprobe) / g / 1e9);
+                }
             }
+            let single_gbps = (!sb.is_empty()).then(|| median(sb));
             let wall = median(w);
             rows.push(Row {
                 scan: scan_name.clone(),
@@ -188,12 +232,14 @@ pub fn bench(
                 qps: nq as f64 / wall,
                 single_wall_ms: if sw.is_empty() { 0.0 } else { median(sw) * 1e3 },
                 single_gpu_ms: (!sg.is_empty()).then(|| median(sg) * 1e3),
+                single_gbps,
+                single_of_stream: single_gbps.zip(stream_gbps).map(|(a, b)| a / b),
             });
         }
     }
     outln!("train {train_s:.3} s ({niter} iterations), add {add_s:.3} s; {nq} queries, k = {k}");
     outln!(
-        "{:>6} {:>7} {:>6} {:>9} {:>12} {:>11} {:>11} {:>13} {:>12}",
+        "{:>6} {:>7} {:>6} {:>9} {:>12} {:>11} {:>11} {:>13} {:>12} {:>11} {:>8}",
         "scan",
         "nprobe",
         "batch",
@@ -202,11 +248,13 @@ pub fn bench(
         "gpu ms",
         "QPS",
         "1-query ms",
-        "1-query gpu"
+        "1-query gpu",
+        "1-q GB/s",
+        "%stream"
     );
     for r in &rows {
         outln!(
-            "{:>6} {:>7} {:>6} {:>9.4} {:>12.2} {:>11} {:>11.0} {:>13.3} {:>12}",
+            "{:>6} {:>7} {:>6} {:>9.4} {:>12.2} {:>11} {:>11.0} {:>13.3} {:>12} {:>11} {:>8}",
             r.scan,
             r.nprobe,
             r.batch,
@@ -215,13 +263,16 @@ pub fn bench(
             r.batch_gpu_ms.map_or("-".into(), |v| format!("{v:.2}")),
             r.qps,
             r.single_wall_ms,
-            r.single_gpu_ms.map_or("-".into(), |v| format!("{v:.3}"))
+            r.single_gpu_ms.map_or("-".into(), |v| format!("{v:.3}")),
+            r.single_gbps.map_or("-".into(), |v| format!("{v:.0}")),
+            r.single_of_stream
+                .map_or("-".into(), |v| format!("{:.0}%", v * 100.0))
         );
     }
     if let Some(path) = json {
         let j = serde_json::json!({
             "adapter": gpu.capabilities().name, "nb": nb, "nq": nq, "d": d, "centers": centers,
-            "nlist": nlist, "k": k, "train_s": train_s, "train_warm_s": warm_s, "kmeans": kmeans_split, "add_s": add_s, "niter": niter, "results": rows
+            "nlist": nlist, "k": k, "stream_gbps": stream_gbps, "train_s": train_s, "train_warm_s": warm_s, "kmeans": kmeans_split, "add_s": add_s, "niter": niter, "results": rows
         });
         std::fs::write(&path, serde_json::to_string_pretty(&j)?)
             .with_context(|| format!("writing {}", path.display()))?;
