@@ -3,8 +3,6 @@
 // l2_distances: x[i * n + j] = max(x[i * n + j] + v[j] + w[i], 0) for an m x n row-major
 //   matrix: a tile of -2 <q, x> becomes squared distances (v: base norms, w: query norms),
 //   the same operations in the same order as the fused kernel's keys.
-// gather_rows: row i of dst (m x n) = row idx[i] of src, zeros where idx[i] is NONE; the
-//   rows' norms likewise (the IVF scan's query blocks).
 // add_rows: x[i * n + j] += v[j] for an m x n row-major matrix (a bias added to every row).
 // fill_lists: m x n (value, NONE) pairs, value = bitcast(p.value) (padding of result lists).
 
@@ -40,36 +38,6 @@ fn add_rows(@builtin(workgroup_id) wid: vec3<u32>,
     let i = (wid.x + wid.y * p.wg_x) * WG + lid;
     if i < p.m * p.n {
         x[i] = x[i] + v[i % p.n];
-    }
-}
-
-@group(0) @binding(3) var<storage, read> g_src: array<f32>;
-@group(0) @binding(4) var<storage, read> g_idx: array<u32>;
-@group(0) @binding(5) var<storage, read_write> g_dst: array<f32>;
-@group(0) @binding(6) var<storage, read> g_src_n: array<f32>;
-@group(0) @binding(7) var<storage, read_write> g_dst_n: array<f32>;
-
-@compute @workgroup_size(WG)
-fn gather_rows(@builtin(workgroup_id) wid: vec3<u32>,
-               @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * p.wg_x) * WG + lid;
-    if i >= p.m * p.n {
-        return;
-    }
-    let row = i / p.n;
-    let col = i % p.n;
-    let src = g_idx[row];
-    var val = 0.0;
-    if src != NONE {
-        val = g_src[src * p.n + col];
-    }
-    g_dst[i] = val;
-    if col == 0u {
-        var nrm = 0.0;
-        if src != NONE {
-            nrm = g_src_n[src];
-        }
-        g_dst_n[row] = nrm;
     }
 }
 

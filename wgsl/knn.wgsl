@@ -82,6 +82,8 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> out_i: array<u32>;
 @group(0) @binding(7) var<storage, read> items: array<vec4<u32>>;
 @group(0) @binding(8) var<storage, read> slots: array<u32>;
+// ITEMS: the query of each gathered row (NONE for an empty row); queries are read in place.
+@group(0) @binding(9) var<storage, read> a_rows: array<u32>;
 
 const PAD4: u32 = 1u;
 var<workgroup> As: array<vec4<f32>, (TM / 4u + PAD4) * TK>;
@@ -97,8 +99,20 @@ var<workgroup> any_cand: atomic<u32>;
 var<workgroup> flags: u32;
 var<private> lcur: u32 = 0u;
 
-fn at_a(row: u32, col: u32, rows: u32, cols: u32) -> f32 {
-    if row >= rows || col >= cols {
+// The row of A (and of its norms) that tile row r reads, NONE for zeros: row r itself in grid
+// mode, the query of gathered row r in work-item mode (p.m gathered rows).
+fn a_row(r: u32) -> u32 {
+    if r >= p.m {
+        return NONE;
+    }
+    if ITEMS == 1u {
+        return a_rows[r];
+    }
+    return r;
+}
+
+fn at_a_row(row: u32, col: u32, cols: u32) -> f32 {
+    if row == NONE || col >= cols {
         return 0.0;
     }
     return a_get(row * p.lda + col);

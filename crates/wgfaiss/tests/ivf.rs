@@ -272,7 +272,7 @@ fn long_lists_are_cut_into_segments_and_stay_exact() {
 
 #[test]
 fn batches_shrink_where_a_plan_would_exceed_one_binding() {
-    // 16 KiB bindings: 300 queries × 8 probes of 16 floats gather far more than 256 rows, so
+    // 16 KiB bindings: 300 queries × 8 probes × k = 5 per-list results are far more than 4096, so
     // the search runs in several smaller batches (it used to return an error) and stays exact.
     let small = wgfaiss::Gpu::with_options(
         common::options().with_override("WGFAISS_BUFFERS_MAX_BINDING_BYTES", 16384),

@@ -184,6 +184,11 @@ pub(crate) struct Staging {
 /// `op` is "a" or "b"; `tile` the tile extent along M (A) or N (B); `k_contig`: the stored
 /// matrix is contiguous along k (A not transposed, B transposed); `extent`: the WGSL
 /// expression past which rows (A) or columns (B) read as zero.
+/// With `row_fn`, tile row `t` reads stored row `row_fn(origin + t)` (a WGSL function that
+/// returns `NONE` for a row that reads as zeros) instead of row `origin + t` below `extent`:
+/// the fused k-NN's work items read their queries in place through the block's query table
+/// (only for operands contiguous along k).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn staging(
     op: &str,
     tile: u32,
@@ -192,7 +197,12 @@ pub(crate) fn staging(
     k_contig: bool,
     vec: bool,
     extent: &str,
+    row_fn: Option<&str>,
 ) -> Staging {
+    assert!(
+        row_fn.is_none() || k_contig,
+        "mapped rows need k-contiguous rows"
+    );
     let shared = if op == "a" { "As" } else { "Bs" };
     let stride = if op == "a" { "sa" } else { "sb" };
     let origin = if op == "a" { "m0" } else { "n0" };
@@ -233,15 +243,27 @@ pub(crate) fn staging(
         } else {
             "true".to_string()
         };
+        // The stored row: `row` itself below the extent, or through `row_fn` (NONE: zeros).
+        let (prefix, index, valid) = match row_fn {
+            Some(f) => (
+                format!("let {reg}_row = {f}({row}); "),
+                format!("{reg}_row"),
+                format!("{reg}_row != NONE"),
+            ),
+            None => (String::new(), format!("({row})"), format!("{row} < {rows}")),
+        };
         let fetch = if vec {
             format!(
-                "if {row} < {rows} && {col} < {cols} {{ {reg} = {op}_get4(({row}) * p.ld{op} + {col}); }} else {{ {reg} = vec4<f32>(0.0); }}"
+                "{prefix}if {valid} && {col} < {cols} {{ {reg} = {op}_get4({index} * p.ld{op} + {col}); }} else {{ {reg} = vec4<f32>(0.0); }}"
             )
         } else {
             let parts: Vec<String> = (0..4)
-                .map(|j| format!("at_{op}({row}, {col} + {j}u, {rows}, {cols})"))
+                .map(|j| match row_fn {
+                    Some(_) => format!("at_{op}_row({index}, {col} + {j}u, {cols})"),
+                    None => format!("at_{op}({row}, {col} + {j}u, {rows}, {cols})"),
+                })
                 .collect();
-            format!("{reg} = vec4<f32>({});", parts.join(", "))
+            format!("{prefix}{reg} = vec4<f32>({});", parts.join(", "))
         };
         load += &format!("        if {guard} {{ {fetch} }}\n");
         let store = if k_contig {
@@ -269,8 +291,8 @@ pub fn source(v: &GemmVariant) -> String {
     let wg = (tm / rm) * (tn / rn);
     let hn = rn / 4;
     let bindings = operand_binding("a", 1, v.vec_a) + &operand_binding("b", 2, v.vec_b);
-    let sa = staging("a", tm, tk, wg, !v.trans_a, v.vec_a, "p.m");
-    let sb = staging("b", tn, tk, wg, v.trans_b, v.vec_b, "p.n");
+    let sa = staging("a", tm, tk, wg, !v.trans_a, v.vec_a, "p.m", None);
+    let sb = staging("b", tn, tk, wg, v.trans_b, v.vec_b, "p.n", None);
     let mut decl = sa.decl + &sb.decl;
     let mut store = String::new();
     for i in 0..rm {

@@ -1,7 +1,7 @@
 //! IVF search in one submission: coarse top-`nprobe` over the centroids, the probes turned into
 //! the work items of the list-major scan on the device (`wgsl/ivf.wgsl`: count per list, a
 //! scan into blocks of the query tile and list segments, a scatter of each (query, probe)
-//! pair into its block), the queries gathered into those blocks, the fused distance + top-k
+//! pair into its block; the scan reads each block row's query in place), the fused distance + top-k
 //! kernel in work-item mode, and the top-k merge of each query's `nprobe × segments` lists.
 //! The host writes the queries, records, and reads `nq × k` results once.
 //!
@@ -19,8 +19,8 @@ use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::{ELEMENTWISE, IVF, Kernel};
 use crate::ops::knn::{
-    DbChunk, Dispatch, KnnMetric, KnnPlan, TiledKnn, bind_knn, fill_pass, gather_pass, knn_kernel,
-    loop_segment, max_fused_k, prefer_tiled, scan_tiles,
+    DbChunk, Dispatch, KnnMetric, KnnPlan, TiledKnn, bind_knn, fill_pass, knn_kernel, loop_segment,
+    max_fused_k, prefer_tiled, scan_tiles,
 };
 use crate::ops::topk::{SegmentMerge, TopKPlan};
 use crate::submit::Batch;
@@ -203,7 +203,7 @@ struct Sizing {
 }
 
 /// The scan tiles and scratch sizes of a search of `nq` queries over lists of `lens` rows, or
-/// an error when the gathered queries or the results exceed one storage binding.
+/// an error when the block rows' tables or the results exceed one storage binding.
 #[allow(clippy::too_many_arguments)]
 fn sizing(
     gpu: &Gpu,
@@ -257,7 +257,7 @@ fn sizing(
         ScanMode::Fused => pairs * segs * k,
         ScanMode::Keys => keys_cap + max_list,
     };
-    if (rows * d * 4) as u64 > limit
+    if (rows * 4) as u64 > limit
         || (out_len * 4) as u64 > limit
         || (mode == ScanMode::Keys
             && (!keys_ok || (keys_cap == 0 && widest > 0) || bound > u32::MAX as usize))
@@ -270,7 +270,7 @@ fn sizing(
             String::new()
         };
         return Err(Error::InvalidArgument(format!(
-            "IVF search: {nq} queries x {nprobe} probes need {rows} gathered rows and {out_len} results{keys}, beyond one binding; search in smaller batches or with fewer probes"
+            "IVF search: {nq} queries x {nprobe} probes need {rows} block rows and {out_len} results{keys}, beyond one binding; search in smaller batches or with fewer probes"
         )));
     }
     Ok(Sizing {
@@ -387,8 +387,6 @@ impl IvfSearchPlan {
         let items = gpu.alloc::<u32>(4 * items_cap * arenas.len())?;
         let idx = gpu.alloc::<u32>(rows)?;
         let slots = gpu.alloc::<u32>(rows)?;
-        let grouped = gpu.alloc::<f32>(rows * d)?;
-        let grouped_n = gpu.alloc::<f32>(rows)?;
         let keys = mode == ScanMode::Keys;
         let out_v = gpu.alloc::<f32>(out_len.max(1))?;
         // Fused: the per-item result ids. Keys: the first key of each pair.
@@ -468,11 +466,9 @@ impl IvfSearchPlan {
                 grid(pairs),
             ),
         ];
-        // Gather the query blocks; pad every output list (fused) or lay out each query's
-        // keys (keys); the scan, one workgroup per item slot (empty ones do nothing).
-        passes.push(gather_pass(
-            gpu, &queries, &qnorms, &idx, &grouped, &grouped_n, rows, d,
-        )?);
+        // Pad every output list (fused) or lay out each query's keys (keys); the scan, one
+        // workgroup per item slot (empty ones do nothing), reads each block row's query in
+        // place through `idx`.
         let nq_grid = grid(nq);
         let scan = if keys {
             let (widths, offsets, pair_offsets) = (
@@ -524,17 +520,17 @@ impl IvfSearchPlan {
                 gpu,
                 &scan,
                 &sp,
-                &grouped,
-                &grouped_n,
+                &queries,
+                &qnorms,
                 arena,
                 (&out_v, &out_i),
-                (table, &slots),
+                (table, &slots, &idx),
             );
             passes.push((scan.clone(), scan_bg, (sx, sy, 1)));
         }
         let largest = metric == KnnMetric::InnerProduct;
         let mut buffers = vec![counts, cursor, first_block, items, idx, slots];
-        let mut floats = vec![grouped, grouped_n];
+        let mut floats = Vec::new();
         let select = if keys {
             let topk = TopKPlan::ranged(gpu, &out_v, &ranges, nq, widest, k, largest)?;
             let rows_out = gpu.alloc::<u32>(nq * k)?;

@@ -78,8 +78,9 @@ pub fn source(v: &KnnVariant) -> String {
     let bindings = operand_binding("a", 1, v.vec) + &operand_binding("b", 2, v.vec);
     // A: queries, m x d; B: database, n x d (both contiguous along d); B's extent is the
     // segment's end, so a tile never reads past its segment.
-    let sa = staging("a", tm, tk, wg, true, v.vec, "p.m");
-    let sb = staging("b", tn, tk, wg, true, v.vec, "seg_end");
+    // Query rows through `a_row` (work items read their gathered queries in place).
+    let sa = staging("a", tm, tk, wg, true, v.vec, "p.m", Some("a_row"));
+    let sb = staging("b", tn, tk, wg, true, v.vec, "seg_end", None);
     let mut decl = sa.decl + &sb.decl;
     let (mut zero, mut pending, mut offer) = (String::new(), String::new(), String::new());
     // TOP1: per row of the invocation, its best (key, id) so far (k = 1 only).
@@ -122,7 +123,7 @@ pub fn source(v: &KnnVariant) -> String {
         // L2 keys are whole squared distances, max(|x|^2 - 2 <q, x> + |q|^2, 0), evaluated
         // exactly like the unfused path's, so every path orders candidates the same way.
         pending += &format!(
-            "        var qn{i} = 0.0;\n        if METRIC == 0u {{ qn{i} = qnorm[min(m0 + r{i}, p.m - 1u)]; }}\n"
+            "        var qn{i} = 0.0;\n        let qa{i} = a_row(m0 + r{i});\n        if METRIC == 0u && qa{i} != NONE {{ qn{i} = qnorm[qa{i}]; }}\n"
         );
         for h in 0..hn {
             pending += &format!(
@@ -494,9 +495,9 @@ pub(crate) fn store_kernel(
     )
 }
 
-/// The fused kernel's bind group: the query rows `a` (queries, or gathered query blocks) and
-/// their squared norms, the base, the outputs, and the work-item tables (any buffer in grid
-/// mode: they are declared but not read).
+/// The fused kernel's bind group: the queries `a` and their squared norms, the base, the
+/// outputs, and the work-item tables — items, output slots and the query of each gathered row
+/// (any buffers in grid mode: they are declared but not read).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn bind_knn(
     gpu: &Gpu,
@@ -506,7 +507,7 @@ pub(crate) fn bind_knn(
     a_norms: &GpuBuffer<f32>,
     base: &DbChunk<'_>,
     out: (&GpuBuffer<f32>, &GpuBuffer<u32>),
-    tables: (wgpu::BindingResource<'_>, &GpuBuffer<u32>),
+    tables: (wgpu::BindingResource<'_>, &GpuBuffer<u32>, &GpuBuffer<u32>),
 ) -> wgpu::BindGroup {
     let uniform = gpu.uniform(params);
     gpu.bind(
@@ -521,38 +522,9 @@ pub(crate) fn bind_knn(
             (6, out.1.binding()),
             (7, tables.0),
             (8, tables.1.binding()),
+            (9, tables.2.binding()),
         ],
     )
-}
-
-/// Gathers `rows` rows of `queries` (`d` wide) and their norms by `idx` into `grouped`,
-/// zero rows where `idx` is [`NONE`] (`gather_rows`).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gather_pass(
-    gpu: &Gpu,
-    queries: &GpuBuffer<f32>,
-    qnorms: &GpuBuffer<f32>,
-    idx: &GpuBuffer<u32>,
-    grouped: &GpuBuffer<f32>,
-    grouped_n: &GpuBuffer<f32>,
-    rows: usize,
-    d: usize,
-) -> Result<Dispatch> {
-    let kernel = gpu.kernel(&crate::kernels::ELEMENTWISE, "gather_rows", &[("WG", 256)])?;
-    let (x, y) = gpu.grid(((rows * d) as u32).div_ceil(256).max(1));
-    let params = gpu.uniform(&[rows as u32, d as u32, x, 0]);
-    let bg = gpu.bind(
-        &kernel,
-        &[
-            (0, params.as_entire_binding()),
-            (3, queries.binding()),
-            (4, idx.binding()),
-            (5, grouped.binding()),
-            (6, qnorms.binding()),
-            (7, grouped_n.binding()),
-        ],
-    );
-    Ok((kernel, bg, (x, y, 1)))
 }
 
 /// Pads `len` result pairs with (the metric's worst value, [`NONE`]) (`fill_lists`).
@@ -737,7 +709,7 @@ impl KnnPlan {
                 qnorms,
                 chunk,
                 (&out_v, &out_i),
-                (no_items.binding(), &no_items),
+                (no_items.binding(), &no_items, &no_items),
             );
             groups.push((bg, (x, y, 1)));
             seg0 += chunk_segs;
@@ -818,7 +790,6 @@ pub struct ScanList {
 /// is one workgroup, every (query, work item) pair writes one sorted list of k, and the top-k
 /// merge reduces each query's lists. Ids are base rows. One submission, one readback.
 pub struct ItemKnnPlan {
-    gather: Dispatch,
     fill: Dispatch,
     kernel: Arc<Kernel>,
     group: wgpu::BindGroup,
@@ -826,7 +797,6 @@ pub struct ItemKnnPlan {
     merge: SegmentMerge,
     items: usize,
     _buffers: Vec<GpuBuffer<u32>>,
-    _floats: Vec<GpuBuffer<f32>>,
 }
 
 impl ItemKnnPlan {
@@ -941,18 +911,6 @@ impl ItemKnnPlan {
         } else {
             items.concat()
         })?;
-        let grouped = gpu.alloc::<f32>(idx.len() * d)?;
-        let grouped_n = gpu.alloc::<f32>(idx.len())?;
-        let gather = gather_pass(
-            gpu,
-            queries,
-            qnorms,
-            &idx_buf,
-            &grouped,
-            &grouped_n,
-            idx.len(),
-            d,
-        )?;
         // Padding in every output list (lists a query has fewer items for stay padding).
         let out_v = gpu.alloc::<f32>(out_len)?;
         let out_i = gpu.alloc::<u32>(out_len)?;
@@ -972,15 +930,16 @@ impl ItemKnnPlan {
             topk: k as u32,
             wg_x: x,
         };
+        // The scan reads each block row's query in place (`idx`).
         let group = bind_knn(
             gpu,
             &kernel,
             &params,
-            &grouped,
-            &grouped_n,
+            queries,
+            qnorms,
             &base,
             (&out_v, &out_i),
-            (items_buf.binding(), &slots_buf),
+            (items_buf.binding(), &slots_buf, &idx_buf),
         );
         let merge = SegmentMerge::new(
             gpu,
@@ -992,7 +951,6 @@ impl ItemKnnPlan {
             metric == KnnMetric::InnerProduct,
         )?;
         Ok(ItemKnnPlan {
-            gather,
             fill,
             kernel,
             group,
@@ -1000,15 +958,13 @@ impl ItemKnnPlan {
             merge,
             items: items_n,
             _buffers: vec![slots_buf, idx_buf, items_buf],
-            _floats: vec![grouped, grouped_n],
         })
     }
 
-    /// Records gather, padding, scan and merge.
+    /// Records padding, scan and merge.
     pub fn record(&self, batch: &mut Batch<'_>) {
-        for (kernel, bg, grid) in [&self.gather, &self.fill] {
-            batch.dispatch(kernel, bg, *grid);
-        }
+        let (kernel, bg, grid) = &self.fill;
+        batch.dispatch(kernel, bg, *grid);
         if self.items > 0 {
             batch.dispatch(&self.kernel, &self.group, self.grid);
         }
