@@ -13,6 +13,10 @@ case "${1:-1}" in
   PYTHONPATH=/tmp/faisspy python3 peer_ivf.py /tmp/sift --nlist 4096 --nprobe 16,64 --k 10
   ;;
 2)
+  # The flat kernel's generated A staging changed (row map, identity in grid mode): confirm
+  # no regression against the third session (k = 10: 89.6 ms GPU), torch in the same call.
+  ./wgfaiss bench flat --nb 1000000 --nq 10000 --k 10 --single 20 --iters 3
+  python3 peer_flat.py --nb 1000000 --nq 10000 --k 10
   # k where the fused lists shrink their tiles (100) and beyond them (1000: keys only).
   ./wgfaiss bench ivf --nprobe 64 --k 100 --single 20 --scans fused,keys --niter 10
   ./wgfaiss bench ivf --nprobe 64 --k 1000 --single 5 --scans keys --niter 10
