@@ -26,6 +26,9 @@ case "${1:-1}" in
   # bindings put the 512 MB of lists in 2-3 arenas.
   WGFAISS_BUFFERS_MAX_BINDING_BYTES=268435456 ./wgfaiss bench ivf --nprobe 16,64 --single 20 \
     --scans fused,keys --niter 10
+  # The coalescer's adaptive start (fourth session) on and off, flat and IVF, in one run each.
+  ./wgfaiss bench serve --index flat
+  ./wgfaiss bench serve --index ivf --nprobe 64
   # The H100 entry's ivf.scan from a measurement (merge into config/hardware_params.json).
   ./wgfaiss tune --families ivf --out "$OUT/tuned-ivf.json"
   ;;

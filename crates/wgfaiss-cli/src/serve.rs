@@ -80,12 +80,21 @@ pub fn bench(
         "-",
         "-"
     );
-    let coalescer = Arc::new(match window_us {
-        Some(w) => Coalescer::with(index.clone(), Duration::from_micros(w), nq)
-            .in_flight(gpu.tuning().int("submit.coalesce_in_flight") as usize),
-        None => Coalescer::new(index.clone(), &gpu),
-    });
-    for coalesce in [true, false] {
+    // The coalescer with the adaptive start on and off (`submit.coalesce_adaptive`), then no
+    // coalescing.
+    let make = |adaptive: bool| {
+        let co = match window_us {
+            Some(w) => Coalescer::with(index.clone(), Duration::from_micros(w), nq)
+                .in_flight(gpu.tuning().int("submit.coalesce_in_flight") as usize),
+            None => Coalescer::new(index.clone(), &gpu),
+        };
+        Arc::new(co.adaptive(adaptive))
+    };
+    for (mode, coalescer) in [
+        ("coalesced, adaptive", Some(make(true))),
+        ("coalesced, window", Some(make(false))),
+        ("one by one", None),
+    ] {
         let mut lat = Vec::new();
         crate::bench::warm_clocks(&gpu)?;
         let t = Instant::now();
@@ -98,10 +107,9 @@ pub fn bench(
                         for qi in (w..nq).step_by(threads) {
                             let q = &queries[qi * d..(qi + 1) * d];
                             let t = Instant::now();
-                            let r = if coalesce {
-                                co.search(q, k, p)?
-                            } else {
-                                index.search(q, k, p)?
+                            let r = match co {
+                                Some(co) => co.search(q, k, p)?,
+                                None => index.search(q, k, p)?,
                             };
                             lat.push(t.elapsed().as_secs_f64());
                             if r.ids != batch.ids_of(qi) {
@@ -120,15 +128,12 @@ pub fn bench(
         let s = t.elapsed().as_secs_f64();
         outln!(
             "{:<28} {:>12.0} {:>10.3} {:>10.3}",
-            format!(
-                "{threads} threads, {}",
-                if coalesce { "coalesced" } else { "one by one" }
-            ),
+            format!("{threads} threads, {mode}"),
             nq as f64 / s,
             percentile(&mut lat, 0.5) * 1e3,
             percentile(&mut lat, 0.99) * 1e3
         );
-        if coalesce {
+        if let Some(coalescer) = &coalescer {
             let st = coalescer.stats();
             outln!(
                 "  coalescer: {} batched searches, {:.1} queries each, {:.3} ms each in the index (window {} us, {} in flight)",

@@ -120,6 +120,12 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "submit",
+        key: "coalesce_adaptive",
+        kind: int(0, 1),
+        doc: "1: a gathered batch starts as soon as the queries expected back (the last batch's, and those that arrived while it ran) are pending, instead of waiting out the window",
+    },
+    ParamSpec {
+        family: "submit",
         key: "coalesce_in_flight",
         kind: int(1, 64),
         doc: "coalesced batches that may run at once (the next one gathers while they run)",
@@ -465,6 +471,10 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             "about one search of a small batch",
         ),
         ("submit", "coalesce_max_queries") => int(if cpu { 256 } else { 4096 }, "one batch"),
+        ("submit", "coalesce_adaptive") => int(
+            1,
+            "steady callers come back within the window; waiting longer idles the device (not yet measured)",
+        ),
         ("submit", "coalesce_in_flight") => int(
             1,
             "one batch at a time: on an H200 three in flight split 64 callers into batches of 17 (flat 23 483 -> 12 117 QPS)",

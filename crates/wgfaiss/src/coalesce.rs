@@ -5,7 +5,11 @@
 //! fewer than `submit.coalesce_in_flight` batches running) becomes the gatherer: it waits until
 //! enough queries (`submit.coalesce_max_queries`) are pending, or the window
 //! (`submit.coalesce_window_us`) has passed and no batch is running (with two in flight, the
-//! next batch gathers while one runs and starts when it ends), takes them all, lets the next caller gather
+//! next batch gathers while one runs and starts when it ends) — or, adaptive
+//! (`submit.coalesce_adaptive`), as soon as the queries expected back are pending: those of
+//! the last finished batch plus those that arrived while it ran (callers of a batch are blocked
+//! until it finishes, so steady callers all return; waiting out the window then only idles
+//! the device) —, takes them all, lets the next caller gather
 //! the following batch, searches its batch as one search per (k, nprobe), and hands every
 //! caller exactly its own rows. Up to `submit.coalesce_in_flight` batches run at once (the indexes keep
 //! `submit.in_flight` plans per batch size, so they do not wait for each other's plan): one uploads
@@ -43,6 +47,9 @@ struct State {
     gathering: bool,
     /// Batches taken and not yet answered.
     running: usize,
+    /// Queries expected in the next batch: the last finished batch's (its callers come back)
+    /// and those pending when it finished (0: none known).
+    expected: usize,
     next: u64,
 }
 
@@ -57,6 +64,7 @@ pub struct Coalescer {
     window: Duration,
     max_queries: usize,
     in_flight: usize,
+    adaptive: bool,
     stats: Mutex<CoalescerStats>,
 }
 
@@ -81,6 +89,14 @@ impl Coalescer {
             t.int("submit.coalesce_max_queries") as usize,
         )
         .in_flight(t.int("submit.coalesce_in_flight") as usize)
+        .adaptive(t.int("submit.coalesce_adaptive") == 1)
+    }
+
+    /// Whether a batch starts as soon as the queries expected back are pending (see the module
+    /// documentation; [`Coalescer::with`] starts with it off).
+    pub fn adaptive(mut self, on: bool) -> Coalescer {
+        self.adaptive = on;
+        self
     }
 
     /// Batches that may run at once (at least 1; [`Coalescer::with`] starts with 1).
@@ -99,6 +115,7 @@ impl Coalescer {
             window,
             max_queries: max_queries.max(1),
             in_flight: 1,
+            adaptive: false,
             stats: Mutex::new(CoalescerStats::default()),
         }
     }
@@ -153,9 +170,14 @@ impl Coalescer {
                 // running: while one runs (batches in flight > 1), the device is busy anyway,
                 // so the next batch grows until it can start at once.
                 let deadline = Instant::now() + self.window;
+                let expected = if self.adaptive && st.expected > 0 {
+                    st.expected
+                } else {
+                    usize::MAX
+                };
                 while st.pending_queries < self.max_queries {
                     let now = Instant::now();
-                    if now >= deadline && st.running == 0 {
+                    if (now >= deadline || st.pending_queries >= expected) && st.running == 0 {
                         break;
                     }
                     let wait = if now < deadline { deadline - now } else { WAIT };
@@ -166,7 +188,7 @@ impl Coalescer {
                         .0;
                 }
                 let batch = std::mem::take(&mut st.pending);
-                st.pending_queries = 0;
+                let taken = std::mem::take(&mut st.pending_queries);
                 st.gathering = false;
                 st.running += 1;
                 // Another caller may gather while this batch runs (with batches in flight
@@ -179,6 +201,8 @@ impl Coalescer {
                 st = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 st.done.extend(results);
                 st.running -= 1;
+                // Its callers are still blocked: everything pending arrived from others.
+                st.expected = taken + st.pending_queries;
                 self.changed.notify_all();
                 // A gatherer waiting for the device to be free may start now.
                 self.arrived.notify_one();

@@ -198,3 +198,50 @@ fn a_caller_alone_waits_at_most_the_window() {
     assert!(waited < Duration::from_secs(10), "{waited:?}");
     assert_eq!(r.ids, want.ids);
 }
+
+#[test]
+fn adaptive_batches_start_when_their_callers_are_back() {
+    // Six callers, four rounds each, a 2 s window. Only the first batch waits out the window
+    // (nothing is expected yet); every later one starts once the last batch's callers are
+    // back. Waiting out the window each time would take 8 s or more. Results stay exact.
+    let mut rng = Rng::new(seed("coalesce adaptive"));
+    let d = 8;
+    let base = rng.vec(300 * d);
+    let idx = index(false, d, &base);
+    let (threads, rounds) = (6, 4);
+    let queries: Vec<Vec<f32>> = (0..threads * rounds).map(|_| rng.vec(d)).collect();
+    let co = Arc::new(Coalescer::with(idx.clone(), Duration::from_secs(2), 1 << 20).adaptive(true));
+    let start = Barrier::new(threads);
+    let t = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for c in 0..threads {
+            let (co, idx, queries, start) = (co.clone(), idx.clone(), &queries, &start);
+            s.spawn(move || {
+                start.wait();
+                for r in 0..rounds {
+                    let q = &queries[c * rounds + r];
+                    let got = co.search(q, 3, &SearchParams::default()).unwrap();
+                    let want = idx.inner.search(q, 3, &SearchParams::default()).unwrap();
+                    assert_eq!(got.ids, want.ids, "caller {c} round {r}");
+                }
+            });
+        }
+    });
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    assert!(
+        took >= Duration::from_secs(2),
+        "the first batch waits the window: {took:?}"
+    );
+    // A caller alone after them waits the window once (six queries were expected back), and
+    // from then on its one query is all that is expected: no window at all.
+    let q = rng.vec(d);
+    let t = std::time::Instant::now();
+    co.search(&q, 3, &SearchParams::default()).unwrap();
+    assert!(t.elapsed() >= Duration::from_secs(2), "{:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    for _ in 0..3 {
+        co.search(&q, 3, &SearchParams::default()).unwrap();
+    }
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
