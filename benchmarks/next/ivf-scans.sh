@@ -2,7 +2,7 @@
 # The first GPU calls of the next session: the IVF keys scan (built 2026-11-26, fourth session,
 # not yet timed) against the fused scan on one index, faiss-cpu in the same call.
 # Run from .gpu/ with wgfaiss, peer_*.py and the faiss-cpu wheel carried (../shared/gpu/README.md),
-# in two calls (each well under the 600 s limit): `bash ivf-scans.sh 1`, then `bash ivf-scans.sh 2`.
+# in three calls (each well under the 600 s limit): `bash ivf-scans.sh 1`, `2`, then `3`.
 set -u
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 case "${1:-1}" in
@@ -26,6 +26,8 @@ case "${1:-1}" in
   # bindings put the 512 MB of lists in 2-3 arenas.
   WGFAISS_BUFFERS_MAX_BINDING_BYTES=268435456 ./wgfaiss bench ivf --nprobe 16,64 --single 20 \
     --scans fused,keys --niter 10
+  ;;
+3)
   # The coalescer's adaptive start (fourth session) on and off, flat and IVF, in one run each.
   ./wgfaiss bench serve --index flat
   ./wgfaiss bench serve --index ivf --nprobe 64
