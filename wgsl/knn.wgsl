@@ -35,9 +35,9 @@ override CAP: u32 = 16u; // candidate slots per query per merge
 override METRIC: u32 = 0u;
 // 0: the grid is (query block, segment) from the parameters (flat search).
 // 1: workgroup g runs work item items[g] (IVF scan): base rows [x, y), the first z & 0xffff
-//    rows of gathered query block w (queries gathered into consecutive blocks of TM rows);
-//    row r writes output list slots[w * TM + r] * total_segs + (z >> 16) (a long list is cut
-//    into segments, each its own item).
+//    rows of query block w (blocks of TM rows; row r of the block is query a_rows[w * TM + r],
+//    read in place); row r writes output list slots[w * TM + r] * total_segs + (z >> 16) (a
+//    long list is cut into segments, each its own item).
 override ITEMS: u32 = 0u;
 // 1: the parallel merge (two copies of the lists); 0: one invocation per row inserts its
 // candidates in place (less workgroup memory; faster for small k on an H200).

@@ -786,9 +786,10 @@ pub struct ScanList {
 }
 
 /// An IVF-style scan with the fused kernel in work-item mode: each list's queries are
-/// gathered into blocks of the query tile (`gather_rows`), each (block, segment of the list)
-/// is one workgroup, every (query, work item) pair writes one sorted list of k, and the top-k
-/// merge reduces each query's lists. Ids are base rows. One submission, one readback.
+/// grouped into blocks of the query tile (the kernel reads each block row's query in place
+/// through the block-row table), each (block, segment of the list) is one workgroup, every
+/// (query, work item) pair writes one sorted list of k, and the top-k merge reduces each
+/// query's lists. Ids are base rows. One submission, one readback.
 pub struct ItemKnnPlan {
     fill: Dispatch,
     kernel: Arc<Kernel>,
