@@ -269,10 +269,14 @@ pub fn bench(
                 .map_or("-".into(), |v| format!("{:.0}%", v * 100.0))
         );
     }
+    outln!(
+        "keys-scan batches searched again in halves (capacity overflows): {}",
+        ivf.keys_overflows()
+    );
     if let Some(path) = json {
         let j = serde_json::json!({
             "adapter": gpu.capabilities().name, "nb": nb, "nq": nq, "d": d, "centers": centers,
-            "nlist": nlist, "k": k, "stream_gbps": stream_gbps, "train_s": train_s, "train_warm_s": warm_s, "kmeans": kmeans_split, "add_s": add_s, "niter": niter, "results": rows
+            "nlist": nlist, "k": k, "stream_gbps": stream_gbps, "keys_overflows": ivf.keys_overflows(), "train_s": train_s, "train_warm_s": warm_s, "kmeans": kmeans_split, "add_s": add_s, "niter": niter, "results": rows
         });
         std::fs::write(&path, serde_json::to_string_pretty(&j)?)
             .with_context(|| format!("writing {}", path.display()))?;
