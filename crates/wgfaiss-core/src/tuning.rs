@@ -472,8 +472,8 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ),
         ("submit", "coalesce_max_queries") => int(if cpu { 256 } else { 4096 }, "one batch"),
         ("submit", "coalesce_adaptive") => int(
-            1,
-            "steady callers come back within the window; waiting longer idles the device (not yet measured)",
+            0,
+            "off until measured on a GPU (bench serve times both); then per adapter",
         ),
         ("submit", "coalesce_in_flight") => int(
             1,
