@@ -71,6 +71,14 @@ fn global_id(wid: vec3<u32>, lid: u32) -> u32 {
     return (wid.x + wid.y * p.wg_x) * WG + lid;
 }
 
+// The rows of list l (0 for a probe past the lists).
+fn list_len(l: u32) -> u32 {
+    if l < p.nlist {
+        return regions[l].y;
+    }
+    return 0u;
+}
+
 @compute @workgroup_size(WG)
 fn ivf_clear(@builtin(workgroup_id) wid: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
@@ -91,7 +99,7 @@ fn ivf_count(@builtin(workgroup_id) wid: vec3<u32>,
     let i = global_id(wid, lid);
     if i < p.pairs {
         let l = probes[i];
-        if l < p.nlist && regions[l].y > 0u {
+        if list_len(l) > 0u {
             atomicAdd(&counts[l], 1u);
         }
     }
@@ -164,7 +172,7 @@ fn ivf_scatter(@builtin(workgroup_id) wid: vec3<u32>,
         return;
     }
     let l = probes[i];
-    if l >= p.nlist || regions[l].y == 0u {
+    if list_len(l) == 0u {
         return;
     }
     let pos = atomicAdd(&cursor[l], 1u);
@@ -173,14 +181,6 @@ fn ivf_scatter(@builtin(workgroup_id) wid: vec3<u32>,
         idx[row] = i / p.nprobe;
         slots[row] = i;
     }
-}
-
-// The rows of list l (0 for a probe past the lists).
-fn list_len(l: u32) -> u32 {
-    if l < p.nlist {
-        return regions[l].y;
-    }
-    return 0u;
 }
 
 @compute @workgroup_size(WG)

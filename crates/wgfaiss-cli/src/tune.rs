@@ -275,11 +275,10 @@ fn tune_knn(s: &Sizes) -> Result<Vec<Trial>> {
         for _ in 0..s.iters.min(5) {
             times.push(run()?);
         }
-        times.sort_by(f64::total_cmp);
         out.push(Trial {
             family: "knn",
             values,
-            seconds: times[times.len() / 2],
+            seconds: crate::bench::median(times),
         });
     }
     Ok(out)
@@ -347,11 +346,10 @@ fn tune_ivf(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
         for _ in 0..s.iters.min(5) {
             times.push(run()?.0);
         }
-        times.sort_by(f64::total_cmp);
         out.push(Trial {
             family: "ivf",
             values: vec![("scan", Value::from(name))],
-            seconds: times[times.len() / 2],
+            seconds: crate::bench::median(times),
         });
     }
     // Both scans are exact over the probed lists: a difference beyond ties is a bug.

@@ -112,14 +112,32 @@ pub struct IvfFlatIndex {
     /// Next sequential id (never reused, also after removal).
     next_id: i64,
     ntotal: usize,
-    /// Search plans of recent shapes (batch size, k, nprobe), valid for the current storage.
-    plans: Mutex<Vec<CachedPlan>>,
+    /// Search plans of recent shapes and the storage tables they read, valid for the
+    /// current storage.
+    searching: Mutex<Searching>,
     /// Batches whose keys overflowed their plan and were searched again in halves.
     overflows: std::sync::atomic::AtomicUsize,
 }
 
 /// A cached search plan and its shape (batch size, k, nprobe, scan).
 type CachedPlan = crate::index::Cached<(usize, usize, usize, ScanMode), IvfSearchPlan>;
+
+/// Search plans and the storage tables every plan reads (made once per storage version).
+#[derive(Default)]
+struct Searching {
+    plans: Vec<CachedPlan>,
+    tables: Option<Tables>,
+}
+
+/// The device tables of the storage a search plan reads (see `ops::ivf::IvfStorage`).
+struct Tables {
+    /// Per list (start in its arena, rows, arena, start over all arenas).
+    regions: GpuBuffer<u32>,
+    /// The id of each row over all arenas, as (low, high) u32 pairs.
+    row_ids: GpuBuffer<u32>,
+    /// Each arena's first row over all arenas.
+    bases: Vec<usize>,
+}
 
 /// Search shapes whose plans an index keeps: at most two of [`LARGE_PLAN`] queries or more
 /// (such a plan holds hundreds of MB of scratch, and on the H200 the scan slowed by 2-3x with
@@ -166,7 +184,7 @@ impl IvfFlatIndex {
             explicit: None,
             next_id: 0,
             ntotal: 0,
-            plans: Mutex::new(Vec::new()),
+            searching: Mutex::new(Searching::default()),
             overflows: Default::default(),
         })
     }
@@ -208,10 +226,7 @@ impl IvfFlatIndex {
         let mut flat = FlatIndex::new(&self.gpu, self.dim, metric)?;
         flat.add(&host)?;
         self.centroids = Some(Centroids { host, flat });
-        self.plans
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.forget_plans();
         Ok(())
     }
 
@@ -245,7 +260,7 @@ impl IvfFlatIndex {
         let nprobe = params.nprobe;
         let mode = scan_mode(&self.gpu, k, params.scan);
         let shape = (nq, k, nprobe, mode);
-        let mut cache = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        let mut searching = self.searching.lock().unwrap_or_else(|p| p.into_inner());
         // Large plans are never duplicated (hundreds of MB each); small ones up to the
         // submissions in flight, for concurrent searches of one shape.
         let per_shape = if nq >= LARGE_PLAN {
@@ -253,47 +268,28 @@ impl IvfFlatIndex {
         } else {
             self.gpu.tuning().int("submit.in_flight") as usize
         };
-        if let Some(plan) = cached_plan(&cache, &shape, per_shape) {
+        if let Some(plan) = cached_plan(&searching.plans, &shape, per_shape) {
             return Ok(plan);
         }
         let c = self.centroids.as_ref().ok_or_else(untrained)?;
-        // Rows are numbered arena after arena.
-        let mut bases = Vec::with_capacity(self.arenas.len());
-        let mut total = 0;
-        for a in &self.arenas {
-            bases.push(total);
-            total += a.used;
-        }
-        let regions: Vec<u32> = self
-            .lists
-            .iter()
-            .flat_map(|r| {
-                [
-                    r.start as u32,
-                    r.len as u32,
-                    r.arena as u32,
-                    (bases[r.arena] + r.start) as u32,
-                ]
-            })
-            .collect();
-        let regions = self.gpu.upload(&regions)?;
-        let row_ids: Vec<u32> = self
-            .arenas
-            .iter()
-            .flat_map(|a| a.row_ids[..a.used].iter())
-            .flat_map(|&id| [id as u64 as u32, ((id as u64) >> 32) as u32])
-            .collect();
-        let row_ids = self.gpu.upload(&row_ids)?;
+        let Searching {
+            plans: cache,
+            tables,
+        } = &mut *searching;
+        let tables = match tables {
+            Some(t) => t,
+            None => tables.insert(self.tables()?),
+        };
         let lens = self.list_sizes();
         let storage = wgfaiss_core::ops::ivf::IvfStorage {
             arenas: self
                 .arenas
                 .iter()
-                .zip(&bases)
+                .zip(&tables.bases)
                 .map(|(a, &base)| a.chunk(base))
                 .collect(),
-            regions: &regions,
-            row_ids: &row_ids,
+            regions: &tables.regions,
+            row_ids: &tables.row_ids,
             lens: &lens,
         };
         let plan = IvfSearchPlan::new(
@@ -324,6 +320,44 @@ impl IvfFlatIndex {
         }
         cache.push((shape, plan.clone()));
         Ok(plan)
+    }
+
+    /// The storage's device tables (rows numbered arena after arena).
+    fn tables(&self) -> Result<Tables> {
+        let mut bases = Vec::with_capacity(self.arenas.len());
+        let mut total = 0;
+        for a in &self.arenas {
+            bases.push(total);
+            total += a.used;
+        }
+        let regions: Vec<u32> = self
+            .lists
+            .iter()
+            .flat_map(|r| {
+                [
+                    r.start as u32,
+                    r.len as u32,
+                    r.arena as u32,
+                    (bases[r.arena] + r.start) as u32,
+                ]
+            })
+            .collect();
+        let row_ids: Vec<u32> = self
+            .arenas
+            .iter()
+            .flat_map(|a| a.row_ids[..a.used].iter())
+            .flat_map(|&id| [id as u64 as u32, ((id as u64) >> 32) as u32])
+            .collect();
+        Ok(Tables {
+            regions: self.gpu.upload(&regions)?,
+            row_ids: self.gpu.upload(&row_ids)?,
+            bases,
+        })
+    }
+
+    /// Drops the search plans and tables (the storage changed).
+    fn forget_plans(&mut self) {
+        *self.searching.get_mut().unwrap_or_else(|p| p.into_inner()) = Searching::default();
     }
 
     /// Queries per search submission for a search of `nq` queries: the tuning's
@@ -545,10 +579,7 @@ impl IvfFlatIndex {
 
     /// Stores vectors (prepared) with their ids.
     fn insert(&mut self, data: &[f32], ids: &[i64]) -> Result<()> {
-        self.plans
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.forget_plans();
         let d = self.dim;
         let assign = self.assign(data)?;
         let mut per_list: Vec<Vec<usize>> = vec![Vec::new(); self.nlist];
@@ -689,10 +720,7 @@ impl IvfFlatIndex {
 
     /// Rebuilds the storage from per-list contents (compacting it).
     fn rebuild(&mut self, contents: Vec<(Vec<i64>, Vec<f32>)>) -> Result<()> {
-        self.plans
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.forget_plans();
         let d = self.dim;
         self.arenas.clear();
         self.lists = vec![Region::default(); self.nlist];
@@ -927,10 +955,7 @@ impl Index for IvfFlatIndex {
     }
 
     fn reset(&mut self) -> Result<()> {
-        self.plans
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.forget_plans();
         self.arenas.clear();
         self.lists = vec![Region::default(); self.nlist];
         self.ntotal = 0;

@@ -65,10 +65,15 @@ pub fn scan_mode(gpu: &Gpu, k: usize, requested: Option<ScanMode>) -> ScanMode {
 
 /// The longest list and the most rows any `nprobe` lists hold together.
 fn list_extent(lens: &[usize], nprobe: usize) -> (usize, usize) {
-    let mut sorted = lens.to_vec();
-    sorted.sort_unstable_by(|a, b| b.cmp(a));
-    let widest = sorted.iter().take(nprobe).sum();
-    (sorted.first().copied().unwrap_or(0), widest)
+    let max = lens.iter().copied().max().unwrap_or(0);
+    let n = nprobe.min(lens.len());
+    if n == lens.len() {
+        return (max, lens.iter().sum());
+    }
+    // The n longest, unordered (a search's sizing runs on every search: no full sort).
+    let mut v = lens.to_vec();
+    v.select_nth_unstable_by(n, |a, b| b.cmp(a));
+    (max, v[..n].iter().sum())
 }
 
 /// The coarse step: fused for few probes, distance tile + top-k for many.

@@ -131,8 +131,12 @@ fn bind_pass(
 pub struct TopKPlan {
     first: Pass,
     merge: SegmentMerge,
-    _no_ids: GpuBuffer<u32>,
+    /// The stand-in id binding of a first pass that reads no ids.
+    _no_ids: Option<GpuBuffer<u32>>,
 }
+
+/// One input of a first pass: values, the id binding, rows, first output row.
+type Input<'a> = (&'a GpuBuffer<f32>, &'a GpuBuffer<u32>, usize, usize);
 
 impl TopKPlan {
     /// Plans the selection of the `k` smallest (or `largest`) values of each row of `data`,
@@ -169,46 +173,19 @@ impl TopKPlan {
             ));
         }
         let cfg = Config::new(gpu, k, rows, largest, opts)?;
-        let first = gpu.kernel(
-            &TOPK,
-            "topk_select",
-            &constants(cfg.wg, cfg.kp, cfg.rpt, largest, false),
-        )?;
-        // Pass 1 over the data, chunk by chunk.
-        let seg1 = cfg.segment(cols as u32);
-        let segs1 = (cols as u32).div_ceil(seg1);
-        let out_v = gpu.alloc::<f32>(rows * segs1 as usize * k)?;
-        let out_i = gpu.alloc::<u32>(rows * segs1 as usize * k)?;
         // The first pass reads no ids, but its layout still declares them (the EXPLICIT
         // branch is removed only when the driver compiles the pipeline): bind a stand-in.
         let no_ids = gpu.alloc::<u32>(1)?;
-        let mut groups = Vec::new();
-        for (chunk, &start) in data.chunks().iter().zip(data.starts()) {
-            let chunk_rows = (chunk.len() / cols) as u32;
-            let (x, y) = gpu.grid(chunk_rows * segs1);
-            let params = gpu.uniform(&Params {
-                rows: chunk_rows,
-                cols: cols as u32,
-                seg_len: seg1,
-                segs: segs1,
-                k: k as u32,
-                wg_x: x,
-                row0: (start / cols) as u32,
-                _pad: 0,
-            });
-            let bg = bind_pass(gpu, &first, &params, chunk, &no_ids, (&out_v, &out_i));
-            groups.push((bg, (x, y, 1)));
-        }
-        let first = Pass {
-            kernel: first,
-            groups,
-        };
-        let merge = SegmentMerge::with_config(gpu, &cfg, out_v, out_i, rows, segs1, k)?;
-        Ok(TopKPlan {
-            first,
-            merge,
-            _no_ids: no_ids,
-        })
+        let inputs: Vec<Input<'_>> = data
+            .chunks()
+            .iter()
+            .zip(data.starts())
+            .map(|(chunk, &start)| (chunk, &no_ids, chunk.len() / cols, start / cols))
+            .collect();
+        let constants = constants(cfg.wg, cfg.kp, cfg.rpt, largest, false);
+        let mut plan = TopKPlan::first_and_merge(gpu, &cfg, &constants, cols, k, &inputs)?;
+        plan._no_ids = Some(no_ids);
+        Ok(plan)
     }
 
     /// Plans the selection over rows of different lengths in one buffer: row r is
@@ -236,37 +213,48 @@ impl TopKPlan {
             )));
         }
         let cfg = Config::new(gpu, k, rows, largest, &TopKOptions::default())?;
-        let first = gpu.kernel(
-            &TOPK,
-            "topk_select",
-            &ranged_constants(cfg.wg, cfg.kp, cfg.rpt, largest),
-        )?;
-        let cols = max_cols.max(1) as u32;
+        let constants = ranged_constants(cfg.wg, cfg.kp, cfg.rpt, largest);
+        let inputs = [(values, ranges, rows, 0)];
+        TopKPlan::first_and_merge(gpu, &cfg, &constants, max_cols.max(1), k, &inputs)
+    }
+
+    /// The first pass over `cols`-wide rows (one dispatch per input: values, the id binding,
+    /// its rows, its first row) into per-segment lists, and their merge.
+    fn first_and_merge(
+        gpu: &Gpu,
+        cfg: &Config,
+        constants: &[(&'static str, u32)],
+        cols: usize,
+        k: usize,
+        inputs: &[Input<'_>],
+    ) -> Result<TopKPlan> {
+        let kernel = gpu.kernel(&TOPK, "topk_select", constants)?;
+        let cols = cols as u32;
         let seg = cfg.segment(cols);
         let segs = cols.div_ceil(seg);
-        let out_v = gpu.alloc::<f32>(rows * segs as usize * k)?;
-        let out_i = gpu.alloc::<u32>(rows * segs as usize * k)?;
-        let (x, y) = gpu.grid(rows as u32 * segs);
-        let params = gpu.uniform(&Params {
-            rows: rows as u32,
-            cols,
-            seg_len: seg,
-            segs,
-            k: k as u32,
-            wg_x: x,
-            row0: 0,
-            _pad: 0,
-        });
-        let bg = bind_pass(gpu, &first, &params, values, ranges, (&out_v, &out_i));
-        let first = Pass {
-            kernel: first,
-            groups: vec![(bg, (x, y, 1))],
-        };
-        let merge = SegmentMerge::with_config(gpu, &cfg, out_v, out_i, rows, segs, k)?;
+        let len = cfg.rows * segs as usize * k;
+        let (out_v, out_i) = (gpu.alloc::<f32>(len)?, gpu.alloc::<u32>(len)?);
+        let mut groups = Vec::new();
+        for &(values, ids, rows, row0) in inputs {
+            let (x, y) = gpu.grid(rows as u32 * segs);
+            let params = gpu.uniform(&Params {
+                rows: rows as u32,
+                cols,
+                seg_len: seg,
+                segs,
+                k: k as u32,
+                wg_x: x,
+                row0: row0 as u32,
+                _pad: 0,
+            });
+            let bg = bind_pass(gpu, &kernel, &params, values, ids, (&out_v, &out_i));
+            groups.push((bg, (x, y, 1)));
+        }
+        let merge = SegmentMerge::with_config(gpu, cfg, out_v, out_i, cfg.rows, segs, k)?;
         Ok(TopKPlan {
-            first,
+            first: Pass { kernel, groups },
             merge,
-            _no_ids: gpu.alloc::<u32>(1)?,
+            _no_ids: None,
         })
     }
 
