@@ -147,12 +147,29 @@ impl Gpu {
     }
 }
 
-/// Bytes read back from the device, held as 4-byte words so that they become a typed vector
-/// without another copy.
-#[derive(Clone, PartialEq, Eq, Default)]
+/// Bytes read back from the device, held as 4-byte words (or 8-byte words, for ranges read
+/// with [`crate::Batch::read_after_wide`]) so that they become a typed vector without another
+/// copy.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ReadBytes {
-    words: Vec<u32>,
+    words: Words,
     len: usize,
+}
+
+/// The storage of [`ReadBytes`]: its alignment decides which types take it in place.
+#[derive(Clone, PartialEq, Eq)]
+enum Words {
+    Four(Vec<u32>),
+    Eight(Vec<u64>),
+}
+
+impl Default for ReadBytes {
+    fn default() -> ReadBytes {
+        ReadBytes {
+            words: Words::Four(Vec::new()),
+            len: 0,
+        }
+    }
 }
 
 impl std::fmt::Debug for ReadBytes {
@@ -162,24 +179,39 @@ impl std::fmt::Debug for ReadBytes {
 }
 
 impl ReadBytes {
-    /// Copies `bytes` (from a mapping) once.
+    /// Copies `bytes` (from a mapping) once, into 4-byte words.
     pub(crate) fn copy_from(bytes: &[u8]) -> ReadBytes {
         // Zeroed vectors come from fresh pages, faulted once while the copy writes them.
         let mut words = vec![0u32; bytes.len().div_ceil(4)];
         bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
         ReadBytes {
-            words,
+            words: Words::Four(words),
+            len: bytes.len(),
+        }
+    }
+
+    /// Copies `bytes` (from a mapping) once, into 8-byte words.
+    pub(crate) fn copy_wide_from(bytes: &[u8]) -> ReadBytes {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        ReadBytes {
+            words: Words::Eight(words),
             len: bytes.len(),
         }
     }
 
     /// The bytes.
     pub fn bytes(&self) -> &[u8] {
-        &bytemuck::cast_slice::<u32, u8>(&self.words)[..self.len]
+        match &self.words {
+            Words::Four(w) => &bytemuck::cast_slice::<u32, u8>(w)[..self.len],
+            Words::Eight(w) => &bytemuck::cast_slice::<u64, u8>(w)[..self.len],
+        }
     }
 
-    /// The values as `T`: in place for 4-byte types (`f32`, `u32`, `i32`), else copied.
-    /// Errors when the byte count is not a whole number of `T`.
+    /// The values as `T`: in place when `T`'s size matches the words (`f32`, `u32`, `i32` from
+    /// [`crate::Batch::read_after`]; `i64`, `u64`, `f64` from
+    /// [`crate::Batch::read_after_wide`]), else copied. Errors when the byte count is not a
+    /// whole number of `T`.
     pub fn into_vec<T: Pod>(self) -> Result<Vec<T>> {
         let size = size_of::<T>();
         if size == 0 || !self.len.is_multiple_of(size) {
@@ -188,12 +220,24 @@ impl ReadBytes {
                 self.len
             )));
         }
-        if size == 4 && align_of::<T>() <= 4 {
-            let mut words = self.words;
-            words.truncate(self.len / 4);
-            return Ok(bytemuck::allocation::cast_vec(words));
+        let n = self.len / size;
+        match self.words {
+            Words::Four(mut w) if size == 4 && align_of::<T>() == 4 => {
+                w.truncate(n);
+                Ok(bytemuck::allocation::cast_vec(w))
+            }
+            Words::Eight(mut w) if size == 8 && align_of::<T>() == 8 => {
+                w.truncate(n);
+                Ok(bytemuck::allocation::cast_vec(w))
+            }
+            words => Ok(bytemuck::pod_collect_to_vec(
+                &ReadBytes {
+                    words,
+                    len: self.len,
+                }
+                .bytes()[..self.len],
+            )),
         }
-        Ok(bytemuck::pod_collect_to_vec(self.bytes()))
     }
 }
 
@@ -201,5 +245,54 @@ impl std::ops::Deref for ReadBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         self.bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_bytes_become_vectors_in_place_when_the_word_size_matches() {
+        let f: Vec<f32> = (0..7).map(|i| i as f32 * 1.5 - 2.0).collect();
+        let r = ReadBytes::copy_from(bytemuck::cast_slice(&f));
+        let at = r.bytes().as_ptr();
+        let back: Vec<f32> = r.into_vec().unwrap();
+        assert_eq!(back, f);
+        assert_eq!(
+            back.as_ptr() as *const u8,
+            at,
+            "4-byte words taken in place"
+        );
+
+        let ids: Vec<i64> = vec![-1, 0, 7, i64::MAX, i64::MIN, 1 << 40];
+        let r = ReadBytes::copy_wide_from(bytemuck::cast_slice(&ids));
+        let at = r.bytes().as_ptr();
+        let back: Vec<i64> = r.into_vec().unwrap();
+        assert_eq!(back, ids);
+        assert_eq!(
+            back.as_ptr() as *const u8,
+            at,
+            "8-byte words taken in place"
+        );
+
+        // Other pairings are copied, with the same values.
+        let r = ReadBytes::copy_from(bytemuck::cast_slice(&ids));
+        assert_eq!(r.into_vec::<i64>().unwrap(), ids);
+        let r = ReadBytes::copy_wide_from(bytemuck::cast_slice(&f[..6]));
+        assert_eq!(r.into_vec::<f32>().unwrap(), &f[..6]);
+        // An odd number of 4-byte values in 8-byte words: the length is kept.
+        let r = ReadBytes::copy_wide_from(bytemuck::cast_slice(&f));
+        assert_eq!(r.len(), 28);
+        assert_eq!(r.into_vec::<f32>().unwrap(), f);
+    }
+
+    #[test]
+    fn read_bytes_of_a_partial_value_are_an_error() {
+        let r = ReadBytes::copy_wide_from(&[1, 2, 3, 4, 5, 6]);
+        let e = r.into_vec::<u32>().unwrap_err().to_string();
+        assert!(e.contains("6 bytes") && e.contains("4-byte"), "{e}");
+        let r = ReadBytes::copy_from(&[0; 12]);
+        assert!(r.into_vec::<i64>().is_err());
     }
 }

@@ -51,8 +51,10 @@ pub struct Batch<'g> {
     /// `WGFAISS_PROFILE=1`: one timed pass per dispatch, named by its kernel, and a table of
     /// GPU time per kernel on stderr when the batch finishes.
     profile: Option<Vec<String>>,
-    /// Ranges to read back when the batch finishes (buffer, offset, bytes).
-    reads: Vec<(wgpu::Buffer, u64, u64)>,
+    /// Ranges to read back when the batch finishes (buffer, offset, bytes, 8-byte words).
+    reads: Vec<(wgpu::Buffer, u64, u64, bool)>,
+    /// When the batch was started (profile mode prints the recording time).
+    created: std::time::Instant,
 }
 
 impl Gpu {
@@ -87,6 +89,7 @@ impl Gpu {
             profile: (timed && std::env::var("WGFAISS_PROFILE").is_ok_and(|v| v == "1"))
                 .then(Vec::new),
             reads: Vec::new(),
+            created: std::time::Instant::now(),
         }
     }
 
@@ -221,7 +224,15 @@ impl Batch<'_> {
     /// into one staging buffer and mapped once (one round trip instead of one per read).
     pub fn read_after(&mut self, ranges: &[(&wgpu::Buffer, u64, u64)]) {
         self.reads
-            .extend(ranges.iter().map(|&(b, o, n)| (b.clone(), o, n)));
+            .extend(ranges.iter().map(|&(b, o, n)| (b.clone(), o, n, false)));
+    }
+
+    /// [`Batch::read_after`] for ranges of 8-byte values (`i64`, `u64`, `f64`): they land in
+    /// 8-byte words, so that [`ReadBytes::into_vec`] of such a type takes them in place (one
+    /// host copy out of the mapping, no second).
+    pub fn read_after_wide(&mut self, ranges: &[(&wgpu::Buffer, u64, u64)]) {
+        self.reads
+            .extend(ranges.iter().map(|&(b, o, n)| (b.clone(), o, n, true)));
     }
 
     /// Submits what has been recorded so far.
@@ -267,18 +278,18 @@ impl Batch<'_> {
                 .resolve_query_set(&queries, 0..2 * used, &resolve, 0);
         }
         // One staging buffer: the timestamps, then every requested range (4-byte aligned).
-        let mut ranges: Vec<(wgpu::Buffer, u64, u64)> = Vec::new();
+        let mut ranges: Vec<(wgpu::Buffer, u64, u64, bool)> = Vec::new();
         if let Some(t) = &self.timing
             && used > 0
         {
-            ranges.push((t.resolve.clone(), 0, stamps));
+            ranges.push((t.resolve.clone(), 0, stamps, true));
         }
         ranges.append(&mut self.reads);
         let total: u64 = ranges.iter().map(|r| r.2.div_ceil(4) * 4).sum();
         let staging = if total > 0 {
             let staging = self.gpu.take_read_staging(total)?;
             let mut at = 0;
-            for (buf, offset, size) in &ranges {
+            for (buf, offset, size, _) in &ranges {
                 let size4 = size.div_ceil(4) * 4;
                 if size4 > 0 {
                     self.encoder()
@@ -292,10 +303,12 @@ impl Batch<'_> {
         };
         self.submit();
         Ok(Pending {
+            recorded: self.created.elapsed(),
+            submitted: std::time::Instant::now(),
             gpu: self.gpu.clone(),
             staging,
             last: self.last.take(),
-            sizes: ranges.iter().map(|r| r.2).collect(),
+            sizes: ranges.iter().map(|r| (r.2, r.3)).collect(),
             timed_passes: used,
             timing_complete: self.timing_complete,
             profile: self.profile.take(),
@@ -307,10 +320,15 @@ impl Batch<'_> {
 
 /// A submitted batch whose results are not read yet.
 struct Pending {
+    /// How long recording and submitting took, and when the last submission went out
+    /// (profile mode prints both).
+    recorded: std::time::Duration,
+    submitted: std::time::Instant,
     gpu: Gpu,
     staging: Option<wgpu::Buffer>,
     last: Option<wgpu::SubmissionIndex>,
-    sizes: Vec<u64>,
+    /// The read ranges' bytes, and whether each lands in 8-byte words.
+    sizes: Vec<(u64, bool)>,
     timed_passes: u32,
     timing_complete: bool,
     profile: Option<Vec<String>>,
@@ -347,6 +365,7 @@ impl Pending {
             gpu_seconds: None,
             reads: Vec::new(),
         };
+        let mapped = std::time::Instant::now();
         if let (Some(staging), Some(_)) = (&self.staging, &self.last) {
             let view = staging
                 .slice(..)
@@ -354,8 +373,13 @@ impl Pending {
                 .map_err(|e| Error::Gpu(format!("mapping a batch readback: {e}")))?;
             let mut at = 0usize;
             let mut parts = Vec::with_capacity(self.sizes.len());
-            for size in &self.sizes {
-                parts.push(ReadBytes::copy_from(&view[at..at + *size as usize]));
+            for &(size, wide) in &self.sizes {
+                let bytes = &view[at..at + size as usize];
+                parts.push(if wide {
+                    ReadBytes::copy_wide_from(bytes)
+                } else {
+                    ReadBytes::copy_from(bytes)
+                });
                 at += size.div_ceil(4) as usize * 4;
             }
             drop(view);
@@ -371,6 +395,13 @@ impl Pending {
                     .sum();
                 if let Some(names) = &self.profile {
                     profile_table(names, ticks, period);
+                    eprintln!(
+                        "WGFAISS_PROFILE host: recorded and submitted in {:.3} ms, last submit to results mapped {:.3} ms, {} bytes copied out of the mapping in {:.3} ms",
+                        self.recorded.as_secs_f64() * 1e3,
+                        (mapped - self.submitted).as_secs_f64() * 1e3,
+                        self.sizes.iter().map(|s| s.0).sum::<u64>(),
+                        mapped.elapsed().as_secs_f64() * 1e3
+                    );
                 }
                 if self.timing_complete {
                     report.gpu_seconds = Some(total as f64 * period * 1e-9);

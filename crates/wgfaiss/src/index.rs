@@ -138,6 +138,18 @@ impl SearchResult {
         }
     }
 
+    /// Appends a batch's distances and user ids (taken as they are when nothing came before:
+    /// large results are not copied again).
+    pub(crate) fn append(&mut self, distances: Vec<f32>, ids: Vec<i64>) {
+        if self.ids.is_empty() {
+            self.distances = distances;
+            self.ids = ids;
+        } else {
+            self.distances.extend(distances);
+            self.ids.extend(ids);
+        }
+    }
+
     /// Appends a batch's selections, mapping kernel ids to user ids.
     pub(crate) fn push(
         &mut self,

@@ -400,7 +400,7 @@ impl IvfFlatIndex {
             for q in queries.chunks(batch_q * d) {
                 let norms = squared_norms(q, d);
                 let (pending, cap) = self.submit(q, &norms, k, &params)?;
-                let batch = IvfBatch::from_report(&pending.await?, cap);
+                let batch = IvfBatch::from_report(pending.await?, cap)?;
                 self.absorb(batch, q, k, &params, &mut result, &mut gpu_total)?;
             }
             Ok(finished(result, gpu_total, params.timed))
@@ -481,8 +481,7 @@ impl IvfFlatIndex {
             batch
         };
         *gpu = gpu.zip(batch.gpu_seconds).map(|(a, b)| a + b);
-        result.distances.extend(batch.values);
-        result.ids.extend(batch.ids);
+        result.append(batch.values, batch.ids);
         Ok(())
     }
 
@@ -882,8 +881,7 @@ impl Index for IvfFlatIndex {
         if nq <= batch_q {
             // One submission: a blocking wait (no polling thread between device and caller).
             let batch = self.search_batch(&queries, k, params)?;
-            result.distances.extend(batch.values);
-            result.ids.extend(batch.ids);
+            result.append(batch.values, batch.ids);
             return Ok(finished(result, batch.gpu_seconds, params.timed));
         }
         // Several batches: up to `submit.in_flight` submitted at once (see `index::InFlight`),
@@ -891,7 +889,7 @@ impl Index for IvfFlatIndex {
         let depth = search_depth(&self.gpu);
         let mut queue = std::collections::VecDeque::new();
         let mut take = |(pending, cap, q): (InFlight, Option<usize>, &[f32])| -> Result<()> {
-            let batch = IvfBatch::from_report(&pollster::block_on(pending)?, cap);
+            let batch = IvfBatch::from_report(pollster::block_on(pending)?, cap)?;
             self.absorb(batch, q, k, params, &mut result, &mut gpu_total)
         };
         for q in queries.chunks(batch_q * d) {

@@ -73,6 +73,14 @@ fn scans() -> [&'static wgfaiss::Gpu; 2] {
     use wgfaiss::ops::ivf::scan_mode;
     assert_eq!(scan_mode(keys, 10, None), ScanMode::Keys);
     assert_eq!(scan_mode(gpu(), 10, None), ScanMode::Fused);
+    // auto: the keys scan beyond AUTO_FUSED_MAX_K, an explicit fused scan wherever it holds k.
+    let max = wgfaiss::ops::ivf::AUTO_FUSED_MAX_K;
+    assert_eq!(scan_mode(gpu(), max, None), ScanMode::Fused);
+    assert_eq!(scan_mode(gpu(), max + 1, None), ScanMode::Keys);
+    assert_eq!(
+        scan_mode(gpu(), max + 1, Some(ScanMode::Fused)),
+        ScanMode::Fused
+    );
     assert_eq!(scan_mode(gpu(), 10, Some(ScanMode::Keys)), ScanMode::Keys);
     assert_eq!(scan_mode(gpu(), 700, Some(ScanMode::Fused)), ScanMode::Keys);
     [keys, gpu()]

@@ -49,12 +49,20 @@ impl std::str::FromStr for ScanMode {
     }
 }
 
+/// The largest k for which `auto` picks the fused scan: beyond it the fused kernel's lists
+/// take most of its shared memory and its tiles shrink (on an H100, 2026-11-26, k = 100 at
+/// nprobe 64: fused 408 ms of GPU time, keys 7.5 ms).
+pub const AUTO_FUSED_MAX_K: usize = 32;
+
 /// The scan of a search with k results on this adapter: `requested`, else the tuning's
-/// `ivf.scan` (`auto`: fused). The fused scan only where its lists hold k (see
-/// [`max_fused_k`]); beyond, the keys scan, which serves every k up to 2048.
+/// `ivf.scan` (`auto`: fused up to [`AUTO_FUSED_MAX_K`], keys beyond). The fused scan only
+/// where its lists hold k (see [`max_fused_k`]); beyond, the keys scan, which serves every k
+/// up to 2048.
 pub fn scan_mode(gpu: &Gpu, k: usize, requested: Option<ScanMode>) -> ScanMode {
     let wanted = requested.unwrap_or(match gpu.tuning().choice("ivf.scan") {
         "keys" => ScanMode::Keys,
+        "fused" => ScanMode::Fused,
+        _ if k > AUTO_FUSED_MAX_K => ScanMode::Keys,
         _ => ScanMode::Fused,
     });
     if wanted == ScanMode::Fused && scan_tiles(gpu, usize::MAX, k).is_none() {
@@ -611,7 +619,7 @@ impl IvfSearchPlan {
     /// [`IvfSearchPlan::parse`]).
     pub fn run(&self, gpu: &Gpu, q: &[f32], qnorms: &[f32], timed: bool) -> Result<IvfBatch> {
         let report = self.record(gpu, q, qnorms, timed)?.finish()?;
-        Ok(self.parse(&report))
+        self.parse(report)
     }
 
     /// Writes the queries and records the search with its readback (for
@@ -642,16 +650,14 @@ impl IvfSearchPlan {
         batch.dispatch(&self.map.0, &self.map.1, self.map.2);
         // Results come back with the timestamps in one readback.
         let n = (self.nq * self.k * 4) as u64;
-        batch.read_after(&[
-            (self.select.values().raw(), 0, n),
-            (self.ids.raw(), 0, 2 * n),
-            (self.status.raw(), 0, 4),
-        ]);
+        batch.read_after(&[(self.select.values().raw(), 0, n)]);
+        batch.read_after_wide(&[(self.ids.raw(), 0, 2 * n)]);
+        batch.read_after(&[(self.status.raw(), 0, 4)]);
         Ok(batch)
     }
 
     /// The results from the report of a batch made by [`IvfSearchPlan::record`].
-    pub fn parse(&self, report: &crate::submit::BatchReport) -> IvfBatch {
+    pub fn parse(&self, report: crate::submit::BatchReport) -> Result<IvfBatch> {
         IvfBatch::from_report(report, self.keys_cap)
     }
 
@@ -664,14 +670,26 @@ impl IvfSearchPlan {
 impl IvfBatch {
     /// The results from the report of a batch made by [`IvfSearchPlan::record`] of a plan
     /// with this [`IvfSearchPlan::keys_cap`].
-    pub fn from_report(report: &crate::submit::BatchReport, keys_cap: Option<usize>) -> IvfBatch {
-        let total = bytemuck::pod_read_unaligned::<u32>(&report.reads[2][..4]) as usize;
-        IvfBatch {
-            values: bytemuck::pod_collect_to_vec(&report.reads[0]),
-            ids: bytemuck::pod_collect_to_vec(&report.reads[1]),
-            gpu_seconds: report.gpu_seconds,
+    /// The values and ids are taken as read (no second host copy).
+    pub fn from_report(
+        report: crate::submit::BatchReport,
+        keys_cap: Option<usize>,
+    ) -> Result<IvfBatch> {
+        let gpu_seconds = report.gpu_seconds;
+        let [values, ids, status]: [crate::ReadBytes; 3] =
+            report
+                .reads
+                .try_into()
+                .map_err(|r: Vec<crate::ReadBytes>| {
+                    Error::Gpu(format!("IVF search: {} readbacks, expected 3", r.len()))
+                })?;
+        let total = bytemuck::pod_read_unaligned::<u32>(&status[..4]) as usize;
+        Ok(IvfBatch {
+            values: values.into_vec()?,
+            ids: ids.into_vec()?,
+            gpu_seconds,
             overflow: keys_cap.is_some_and(|cap| total > cap),
-        }
+        })
     }
 }
 
