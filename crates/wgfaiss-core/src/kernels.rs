@@ -261,6 +261,57 @@ pub fn knn_family(v: &crate::ops::knn::KnnVariant) -> Family {
     generated(v.name(), &["knn"], true, || crate::ops::knn::source(v))
 }
 
+const KNN_STREAM: &str = include_str!("../../../wgsl/knn_stream.wgsl");
+/// Sorted per-row top-k lists in workgroup memory and their parallel merge, appended to both
+/// fused k-NN kernels.
+pub const LIST_MERGE: &str = include_str!("../../../wgsl/list_merge.wgsl");
+const KNN_STREAM_VEC: &str = "
+@group(0) @binding(2) var<storage, read> base: array<vec4<f32>>;
+fn ldx(row: u32, c: u32) -> vec4<f32> {
+    return base[row * (p.ldb / 4u) + c];
+}
+";
+const KNN_STREAM_SCALAR: &str = "
+@group(0) @binding(2) var<storage, read> base: array<f32>;
+fn ldx(row: u32, c: u32) -> vec4<f32> {
+    let i = row * p.ldb + 4u * c;
+    var v = vec4<f32>(0.0);
+    for (var e = 0u; e < 4u; e++) {
+        if 4u * c + e < p.k {
+            v[e] = base[i + e];
+        }
+    }
+    return v;
+}
+";
+
+/// Fused distance + top-k for 1–4 queries, streaming the base (`knn_stream.wgsl`), for a
+/// dimension that is a multiple of 4 (`vec4` rows).
+pub const KNN_STREAM_V4: Family = Family {
+    name: "knn_stream_v4",
+    parts: &[KNN_STREAM_VEC, KNN_STREAM, LIST_MERGE],
+    needs: Needs {
+        subgroups: true,
+        f16: false,
+        coop_matrix: false,
+    },
+    entries: &["knn_stream"],
+    trusted: false,
+};
+
+/// [`KNN_STREAM_V4`] for any dimension (rows read as scalars).
+pub const KNN_STREAM_V1: Family = Family {
+    name: "knn_stream_v1",
+    parts: &[KNN_STREAM_SCALAR, KNN_STREAM, LIST_MERGE],
+    needs: Needs {
+        subgroups: true,
+        f16: false,
+        coop_matrix: false,
+    },
+    entries: &["knn_stream"],
+    trusted: false,
+};
+
 /// A generated family, cached by its (unique) name. Source and name are leaked once per
 /// variant: a process uses a handful.
 fn generated(
@@ -299,6 +350,8 @@ pub const ALL_FAMILIES: &[Family] = &[
     ELEMENTWISE,
     IVF,
     KMEANS,
+    KNN_STREAM_V4,
+    KNN_STREAM_V1,
 ];
 
 /// Override constants of one pipeline: `(name, value)`, sorted by name in the key.

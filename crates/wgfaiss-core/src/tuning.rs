@@ -264,6 +264,18 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "stream",
+        kind: Kind::Choice(&["auto", "off"]),
+        doc: "fused k-NN, 1-4 queries: stream the database with a subgroup per few rows (knn_stream.wgsl) instead of the tiled kernel; auto: where the adapter has subgroups and the lists fit",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "stream_segment",
+        kind: int(1, 1 << 30),
+        doc: "fused k-NN streaming kernel: database vectors per workgroup",
+    },
+    ParamSpec {
+        family: "knn",
         key: "target_groups",
         kind: int(1, 1 << 20),
         doc: "fused k-NN: workgroups a search aims for (the database is cut into that many segments per query tile)",
@@ -529,6 +541,11 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("knn", "candidate_slots") => int(16, "a quarter of a 64-wide tile per merge"),
         ("knn", "first_tile_bound") => int(1, "fewer first-tile candidates, same results"),
         ("knn", "top1") => int(1, "no list merges for k = 1, same results"),
+        ("knn", "stream") => choice("auto", "by capability (subgroups)"),
+        ("knn", "stream_segment") => int(
+            if cpu { 512 } else { 2048 },
+            "a few steps per workgroup on a CPU; a few workgroups per SM for 1M rows",
+        ),
         ("knn", "target_groups") => int(
             if cpu { 8 } else { 1024 },
             "a few waves of workgroups (one per core on a CPU)",

@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 
 use wgfaiss_core::Capabilities;
 use wgfaiss_core::kernels::{
-    ALL_FAMILIES, ELEMENTWISE, IVF, KMEANS, QR_SIMPLE, QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP,
-    STREAM_READ, TOPK, gemm_coop, gemm_family, knn_family, validate,
+    ALL_FAMILIES, ELEMENTWISE, IVF, KMEANS, KNN_STREAM_V1, KNN_STREAM_V4, QR_SIMPLE, QR_SUBGROUP,
+    REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, TOPK, gemm_coop, gemm_family, knn_family,
+    validate,
 };
 use wgfaiss_core::ops::{gemm, knn, reduce, topk};
 use wgfaiss_core::tuning::{ConfigSource, Tuning};
@@ -194,9 +195,24 @@ fn every_family_and_override_set_validates_with_naga() {
         validate(&IVF, &[("WG", 256), ("TM", tm)]).unwrap_or_else(|e| panic!("ivf {tm}: {e}"));
     }
     validate(&KMEANS, &[("WG", 256)]).unwrap_or_else(|e| panic!("kmeans: {e}"));
+    // The streaming k-NN: every query count, the lanes per row the adapters give (4, 8),
+    // dimensions in and off vec4, k from 1 to the largest that fits.
+    for family in [KNN_STREAM_V4, KNN_STREAM_V1] {
+        for nq in 1..=knn::STREAM_MAX_QUERIES {
+            for lanes in [4, 8] {
+                for (d, k) in [(1, 1), (4, 10), (128, 10), (130, 100), (784, 1000)] {
+                    for metric in [knn::KnnMetric::L2, knn::KnnMetric::InnerProduct] {
+                        let c = knn::stream_constants(nq, d, k, lanes, metric);
+                        validate(&family, &c)
+                            .unwrap_or_else(|e| panic!("{} {c:?}: {e}", family.name));
+                    }
+                }
+            }
+        }
+    }
     assert_eq!(
         ALL_FAMILIES.len(),
-        9,
+        11,
         "a new family needs its override sets validated here"
     );
     assert!(checked >= 6 * 7);

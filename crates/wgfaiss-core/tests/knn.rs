@@ -466,3 +466,126 @@ fn every_shipped_knn_tile_configuration_is_exact() {
         }
     }
 }
+
+/// The streaming kernel (1–4 queries, `knn_stream.wgsl`): it is what runs (not the tiled
+/// kernel), and it is exact at every query count, for dimensions that are and are not
+/// multiples of 4 (vec4 and scalar rows) and of the lanes per row, segments of one step, of
+/// several steps and partial ones, several segments and database chunks, k from 1 to past one
+/// step's candidates, and k beyond the database (padding).
+#[test]
+fn streaming_kernel_for_a_few_queries_is_exact() {
+    use wgfaiss_core::ops::knn::{STREAM_MAX_QUERIES, uses_stream};
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("knn stream"));
+    assert!(
+        uses_stream(gpu, 1, 128, 10),
+        "the test adapter has subgroups"
+    );
+    assert!(!uses_stream(gpu, STREAM_MAX_QUERIES + 1, 128, 10));
+    for &(nb, d, k) in &[
+        (1, 1, 1),
+        (5, 3, 10),
+        (700, 128, 10),
+        (1500, 13, 7),
+        (3000, 130, 33),
+        (900, 784, 10),
+        (20000, 7, 1),
+        (4097, 16, 100),
+        (600, 64, 300),
+        (2500, 2, 5),
+    ] {
+        let db = data(&mut rng, nb * d);
+        for nq in 1..=STREAM_MAX_QUERIES {
+            let q = data(&mut rng, nq * d);
+            let (qb, qn) = (
+                gpu.upload(&q).unwrap(),
+                gpu.upload(&squared_norms(&q, d)).unwrap(),
+            );
+            let (xb, xn) = (
+                gpu.upload(&db).unwrap(),
+                gpu.upload(&squared_norms(&db, d)).unwrap(),
+            );
+            let chunk = DbChunk {
+                data: &xb,
+                norms: &xn,
+                rows: nb,
+                id0: 0,
+            };
+            let plan = KnnPlan::new(gpu, &qb, &qn, nq, d, &[chunk], k, KnnMetric::L2).unwrap();
+            assert_eq!(plan.config().0, None, "streaming kernel for {nq} queries");
+            for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+                check(
+                    gpu,
+                    &q,
+                    &db,
+                    d,
+                    k,
+                    metric,
+                    &format!("stream {nq}x{nb} d={d} k={k} {metric:?}"),
+                );
+            }
+        }
+    }
+    // Several database chunks (4 KiB bindings: 85 rows of 12 per chunk), ids offset per chunk.
+    let small = gpu_with_binding_limit(4096);
+    let d = 12;
+    let db = data(&mut rng, 700 * d);
+    for nq in [1, 4] {
+        let q = data(&mut rng, nq * d);
+        for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+            check(
+                &small,
+                &q,
+                &db,
+                d,
+                20,
+                metric,
+                &format!("stream chunks {nq}"),
+            );
+        }
+    }
+    // Switched off, the tiled kernel runs (and agrees).
+    let off = Gpu::with_options(options().with_override("WGFAISS_KNN_STREAM", "off")).unwrap();
+    assert!(!uses_stream(&off, 1, 128, 10));
+    let q = data(&mut rng, 2 * d);
+    check(&off, &q, &db, d, 10, KnnMetric::L2, "stream off");
+}
+
+/// Exact ties in the streaming kernel: every database row three times in a row, so each value
+/// comes in a group of three equal keys in one segment, which must come out by ascending id;
+/// k = 10 cuts the fourth group, whose smallest id must take the last slot.
+#[test]
+fn streaming_kernel_breaks_ties_by_the_smaller_id() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("knn stream ties"));
+    let (n, d, k) = (400, 20, 10);
+    let once = data(&mut rng, n * d);
+    let db: Vec<f32> = once
+        .chunks_exact(d)
+        .flat_map(|row| row.iter().chain(row).chain(row).copied())
+        .collect();
+    for nq in [1, 3] {
+        let q = data(&mut rng, nq * d);
+        for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+            let got = gpu.knn(&q, &db, d, k, metric).unwrap();
+            check(gpu, &q, &db, d, k, metric, "stream ties");
+            for r in 0..nq {
+                let ids: Vec<u32> = got.ids[r * k..(r + 1) * k]
+                    .iter()
+                    .map(|i| i.unwrap())
+                    .collect();
+                for g in 0..k.div_ceil(3) {
+                    let base = ids[3 * g];
+                    assert_eq!(base % 3, 0, "query {r} {metric:?}: {ids:?}");
+                    let group: Vec<u32> = (base..base + 3).collect();
+                    let end = (3 * g + 3).min(k);
+                    assert_eq!(
+                        &ids[3 * g..end],
+                        &group[..end - 3 * g],
+                        "query {r} {metric:?}"
+                    );
+                }
+            }
+        }
+    }
+}

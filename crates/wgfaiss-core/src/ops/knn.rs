@@ -193,6 +193,7 @@ pub fn source(v: &KnnVariant) -> String {
         .replace("// @PENDING\n", &pending)
         .replace("// @OFFER\n", &offer)
         .replace("    // @TOP1_FINISH\n", &top1_finish)
+        + crate::kernels::LIST_MERGE
 }
 
 /// Whether the first-tile bound's scratch (one value per row and column of invocations) fits
@@ -424,6 +425,93 @@ pub fn loop_segment(gpu: &Gpu, tiles: Tiles, d: usize, k: usize) -> Option<u64> 
     Some(tiles_max * tn64)
 }
 
+/// Queries the streaming kernel (`knn_stream.wgsl`) serves at most.
+pub const STREAM_MAX_QUERIES: usize = 4;
+
+/// Row groups per workgroup and rows per row group per step of the streaming kernel (the
+/// workgroup is 32 row groups of `lanes` invocations: 256 at 8 lanes per row). 8 rows per
+/// step measured slower on an H100 (one query over 1M × 128: kernel 0.223 ms against 0.209;
+/// four queries 0.45 against 0.32 ms).
+const STREAM_GROUPS: u32 = 32;
+const STREAM_ROWS: u32 = 4;
+
+/// Lanes per database row of the streaming kernel on this adapter: 8, or 4 where the
+/// adapter's smallest subgroup size is 4 (the butterfly stays within a subgroup). None without subgroups or with
+/// subgroups of fewer than 4.
+pub fn stream_lanes(gpu: &Gpu) -> Option<u32> {
+    let caps = gpu.capabilities();
+    (caps.subgroups && caps.subgroup_min_size >= 4).then(|| caps.subgroup_min_size.min(8))
+}
+
+/// Override constants of the streaming kernel for `nq` queries of dimension `d`, k results,
+/// `lanes` per row.
+pub fn stream_constants(
+    nq: usize,
+    d: usize,
+    k: usize,
+    lanes: u32,
+    metric: KnnMetric,
+) -> Vec<(&'static str, u32)> {
+    vec![
+        ("TM", nq as u32),
+        ("L", lanes),
+        ("WG", STREAM_GROUPS * lanes),
+        ("D4", d.div_ceil(4) as u32),
+        ("D4P", (d.div_ceil(4) as u32).next_multiple_of(lanes)),
+        ("KB", list_slots(k)),
+        ("METRIC", metric.code()),
+    ]
+}
+
+/// Workgroup memory of the streaming kernel in bytes.
+pub fn stream_shared_bytes(nq: usize, d: usize, k: usize, lanes: u32) -> u64 {
+    let (mq, kb) = (nq as u64, u64::from(list_slots(k)));
+    let caps = u64::from(STREAM_GROUPS * STREAM_ROWS);
+    mq * u64::from((d.div_ceil(4) as u32).next_multiple_of(lanes)) * 16
+        + 2 * mq * kb * 8
+        + mq * caps * 8
+        + 4 * 4
+        + 8
+}
+
+/// Whether a search of `nq` queries of `d` keeping `k` runs the streaming kernel here: at
+/// most [`STREAM_MAX_QUERIES`], subgroups, the lists within workgroup memory, and
+/// `knn.stream` not `off`.
+pub fn uses_stream(gpu: &Gpu, nq: usize, d: usize, k: usize) -> bool {
+    let caps = gpu.capabilities();
+    let Some(lanes) = stream_lanes(gpu) else {
+        return false;
+    };
+    (1..=STREAM_MAX_QUERIES).contains(&nq)
+        && gpu.tuning().choice("knn.stream") != "off"
+        && caps.max_invocations_per_workgroup >= STREAM_GROUPS * lanes
+        && stream_shared_bytes(nq, d, k, lanes) <= u64::from(caps.workgroup_memory_bytes)
+}
+
+/// The streaming kernel's segment (database vectors per workgroup): `knn.stream_segment`,
+/// within `knn.loop_budget` where the adapter has one (see [`loop_segment`]): per step, the
+/// row loads, the butterflies and offers, and a merge (each invocation ranks its share of
+/// the list and the candidates against every candidate).
+fn stream_segment(gpu: &Gpu, nq: usize, d: usize, k: usize, lanes: u32) -> u64 {
+    let t = gpu.tuning();
+    let seg = t.int("knn.stream_segment").max(1);
+    let budget = t.int("knn.loop_budget");
+    if budget == 0 {
+        return seg;
+    }
+    let rows = u64::from(STREAM_ROWS);
+    let caps = u64::from(STREAM_GROUPS) * rows;
+    let wg = u64::from(STREAM_GROUPS * lanes);
+    let per_lane = (u64::from(list_slots(k)) + caps).div_ceil(wg / nq as u64);
+    let per_step = rows * (d.div_ceil(4) as u64).div_ceil(u64::from(lanes))
+        + rows * nq as u64 * 5
+        + per_lane * (caps + 12)
+        + 8;
+    let fixed = (nq * d.div_ceil(4)) as u64 + 2 * nq as u64 * u64::from(list_slots(k)) + 32;
+    let steps = (budget.saturating_sub(fixed) / per_step).max(1);
+    seg.min(steps * caps)
+}
+
 /// The largest k the fused kernel serves on this adapter (for many queries).
 pub fn max_fused_k(gpu: &Gpu) -> usize {
     (1..=MAX_K)
@@ -583,7 +671,8 @@ pub struct KnnPlan {
     kernel: Arc<Kernel>,
     groups: Vec<(wgpu::BindGroup, (u32, u32, u32))>,
     merge: SegmentMerge,
-    tiles: Tiles,
+    /// The tiled kernel's tiles; None for the streaming kernel.
+    tiles: Option<Tiles>,
     segments: usize,
     _no_items: GpuBuffer<u32>,
 }
@@ -630,6 +719,9 @@ impl KnnPlan {
             return Err(Error::InvalidArgument(format!(
                 "k-NN: {nq} queries of {d} do not fit one binding; search in batches"
             )));
+        }
+        if uses_stream(gpu, nq, d, k) {
+            return KnnPlan::stream(gpu, queries, qnorms, (nq, d), db, k, metric);
         }
         let tiles = fused_tiles(gpu, nq, k).ok_or_else(|| {
             Error::InvalidArgument(format!(
@@ -727,9 +819,101 @@ impl KnnPlan {
             kernel,
             groups,
             merge,
-            tiles,
+            tiles: Some(tiles),
             segments: total_segs as usize,
             _no_items: no_items,
+        })
+    }
+
+    /// [`KnnPlan::new`] with the streaming kernel (see [`uses_stream`]; inputs checked).
+    fn stream(
+        gpu: &Gpu,
+        queries: &GpuBuffer<f32>,
+        qnorms: &GpuBuffer<f32>,
+        (nq, d): (usize, usize),
+        db: &[DbChunk<'_>],
+        k: usize,
+        metric: KnnMetric,
+    ) -> Result<KnnPlan> {
+        let lanes = stream_lanes(gpu).expect("checked by uses_stream");
+        let family = if d.is_multiple_of(4) {
+            &crate::kernels::KNN_STREAM_V4
+        } else {
+            &crate::kernels::KNN_STREAM_V1
+        };
+        let kernel = gpu.kernel(
+            family,
+            "knn_stream",
+            &stream_constants(nq, d, k, lanes, metric),
+        )?;
+        let seg_len = stream_segment(gpu, nq, d, k, lanes).min(u64::from(u32::MAX / 2)) as u32;
+        let segs: Vec<u32> = db
+            .iter()
+            .map(|c| (c.rows as u32).div_ceil(seg_len))
+            .collect();
+        let total_segs: u32 = segs.iter().sum();
+        let limit = gpu.capabilities().max_storage_binding_bytes;
+        let out_len = nq * total_segs as usize * k;
+        if out_len > u32::MAX as usize || (out_len as u64) * 4 > limit {
+            return Err(Error::InvalidArgument(format!(
+                "k-NN: {nq} queries x {total_segs} segments x k = {k} exceed one binding"
+            )));
+        }
+        let out_v = gpu.alloc::<f32>(out_len)?;
+        let out_i = gpu.alloc::<u32>(out_len)?;
+        let mut groups = Vec::new();
+        let mut seg0 = 0;
+        for (chunk, &chunk_segs) in db.iter().zip(&segs) {
+            if chunk.rows == 0 {
+                continue;
+            }
+            let (x, y) = gpu.grid(chunk_segs);
+            let params = Params {
+                m: nq as u32,
+                n: chunk.rows as u32,
+                k: d as u32,
+                lda: d as u32,
+                ldb: d as u32,
+                seg_len,
+                segs: chunk_segs,
+                seg0,
+                total_segs,
+                id0: chunk.id0,
+                topk: k as u32,
+                wg_x: x,
+            };
+            let uniform = gpu.uniform(&params);
+            let bg = gpu.bind(
+                &kernel,
+                &[
+                    (0, uniform.as_entire_binding()),
+                    (1, queries.binding()),
+                    (2, chunk.data.binding()),
+                    (3, chunk.norms.binding()),
+                    (4, qnorms.binding()),
+                    (5, out_v.binding()),
+                    (6, out_i.binding()),
+                ],
+            );
+            groups.push((bg, (x, y, 1)));
+            seg0 += chunk_segs;
+        }
+        let merge = SegmentMerge::new(
+            gpu,
+            out_v,
+            out_i,
+            nq,
+            total_segs as usize,
+            k,
+            metric == KnnMetric::InnerProduct,
+        )?;
+        Ok(KnnPlan {
+            kernel,
+            groups,
+            merge,
+            tiles: None,
+            segments: total_segs as usize,
+            _no_items: gpu.alloc::<u32>(1)?,
         })
     }
 
@@ -741,8 +925,8 @@ impl KnnPlan {
         self.merge.record(batch);
     }
 
-    /// Tiles used and segments per query.
-    pub fn config(&self) -> (Tiles, usize) {
+    /// Tiles used (None: the streaming kernel) and segments per query.
+    pub fn config(&self) -> (Option<Tiles>, usize) {
         (self.tiles, self.segments)
     }
 
