@@ -44,6 +44,9 @@ const WRITE_KEEP: usize = 3;
 #[derive(Default)]
 pub(crate) struct StagingPool {
     read: Mutex<Vec<wgpu::Buffer>>,
+    /// Timestamp query sets and their resolve buffers, idle (a timed batch takes one from
+    /// its start to its last submission).
+    timers: Mutex<Vec<(wgpu::QuerySet, wgpu::Buffer)>>,
     /// Upload chunks, mapped for writing and idle.
     write: Arc<Mutex<Vec<wgpu::Buffer>>>,
 }
@@ -52,7 +55,23 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Idle timestamp sets kept at most.
+const TIMERS_KEEP: usize = 8;
+
 impl Gpu {
+    /// An idle timestamp query set and its resolve buffer, if one is kept.
+    pub(crate) fn take_timer(&self) -> Option<(wgpu::QuerySet, wgpu::Buffer)> {
+        lock(&self.inner.staging.timers).pop()
+    }
+
+    /// Keeps a timestamp set whose batch has submitted its last commands.
+    pub(crate) fn give_timer(&self, timer: (wgpu::QuerySet, wgpu::Buffer)) {
+        let mut timers = lock(&self.inner.staging.timers);
+        if timers.len() < TIMERS_KEEP {
+            timers.push(timer);
+        }
+    }
+
     /// A `MAP_READ | COPY_DST` buffer of at least `size` bytes, reused when one is free.
     pub(crate) fn take_read_staging(&self, size: u64) -> Result<wgpu::Buffer> {
         // Sizes by powers of two (within the adapter's limit), so that later reads of similar

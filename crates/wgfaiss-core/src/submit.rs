@@ -61,19 +61,27 @@ impl Gpu {
     /// Starts a batch. With `timed`, each compute pass is bracketed by timestamps (when the
     /// adapter has TIMESTAMP_QUERY).
     pub fn batch(&self, timed: bool) -> Batch<'_> {
-        let timing = (timed && self.capabilities().timestamps).then(|| Timing {
-            queries: self.device().create_query_set(&wgpu::QuerySetDescriptor {
-                label: Some("wgfaiss timestamps"),
-                ty: wgpu::QueryType::Timestamp,
-                count: 2 * MAX_TIMED_PASSES,
-            }),
-            resolve: self.device().create_buffer(&wgpu::BufferDescriptor {
-                label: Some("wgfaiss timestamps resolve"),
-                size: 16 * u64::from(MAX_TIMED_PASSES),
-                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            }),
-            used: 0,
+        let timing = (timed && self.capabilities().timestamps).then(|| {
+            let (queries, resolve) = self.take_timer().unwrap_or_else(|| {
+                (
+                    self.device().create_query_set(&wgpu::QuerySetDescriptor {
+                        label: Some("wgfaiss timestamps"),
+                        ty: wgpu::QueryType::Timestamp,
+                        count: 2 * MAX_TIMED_PASSES,
+                    }),
+                    self.device().create_buffer(&wgpu::BufferDescriptor {
+                        label: Some("wgfaiss timestamps resolve"),
+                        size: 16 * u64::from(MAX_TIMED_PASSES),
+                        usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                        mapped_at_creation: false,
+                    }),
+                )
+            });
+            Timing {
+                queries,
+                resolve,
+                used: 0,
+            }
         });
         Batch {
             gpu: self,
@@ -302,6 +310,11 @@ impl Batch<'_> {
             None
         };
         self.submit();
+        // Every use of the timestamp set is now queued, in order, before any later batch's:
+        // the next batch may take it.
+        if let Some(t) = self.timing.take() {
+            self.gpu.give_timer((t.queries, t.resolve));
+        }
         Ok(Pending {
             recorded: self.created.elapsed(),
             submitted: std::time::Instant::now(),
