@@ -63,8 +63,9 @@ var<workgroup> best_i: array<u32, 2u * TM * KB>;
 var<workgroup> cand_v: array<f32, TM * CAP>;
 var<workgroup> cand_i: array<u32, TM * CAP>;
 var<workgroup> cnt: array<atomic<u32>, QMAX>;
-var<workgroup> any_cand: atomic<u32>;
-var<workgroup> flag: u32;
+// Set (plain stores of 1, by any offering invocation) when a step offered something: two,
+// used by alternate steps, so that clearing one never races with the next step's offers.
+var<workgroup> offered: array<u32, 2>;
 var<private> lcur: u32 = 0u;
 
 // before() and merge_rows(): wgsl/list_merge.wgsl (concatenated after this part).
@@ -100,7 +101,8 @@ fn knn_stream(@builtin(workgroup_id) wid: vec3<u32>,
         atomicStore(&cnt[tid], 0u);
     }
     if tid == 0u {
-        atomicStore(&any_cand, 0u);
+        offered[0] = 0u;
+        offered[1] = 0u;
     }
     workgroupBarrier();
     var qn = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
@@ -114,6 +116,7 @@ fn knn_stream(@builtin(workgroup_id) wid: vec3<u32>,
     var th_v = array<f32, 4>(bitcast<f32>(0x7f800000u), bitcast<f32>(0x7f800000u),
                              bitcast<f32>(0x7f800000u), bitcast<f32>(0x7f800000u));
     var th_i = array<u32, 4>(NONE, NONE, NONE, NONE);
+    var parity = 0u;
     for (var r0 = seg_start; r0 < seg_end; r0 += GROUPS * R) {
         // Rows r0 + j * GROUPS + rg for j < R, clamped into the segment so that the loads
         // need no branch (all of them issue before the first product); rows past the end
@@ -196,17 +199,21 @@ fn knn_stream(@builtin(workgroup_id) wid: vec3<u32>,
                             cand_v[q * CAP + s] = key;
                             cand_i[q * CAP + s] = id;
                         }
-                        atomicStore(&any_cand, 1u);
+                        offered[parity] = 1u;
                     }
                 }
             }
         }
-        workgroupBarrier();
+        // One workgroupUniformLoad per step (naga writes a barrier before and after the load)
+        // instead of a barrier and then a uniform load of a copied flag. This step's flag is
+        // cleared after every invocation read it and next written two steps on, after the
+        // next step's barriers, so the clear races with nothing.
+        let any = workgroupUniformLoad(&offered[parity]);
         if tid == 0u {
-            flag = atomicLoad(&any_cand);
-            atomicStore(&any_cand, 0u);
+            offered[parity] = 0u;
         }
-        if workgroupUniformLoad(&flag) != 0u {
+        parity = 1u - parity;
+        if any != 0u {
             merge_rows(tid);
             // The counters' reset (in merge_rows, after its last barrier) before any offer.
             workgroupBarrier();

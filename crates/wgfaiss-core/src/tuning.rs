@@ -270,6 +270,12 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "stream_lanes",
+        kind: pow2(4, 32),
+        doc: "fused k-NN streaming kernel: invocations per database row (at most the adapter's smallest subgroup)",
+    },
+    ParamSpec {
+        family: "knn",
         key: "stream_segment",
         kind: int(1, 1 << 30),
         doc: "fused k-NN streaming kernel: database vectors per workgroup",
@@ -542,6 +548,7 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("knn", "first_tile_bound") => int(1, "fewer first-tile candidates, same results"),
         ("knn", "top1") => int(1, "no list merges for k = 1, same results"),
         ("knn", "stream") => choice("auto", "by capability (subgroups)"),
+        ("knn", "stream_lanes") => int(8, "a 512-byte row (d = 128) as 8 lanes x 4 vec4 loads"),
         ("knn", "stream_segment") => int(
             if cpu { 512 } else { 2048 },
             "a few steps per workgroup on a CPU; a few workgroups per SM for 1M rows",

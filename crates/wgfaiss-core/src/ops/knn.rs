@@ -438,12 +438,13 @@ const STREAM_ROWS: u32 = 4;
 /// Workgroups the streaming kernel spreads a small base over at least.
 const STREAM_MIN_GROUPS: u64 = 256;
 
-/// Lanes per database row of the streaming kernel on this adapter: 8, or 4 where the
-/// adapter's smallest subgroup size is 4 (the butterfly stays within a subgroup). None without subgroups or with
+/// Lanes per database row of the streaming kernel on this adapter: `knn.stream_lanes` (8), at
+/// most the adapter's smallest subgroup size (the butterfly stays within a subgroup). None without subgroups or with
 /// subgroups of fewer than 4.
 pub fn stream_lanes(gpu: &Gpu) -> Option<u32> {
     let caps = gpu.capabilities();
-    (caps.subgroups && caps.subgroup_min_size >= 4).then(|| caps.subgroup_min_size.min(8))
+    let lanes = gpu.tuning().int("knn.stream_lanes") as u32;
+    (caps.subgroups && caps.subgroup_min_size >= 4).then(|| caps.subgroup_min_size.min(lanes))
 }
 
 /// Override constants of the streaming kernel for `nq` queries of dimension `d`, k results,
