@@ -220,3 +220,169 @@ fn topk_select(@builtin(workgroup_id) wid: vec3<u32>,
         }
     }
 }
+
+// ---- topk_radix: rows of at most a few thousand columns with a large k ----
+//
+// One workgroup of 256 invocations per row (a row of the coarse step of an IVF search: 4 096
+// centroids, k = nprobe = 64). The filter above fills its list from empty with bitonic sorts
+// of up to CP candidates per round, which for such a row is most of the work; here the k-th
+// key is found by radix selection instead. Keys are the values mapped to order-preserving u32
+// (smallest first; LARGEST negates; -0 as +0; NaN above everything and never selected): four
+// passes over the row, one byte at a time from the top, each a histogram of the keys that
+// match the prefix so far and a workgroup scan that finds the byte where the k-th falls. Then
+// the keys below the k-th are taken, and of those equal to it the ones with the smallest
+// columns (a scan in column order), and the k taken are sorted by (key, column) with a
+// bitonic sort of KP. Same order and ties as topk_select, same output layout (segs = 1).
+
+var<workgroup> hist: array<atomic<u32>, 256>;
+var<workgroup> scan: array<u32, 256>;
+var<workgroup> pick: vec2<u32>; // (byte of the k-th key, how many of its bucket to take)
+var<workgroup> taken: atomic<u32>;
+var<workgroup> rk: array<u32, KP>;
+var<workgroup> ri: array<u32, KP>;
+
+fn radix_key(v: f32) -> u32 {
+    var f = v;
+    if LARGEST == 1u {
+        f = -v;
+    }
+    var b = bitcast<u32>(f);
+    // NaN by its bits (drivers may fold `f != f` away).
+    if (b & 0x7fffffffu) > 0x7f800000u {
+        return 0xffffffffu;
+    }
+    if (b & 0x7fffffffu) == 0u {
+        b = 0u;
+    }
+    if (b & 0x80000000u) != 0u {
+        return ~b;
+    }
+    return b | 0x80000000u;
+}
+
+// Inclusive scan of scan[0..256) in place (256 invocations; Hillis-Steele).
+fn scan256(lid: u32) {
+    for (var off = 1u; off < 256u; off <<= 1u) {
+        var add = 0u;
+        if lid >= off {
+            add = scan[lid - off];
+        }
+        workgroupBarrier();
+        scan[lid] += add;
+        workgroupBarrier();
+    }
+}
+
+@compute @workgroup_size(256)
+fn topk_radix(@builtin(workgroup_id) wid: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let row = wid.x + wid.y * p.wg_x;
+    let live = row < p.rows;
+    let r = min(row, p.rows - 1u);
+    let base = r * p.cols;
+    let n = p.cols;
+    // The rank to find: k, or every key there is.
+    var need = min(p.k, n);
+    var prefix = 0u;
+    var mask = 0u;
+    for (var round = 0u; round < 4u; round++) {
+        let shift = 24u - 8u * round;
+        atomicStore(&hist[lid], 0u);
+        workgroupBarrier();
+        for (var i = lid; i < n; i += 256u) {
+            let u = radix_key(x[base + i]);
+            if (u & mask) == prefix {
+                atomicAdd(&hist[(u >> shift) & 255u], 1u);
+            }
+        }
+        workgroupBarrier();
+        let h = atomicLoad(&hist[lid]);
+        scan[lid] = h;
+        workgroupBarrier();
+        scan256(lid);
+        // The byte whose bucket holds the need-th key: exclusive sum < need <= inclusive.
+        let incl = scan[lid];
+        if incl >= need && incl - h < need {
+            pick = vec2<u32>(lid, need - (incl - h));
+        }
+        let got = workgroupUniformLoad(&pick);
+        prefix |= got.x << shift;
+        mask |= 255u << shift;
+        need = got.y;
+    }
+    // prefix is the k-th key; take every key below it and the first `need` equal to it (in
+    // column order), unless it is NaN's (fewer than k real keys: the rest is padding).
+    let kth = prefix;
+    let ties = select(need, 0u, kth == 0xffffffffu);
+    if lid == 0u {
+        atomicStore(&taken, 0u);
+    }
+    // Column chunks per invocation, in order, for the tie ranks.
+    let chunk = (n + 255u) / 256u;
+    let c0 = min(lid * chunk, n);
+    let c1 = min(c0 + chunk, n);
+    var eq = 0u;
+    for (var i = c0; i < c1; i++) {
+        if radix_key(x[base + i]) == kth {
+            eq += 1u;
+        }
+    }
+    scan[lid] = eq;
+    workgroupBarrier();
+    scan256(lid);
+    var rank = scan[lid] - eq;
+    for (var i = c0; i < c1; i++) {
+        let u = radix_key(x[base + i]);
+        var take = u < kth;
+        if u == kth {
+            take = rank < ties;
+            rank += 1u;
+        }
+        if take {
+            let s = atomicAdd(&taken, 1u);
+            if s < KP {
+                rk[s] = u;
+                ri[s] = i;
+            }
+        }
+    }
+    workgroupBarrier();
+    let m = min(atomicLoad(&taken), KP);
+    for (var t = m + lid; t < KP; t += 256u) {
+        rk[t] = 0xffffffffu;
+        ri[t] = NONE;
+    }
+    workgroupBarrier();
+    for (var size = 2u; size <= KP; size <<= 1u) {
+        for (var stride = size >> 1u; stride > 0u; stride >>= 1u) {
+            for (var t = lid; t < KP / 2u; t += 256u) {
+                let i = 2u * t - (t & (stride - 1u));
+                let j = i + stride;
+                let up = (i & size) == 0u;
+                let a = rk[i];
+                let ai = ri[i];
+                let b = rk[j];
+                let bi = ri[j];
+                if (b < a || (b == a && bi < ai)) == up {
+                    rk[i] = b;
+                    ri[i] = bi;
+                    rk[j] = a;
+                    ri[j] = ai;
+                }
+            }
+            workgroupBarrier();
+        }
+    }
+    if live {
+        let out = (p.row0 + row) * p.k;
+        for (var t = lid; t < p.k; t += 256u) {
+            let id = ri[t];
+            var v = key(pad_v());
+            if id != NONE {
+                v = x[base + id];
+            }
+            out_v[out + t] = v;
+            out_i[out + t] = id;
+        }
+    }
+}

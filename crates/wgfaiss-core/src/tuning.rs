@@ -186,6 +186,18 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "topk",
+        key: "radix_min_k",
+        kind: int(0, 4096),
+        doc: "top-k of short rows: from this k on (0: never), rows of at most radix_max_cols are selected by radix selection, one workgroup per row",
+    },
+    ParamSpec {
+        family: "topk",
+        key: "radix_max_cols",
+        kind: int(1, 1 << 20),
+        doc: "top-k radix selection: longest row (each is read six times by one workgroup)",
+    },
+    ParamSpec {
+        family: "topk",
         key: "thread_queue",
         kind: pow2(4, 32),
         doc: "top-k loads per invocation between threshold checks (halved until workgroup memory fits)",
@@ -528,6 +540,11 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("gemm", "tile_m") | ("gemm", "tile_n") => int(32, "64 threads of 4x4, within the adapter"),
         ("gemm", "tile_k") => int(16, "a common f32 tile"),
         ("gemm", "thread_m") | ("gemm", "thread_n") => int(4, "4x4 register block"),
+        ("topk", "radix_min_k") => int(
+            32,
+            "not measured below; k = 64 of 4 096 is the IVF coarse step",
+        ),
+        ("topk", "radix_max_cols") => int(16384, "a few reads of a 64 KiB row stay in cache"),
         ("topk", "thread_queue") => int(
             4,
             "small candidate buffers keep occupancy (measured on an H200)",

@@ -311,3 +311,64 @@ fn ranged_rows_of_their_own_lengths() {
         }
     }
 }
+
+/// The radix kernel (`topk_radix`: short rows, large k) is what runs for such rows, and it
+/// is exact: random rows, rows of a handful of values (ties at the k-th place, decided by the
+/// smaller column), -0 beside 0, infinities and NaN (never selected), rows shorter than k,
+/// both orders, rows over several bindings; with it switched off the filter kernel agrees.
+#[test]
+fn radix_selection_of_short_rows() {
+    use wgfaiss_core::ops::topk::uses_radix;
+    let gpu = gpu();
+    assert!(
+        uses_radix(gpu, 4096, 64),
+        "the test adapter takes the radix path"
+    );
+    assert!(!uses_radix(gpu, 4096, 10));
+    assert!(!uses_radix(gpu, 1 << 20, 64));
+    let off =
+        Gpu::with_options(common::options().with_override("WGFAISS_TOPK_RADIX_MIN_K", 0)).unwrap();
+    assert!(!uses_radix(&off, 4096, 64));
+    let mut rng = Rng::new(seed("topk radix"));
+    let opts = TopKOptions::default();
+    for &(rows, cols, k) in &[
+        (3, 4096, 64),
+        (5, 1, 32),
+        (2, 31, 40),
+        (4, 64, 64),
+        (3, 5000, 100),
+        (2, 16384, 2048),
+        (7, 300, 33),
+    ] {
+        let random: Vec<f32> = (0..rows * cols).map(|_| rng.f32() * 2.0 - 1.0).collect();
+        let mut few: Vec<f32> = (0..rows * cols)
+            .map(|_| rng.below(5) as f32 - 2.0)
+            .collect();
+        few[0] = -0.0;
+        if few.len() > 3 {
+            few[1] = f32::NAN;
+            few[2] = f32::INFINITY;
+            few[3] = f32::NEG_INFINITY;
+        }
+        for (name, x) in [("random", &random), ("few values", &few)] {
+            for largest in [false, true] {
+                let what = format!("radix {name} {rows}x{cols} k{k} largest {largest}");
+                check(gpu, x, rows, cols, k, largest, &opts, &what);
+                check(
+                    &off,
+                    x,
+                    rows,
+                    cols,
+                    k,
+                    largest,
+                    &opts,
+                    &format!("{what}, off"),
+                );
+            }
+        }
+    }
+    // Over several bindings (4 KiB: 16 rows of 64 per chunk).
+    let small = gpu_with_binding_limit(4096);
+    let x: Vec<f32> = (0..50 * 64).map(|_| rng.below(9) as f32).collect();
+    check(&small, &x, 50, 64, 40, false, &opts, "radix chunks");
+}

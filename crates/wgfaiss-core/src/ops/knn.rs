@@ -502,7 +502,9 @@ fn stream_segment(gpu: &Gpu, (nq, d): (usize, usize), rows: usize, k: usize, lan
     // workgroups of one step or more: two segments of 2 048 left the H100 idle (one query's
     // top-64 of 4 096 centroids took 0.285 ms of IVF search against 0.213 tiled).
     let step = u64::from(STREAM_GROUPS * STREAM_ROWS);
-    let spread = (rows as u64).div_ceil(STREAM_MIN_GROUPS).next_multiple_of(step);
+    let spread = (rows as u64)
+        .div_ceil(STREAM_MIN_GROUPS)
+        .next_multiple_of(step);
     let seg = t.int("knn.stream_segment").max(1).min(spread.max(step));
     let budget = t.int("knn.loop_budget");
     if budget == 0 {
