@@ -111,6 +111,25 @@ fn verify(
     }
 }
 
+/// The L2 plan of queries `q` over one chunk `db` (rows of `d`), keeping `k`.
+fn plan_of(gpu: &Gpu, q: &[f32], db: &[f32], d: usize, k: usize) -> KnnPlan {
+    let (qb, qn) = (
+        gpu.upload(q).unwrap(),
+        gpu.upload(&squared_norms(q, d)).unwrap(),
+    );
+    let (xb, xn) = (
+        gpu.upload(db).unwrap(),
+        gpu.upload(&squared_norms(db, d)).unwrap(),
+    );
+    let chunk = DbChunk {
+        data: &xb,
+        norms: &xn,
+        rows: db.len() / d,
+        id0: 0,
+    };
+    KnnPlan::new(gpu, &qb, &qn, q.len() / d, d, &[chunk], k, KnnMetric::L2).unwrap()
+}
+
 fn data(rng: &mut Rng, n: usize) -> Vec<f32> {
     (0..n).map(|_| rng.f32() * 2.0 - 1.0).collect()
 }
@@ -241,21 +260,7 @@ fn database_over_several_bindings_and_small_candidate_slots() {
         Gpu::with_options(options().with_override("WGFAISS_KNN_CANDIDATE_SLOTS", 4)).unwrap();
     let segs = Gpu::with_options(options().with_override("WGFAISS_KNN_TARGET_GROUPS", 64)).unwrap();
     // The merge path really runs: several segments per query.
-    let (qb, qn) = (
-        segs.upload(&q).unwrap(),
-        segs.upload(&squared_norms(&q, d)).unwrap(),
-    );
-    let (xb, xn) = (
-        segs.upload(&db).unwrap(),
-        segs.upload(&squared_norms(&db, d)).unwrap(),
-    );
-    let chunk = DbChunk {
-        data: &xb,
-        norms: &xn,
-        rows: nb,
-        id0: 0,
-    };
-    let plan = KnnPlan::new(&segs, &qb, &qn, nq, d, &[chunk], 7, KnnMetric::L2).unwrap();
+    let plan = plan_of(&segs, &q, &db, d, 7);
     assert!(plan.config().1 >= 3, "{:?}", plan.config());
     for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
         check(
@@ -497,21 +502,7 @@ fn streaming_kernel_for_a_few_queries_is_exact() {
         let db = data(&mut rng, nb * d);
         for nq in 1..=STREAM_MAX_QUERIES {
             let q = data(&mut rng, nq * d);
-            let (qb, qn) = (
-                gpu.upload(&q).unwrap(),
-                gpu.upload(&squared_norms(&q, d)).unwrap(),
-            );
-            let (xb, xn) = (
-                gpu.upload(&db).unwrap(),
-                gpu.upload(&squared_norms(&db, d)).unwrap(),
-            );
-            let chunk = DbChunk {
-                data: &xb,
-                norms: &xn,
-                rows: nb,
-                id0: 0,
-            };
-            let plan = KnnPlan::new(gpu, &qb, &qn, nq, d, &[chunk], k, KnnMetric::L2).unwrap();
+            let plan = plan_of(gpu, &q, &db, d, k);
             assert_eq!(plan.config().0, None, "streaming kernel for {nq} queries");
             for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
                 check(

@@ -664,6 +664,79 @@ pub fn prefer_tiled(gpu: &Gpu, nq: usize, k: usize, single_chunk_rows: Option<us
         || (k > 16 && single_chunk_rows.is_some_and(|rows| nq <= tile_queries(gpu, rows)))
 }
 
+/// Output slots per (query, segment), the dispatch of each base chunk (its segments, times
+/// `per_segment` workgroups each) with its parameters bound by `bind`, and the merge of the
+/// segments: the part of a grid-mode plan that the tiled and the streaming kernel share.
+#[allow(clippy::type_complexity)]
+fn grid_plan(
+    gpu: &Gpu,
+    (nq, d, k, metric): (usize, usize, usize, KnnMetric),
+    db: &[DbChunk<'_>],
+    (seg_len, per_segment): (u32, u32),
+    kernel: Arc<Kernel>,
+    tiles: Option<Tiles>,
+    bind: impl Fn(&Kernel, &Params, &DbChunk<'_>, (&GpuBuffer<f32>, &GpuBuffer<u32>)) -> wgpu::BindGroup,
+) -> Result<KnnPlan> {
+    let segs: Vec<u32> = db
+        .iter()
+        .map(|c| (c.rows as u32).div_ceil(seg_len))
+        .collect();
+    let total_segs: u32 = segs.iter().sum();
+    let limit = gpu.capabilities().max_storage_binding_bytes;
+    let out_len = nq
+        .checked_mul(total_segs as usize)
+        .and_then(|x| x.checked_mul(k))
+        .filter(|&x| x <= u32::MAX as usize && (x as u64) * 4 <= limit)
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "k-NN: {nq} queries x {total_segs} segments x k = {k} exceed one binding; search in smaller batches"
+            ))
+        })?;
+    let out_v = gpu.alloc::<f32>(out_len)?;
+    let out_i = gpu.alloc::<u32>(out_len)?;
+    let mut groups = Vec::new();
+    let mut seg0 = 0;
+    for (chunk, &chunk_segs) in db.iter().zip(&segs) {
+        if chunk.rows == 0 {
+            continue;
+        }
+        let (x, y) = gpu.grid(per_segment * chunk_segs);
+        let params = Params {
+            m: nq as u32,
+            n: chunk.rows as u32,
+            k: d as u32,
+            lda: d as u32,
+            ldb: d as u32,
+            seg_len,
+            segs: chunk_segs,
+            seg0,
+            total_segs,
+            id0: chunk.id0,
+            topk: k as u32,
+            wg_x: x,
+        };
+        groups.push((bind(&kernel, &params, chunk, (&out_v, &out_i)), (x, y, 1)));
+        seg0 += chunk_segs;
+    }
+    let merge = SegmentMerge::new(
+        gpu,
+        out_v,
+        out_i,
+        nq,
+        total_segs as usize,
+        k,
+        metric == KnnMetric::InnerProduct,
+    )?;
+    Ok(KnnPlan {
+        kernel,
+        groups,
+        merge,
+        tiles,
+        segments: total_segs as usize,
+        _no_items: None,
+    })
+}
+
 /// One chunk of the database on the device: `rows × d` vectors and their squared norms.
 #[derive(Clone, Copy)]
 pub struct DbChunk<'a> {
@@ -685,7 +758,8 @@ pub struct KnnPlan {
     /// The tiled kernel's tiles; None for the streaming kernel.
     tiles: Option<Tiles>,
     segments: usize,
-    _no_items: GpuBuffer<u32>,
+    /// The tiled kernel's stand-in work-item tables (declared, not read in grid mode).
+    _no_items: Option<GpuBuffer<u32>>,
 }
 
 impl KnnPlan {
@@ -764,76 +838,31 @@ impl KnnPlan {
         if let Some(max) = loop_segment(gpu, tiles, d, k) {
             seg_len = seg_len.min(max);
         }
-        let seg_len = seg_len as u32;
-        let segs: Vec<u32> = db
-            .iter()
-            .map(|c| (c.rows as u32).div_ceil(seg_len))
-            .collect();
-        let total_segs: u32 = segs.iter().sum();
-        let out_len = nq
-            .checked_mul(total_segs as usize)
-            .and_then(|x| x.checked_mul(k))
-            .filter(|&x| x <= u32::MAX as usize && (x as u64) * 4 <= limit)
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "k-NN: {nq} queries x {total_segs} segments x k = {k} exceed one binding; search in smaller batches"
-                ))
-            })?;
-        let out_v = gpu.alloc::<f32>(out_len)?;
-        let out_i = gpu.alloc::<u32>(out_len)?;
         // The work-item tables exist in the layout but are not read in grid mode.
         let no_items = gpu.alloc::<u32>(4)?;
-        let mut groups = Vec::new();
-        let mut seg0 = 0;
-        for (chunk, &chunk_segs) in db.iter().zip(&segs) {
-            if chunk.rows == 0 {
-                continue;
-            }
-            let (x, y) = gpu.grid((blocks as u32) * chunk_segs);
-            let params = Params {
-                m: nq as u32,
-                n: chunk.rows as u32,
-                k: d as u32,
-                lda: d as u32,
-                ldb: d as u32,
-                seg_len,
-                segs: chunk_segs,
-                seg0,
-                total_segs,
-                id0: chunk.id0,
-                topk: k as u32,
-                wg_x: x,
-            };
-            let bg = bind_knn(
-                gpu,
-                &kernel,
-                &params,
-                queries,
-                qnorms,
-                chunk,
-                (&out_v, &out_i),
-                (no_items.binding(), &no_items, &no_items),
-            );
-            groups.push((bg, (x, y, 1)));
-            seg0 += chunk_segs;
-        }
-        let merge = SegmentMerge::new(
+        let per_segment = blocks as u32;
+        let mut plan = grid_plan(
             gpu,
-            out_v,
-            out_i,
-            nq,
-            total_segs as usize,
-            k,
-            metric == KnnMetric::InnerProduct,
-        )?;
-        Ok(KnnPlan {
+            (nq, d, k, metric),
+            db,
+            (seg_len as u32, per_segment),
             kernel,
-            groups,
-            merge,
-            tiles: Some(tiles),
-            segments: total_segs as usize,
-            _no_items: no_items,
-        })
+            Some(tiles),
+            |kernel, params, chunk, out| {
+                bind_knn(
+                    gpu,
+                    kernel,
+                    params,
+                    queries,
+                    qnorms,
+                    chunk,
+                    out,
+                    (no_items.binding(), &no_items, &no_items),
+                )
+            },
+        )?;
+        plan._no_items = Some(no_items);
+        Ok(plan)
     }
 
     /// [`KnnPlan::new`] with the streaming kernel (see [`uses_stream`]; inputs checked).
@@ -860,74 +889,29 @@ impl KnnPlan {
         let rows: usize = db.iter().map(|c| c.rows).sum();
         let seg_len =
             stream_segment(gpu, (nq, d), rows, k, lanes).min(u64::from(u32::MAX / 2)) as u32;
-        let segs: Vec<u32> = db
-            .iter()
-            .map(|c| (c.rows as u32).div_ceil(seg_len))
-            .collect();
-        let total_segs: u32 = segs.iter().sum();
-        let limit = gpu.capabilities().max_storage_binding_bytes;
-        let out_len = nq * total_segs as usize * k;
-        if out_len > u32::MAX as usize || (out_len as u64) * 4 > limit {
-            return Err(Error::InvalidArgument(format!(
-                "k-NN: {nq} queries x {total_segs} segments x k = {k} exceed one binding"
-            )));
-        }
-        let out_v = gpu.alloc::<f32>(out_len)?;
-        let out_i = gpu.alloc::<u32>(out_len)?;
-        let mut groups = Vec::new();
-        let mut seg0 = 0;
-        for (chunk, &chunk_segs) in db.iter().zip(&segs) {
-            if chunk.rows == 0 {
-                continue;
-            }
-            let (x, y) = gpu.grid(chunk_segs);
-            let params = Params {
-                m: nq as u32,
-                n: chunk.rows as u32,
-                k: d as u32,
-                lda: d as u32,
-                ldb: d as u32,
-                seg_len,
-                segs: chunk_segs,
-                seg0,
-                total_segs,
-                id0: chunk.id0,
-                topk: k as u32,
-                wg_x: x,
-            };
-            let uniform = gpu.uniform(&params);
-            let bg = gpu.bind(
-                &kernel,
-                &[
-                    (0, uniform.as_entire_binding()),
-                    (1, queries.binding()),
-                    (2, chunk.data.binding()),
-                    (3, chunk.norms.binding()),
-                    (4, qnorms.binding()),
-                    (5, out_v.binding()),
-                    (6, out_i.binding()),
-                ],
-            );
-            groups.push((bg, (x, y, 1)));
-            seg0 += chunk_segs;
-        }
-        let merge = SegmentMerge::new(
+        grid_plan(
             gpu,
-            out_v,
-            out_i,
-            nq,
-            total_segs as usize,
-            k,
-            metric == KnnMetric::InnerProduct,
-        )?;
-        Ok(KnnPlan {
+            (nq, d, k, metric),
+            db,
+            (seg_len, 1),
             kernel,
-            groups,
-            merge,
-            tiles: None,
-            segments: total_segs as usize,
-            _no_items: gpu.alloc::<u32>(1)?,
-        })
+            None,
+            |kernel, params, chunk, (out_v, out_i)| {
+                let uniform = gpu.uniform(params);
+                gpu.bind(
+                    kernel,
+                    &[
+                        (0, uniform.as_entire_binding()),
+                        (1, queries.binding()),
+                        (2, chunk.data.binding()),
+                        (3, chunk.norms.binding()),
+                        (4, qnorms.binding()),
+                        (5, out_v.binding()),
+                        (6, out_i.binding()),
+                    ],
+                )
+            },
+        )
     }
 
     /// Records the search.
