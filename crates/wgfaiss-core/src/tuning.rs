@@ -330,6 +330,12 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "ivf",
+        key: "auto_keys_queries",
+        kind: int(0, 1 << 20),
+        doc: "IVF scan = auto: batches of at least this many queries take the keys scan (0: only k beyond 32 does)",
+    },
+    ParamSpec {
+        family: "ivf",
         key: "keys_slack",
         kind: int(100, 100_000),
         doc: "IVF keys scan: a batch whose worst-case keys exceed a binding is still searched at once while that worst case is within this percentage of the binding (a batch that then overflows is searched again in halves)",
@@ -515,6 +521,9 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("reduce", "max_workgroups") => int(if cpu { 32 } else { 1024 }, "by device type"),
         ("reduce", "path") | ("qr", "dot") => choice("auto", "by capability"),
         ("ivf", "scan") => choice("auto", "by shape (ops::ivf::ScanMode)"),
+        ("ivf", "auto_keys_queries") => {
+            int(0, "off: measured only on the H100 (its entry sets 32)")
+        }
         ("ivf", "keys_slack") => int(
             125,
             "the SIFT stand-in's 10 000 queries at nprobe 64 have 0.71 of the worst case's keys",

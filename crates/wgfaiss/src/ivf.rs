@@ -258,7 +258,7 @@ impl IvfFlatIndex {
         params: &SearchParams,
     ) -> Result<Arc<Mutex<IvfSearchPlan>>> {
         let nprobe = params.nprobe;
-        let mode = scan_mode(&self.gpu, k, params.scan);
+        let mode = scan_mode(&self.gpu, nq, k, params.scan);
         let shape = (nq, k, nprobe, mode);
         let mut searching = self.searching.lock().unwrap_or_else(|p| p.into_inner());
         // Large plans are never duplicated (hundreds of MB each); small ones up to the
@@ -373,7 +373,7 @@ impl IvfFlatIndex {
             params.nprobe,
             self.nlist,
             &self.list_sizes(),
-            scan_mode(&self.gpu, k, params.scan),
+            scan_mode(&self.gpu, nq, k, params.scan),
         )
     }
 

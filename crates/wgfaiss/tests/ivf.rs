@@ -71,18 +71,32 @@ fn scans() -> [&'static wgfaiss::Gpu; 2] {
             .unwrap()
     });
     use wgfaiss::ops::ivf::scan_mode;
-    assert_eq!(scan_mode(keys, 10, None), ScanMode::Keys);
-    assert_eq!(scan_mode(gpu(), 10, None), ScanMode::Fused);
+    assert_eq!(scan_mode(keys, 1, 10, None), ScanMode::Keys);
+    assert_eq!(scan_mode(gpu(), 100, 10, None), ScanMode::Fused);
     // auto: the keys scan beyond AUTO_FUSED_MAX_K, an explicit fused scan wherever it holds k.
     let max = wgfaiss::ops::ivf::AUTO_FUSED_MAX_K;
-    assert_eq!(scan_mode(gpu(), max, None), ScanMode::Fused);
-    assert_eq!(scan_mode(gpu(), max + 1, None), ScanMode::Keys);
+    assert_eq!(scan_mode(gpu(), 1, max, None), ScanMode::Fused);
+    assert_eq!(scan_mode(gpu(), 1, max + 1, None), ScanMode::Keys);
     assert_eq!(
-        scan_mode(gpu(), max + 1, Some(ScanMode::Fused)),
+        scan_mode(gpu(), 1, max + 1, Some(ScanMode::Fused)),
         ScanMode::Fused
     );
-    assert_eq!(scan_mode(gpu(), 10, Some(ScanMode::Keys)), ScanMode::Keys);
-    assert_eq!(scan_mode(gpu(), 700, Some(ScanMode::Fused)), ScanMode::Keys);
+    assert_eq!(
+        scan_mode(gpu(), 1, 10, Some(ScanMode::Keys)),
+        ScanMode::Keys
+    );
+    // auto by batch size where the tuning says from how many queries.
+    let by_batch = wgfaiss::Gpu::with_options(
+        common::options().with_override("WGFAISS_IVF_AUTO_KEYS_QUERIES", 32),
+    )
+    .unwrap();
+    assert_eq!(scan_mode(&by_batch, 31, 10, None), ScanMode::Fused);
+    assert_eq!(scan_mode(&by_batch, 32, 10, None), ScanMode::Keys);
+    assert_eq!(scan_mode(&by_batch, 1, 33, None), ScanMode::Keys);
+    assert_eq!(
+        scan_mode(gpu(), 1, 700, Some(ScanMode::Fused)),
+        ScanMode::Keys
+    );
     [keys, gpu()]
 }
 

@@ -54,15 +54,18 @@ impl std::str::FromStr for ScanMode {
 /// nprobe 64: fused 408 ms of GPU time, keys 7.5 ms).
 pub const AUTO_FUSED_MAX_K: usize = 32;
 
-/// The scan of a search with k results on this adapter: `requested`, else the tuning's
-/// `ivf.scan` (`auto`: fused up to [`AUTO_FUSED_MAX_K`], keys beyond). The fused scan only
-/// where its lists hold k (see [`max_fused_k`]); beyond, the keys scan, which serves every k
-/// up to 2048.
-pub fn scan_mode(gpu: &Gpu, k: usize, requested: Option<ScanMode>) -> ScanMode {
-    let wanted = requested.unwrap_or(match gpu.tuning().choice("ivf.scan") {
+/// The scan of a search of `nq` queries with k results on this adapter: `requested`, else
+/// the tuning's `ivf.scan` (`auto`: the keys scan beyond [`AUTO_FUSED_MAX_K`] and for batches
+/// of at least `ivf.auto_keys_queries` queries where that is set, else fused). The fused scan
+/// only where its lists hold k (see [`max_fused_k`]); beyond, the keys scan, which serves
+/// every k up to 2048.
+pub fn scan_mode(gpu: &Gpu, nq: usize, k: usize, requested: Option<ScanMode>) -> ScanMode {
+    let t = gpu.tuning();
+    let from = t.int("ivf.auto_keys_queries") as usize;
+    let wanted = requested.unwrap_or(match t.choice("ivf.scan") {
         "keys" => ScanMode::Keys,
         "fused" => ScanMode::Fused,
-        _ if k > AUTO_FUSED_MAX_K => ScanMode::Keys,
+        _ if k > AUTO_FUSED_MAX_K || (from > 0 && nq >= from) => ScanMode::Keys,
         _ => ScanMode::Fused,
     });
     if wanted == ScanMode::Fused && scan_tiles(gpu, usize::MAX, k).is_none() {
