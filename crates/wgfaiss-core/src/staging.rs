@@ -46,7 +46,7 @@ pub(crate) struct StagingPool {
     read: Mutex<Vec<wgpu::Buffer>>,
     /// Timestamp query sets and their resolve buffers, idle (a timed batch takes one from
     /// its start to its last submission).
-    timers: Mutex<Vec<(wgpu::QuerySet, wgpu::Buffer)>>,
+    pub(crate) timers: Mutex<Vec<(wgpu::QuerySet, wgpu::Buffer)>>,
     /// Upload chunks, mapped for writing and idle.
     write: Arc<Mutex<Vec<wgpu::Buffer>>>,
 }

@@ -454,3 +454,48 @@ fn profile_table(names: &[String], ticks: &[u64], period: f64) {
         eprintln!("  {ms:>10.3} ms  {count:>4} x {name}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Gpu;
+    use crate::ops::reduce::{ReduceOp, ReduceOptions, Reduction};
+
+    /// A timed batch returns its timestamp set to the device's pool after its last
+    /// submission; the next timed batch takes it again, and two batches recorded at once hold
+    /// two sets. Every batch still reports its own GPU time and result.
+    #[test]
+    fn timed_batches_reuse_their_timestamp_sets() {
+        let gpu = Gpu::new().expect("an adapter (lavapipe on CI)");
+        assert!(
+            gpu.capabilities().timestamps,
+            "the test adapter reports timestamp queries (lavapipe does)"
+        );
+        let pooled = |g: &Gpu| g.inner.staging.timers.lock().unwrap().len();
+        let data: Vec<f32> = (0..3000).map(|i| (i % 13) as f32).collect();
+        let want: f64 = data.iter().map(|&v| f64::from(v)).sum();
+        let split = gpu.upload_split(&data, 4).unwrap();
+        let plan = Reduction::new(&gpu, &split, ReduceOp::Sum, &ReduceOptions::default()).unwrap();
+        assert_eq!(pooled(&gpu), 0);
+        for _ in 0..3 {
+            let mut batch = gpu.batch(true);
+            assert_eq!(pooled(&gpu), 0, "the batch holds the set");
+            plan.record(&mut batch);
+            let report = batch.finish().unwrap();
+            assert_eq!(pooled(&gpu), 1, "returned, and only one was ever made");
+            assert!(report.gpu_seconds.is_some_and(|t| t > 0.0));
+            assert_eq!(f64::from(plan.read(&gpu).unwrap().value), want);
+        }
+        let (mut a, mut b) = (gpu.batch(true), gpu.batch(true));
+        assert_eq!(
+            pooled(&gpu),
+            0,
+            "a second set was made for the second batch"
+        );
+        plan.record(&mut a);
+        plan.record(&mut b);
+        let (ra, rb) = (a.finish().unwrap(), b.finish().unwrap());
+        assert_eq!(pooled(&gpu), 2);
+        assert!(ra.gpu_seconds.is_some_and(|t| t > 0.0));
+        assert!(rb.gpu_seconds.is_some_and(|t| t > 0.0));
+    }
+}
