@@ -99,7 +99,7 @@ pub fn bench(
         // pipelines (once per process); the second, reported, is the steady state.
         let mut lat = Vec::new();
         let mut s = 0.0;
-        let mut before = coalescer.as_ref().map(|c| c.stats());
+        let mut before = None;
         for pass in 0..2 {
             if pass == 1 {
                 before = coalescer.as_ref().map(|c| c.stats());

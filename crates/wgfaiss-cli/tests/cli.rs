@@ -11,6 +11,17 @@ fn wgfaiss(args: &[&str]) -> Output {
         .expect("run wgfaiss")
 }
 
+/// The stdout of a command that must have succeeded (else its stdout and stderr are shown).
+fn succeeded(o: &Output) -> String {
+    let out = stdout(o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -36,12 +47,7 @@ fn info_json_describes_the_adapter_and_every_tuning_value() {
 #[test]
 fn demo_checks_every_reduction() {
     let o = wgfaiss(&["demo", "--n", "10007", "--seed", "3"]);
-    let out = stdout(&o);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeded(&o);
     assert!(out.contains("all results match the CPU reference"), "{out}");
     assert_eq!(out.matches("CPU check").count() % 5, 0, "{out}");
 }
@@ -362,12 +368,7 @@ fn bench_dataset_reports_recall_json_and_a_plot() {
         "--peer",
         &p("peer.json"),
     ]);
-    let out = stdout(&o);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeded(&o);
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("out.json")).unwrap()).unwrap();
     let rows = v["results"].as_array().unwrap();
@@ -430,24 +431,14 @@ fn tune_writes_an_entry_that_info_then_uses() {
     let file = dir.join("tuned.json");
     let f = file.to_string_lossy().into_owned();
     let o = wgfaiss(&["tune", "--quick", "--families", "gemm,topk", "--out", &f]);
-    let out = stdout(&o);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeded(&o);
     assert!(
         out.contains("best gemm") && out.contains("best topk"),
         "{out}"
     );
     // Merging more families keeps the first.
     let o = wgfaiss(&["tune", "--quick", "--families", "knn,ivf", "--out", &f]);
-    let out = stdout(&o);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = succeeded(&o);
     assert!(out.contains("best ivf   scan="), "{out}");
     let o = Command::new(env!("CARGO_BIN_EXE_wgfaiss"))
         .args(["info", "--json"])

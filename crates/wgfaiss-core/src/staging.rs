@@ -175,6 +175,14 @@ pub struct ReadBytes {
     len: usize,
 }
 
+/// `bytes` in words of `W`, the last one zero-padded. Zeroed vectors come from fresh pages,
+/// faulted once while the copy writes them.
+fn words_of<W: Pod>(bytes: &[u8]) -> Vec<W> {
+    let mut words = vec![W::zeroed(); bytes.len().div_ceil(size_of::<W>())];
+    bytemuck::cast_slice_mut::<W, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+    words
+}
+
 /// The storage of [`ReadBytes`]: its alignment decides which types take it in place.
 #[derive(Clone, PartialEq, Eq)]
 enum Words {
@@ -200,21 +208,16 @@ impl std::fmt::Debug for ReadBytes {
 impl ReadBytes {
     /// Copies `bytes` (from a mapping) once, into 4-byte words.
     pub(crate) fn copy_from(bytes: &[u8]) -> ReadBytes {
-        // Zeroed vectors come from fresh pages, faulted once while the copy writes them.
-        let mut words = vec![0u32; bytes.len().div_ceil(4)];
-        bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
         ReadBytes {
-            words: Words::Four(words),
+            words: Words::Four(words_of(bytes)),
             len: bytes.len(),
         }
     }
 
     /// Copies `bytes` (from a mapping) once, into 8-byte words.
     pub(crate) fn copy_wide_from(bytes: &[u8]) -> ReadBytes {
-        let mut words = vec![0u64; bytes.len().div_ceil(8)];
-        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
         ReadBytes {
-            words: Words::Eight(words),
+            words: Words::Eight(words_of(bytes)),
             len: bytes.len(),
         }
     }

@@ -39,6 +39,13 @@ fn check(gpu: &Gpu, q: &[f32], db: &[f32], d: usize, k: usize, metric: KnnMetric
     verify(&got, q, db, d, k, metric, &|_, _| true, what);
 }
 
+/// [`check`] with each metric.
+fn check_metrics(gpu: &Gpu, q: &[f32], db: &[f32], d: usize, k: usize, what: &str) {
+    for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+        check(gpu, q, db, d, k, metric, &format!("{what} {metric:?}"));
+    }
+}
+
 /// Checks `got` against a brute force over the base rows `allowed(query, row)` admits.
 #[allow(clippy::too_many_arguments)]
 fn verify(
@@ -163,17 +170,7 @@ fn exact_ids_at_awkward_shapes_both_metrics() {
     ] {
         let q = data(&mut rng, nq * d);
         let db = data(&mut rng, nb * d);
-        for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
-            check(
-                gpu,
-                &q,
-                &db,
-                d,
-                k,
-                metric,
-                &format!("{nq}x{nb} d={d} k={k} {metric:?}"),
-            );
-        }
+        check_metrics(gpu, &q, &db, d, k, &format!("{nq}x{nb} d={d} k={k}"));
     }
 }
 
@@ -244,17 +241,7 @@ fn database_over_several_bindings_and_small_candidate_slots() {
     let db = data(&mut rng, nb * d);
     // 4 KiB bindings: 85 vectors of 12 floats per chunk, 9 chunks.
     let small = gpu_with_binding_limit(4096);
-    for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
-        check(
-            &small,
-            &q,
-            &db,
-            d,
-            20,
-            metric,
-            &format!("chunks {metric:?}"),
-        );
-    }
+    check_metrics(&small, &q, &db, d, 20, "chunks");
     // Four candidate slots per query: every tile overflows and re-offers.
     let slots =
         Gpu::with_options(options().with_override("WGFAISS_KNN_CANDIDATE_SLOTS", 4)).unwrap();
@@ -504,17 +491,7 @@ fn streaming_kernel_for_a_few_queries_is_exact() {
             let q = data(&mut rng, nq * d);
             let plan = plan_of(gpu, &q, &db, d, k);
             assert_eq!(plan.config().0, None, "streaming kernel for {nq} queries");
-            for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
-                check(
-                    gpu,
-                    &q,
-                    &db,
-                    d,
-                    k,
-                    metric,
-                    &format!("stream {nq}x{nb} d={d} k={k} {metric:?}"),
-                );
-            }
+            check_metrics(gpu, &q, &db, d, k, &format!("stream {nq}x{nb} d={d} k={k}"));
         }
     }
     // Several database chunks (4 KiB bindings: 85 rows of 12 per chunk), ids offset per chunk.
@@ -523,17 +500,7 @@ fn streaming_kernel_for_a_few_queries_is_exact() {
     let db = data(&mut rng, 700 * d);
     for nq in [1, 4] {
         let q = data(&mut rng, nq * d);
-        for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
-            check(
-                &small,
-                &q,
-                &db,
-                d,
-                20,
-                metric,
-                &format!("stream chunks {nq}"),
-            );
-        }
+        check_metrics(&small, &q, &db, d, 20, &format!("stream chunks {nq}"));
     }
     // Switched off, the tiled kernel runs (and agrees).
     let off = Gpu::with_options(options().with_override("WGFAISS_KNN_STREAM", "off")).unwrap();

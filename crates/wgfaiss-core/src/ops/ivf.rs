@@ -540,7 +540,7 @@ impl IvfSearchPlan {
                 &qnorms,
                 arena,
                 (&out_v, &out_i),
-                (table, &slots, &idx),
+                Some((table, &slots, &idx)),
             );
             passes.push((scan.clone(), scan_bg, (sx, sy, 1)));
         }

@@ -594,9 +594,10 @@ pub(crate) fn store_kernel(
     )
 }
 
-/// The fused kernel's bind group: the queries `a` and their squared norms, the base, the
-/// outputs, and the work-item tables — items, output slots and the query of each gathered row
-/// (any buffers in grid mode: they are declared but not read).
+/// A fused kernel's bind group: the queries `a` and their squared norms, the base, the
+/// outputs, and for the tiled kernel (`knn.wgsl`) the work-item tables — items, output slots
+/// and the query of each gathered row (any buffers in grid mode: they are declared but not
+/// read); the streaming kernel declares no tables (`None`).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn bind_knn(
     gpu: &Gpu,
@@ -606,24 +607,22 @@ pub(crate) fn bind_knn(
     a_norms: &GpuBuffer<f32>,
     base: &DbChunk<'_>,
     out: (&GpuBuffer<f32>, &GpuBuffer<u32>),
-    tables: (wgpu::BindingResource<'_>, &GpuBuffer<u32>, &GpuBuffer<u32>),
+    tables: Option<(wgpu::BindingResource<'_>, &GpuBuffer<u32>, &GpuBuffer<u32>)>,
 ) -> wgpu::BindGroup {
     let uniform = gpu.uniform(params);
-    gpu.bind(
-        kernel,
-        &[
-            (0, uniform.as_entire_binding()),
-            (1, a.binding()),
-            (2, base.data.binding()),
-            (3, base.norms.binding()),
-            (4, a_norms.binding()),
-            (5, out.0.binding()),
-            (6, out.1.binding()),
-            (7, tables.0),
-            (8, tables.1.binding()),
-            (9, tables.2.binding()),
-        ],
-    )
+    let mut entries = vec![
+        (0, uniform.as_entire_binding()),
+        (1, a.binding()),
+        (2, base.data.binding()),
+        (3, base.norms.binding()),
+        (4, a_norms.binding()),
+        (5, out.0.binding()),
+        (6, out.1.binding()),
+    ];
+    if let Some((items, slots, rows)) = tables {
+        entries.extend([(7, items), (8, slots.binding()), (9, rows.binding())]);
+    }
+    gpu.bind(kernel, &entries)
 }
 
 /// Pads `len` result pairs with (the metric's worst value, [`NONE`]) (`fill_lists`).
@@ -857,7 +856,7 @@ impl KnnPlan {
                     qnorms,
                     chunk,
                     out,
-                    (no_items.binding(), &no_items, &no_items),
+                    Some((no_items.binding(), &no_items, &no_items)),
                 )
             },
         )?;
@@ -896,20 +895,8 @@ impl KnnPlan {
             (seg_len, 1),
             kernel,
             None,
-            |kernel, params, chunk, (out_v, out_i)| {
-                let uniform = gpu.uniform(params);
-                gpu.bind(
-                    kernel,
-                    &[
-                        (0, uniform.as_entire_binding()),
-                        (1, queries.binding()),
-                        (2, chunk.data.binding()),
-                        (3, chunk.norms.binding()),
-                        (4, qnorms.binding()),
-                        (5, out_v.binding()),
-                        (6, out_i.binding()),
-                    ],
-                )
+            |kernel, params, chunk, out| {
+                bind_knn(gpu, kernel, params, queries, qnorms, chunk, out, None)
             },
         )
     }
@@ -1121,7 +1108,7 @@ impl ItemKnnPlan {
             qnorms,
             &base,
             (&out_v, &out_i),
-            (items_buf.binding(), &slots_buf, &idx_buf),
+            Some((items_buf.binding(), &slots_buf, &idx_buf)),
         );
         let merge = SegmentMerge::new(
             gpu,

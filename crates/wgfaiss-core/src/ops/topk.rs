@@ -106,25 +106,26 @@ struct Pass {
     groups: Vec<(wgpu::BindGroup, (u32, u32, u32))>,
 }
 
-/// The bind group of one selection pass: values and ids in, values and ids out.
+/// The bind group of one selection pass: values and ids in (no ids for `topk_radix`, which
+/// does not declare them), values and ids out.
 fn bind_pass(
     gpu: &Gpu,
     kernel: &Kernel,
     params: &wgpu::Buffer,
     values: &GpuBuffer<f32>,
-    ids: &GpuBuffer<u32>,
+    ids: Option<&GpuBuffer<u32>>,
     out: (&GpuBuffer<f32>, &GpuBuffer<u32>),
 ) -> wgpu::BindGroup {
-    gpu.bind(
-        kernel,
-        &[
-            (0, params.as_entire_binding()),
-            (1, values.binding()),
-            (2, ids.binding()),
-            (3, out.0.binding()),
-            (4, out.1.binding()),
-        ],
-    )
+    let mut entries = vec![
+        (0, params.as_entire_binding()),
+        (1, values.binding()),
+        (3, out.0.binding()),
+        (4, out.1.binding()),
+    ];
+    if let Some(ids) = ids {
+        entries.push((2, ids.binding()));
+    }
+    gpu.bind(kernel, &entries)
 }
 
 /// Whether [`TopKPlan::new`] selects rows of `cols` with the radix kernel (`topk_radix`):
@@ -239,15 +240,7 @@ impl TopKPlan {
                 row0: (start / cols) as u32,
                 _pad: 0,
             });
-            let bg = gpu.bind(
-                &kernel,
-                &[
-                    (0, params.as_entire_binding()),
-                    (1, chunk.binding()),
-                    (3, out_v.binding()),
-                    (4, out_i.binding()),
-                ],
-            );
+            let bg = bind_pass(gpu, &kernel, &params, chunk, None, (&out_v, &out_i));
             groups.push((bg, (x, y, 1)));
         }
         let merge = SegmentMerge::with_config(gpu, cfg, out_v, out_i, cfg.rows, 1, k)?;
@@ -317,7 +310,7 @@ impl TopKPlan {
                 row0: row0 as u32,
                 _pad: 0,
             });
-            let bg = bind_pass(gpu, &kernel, &params, values, ids, (&out_v, &out_i));
+            let bg = bind_pass(gpu, &kernel, &params, values, Some(ids), (&out_v, &out_i));
             groups.push((bg, (x, y, 1)));
         }
         let merge = SegmentMerge::with_config(gpu, cfg, out_v, out_i, cfg.rows, segs, k)?;
@@ -514,7 +507,7 @@ impl SegmentMerge {
                 row0: 0,
                 _pad: 0,
             });
-            let bg = bind_pass(gpu, &merge, &params, &out_v, &out_i, (&nv, &ni));
+            let bg = bind_pass(gpu, &merge, &params, &out_v, Some(&out_i), (&nv, &ni));
             passes.push(Pass {
                 kernel: merge.clone(),
                 groups: vec![(bg, (x, y, 1))],
