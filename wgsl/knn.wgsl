@@ -126,54 +126,8 @@ fn at_b(row: u32, col: u32, rows: u32, cols: u32) -> f32 {
 }
 
 
-// Offers (key, id) to local query `r` (values that beat the row's threshold when the tile
-// was finished; checked again, since merges since then may have raised the bar). Returns
-// false if the value still beats the threshold but found no slot (it stays pending).
-fn offer(r: u32, id: u32, key: f32) -> bool {
-    let last = lcur * TM * KB + r * KB + p.topk - 1u;
-    if !before(key, id, best_v[last], best_i[last]) {
-        return true;
-    }
-    let s = atomicAdd(&cnt[r], 1u);
-    if s < CAP {
-        cand_v[r * CAP + s] = key;
-        cand_i[r * CAP + s] = id;
-        atomicStore(&any_cand, 1u);
-        return true;
-    }
-    atomicStore(&overflow, 1u);
-    return false;
-}
-
-// Inserts every row's candidates into its sorted list in place, one invocation per row.
-fn merge_rows_serial(lid: u32) {
-    for (var r = lid; r < TM; r += WG) {
-        let n = min(atomicLoad(&cnt[r]), CAP);
-        let base = r * KB;
-        let last = base + p.topk - 1u;
-        for (var c = 0u; c < n; c++) {
-            let v = cand_v[r * CAP + c];
-            let id = cand_i[r * CAP + c];
-            if before(v, id, best_v[last], best_i[last]) {
-                var j = last;
-                loop {
-                    if j == base || !before(v, id, best_v[j - 1u], best_i[j - 1u]) {
-                        break;
-                    }
-                    best_v[j] = best_v[j - 1u];
-                    best_i[j] = best_i[j - 1u];
-                    j -= 1u;
-                }
-                best_v[j] = v;
-                best_i[j] = id;
-            }
-        }
-        atomicStore(&cnt[r], 0u);
-    }
-    workgroupBarrier();
-}
-
-// merge_rows (the parallel merge): wgsl/list_merge.wgsl, appended by ops/knn.rs.
+// offer and merge_rows_serial: wgsl/list_offer.wgsl; merge_rows (the parallel merge):
+// wgsl/list_merge.wgsl; both appended by ops/knn.rs.
 
 // After each invocation stored, per row it owns, its smallest key of the first tile in
 // Bs (as flat f32: row * (TN / RN) + column of invocations): the k-th smallest of a row's
@@ -295,22 +249,7 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
                 break;
             }
             // @OFFER
-            // Bit 0: some row has candidates; bit 1: some value found no slot.
-            workgroupBarrier();
-            if tid == 0u {
-                flags = atomicLoad(&any_cand) | (atomicLoad(&overflow) << 1u);
-                atomicStore(&any_cand, 0u);
-                atomicStore(&overflow, 0u);
-            }
-            let f = workgroupUniformLoad(&flags);
-            if (f & 1u) != 0u {
-                if PAR == 1u {
-                    merge_rows(tid);
-                } else {
-                    merge_rows_serial(tid);
-                }
-            }
-            if (f & 2u) == 0u {
+            if !merge_offers(tid) {
                 break;
             }
         }

@@ -155,6 +155,13 @@ pub enum What {
         /// Timed single-query searches per case (0: none).
         #[arg(long, default_value_t = 50)]
         single: usize,
+        /// Comma-separated precisions: exact, f16 (f16 candidates, exact re-rank; its recall
+        /// against the exact batch is reported).
+        #[arg(long, default_value = "exact")]
+        precisions: String,
+        /// f16 precision: candidates re-ranked per query (0: max(2k, k + 16)).
+        #[arg(long, default_value_t = 0)]
+        rerank: usize,
         /// Write all results as JSON to this file.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -291,8 +298,20 @@ pub fn run(what: What) -> Result<()> {
             metric,
             iters,
             single,
+            precisions,
+            rerank,
             json,
-        } => crate::flat::bench(nb, nq, &dim, &k, &metric, iters, single, json),
+        } => crate::flat::bench(
+            nb,
+            nq,
+            &dim,
+            &k,
+            &metric,
+            iters,
+            single,
+            (&precisions, rerank),
+            json,
+        ),
         What::Topk {
             rows,
             cols,

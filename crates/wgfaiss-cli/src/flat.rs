@@ -1,6 +1,7 @@
-//! `wgfaiss bench flat`: exact search with the flat index on random data (the issue's
-//! 1M x 128, 10 000 queries shape by default), batch and single-query, checked against a CPU
-//! brute force on a sample of queries.
+//! `wgfaiss bench flat`: search with the flat index on random data (the 1M x 128,
+//! 10 000 queries shape by default), batch and single-query, exact results checked against a
+//! CPU brute force on a sample of queries; the f16 precision mode (`--precisions exact,f16`)
+//! reports its recall against the exact search of the same batch.
 
 use crate::bench::median;
 use std::time::Instant;
@@ -8,17 +9,20 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use wgfaiss::rng::Rng;
-use wgfaiss::{FlatIndex, Gpu, Index, Metric, SearchParams};
+use wgfaiss::{FlatIndex, Gpu, Index, Metric, Precision, SearchParams};
 
 #[derive(Debug, Serialize)]
 struct Row {
     case: String,
+    precision: String,
     nq: usize,
     k: usize,
     gpu_ms: Option<f64>,
     wall_ms: f64,
     qps: f64,
     checked: usize,
+    /// Recall@k against the exact search (f16 precision).
+    recall: Option<f64>,
 }
 
 /// Ids of the CPU brute force for query `q` (f64, ties by id).
@@ -47,6 +51,17 @@ fn cpu_topk(base: &[f32], q: &[f32], d: usize, k: usize, metric: Metric) -> Vec<
     all
 }
 
+/// Recall@k of `got` against `want` (both `nq × k` ids, -1 padding ignored).
+fn recall_of(got: &[i64], want: &[i64], k: usize) -> f64 {
+    let (mut hit, mut total) = (0usize, 0usize);
+    for (g, w) in got.chunks(k).zip(want.chunks(k)) {
+        let w: std::collections::HashSet<i64> = w.iter().copied().filter(|&i| i >= 0).collect();
+        hit += g.iter().filter(|i| w.contains(i)).count();
+        total += w.len();
+    }
+    hit as f64 / total.max(1) as f64
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn bench(
     nb: usize,
@@ -56,6 +71,7 @@ pub fn bench(
     metric: &str,
     iters: usize,
     single: usize,
+    (precisions, rerank): (&str, usize),
     json: Option<std::path::PathBuf>,
 ) -> Result<()> {
     let parse = |s: &str, what: &str| -> Result<Vec<usize>> {
@@ -73,6 +89,10 @@ pub fn bench(
         bail!("--nb, --nq and --iters must be positive");
     }
     let metric: Metric = metric.parse()?;
+    let precisions: Vec<Precision> = precisions
+        .split(',')
+        .map(|p| p.trim().parse())
+        .collect::<wgfaiss::Result<_>>()?;
     let gpu = Gpu::new().context("opening a GPU")?;
     eprintln!("flat search on {}", gpu.capabilities().name);
     let mut rows = Vec::new();
@@ -92,12 +112,12 @@ pub fn bench(
             ..Default::default()
         };
         for &k in &ks {
-            // Batch: warm-up, then `iters` timed runs.
-            let first = index.search(&queries, k, &timed)?;
+            // The exact batch: the reference of the CPU check and of the f16 recall.
+            let exact = index.search(&queries, k, &timed)?;
             let mut checked = 0;
             for qi in [0, nq / 2, nq - 1] {
                 let want = cpu_topk(&base, &queries[qi * d..(qi + 1) * d], d, k, metric);
-                let got = first.ids_of(qi);
+                let got = exact.ids_of(qi);
                 // Ids must match where the reference's neighbours are clear of each other.
                 for (j, w) in want.iter().enumerate() {
                     let clear = |o: Option<&(f64, i64)>| {
@@ -116,71 +136,93 @@ pub fn bench(
                 }
                 checked += 1;
             }
-            let (mut g, mut w) = (Vec::new(), Vec::new());
-            crate::bench::warm_clocks(&gpu)?;
-            for _ in 0..iters {
-                let t = Instant::now();
-                let r = index.search(&queries, k, &timed)?;
-                w.push(t.elapsed().as_secs_f64());
-                if let Some(s) = r.gpu_seconds {
-                    g.push(s);
-                }
-            }
-            let wall = median(w);
-            rows.push(Row {
-                case: format!("d={d} batch"),
-                nq,
-                k,
-                gpu_ms: (!g.is_empty()).then(|| median(g) * 1e3),
-                wall_ms: wall * 1e3,
-                qps: nq as f64 / wall,
-                checked,
-            });
-            // Single queries, one search call each.
-            if single > 0 {
+            for &precision in &precisions {
+                let params = SearchParams {
+                    precision,
+                    rerank,
+                    ..timed
+                };
+                let name = format!("{precision:?}").to_lowercase();
+                let recall = if precision == Precision::Exact {
+                    None
+                } else {
+                    let first = index.search(&queries, k, &params)?;
+                    Some(recall_of(&first.ids, &exact.ids, k))
+                };
                 let (mut g, mut w) = (Vec::new(), Vec::new());
-                for i in 0..single + 3 {
-                    let qi = i % nq;
+                crate::bench::warm_clocks(&gpu)?;
+                for _ in 0..iters {
                     let t = Instant::now();
-                    let r = index.search(&queries[qi * d..(qi + 1) * d], k, &timed)?;
-                    if i >= 3 {
-                        w.push(t.elapsed().as_secs_f64());
-                        if let Some(s) = r.gpu_seconds {
-                            g.push(s);
-                        }
+                    let r = index.search(&queries, k, &params)?;
+                    w.push(t.elapsed().as_secs_f64());
+                    if let Some(s) = r.gpu_seconds {
+                        g.push(s);
                     }
                 }
                 let wall = median(w);
                 rows.push(Row {
-                    case: format!("d={d} single"),
-                    nq: 1,
+                    case: format!("d={d} batch"),
+                    precision: name.clone(),
+                    nq,
                     k,
                     gpu_ms: (!g.is_empty()).then(|| median(g) * 1e3),
                     wall_ms: wall * 1e3,
-                    qps: 1.0 / wall,
-                    checked: 0,
+                    qps: nq as f64 / wall,
+                    checked: if recall.is_none() { checked } else { 0 },
+                    recall,
                 });
+                // Single queries, one search call each.
+                if single > 0 {
+                    let (mut g, mut w) = (Vec::new(), Vec::new());
+                    for i in 0..single + 3 {
+                        let qi = i % nq;
+                        let t = Instant::now();
+                        let r = index.search(&queries[qi * d..(qi + 1) * d], k, &params)?;
+                        if i >= 3 {
+                            w.push(t.elapsed().as_secs_f64());
+                            if let Some(s) = r.gpu_seconds {
+                                g.push(s);
+                            }
+                        }
+                    }
+                    let wall = median(w);
+                    rows.push(Row {
+                        case: format!("d={d} single"),
+                        precision: name,
+                        nq: 1,
+                        k,
+                        gpu_ms: (!g.is_empty()).then(|| median(g) * 1e3),
+                        wall_ms: wall * 1e3,
+                        qps: 1.0 / wall,
+                        checked: 0,
+                        recall: None,
+                    });
+                }
             }
         }
     }
     outln!(
-        "{:<14} {:>7} {:>6} {:>10} {:>10} {:>12}",
+        "{:<14} {:<6} {:>7} {:>6} {:>10} {:>10} {:>12} {:>8}",
         "case",
+        "prec",
         "nq",
         "k",
         "gpu ms",
         "wall ms",
-        "QPS"
+        "QPS",
+        "recall"
     );
     for r in &rows {
         outln!(
-            "{:<14} {:>7} {:>6} {:>10} {:>10.3} {:>12.0}",
+            "{:<14} {:<6} {:>7} {:>6} {:>10} {:>10.3} {:>12.0} {:>8}",
             r.case,
+            r.precision,
             r.nq,
             r.k,
             r.gpu_ms.map_or("-".into(), |v| format!("{v:.3}")),
             r.wall_ms,
-            r.qps
+            r.qps,
+            r.recall.map_or("-".into(), |v| format!("{v:.4}"))
         );
     }
     if let Some(path) = json {

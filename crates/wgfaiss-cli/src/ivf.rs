@@ -190,6 +190,8 @@ pub fn bench(
             nprobe,
             timed: true,
             scan: *scan,
+
+            ..Default::default()
         };
         for &nprobe in &nprobes {
             if nprobe > nlist {

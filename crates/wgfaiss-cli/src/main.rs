@@ -116,6 +116,10 @@ enum Command {
         /// block) or keys (every distance written, one top-k per query).
         #[arg(long, default_value = "auto")]
         scan: String,
+        /// exact, or f16 (flat index: candidates from f16 products, tensor cores where the
+        /// adapter has them, re-ranked exactly; may miss neighbours, see BENCHMARKS.md).
+        #[arg(long, default_value = "exact")]
+        precision: String,
         /// With --base: l2 (squared distances), ip (inner product) or cosine.
         #[arg(long, default_value = "l2")]
         metric: String,
@@ -178,6 +182,7 @@ fn main() -> Result<()> {
             k,
             nprobe,
             scan,
+            precision,
             metric,
             out,
             distances,
@@ -193,7 +198,7 @@ fn main() -> Result<()> {
                 &queries,
                 k,
                 nprobe,
-                &scan,
+                (&scan, &precision),
                 &out,
                 distances.as_deref(),
                 quiet,

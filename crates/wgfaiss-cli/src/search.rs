@@ -110,12 +110,13 @@ pub fn search(
     queries: &Path,
     k: usize,
     nprobe: usize,
-    scan: &str,
+    (scan, precision): (&str, &str),
     out: &Path,
     distances: Option<&Path>,
     quiet: bool,
 ) -> Result<()> {
     let scan = parse_scan(scan)?;
+    let precision: wgfaiss::Precision = precision.parse()?;
     let q = read_vectors(queries)?;
     let gpu = Gpu::new().context("opening a GPU")?;
     let t0 = Instant::now();
@@ -155,6 +156,7 @@ pub fn search(
     let params = SearchParams {
         nprobe,
         scan,
+        precision,
         ..Default::default()
     };
     let r = index

@@ -333,6 +333,8 @@ fn tune_ivf(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
             nprobe,
             timed: true,
             scan: Some(scan),
+
+            ..Default::default()
         };
         let run = || -> Result<(f64, Vec<i64>)> {
             let t = Instant::now();

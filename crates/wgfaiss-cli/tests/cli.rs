@@ -269,6 +269,35 @@ fn build_then_search_an_ivf_index() {
     for out in ["ivf.npy", "keys.npy", "fused.npy"] {
         assert_eq!(std::fs::read(dir.join(out)).unwrap(), flat, "{out}");
     }
+    // The f16 precision on the flat search writes a result of the same shape; an IVF index
+    // and an unknown precision are errors that say so.
+    let f16 = |source: &str, path: &str, precision: &str| {
+        wgfaiss(&[
+            "search",
+            source,
+            &p(path),
+            "--queries",
+            &p("q.fvecs"),
+            "--k",
+            "5",
+            "--precision",
+            precision,
+            "--out",
+            &p("f16.npy"),
+        ])
+    };
+    let o = f16("--base", "base.fvecs", "f16");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(dir.join("f16.npy")).unwrap().len(),
+        flat.len()
+    );
+    let o = f16("--index", "ivf.wgf", "f16");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("flat index only"));
+    let o = f16("--base", "base.fvecs", "f8");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("precision"));
     let o = wgfaiss(&[
         "search",
         "--index",

@@ -265,6 +265,9 @@ const KNN_STREAM: &str = include_str!("../../../wgsl/knn_stream.wgsl");
 /// Sorted per-row top-k lists in workgroup memory and their parallel merge, appended to both
 /// fused k-NN kernels.
 pub const LIST_MERGE: &str = include_str!("../../../wgsl/list_merge.wgsl");
+/// Offering values to the lists and the serial merge (`wgsl/list_offer.wgsl`), appended to
+/// the tiled fused k-NN kernels (f32 and f16).
+pub const LIST_OFFER: &str = include_str!("../../../wgsl/list_offer.wgsl");
 const KNN_STREAM_VEC: &str = "
 @group(0) @binding(2) var<storage, read> base: array<vec4<f32>>;
 fn ldx(row: u32, c: u32) -> vec4<f32> {
@@ -312,12 +315,53 @@ pub const KNN_STREAM_V1: Family = Family {
     trusted: false,
 };
 
+/// The f16 fused k-NN template (expanded by [`crate::ops::knn_half::source`]).
+pub const KNN_HALF_TEMPLATE: &str = include_str!("../../../wgsl/knn_half.wgsl");
+
+/// The f16 precision mode's helpers: rounding to f16, exact re-rank, final selection.
+pub const HALF: Family = Family {
+    name: "half",
+    parts: &[include_str!("../../../wgsl/half.wgsl")],
+    needs: Needs {
+        subgroups: false,
+        f16: true,
+        coop_matrix: false,
+    },
+    entries: &["to_half", "rerank", "rerank_select"],
+    trusted: false,
+};
+
+/// The f16 fused k-NN kernel for one variant ([`crate::ops::knn_half::source`]), generated
+/// once per variant per process.
+pub fn knn_half(v: crate::ops::knn_half::HalfVariant) -> Family {
+    let coop = v.form == crate::ops::knn_half::HalfProduct::Coop;
+    let needs = Needs {
+        subgroups: coop,
+        f16: true,
+        coop_matrix: coop,
+    };
+    generated_with(v.name(), &["knn_half"], false, needs, || {
+        crate::ops::knn_half::source(v)
+    })
+}
+
 /// A generated family, cached by its (unique) name. Source and name are leaked once per
 /// variant: a process uses a handful.
 fn generated(
     name: String,
     entries: &'static [&'static str],
     trusted: bool,
+    source: impl FnOnce() -> String,
+) -> Family {
+    generated_with(name, entries, trusted, Needs::default(), source)
+}
+
+/// [`generated`] for a family with device needs.
+fn generated_with(
+    name: String,
+    entries: &'static [&'static str],
+    trusted: bool,
+    needs: Needs,
     source: impl FnOnce() -> String,
 ) -> Family {
     static FAMILIES: OnceLock<Mutex<HashMap<String, Family>>> = OnceLock::new();
@@ -331,9 +375,9 @@ fn generated(
     let family = Family {
         name: Box::leak(name.clone().into_boxed_str()),
         parts: Box::leak(vec![&*Box::leak(source().into_boxed_str())].into_boxed_slice()),
-        needs: Needs::default(),
         entries,
         trusted,
+        needs,
     };
     map.insert(name, family);
     family
@@ -352,6 +396,7 @@ pub const ALL_FAMILIES: &[Family] = &[
     KMEANS,
     KNN_STREAM_V4,
     KNN_STREAM_V1,
+    HALF,
 ];
 
 /// Override constants of one pipeline: `(name, value)`, sorted by name in the key.

@@ -282,6 +282,18 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "half_product",
+        kind: Kind::Choice(&["auto", "plain"]),
+        doc: "f16 precision search: auto uses tensor cores (cooperative matrices, subgroups of 32) where the adapter has them; plain computes the f16 products with ordinary loops",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "half_unroll",
+        kind: int(0, 1),
+        doc: "f16 precision search on tensor cores: 1 writes the K steps out (d <= 256) and loads every fragment before the products; 0 loops over the steps",
+    },
+    ParamSpec {
+        family: "knn",
         key: "stream_lanes",
         kind: pow2(4, 32),
         doc: "fused k-NN streaming kernel: invocations per database row (at most the adapter's smallest subgroup)",
@@ -574,6 +586,8 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("knn", "first_tile_bound") => int(1, "fewer first-tile candidates, same results"),
         ("knn", "top1") => int(1, "no list merges for k = 1, same results"),
         ("knn", "stream") => choice("auto", "by capability (subgroups)"),
+        ("knn", "half_product") => choice("auto", "by capability (cooperative matrices)"),
+        ("knn", "half_unroll") => int(1, "the loads of all steps in flight at once"),
         ("knn", "stream_lanes") => int(8, "a 512-byte row (d = 128) as 8 lanes x 4 vec4 loads"),
         ("knn", "stream_segment") => int(
             if cpu { 512 } else { 2048 },

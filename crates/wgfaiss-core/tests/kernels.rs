@@ -8,11 +8,11 @@ use std::collections::BTreeSet;
 
 use wgfaiss_core::Capabilities;
 use wgfaiss_core::kernels::{
-    ALL_FAMILIES, ELEMENTWISE, IVF, KMEANS, KNN_STREAM_V1, KNN_STREAM_V4, QR_SIMPLE, QR_SUBGROUP,
-    REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, TOPK, gemm_coop, gemm_family, knn_family,
-    validate,
+    ALL_FAMILIES, ELEMENTWISE, HALF, IVF, KMEANS, KNN_STREAM_V1, KNN_STREAM_V4, QR_SIMPLE,
+    QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, TOPK, gemm_coop, gemm_family,
+    knn_family, knn_half as knn_half_family, validate,
 };
-use wgfaiss_core::ops::{gemm, knn, reduce, topk};
+use wgfaiss_core::ops::{gemm, knn, knn_half, reduce, topk};
 use wgfaiss_core::tuning::{ConfigSource, Tuning};
 
 /// Workgroup sizes the tuning layer can produce for the reduce family: every entry of the
@@ -210,9 +210,34 @@ fn every_family_and_override_set_validates_with_naga() {
             }
         }
     }
+    // The f16 precision mode: both product forms, both metrics, list sizes with the
+    // parallel merge and without (and where 48 KiB forces the serial one), and its helpers.
+    for (form, d) in [
+        (knn_half::HalfProduct::Coop, 128),
+        (knn_half::HalfProduct::Coop, 3),
+        (knn_half::HalfProduct::Coop, 256),
+        (knn_half::HalfProduct::Coop, 784),
+        (knn_half::HalfProduct::Plain, 20),
+    ] {
+        let v = knn_half::HalfVariant::new(form, d, true);
+        for kc in [1, 16, 26, 48, 64, 100] {
+            for metric in [knn::KnnMetric::L2, knn::KnnMetric::InnerProduct] {
+                let c = knn_half::constants(kc, metric, 48 << 10);
+                validate(&knn_half_family(v), &c)
+                    .unwrap_or_else(|e| panic!("{} {c:?}: {e}", v.name()));
+            }
+        }
+    }
+    validate(&HALF, &[("WG", 256)]).unwrap_or_else(|e| panic!("half: {e}"));
+    for kc in [1, 26, 64, 256] {
+        for metric in [0, 1] {
+            validate(&HALF, &[("WG", 256), ("KC", kc), ("METRIC", metric)])
+                .unwrap_or_else(|e| panic!("half {kc} {metric}: {e}"));
+        }
+    }
     assert_eq!(
         ALL_FAMILIES.len(),
-        11,
+        12,
         "a new family needs its override sets validated here"
     );
     assert!(checked >= 6 * 7);

@@ -23,12 +23,13 @@ use std::sync::{Arc, Mutex};
 use wgfaiss_core::ops::knn::{
     DbChunk, KnnPlan, TiledKnn, fused_tiles, prefer_tiled, squared_norms, tile_queries,
 };
+use wgfaiss_core::ops::knn_half::{HalfBase, KnnHalfPlan};
 use wgfaiss_core::ops::topk::TopK;
 use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
 use crate::index::{
-    InFlight, Index, Metric, SearchParams, SearchResult, cached_plan, check_vectors, normalized,
-    search_depth, start_search,
+    InFlight, Index, Metric, Precision, SearchParams, SearchResult, cached_plan, check_vectors,
+    normalized, search_depth, start_search,
 };
 use crate::persist::{KIND_FLAT, Reader, Writer};
 
@@ -58,8 +59,12 @@ pub struct FlatIndex {
     chunks: Vec<Chunk>,
     ntotal: usize,
     ids: Ids,
-    /// Search plans of recent shapes (batch size, k), valid for the current storage.
+    /// Search plans of recent shapes (batch size, k, re-ranked candidates or 0 for exact),
+    /// valid for the current storage.
     plans: Mutex<Vec<CachedPlan>>,
+    /// The f16 copy of the storage for [`Precision::F16`], made by the first such search and
+    /// dropped with any change.
+    half: Mutex<Option<Arc<HalfBase>>>,
 }
 
 impl std::fmt::Debug for FlatIndex {
@@ -91,6 +96,7 @@ impl FlatIndex {
             ntotal: 0,
             ids: Ids::Sequential,
             plans: Mutex::new(Vec::new()),
+            half: Mutex::new(None),
         })
     }
 
@@ -125,10 +131,7 @@ impl FlatIndex {
 
     /// Appends vectors (already normalized for cosine) to the device storage.
     fn append(&mut self, data: &[f32]) -> Result<()> {
-        self.plans
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.forget_plans();
         let d = self.dim;
         let per_chunk = self.rows_per_chunk()?;
         let norms = squared_norms(data, d);
@@ -230,19 +233,46 @@ impl FlatIndex {
             .collect()
     }
 
-    /// The plan for batches of `nq` queries and `k`: from the cache, or made and cached (the
-    /// last few shapes are kept; any change of the stored vectors clears the cache).
-    fn plan(&self, nq: usize, k: usize) -> Result<Arc<Mutex<SearchPlan>>> {
+    /// Drops the search plans and the f16 copy (the stored vectors change).
+    fn forget_plans(&mut self) {
+        self.plans
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        *self.half.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The f16 copy of the storage, made on first use.
+    fn half_base(&self) -> Result<Arc<HalfBase>> {
+        let mut half = self.half.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(h) = &*half {
+            return Ok(h.clone());
+        }
+        let h = Arc::new(HalfBase::new(&self.gpu, &self.db(), self.dim)?);
+        *half = Some(h.clone());
+        Ok(h)
+    }
+
+    /// Bytes of the f16 copy on the device (0 until an f16 search made it).
+    pub fn half_bytes(&self) -> u64 {
+        let half = self.half.lock().unwrap_or_else(|p| p.into_inner());
+        half.as_ref().map_or(0, |h| h.bytes())
+    }
+
+    /// The plan for batches of `nq` queries, `k` and `kc` re-ranked candidates (0: exact):
+    /// from the cache, or made and cached (the last few shapes are kept; any change of the
+    /// stored vectors clears the cache).
+    fn plan(&self, nq: usize, k: usize, kc: usize) -> Result<Arc<Mutex<SearchPlan>>> {
         let mut cache = self.plans.lock().unwrap_or_else(|p| p.into_inner());
         let per_shape = self.gpu.tuning().int("submit.in_flight") as usize;
-        if let Some(plan) = cached_plan(&cache, &(nq, k), per_shape) {
+        if let Some(plan) = cached_plan(&cache, &(nq, k, kc), per_shape) {
             return Ok(plan);
         }
-        let plan = Arc::new(Mutex::new(SearchPlan::new(self, nq, k)?));
+        let plan = Arc::new(Mutex::new(SearchPlan::new(self, nq, k, kc)?));
         if cache.len() >= PLAN_CACHE + per_shape {
             cache.remove(0);
         }
-        cache.push(((nq, k), plan.clone()));
+        cache.push(((nq, k, kc), plan.clone()));
         Ok(plan)
     }
 
@@ -265,10 +295,11 @@ impl FlatIndex {
                     Ok(start) => start,
                     Err(done) => return Ok(done),
                 };
+            let kc = rerank_candidates(k, &params)?;
             let queries = self.prepared(queries).into_owned();
             let mut gpu_total = Some(0.0);
             for q in queries.chunks(self.batch_queries(nq, k) * self.dim) {
-                let (plan, pending) = self.submit(q, k, params.timed)?;
+                let (plan, pending) = self.submit(q, (k, kc), params.timed)?;
                 self.absorb(&plan, pending.await?, &mut result, &mut gpu_total);
             }
             if params.timed {
@@ -283,10 +314,10 @@ impl FlatIndex {
     fn submit(
         &self,
         q: &[f32],
-        k: usize,
+        (k, kc): (usize, usize),
         timed: bool,
     ) -> Result<(Arc<Mutex<SearchPlan>>, InFlight)> {
-        let plan = self.plan(q.len() / self.dim, k)?;
+        let plan = self.plan(q.len() / self.dim, k, kc)?;
         let pending: InFlight = {
             let p = plan.lock().unwrap_or_else(|p| p.into_inner());
             Box::pin(p.record(self, q, timed)?.finish_async())
@@ -356,7 +387,15 @@ impl FlatIndex {
 }
 
 /// A cached plan and its shape (batch size, k).
-type CachedPlan = crate::index::Cached<(usize, usize), SearchPlan>;
+type CachedPlan = crate::index::Cached<(usize, usize, usize), SearchPlan>;
+
+/// Candidates re-ranked per query for `params` (0: the exact search).
+fn rerank_candidates(k: usize, params: &SearchParams) -> Result<usize> {
+    match params.precision {
+        Precision::Exact => Ok(0),
+        Precision::F16 => wgfaiss_core::ops::knn_half::candidates(k, params.rerank),
+    }
+}
 
 /// Search shapes whose plans an index keeps.
 const PLAN_CACHE: usize = 8;
@@ -378,16 +417,30 @@ enum PlanKind {
     Fused(Box<KnnPlan>),
     /// Distance tiles and top-k per chunk, merged on the host.
     Unfused(Vec<TiledKnn>),
+    /// f16 candidates and an exact re-rank (its bind groups keep the f16 copy alive).
+    Half(Box<KnnHalfPlan>),
 }
 
 impl SearchPlan {
-    fn new(index: &FlatIndex, nq: usize, k: usize) -> Result<SearchPlan> {
+    fn new(index: &FlatIndex, nq: usize, k: usize, kc: usize) -> Result<SearchPlan> {
         let gpu = &index.gpu;
         let d = index.dim;
         let metric = index.metric.kernel();
         let queries = gpu.alloc::<f32>(nq * d)?;
         let qnorms = gpu.alloc::<f32>(nq)?;
         let db = index.db();
+        if kc > 0 {
+            let half = index.half_base()?;
+            let plan =
+                KnnHalfPlan::new(gpu, &queries, &qnorms, (nq, d), &db, &half, (k, kc), metric)?;
+            return Ok(SearchPlan {
+                nq,
+                k,
+                queries,
+                qnorms,
+                kind: PlanKind::Half(Box::new(plan)),
+            });
+        }
         // The fused kernel, unless it cannot hold k or a GEMM tile and top-k are faster
         // (`prefer_tiled`: k > 16 and the batch fits one distance tile).
         let single = (db.len() == 1).then(|| db[0].rows);
@@ -441,6 +494,10 @@ impl SearchPlan {
                 p.record(&mut batch);
                 p.read_after(&mut batch);
             }),
+            PlanKind::Half(plan) => {
+                plan.record(&mut batch);
+                plan.read_after(&mut batch);
+            }
         }
         Ok(batch)
     }
@@ -449,6 +506,7 @@ impl SearchPlan {
     fn parse(&self, index: &FlatIndex, reads: &[wgfaiss_core::ReadBytes]) -> TopK {
         match &self.kind {
             PlanKind::Fused(plan) => plan.parse(reads),
+            PlanKind::Half(plan) => plan.parse(reads),
             PlanKind::Unfused(plans) => {
                 let lists: Vec<TopK> = plans
                     .iter()
@@ -557,12 +615,13 @@ impl Index for FlatIndex {
             Ok(start) => start,
             Err(done) => return Ok(done),
         };
+        let kc = rerank_candidates(k, params)?;
         let queries = self.prepared(queries);
         let mut gpu_total = Some(0.0);
         let chunk = self.batch_queries(nq, k) * self.dim;
         if queries.len() <= chunk {
             // One batch: a blocking wait (no polling thread between the device and the caller).
-            let plan = self.plan(nq, k)?;
+            let plan = self.plan(nq, k, kc)?;
             let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
             let (top, g) = plan.run(self, &queries, params.timed)?;
             gpu_total = g;
@@ -577,7 +636,7 @@ impl Index for FlatIndex {
                 Ok(())
             };
             for q in queries.chunks(chunk) {
-                queue.push_back(self.submit(q, k, params.timed)?);
+                queue.push_back(self.submit(q, (k, kc), params.timed)?);
                 if queue.len() >= depth {
                     take(queue.pop_front().expect("queued"))?;
                 }
@@ -640,10 +699,7 @@ impl Index for FlatIndex {
     }
 
     fn reset(&mut self) -> Result<()> {
-        self.plans
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.forget_plans();
         self.chunks.clear();
         self.ntotal = 0;
         self.ids = Ids::Sequential;

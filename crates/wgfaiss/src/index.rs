@@ -76,6 +76,33 @@ impl std::str::FromStr for Metric {
     }
 }
 
+/// Arithmetic of a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Precision {
+    /// f32 throughout: exactly the nearest vectors (ties aside).
+    #[default]
+    Exact,
+    /// Flat index only: candidates from f16 products (tensor cores where the adapter has
+    /// cooperative matrices), then an exact f32 re-rank of [`SearchParams::rerank`]
+    /// candidates per query. Values are exact; a true neighbour can be missed when f16
+    /// rounding moves more than `rerank − k` others ahead of it (recall is what
+    /// `wgfaiss bench flat --precision f16` reports). Needs `SHADER_F16`.
+    F16,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Precision> {
+        match s.to_ascii_lowercase().as_str() {
+            "exact" | "f32" => Ok(Precision::Exact),
+            "f16" | "half" => Ok(Precision::F16),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown precision {s:?}: expected exact or f16"
+            ))),
+        }
+    }
+}
+
 /// Per-search parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SearchParams {
@@ -86,6 +113,11 @@ pub struct SearchParams {
     /// IVF list scan (ignored by the flat index): `None` takes the tuning's `ivf.scan`. The
     /// fused scan applies only where its lists hold k; beyond, the keys scan runs.
     pub scan: Option<ScanMode>,
+    /// Arithmetic of the search ([`Precision::F16`]: flat index only; IVF indexes reject it).
+    pub precision: Precision,
+    /// [`Precision::F16`]: candidates re-ranked exactly per query, k..=256 (0: `max(2k, k + 16)`;
+    /// the lists live in workgroup memory, so large values can be refused by the adapter).
+    pub rerank: usize,
 }
 
 impl Default for SearchParams {
@@ -94,6 +126,8 @@ impl Default for SearchParams {
             nprobe: 1,
             timed: false,
             scan: None,
+            precision: Precision::Exact,
+            rerank: 0,
         }
     }
 }

@@ -496,6 +496,12 @@ impl IvfFlatIndex {
         if self.centroids.is_none() {
             return Err(untrained());
         }
+        if params.precision != crate::index::Precision::Exact {
+            return Err(Error::InvalidArgument(format!(
+                "search: precision {:?} is implemented for the flat index only; IVF searches are f32",
+                params.precision
+            )));
+        }
         let nprobe = params.nprobe;
         if nprobe == 0 || nprobe > self.nlist {
             return Err(Error::InvalidArgument(format!(

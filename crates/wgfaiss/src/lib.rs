@@ -33,7 +33,7 @@ pub mod persist;
 pub use coalesce::{Coalescer, CoalescerStats};
 pub use factory::{index_factory, index_factory_with, load_index};
 pub use flat::FlatIndex;
-pub use index::{Index, MAX_K, Metric, SearchParams, SearchResult};
+pub use index::{Index, MAX_K, Metric, Precision, SearchParams, SearchResult};
 pub use ivf::IvfFlatIndex;
 pub use kmeans::{Kmeans, KmeansInit, KmeansParams, kmeans};
 pub use pca::{PcaIndex, PcaTransform};

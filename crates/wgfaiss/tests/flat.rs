@@ -6,7 +6,9 @@
 mod common;
 
 use common::{Rng, gpu, gpu_with_binding_limit, seed};
-use wgfaiss::{FlatIndex, Gpu, Index, Metric, SearchParams, SearchResult};
+use std::collections::HashSet;
+
+use wgfaiss::{FlatIndex, Gpu, Index, Metric, Precision, SearchParams, SearchResult};
 
 fn data(rng: &mut Rng, n: usize) -> Vec<f32> {
     (0..n).map(|_| rng.f32() * 2.0 - 1.0).collect()
@@ -516,4 +518,96 @@ fn a_non_finite_value_in_a_large_input_is_found() {
         assert_eq!(flat.ntotal(), 0);
         data[at] = 0.5;
     }
+}
+
+#[test]
+fn f16_precision_reranks_exactly_over_chunks_metrics_and_changes() {
+    // 8 KiB bindings: 32 vectors of 64 floats per f32 chunk, several chunks.
+    let small = gpu_with_binding_limit(8192);
+    let mut rng = Rng::new(seed("flat f16"));
+    let d = 64;
+    let f16 = |rerank| SearchParams {
+        precision: Precision::F16,
+        rerank,
+        ..Default::default()
+    };
+    for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+        // A base no larger than the re-ranked candidates: every vector is re-ranked, so the
+        // f16 mode must give the exact answer.
+        let mut index = FlatIndex::new(&small, d, metric).unwrap();
+        let base = data(&mut rng, 37 * d);
+        let ids: Vec<i64> = (0..37).map(|i| 1000 + 3 * i).collect();
+        index.add_with_ids(&base, &ids).unwrap();
+        assert!(index.chunks() > 1);
+        let q = data(&mut rng, 33 * d);
+        for k in [1, 5, 37] {
+            let r = index.search(&q, k, &f16(40)).unwrap();
+            check(
+                &r,
+                &q,
+                &base,
+                &ids,
+                d,
+                metric,
+                &format!("f16 all {metric:?} k={k}"),
+            );
+        }
+        assert!(index.half_bytes() > 0);
+        // A larger base: exact values, and recall against the exact mode.
+        let more = data(&mut rng, 500 * d);
+        let more_ids: Vec<i64> = (0..500).map(|i| 5000 + i).collect();
+        index.add_with_ids(&more, &more_ids).unwrap();
+        assert_eq!(index.half_bytes(), 0, "a change drops the f16 copy");
+        let all: Vec<f32> = base.iter().chain(&more).copied().collect();
+        let all_ids: Vec<i64> = ids.iter().chain(&more_ids).copied().collect();
+        let k = 10;
+        let exact_r = index.search(&q, k, &SearchParams::default()).unwrap();
+        let half_r = index.search(&q, k, &f16(0)).unwrap();
+        let (mut hit, mut total) = (0, 0);
+        for qi in 0..33 {
+            let qv = &q[qi * d..(qi + 1) * d];
+            let want: HashSet<i64> = exact_r.ids_of(qi).iter().copied().collect();
+            let got = half_r.ids_of(qi);
+            hit += got.iter().filter(|i| want.contains(i)).count();
+            total += k;
+            let sign = if metric.is_similarity() { -1.0 } else { 1.0 };
+            for (j, (&id, &v)) in got.iter().zip(half_r.distances_of(qi)).enumerate() {
+                let pos = all_ids.iter().position(|&i| i == id).expect("known id");
+                let e = exact(qv, &all[pos * d..(pos + 1) * d], metric);
+                assert!(
+                    (f64::from(v) - e).abs() <= 1e-4,
+                    "{metric:?} {qi} {j}: {v} vs {e}"
+                );
+                if j > 0 {
+                    assert!(sign * v >= sign * half_r.distances_of(qi)[j - 1], "sorted");
+                }
+            }
+        }
+        let recall = hit as f64 / total as f64;
+        eprintln!("{metric:?}: f16 recall@10 against exact {recall:.4}");
+        assert!(recall >= 0.97, "{metric:?}: recall {recall}");
+        // Bad parameters: an error, nothing changes.
+        assert!(index.search(&q, 10, &f16(5)).is_err());
+        assert!(index.search(&q, 300, &f16(0)).is_err());
+        assert_eq!(index.ntotal(), 537);
+    }
+}
+
+#[test]
+fn f16_precision_finds_a_vector_added_after_an_f16_search() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("flat f16 add"));
+    let d = 100;
+    let mut index = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+    index.add(&data(&mut rng, 300 * d)).unwrap();
+    let p = SearchParams {
+        precision: Precision::F16,
+        ..Default::default()
+    };
+    let q = data(&mut rng, d);
+    index.search(&q, 4, &p).unwrap();
+    index.add(&q).unwrap();
+    let r = index.search(&q, 4, &p).unwrap();
+    assert_eq!(r.ids_of(0)[0], 300);
+    assert_eq!(r.distances_of(0)[0], 0.0);
 }

@@ -236,6 +236,12 @@ fn ids_removal_reconstruction_persistence() {
     let before = ivf.ntotal();
     assert!(ivf.search(&q, 5, &params(0)).is_err());
     assert!(ivf.search(&q, 5, &params(nlist + 1)).is_err());
+    let f16 = SearchParams {
+        precision: wgfaiss::Precision::F16,
+        ..params(1)
+    };
+    let err = ivf.search(&q, 5, &f16).unwrap_err();
+    assert!(err.to_string().contains("flat index only"), "{err}");
     assert!(ivf.add_with_ids(&base[..2 * d], &[1]).is_err());
     assert!(ivf.add_with_ids(&[f32::NAN; 8], &[1]).is_err());
     assert!(ivf.train(&base).is_err(), "retrain with vectors");

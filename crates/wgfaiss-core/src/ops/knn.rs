@@ -193,6 +193,7 @@ pub fn source(v: &KnnVariant) -> String {
         .replace("// @PENDING\n", &pending)
         .replace("// @OFFER\n", &offer)
         .replace("    // @TOP1_FINISH\n", &top1_finish)
+        + crate::kernels::LIST_OFFER
         + crate::kernels::LIST_MERGE
 }
 
@@ -667,7 +668,7 @@ pub fn prefer_tiled(gpu: &Gpu, nq: usize, k: usize, single_chunk_rows: Option<us
 /// `per_segment` workgroups each) with its parameters bound by `bind`, and the merge of the
 /// segments: the part of a grid-mode plan that the tiled and the streaming kernel share.
 #[allow(clippy::type_complexity)]
-fn grid_plan(
+pub(crate) fn grid_plan(
     gpu: &Gpu,
     (nq, d, k, metric): (usize, usize, usize, KnnMetric),
     db: &[DbChunk<'_>],

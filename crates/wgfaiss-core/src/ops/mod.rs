@@ -4,6 +4,7 @@
 pub mod gemm;
 pub mod ivf;
 pub mod knn;
+pub mod knn_half;
 pub mod linalg;
 pub mod reduce;
 pub mod stream;

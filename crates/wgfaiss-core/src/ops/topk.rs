@@ -441,6 +441,16 @@ pub struct SegmentMerge {
     _scratch: (Vec<GpuBuffer<f32>>, Vec<GpuBuffer<u32>>),
 }
 
+/// Lists from two ranges read back: values (f32) and ids (u32, [`NONE`] as padding).
+pub(crate) fn parse_lists(reads: &[crate::ReadBytes]) -> TopK {
+    let values = bytemuck::pod_collect_to_vec(&reads[0]);
+    let ids = bytemuck::pod_collect_to_vec::<u8, u32>(&reads[1])
+        .into_iter()
+        .map(|i| (i != NONE).then_some(i))
+        .collect();
+    TopK { values, ids }
+}
+
 impl SegmentMerge {
     /// Plans the merge of `values`/`ids` (`rows × segs × k`, each list sorted best first by
     /// (value, id), smallest or `largest` values first, id [`NONE`] as padding).
@@ -561,12 +571,7 @@ impl SegmentMerge {
 
     /// The result from the two ranges read back (values, ids).
     pub fn parse(&self, reads: &[crate::ReadBytes]) -> TopK {
-        let values = bytemuck::pod_collect_to_vec(&reads[0]);
-        let ids = bytemuck::pod_collect_to_vec::<u8, u32>(&reads[1])
-            .into_iter()
-            .map(|i| (i != NONE).then_some(i))
-            .collect();
-        TopK { values, ids }
+        parse_lists(reads)
     }
 
     fn ranges(&self) -> [(&wgpu::Buffer, u64, u64); 2] {

@@ -1,0 +1,650 @@
+//! k-NN in f16 precision with an exact re-rank: the flat index's opt-in fast mode.
+//!
+//! The base is kept a second time as f16 ([`HalfBase`], zero-padded to the kernel's tiles).
+//! A search rounds its queries to f16 on the device, and the fused kernel
+//! (`wgsl/knn_half.wgsl`) computes f16 inner products with f32 accumulation — on tensor cores
+//! through cooperative matrices where the adapter has them with subgroups of 32, else with
+//! plain loops — and keeps per query the best `kc ≥ k` candidates of each segment of the base;
+//! the segments are merged ([`SegmentMerge`]), then every candidate's distance is computed
+//! again exactly in f32 from the f32 base (the operations of the exact kernels), and the best
+//! `k` of the `kc` are returned. So values are exact; only which candidates are considered is
+//! approximate: a true neighbour is missed only when f16 rounding moves more than `kc − k`
+//! others ahead of it. Recall against the exact mode is what the benchmark reports.
+
+use std::sync::Arc;
+
+use half::f16;
+
+use crate::buffer::GpuBuffer;
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::Kernel;
+use crate::ops::knn::{DbChunk, KnnMetric, KnnPlan, grid_plan, list_slots, parallel_merge};
+use crate::ops::topk::{TopK, parse_lists};
+use crate::submit::Batch;
+
+/// Queries per workgroup of the f16 kernel.
+pub const HALF_TM: usize = 32;
+/// Base rows per tile of the f16 kernel (32 per invocation of a row: `32 · WG / TM`).
+pub const HALF_TN: usize = 128;
+/// Rows of the f16 base are padded to a multiple of this (a subgroup's 32-row block).
+const HALF_PAD_ROWS: usize = 32;
+/// Invocations per workgroup (four subgroups of 32 for the tensor-core product).
+const HALF_WG: u32 = 128;
+/// Candidate slots per query per merge.
+const HALF_CAP: u32 = 16;
+/// The most candidates per query (`kc`) the re-rank keeps (one workgroup per query).
+pub const MAX_CANDIDATES: usize = 256;
+
+/// How the f16 kernel computes its products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HalfProduct {
+    /// Cooperative matrices (tensor cores): needs f16 16 × 16 configurations and subgroups
+    /// of exactly 32.
+    Coop,
+    /// Plain loops over `vec4<f16>` loads (any adapter with `SHADER_F16`).
+    Plain,
+}
+
+impl HalfProduct {
+    /// The family's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            HalfProduct::Coop => "knn_half_coop",
+            HalfProduct::Plain => "knn_half_plain",
+        }
+    }
+}
+
+/// Everything that selects one generated f16 kernel (override constants aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HalfVariant {
+    /// How products are computed.
+    pub form: HalfProduct,
+    /// Tensor cores: K steps of 16 written out in full (the padded dimension / 16, at most
+    /// [`MAX_UNROLLED_STEPS`]); 0: a loop over the steps (any dimension).
+    pub steps: u32,
+}
+
+/// The most K steps the tensor-core product writes out in full (d ≤ 256).
+pub const MAX_UNROLLED_STEPS: u32 = 16;
+
+impl HalfVariant {
+    /// The variant for dimension `d` with product `form`, the steps written out if `unroll`
+    /// allows and d ≤ 256.
+    pub fn new(form: HalfProduct, d: usize, unroll: bool) -> HalfVariant {
+        let s = (padded_dim(d) / 16) as u32;
+        let steps = if unroll && form == HalfProduct::Coop && s <= MAX_UNROLLED_STEPS {
+            s
+        } else {
+            0
+        };
+        HalfVariant { form, steps }
+    }
+
+    /// A short unique name (`knn_half_coop_s8`).
+    pub fn name(&self) -> String {
+        format!("{}_s{}", self.form.name(), self.steps)
+    }
+}
+
+/// The product form on this adapter: tensor cores where possible (unless the tuning's
+/// `knn.half_product` says `plain`), else plain loops; `None` without `SHADER_F16`.
+pub fn product_form(gpu: &Gpu) -> Option<HalfProduct> {
+    let c = gpu.capabilities();
+    if !c.f16 {
+        return None;
+    }
+    let coop = c.cooperative_matrix
+        && c.subgroups
+        && c.subgroup_min_size == 32
+        && c.subgroup_max_size == 32
+        && gpu.tuning().choice("knn.half_product") != "plain";
+    Some(if coop {
+        HalfProduct::Coop
+    } else {
+        HalfProduct::Plain
+    })
+}
+
+/// The dimension padded for the kernel (a multiple of 16: the fragments' K).
+pub fn padded_dim(d: usize) -> usize {
+    d.next_multiple_of(16)
+}
+
+/// Candidates re-ranked per query for `k` when the caller asks for `requested` (0: the
+/// default, `max(2k, k + 16)`), or an error naming the bound.
+pub fn candidates(k: usize, requested: usize) -> Result<usize> {
+    let kc = if requested == 0 {
+        (2 * k).max(k + 16)
+    } else {
+        requested
+    };
+    if k == 0 || kc < k || kc > MAX_CANDIDATES {
+        return Err(Error::InvalidArgument(format!(
+            "f16 precision: {kc} re-ranked candidates for k = {k}; expected k..={MAX_CANDIDATES} (so k <= {MAX_CANDIDATES})"
+        )));
+    }
+    Ok(kc)
+}
+
+/// The WGSL source of one variant: `wgsl/knn_half.wgsl` with its `@...` lines written,
+/// followed by the shared list code.
+pub fn source(v: HalfVariant) -> String {
+    let (enable, bindings, builtins, decl, product) = match v.form {
+        HalfProduct::Coop => coop_parts(v.steps),
+        HalfProduct::Plain => plain_parts(),
+    };
+    crate::kernels::KNN_HALF_TEMPLATE
+        .replace("// @ENABLE\n", &enable)
+        .replace("// @BINDINGS\n", &bindings)
+        .replace("            // @BUILTINS\n", &builtins)
+        .replace("    // @DECL\n", &decl)
+        .replace("        // @PRODUCT\n", &product)
+        + crate::kernels::LIST_OFFER
+        + crate::kernels::LIST_MERGE
+}
+
+type Parts = (String, String, String, String, String);
+
+/// Tensor cores: subgroup `sg` computes rows 0..32 × columns `32·sg ..` of the tile as 2 × 2
+/// fragments from device memory, and stores them column-major into `ct`. With `steps` > 0 the
+/// K steps are written out and every fragment is loaded before the first product (the
+/// loads overlap; a loop issues one step's loads at a time). naga 30 quirks shape it: every
+/// argument of a cooperative store is let-bound first (its SPIR-V writer), and the
+/// accumulators restart each tile from a zero fragment loaded from workgroup memory.
+///
+/// Stores are column-major because a row-major `coopStoreT` into workgroup memory put values
+/// one column off on an H100 (driver 580.159.04; the same store into a storage buffer, and
+/// column-major stores into workgroup memory, were right).
+fn coop_parts(steps: u32) -> Parts {
+    let enable = "enable f16;\nenable wgpu_cooperative_matrix;\n".to_string();
+    let bindings = "@group(0) @binding(1) var<storage, read> a: array<f16>;\n@group(0) @binding(2) var<storage, read> b: array<f16>;\nvar<workgroup> zc: array<f32, 256>;\n".to_string();
+    let builtins = "            , @builtin(subgroup_id) sg: u32\n".to_string();
+    let mut decl = String::from(
+        "    for (var t = tid; t < 256u; t += WG) {\n        zc[t] = 0.0;\n    }\n    workgroupBarrier();\n    let zero = coopLoad<coop_mat16x16<f32, C>>(&zc[0], 16u);\n",
+    );
+    for i in 0..2 {
+        for j in 0..2 {
+            decl += &format!("    var c{i}{j} = coop_mat16x16<f32, C>();\n");
+        }
+    }
+    // A subgroup whose 32 rows start past the chunk (padded to 32 rows) reads the chunk's last
+    // 32 instead: values past p.n are never offered, and cooperative operations need
+    // workgroup-uniform control flow, so no branch.
+    let mut product =
+        String::from("        let nb0 = min(n0 + sg * 32u, ((p.n + 31u) / 32u) * 32u - 32u);\n");
+    let load = |k: &str, tag: &str| -> String {
+        let mut out = String::new();
+        for i in 0..2 {
+            out += &format!(
+                "        let a{tag}{i} = coopLoadT<coop_mat16x16<f16, A>>(&a[(m0 + {}u) * p.lda + {k}], p.lda);\n",
+                16 * i
+            );
+        }
+        for j in 0..2 {
+            // B stored N x K row-major is K x N column-major.
+            out += &format!(
+                "        let b{tag}{j} = coopLoad<coop_mat16x16<f16, B>>(&b[(nb0 + {}u) * p.ldb + {k}], p.ldb);\n",
+                16 * j
+            );
+        }
+        out
+    };
+    let mma = |tag: &str, first: bool| -> String {
+        let mut out = String::new();
+        for i in 0..2 {
+            for j in 0..2 {
+                let acc = if first {
+                    "zero".to_string()
+                } else {
+                    format!("c{i}{j}")
+                };
+                out +=
+                    &format!("        c{i}{j} = coopMultiplyAdd(a{tag}{i}, b{tag}{j}, {acc});\n");
+            }
+        }
+        out
+    };
+    if steps > 0 {
+        for s in 0..steps {
+            product += &load(&format!("{}u", 16 * s), &format!("_{s}_"));
+        }
+        for s in 0..steps {
+            product += &mma(&format!("_{s}_"), s == 0);
+        }
+    } else {
+        for i in 0..2 {
+            for j in 0..2 {
+                product += &format!("        c{i}{j} = zero;\n");
+            }
+        }
+        product += "        for (var k0 = 0u; k0 < p.k; k0 += 16u) {\n";
+        product += &load("k0", "").replace("        let", "            let");
+        product += &mma("", false).replace("        c", "            c");
+        product += "        }\n";
+    }
+    for i in 0..2 {
+        for j in 0..2 {
+            product += &format!(
+                "        let o{i}{j} = (sg * 32u + {}u) * TSC + {}u;\n        let s{i}{j} = TSC;\n        let r{i}{j} = c{i}{j};\n        coopStore(r{i}{j}, &ct[o{i}{j}], s{i}{j});\n",
+                16 * j,
+                16 * i
+            );
+        }
+    }
+    (enable, bindings, builtins, decl, product)
+}
+
+/// Plain loops: invocation (r, q) computes the values of row r at columns `j·LPR + q`.
+fn plain_parts() -> Parts {
+    let enable = "enable f16;\n".to_string();
+    let bindings = "@group(0) @binding(1) var<storage, read> a: array<vec4<f16>>;\n@group(0) @binding(2) var<storage, read> b: array<vec4<f16>>;\n".to_string();
+    let product = "        let k4 = p.k / 4u;
+        for (var j = 0u; j < 32u; j++) {
+            let c = j * LPR + q;
+            var s = 0.0;
+            for (var kk = 0u; kk < select(0u, k4, n0 + c < p.n); kk++) {
+                s += dot(vec4<f32>(a[(m0 + r) * (p.lda / 4u) + kk]), vec4<f32>(b[(n0 + c) * (p.ldb / 4u) + kk]));
+            }
+            ct[c * TSC + r] = s;
+        }
+"
+    .to_string();
+    (enable, bindings, String::new(), String::new(), product)
+}
+
+/// Whether the f16 kernel keeping `kc` candidates merges its lists in parallel: as the f32
+/// kernel ([`parallel_merge`]) where the second copy of the lists fits `limit` bytes.
+fn parallel(kc: usize, limit: u64) -> bool {
+    let kb = list_slots(kc);
+    parallel_merge(kb) && shared_bytes_with(kb, true) <= limit
+}
+
+/// Override constants of the f16 kernel keeping `kc` candidates on an adapter with `limit`
+/// bytes of workgroup memory.
+pub fn constants(kc: usize, metric: KnnMetric, limit: u64) -> Vec<(&'static str, u32)> {
+    vec![
+        ("TM", HALF_TM as u32),
+        ("TN", HALF_TN as u32),
+        ("WG", HALF_WG),
+        ("KB", list_slots(kc)),
+        ("CAP", HALF_CAP),
+        ("METRIC", u32::from(metric == KnnMetric::InnerProduct)),
+        ("PAR", u32::from(parallel(kc, limit))),
+    ]
+}
+
+/// Workgroup memory of the f16 kernel keeping `kc` candidates on an adapter with `limit`
+/// bytes (the merge chosen by [`constants`]), in bytes.
+pub fn shared_bytes(kc: usize, limit: u64) -> u64 {
+    shared_bytes_with(list_slots(kc), parallel(kc, limit))
+}
+
+fn shared_bytes_with(kb: u32, par: bool) -> u64 {
+    let (tm, tn) = (HALF_TM as u64, HALF_TN as u64);
+    let copies = if par { 2 } else { 1 };
+    1024 + tn * tm * 4
+        + tn * 4
+        + tm * (copies * u64::from(kb) + u64::from(HALF_CAP)) * 8
+        + tm * 4
+        + 16
+}
+
+/// The helper kernels' parameters (`half.wgsl`'s `Params`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct HelperParams {
+    rows: u32,
+    cols: u32,
+    prows: u32,
+    pcols: u32,
+    id0: u32,
+    first: u32,
+    wg_x: u32,
+    _pad: u32,
+}
+
+/// A kernel, its bind group and its grid.
+type Dispatch = (Arc<Kernel>, wgpu::BindGroup, (u32, u32, u32));
+
+/// The dispatch rounding `src` (`rows × cols` f32) to f16 into `dst` (`prows × pcols`,
+/// zero-padded).
+fn to_half(
+    gpu: &Gpu,
+    src: &GpuBuffer<f32>,
+    dst: &GpuBuffer<f16>,
+    (rows, cols): (usize, usize),
+    (prows, pcols): (usize, usize),
+) -> Result<Dispatch> {
+    let kernel = gpu.kernel(&crate::kernels::HALF, "to_half", &[("WG", 256)])?;
+    let (x, y) = gpu.grid(((prows * pcols) as u32).div_ceil(256).max(1));
+    let params = gpu.uniform(&HelperParams {
+        rows: rows as u32,
+        cols: cols as u32,
+        prows: prows as u32,
+        pcols: pcols as u32,
+        id0: 0,
+        first: 0,
+        wg_x: x,
+        _pad: 0,
+    });
+    let bg = gpu.bind(
+        &kernel,
+        &[
+            (0, params.as_entire_binding()),
+            (1, src.binding()),
+            (2, dst.binding()),
+        ],
+    );
+    Ok((kernel, bg, (x, y, 1)))
+}
+
+/// The base in f16 for the f16 kernel: each chunk of a [`DbChunk`] list rounded to f16,
+/// rows padded with zeros to a multiple of 32, the dimension to [`padded_dim`]. A chunk's f16
+/// copy must fit one storage binding (for d ≥ 16 it is at most half the f32 chunk's bytes; for
+/// tiny d it can be larger, and then the mode reports it).
+pub struct HalfBase {
+    chunks: Vec<(GpuBuffer<f16>, u32)>,
+    d: usize,
+}
+
+impl HalfBase {
+    /// Rounds the chunks of a base of dimension `d` to f16 on the device (one submission).
+    pub fn new(gpu: &Gpu, db: &[DbChunk<'_>], d: usize) -> Result<HalfBase> {
+        if product_form(gpu).is_none() {
+            return Err(Error::InvalidArgument(format!(
+                "f16 precision needs f16 shaders (SHADER_F16), which {} does not offer",
+                gpu.capabilities().name
+            )));
+        }
+        let dp = padded_dim(d);
+        let limit = gpu.capabilities().max_storage_binding_bytes;
+        let mut chunks = Vec::new();
+        let mut passes = Vec::new();
+        for c in db {
+            let rows = c.rows.next_multiple_of(HALF_PAD_ROWS).max(HALF_PAD_ROWS);
+            if (rows * dp * 2) as u64 > limit || c.rows * d > c.data.len() {
+                return Err(Error::InvalidArgument(format!(
+                    "f16 precision: a chunk of {} vectors of {d} does not fit one binding as f16",
+                    c.rows
+                )));
+            }
+            let h = gpu.alloc::<f16>(rows * dp)?;
+            passes.push(to_half(gpu, c.data, &h, (c.rows, d), (rows, dp))?);
+            chunks.push((h, c.id0));
+        }
+        let mut batch = gpu.batch(false);
+        for (k, bg, grid) in &passes {
+            batch.dispatch(k, bg, *grid);
+        }
+        batch.finish()?;
+        Ok(HalfBase { chunks, d })
+    }
+
+    /// Bytes on the device.
+    pub fn bytes(&self) -> u64 {
+        self.chunks.iter().map(|(h, _)| (h.len() * 2) as u64).sum()
+    }
+
+    fn chunk(&self, id0: u32) -> Option<&GpuBuffer<f16>> {
+        self.chunks.iter().find(|(_, i)| *i == id0).map(|(h, _)| h)
+    }
+}
+
+/// A planned f16 search of a query batch (see the module documentation).
+pub struct KnnHalfPlan {
+    convert: Dispatch,
+    lists: KnnPlan,
+    rerank: Vec<Dispatch>,
+    select: Dispatch,
+    out_v: GpuBuffer<f32>,
+    out_i: GpuBuffer<u32>,
+    form: HalfProduct,
+    nq: usize,
+    k: usize,
+    _queries_half: GpuBuffer<f16>,
+    _exact: GpuBuffer<f32>,
+}
+
+impl KnnHalfPlan {
+    /// Plans the search of `nq` queries (`queries`: `nq × d` f32, `qnorms` their squared
+    /// norms) against `db` and its f16 copy `half`, re-ranking `kc` candidates per query and
+    /// keeping `k`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        gpu: &Gpu,
+        queries: &GpuBuffer<f32>,
+        qnorms: &GpuBuffer<f32>,
+        (nq, d): (usize, usize),
+        db: &[DbChunk<'_>],
+        half: &HalfBase,
+        (k, kc): (usize, usize),
+        metric: KnnMetric,
+    ) -> Result<KnnHalfPlan> {
+        let form = product_form(gpu).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "f16 precision needs f16 shaders (SHADER_F16), which {} does not offer",
+                gpu.capabilities().name
+            ))
+        })?;
+        candidates(k, kc)?;
+        if nq == 0 || d == 0 || queries.len() < nq * d || qnorms.len() < nq || half.d != d {
+            return Err(Error::InvalidArgument(format!(
+                "f16 k-NN: {} query values and {} norms are not {nq} queries of {d} (base of {})",
+                queries.len(),
+                qnorms.len(),
+                half.d
+            )));
+        }
+        if db.iter().map(|c| c.rows).sum::<usize>() == 0
+            || db.iter().any(|c| c.rows > 0 && half.chunk(c.id0).is_none())
+        {
+            return Err(Error::InvalidArgument(
+                "f16 k-NN: empty base, or an f16 copy of other chunks".into(),
+            ));
+        }
+        let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
+        if shared_bytes(kc, limit) > limit {
+            return Err(Error::InvalidArgument(format!(
+                "f16 precision: {kc} candidates per query need {} bytes of workgroup memory; this adapter has {limit}",
+                shared_bytes(kc, limit),
+            )));
+        }
+        let dp = padded_dim(d);
+        let m_pad = nq.next_multiple_of(HALF_TM);
+        let queries_half = gpu.alloc::<f16>(m_pad * dp)?;
+        let convert = to_half(gpu, queries, &queries_half, (nq, d), (m_pad, dp))?;
+        let unroll = gpu.tuning().int("knn.half_unroll") == 1;
+        let kernel = gpu.kernel(
+            &crate::kernels::knn_half(HalfVariant::new(form, d, unroll)),
+            "knn_half",
+            &constants(kc, metric, limit),
+        )?;
+        let total: usize = db.iter().map(|c| c.rows).sum();
+        let seg_len = segment(gpu, form, nq, total, dp, kc);
+        let lists = grid_plan(
+            gpu,
+            (nq, dp, kc, metric),
+            db,
+            (seg_len as u32, nq.div_ceil(HALF_TM) as u32),
+            kernel,
+            None,
+            |kernel, params, chunk, (out_v, out_i)| {
+                let b = half.chunk(chunk.id0).expect("checked above");
+                let uniform = gpu.uniform(params);
+                gpu.bind(
+                    kernel,
+                    &[
+                        (0, uniform.as_entire_binding()),
+                        (1, queries_half.binding()),
+                        (2, b.binding()),
+                        (3, chunk.norms.binding()),
+                        (5, out_v.binding()),
+                        (6, out_i.binding()),
+                    ],
+                )
+            },
+        )?;
+        let (_, cand) = lists.outputs();
+        let exact = gpu.alloc::<f32>(nq * kc)?;
+        let rk = gpu.kernel(
+            &crate::kernels::HALF,
+            "rerank",
+            &[
+                ("WG", 256),
+                ("METRIC", u32::from(metric == KnnMetric::InnerProduct)),
+            ],
+        )?;
+        let (x, y) = gpu.grid(((nq * kc) as u32).div_ceil(256));
+        let mut rerank = Vec::new();
+        for (i, c) in db.iter().filter(|c| c.rows > 0).enumerate() {
+            let params = gpu.uniform(&HelperParams {
+                rows: c.rows as u32,
+                cols: d as u32,
+                prows: nq as u32,
+                pcols: kc as u32,
+                id0: c.id0,
+                first: u32::from(i == 0),
+                wg_x: x,
+                _pad: 0,
+            });
+            let bg = gpu.bind(
+                &rk,
+                &[
+                    (0, params.as_entire_binding()),
+                    (3, queries.binding()),
+                    (4, qnorms.binding()),
+                    (5, c.data.binding()),
+                    (6, c.norms.binding()),
+                    (7, cand.binding()),
+                    (8, exact.binding()),
+                ],
+            );
+            rerank.push((rk.clone(), bg, (x, y, 1)));
+        }
+        let out_v = gpu.alloc::<f32>(nq * k)?;
+        let out_i = gpu.alloc::<u32>(nq * k)?;
+        let sk = gpu.kernel(
+            &crate::kernels::HALF,
+            "rerank_select",
+            &[
+                ("KC", kc as u32),
+                ("METRIC", u32::from(metric == KnnMetric::InnerProduct)),
+            ],
+        )?;
+        let (x, y) = gpu.grid(nq as u32);
+        let params = gpu.uniform(&HelperParams {
+            rows: 0,
+            cols: d as u32,
+            prows: nq as u32,
+            pcols: kc as u32,
+            id0: k as u32,
+            first: 0,
+            wg_x: x,
+            _pad: 0,
+        });
+        let bg = gpu.bind(
+            &sk,
+            &[
+                (0, params.as_entire_binding()),
+                (7, cand.binding()),
+                (8, exact.binding()),
+                (9, out_v.binding()),
+                (10, out_i.binding()),
+            ],
+        );
+        Ok(KnnHalfPlan {
+            convert,
+            lists,
+            rerank,
+            select: (sk, bg, (x, y, 1)),
+            out_v,
+            out_i,
+            form,
+            nq,
+            k,
+            _queries_half: queries_half,
+            _exact: exact,
+        })
+    }
+
+    /// Records the search: the queries rounded, the f16 kernel and segment merge, the exact
+    /// re-rank per chunk, the final selection.
+    pub fn record(&self, batch: &mut Batch<'_>) {
+        let (k, bg, grid) = &self.convert;
+        batch.dispatch(k, bg, *grid);
+        self.lists.record(batch);
+        for (k, bg, grid) in self.rerank.iter().chain(std::iter::once(&self.select)) {
+            batch.dispatch(k, bg, *grid);
+        }
+    }
+
+    /// The product form and the segments per query.
+    pub fn config(&self) -> (HalfProduct, usize) {
+        (self.form, self.lists.config().1)
+    }
+
+    /// The candidates of the last run before the re-rank (`nq × kc`, by their f16 keys).
+    pub fn candidates(&self, gpu: &Gpu) -> Result<TopK> {
+        self.lists.read(gpu)
+    }
+
+    /// Poisons the outputs (tests use it before a run).
+    pub fn poison(&self, gpu: &Gpu) -> Result<()> {
+        self.lists.poison(gpu)?;
+        gpu.write(&self.out_v, &vec![f32::NAN; self.nq * self.k])?;
+        gpu.write(&self.out_i, &vec![0xdead_beef; self.nq * self.k])
+    }
+
+    /// Reads the result of the last recorded run: per query `k` exact values and ids.
+    pub fn read(&self, gpu: &Gpu) -> Result<TopK> {
+        Ok(parse_lists(&gpu.read_bytes(&self.ranges())?))
+    }
+
+    /// Asks `batch` to read the result back when it finishes (see [`Self::parse`]).
+    pub fn read_after(&self, batch: &mut Batch<'_>) {
+        batch.read_after(&self.ranges());
+    }
+
+    /// The result from the ranges [`Self::read_after`] asked for.
+    pub fn parse(&self, reads: &[crate::ReadBytes]) -> TopK {
+        parse_lists(reads)
+    }
+
+    fn ranges(&self) -> [(&wgpu::Buffer, u64, u64); 2] {
+        let bytes = (self.nq * self.k * 4) as u64;
+        [(self.out_v.raw(), 0, bytes), (self.out_i.raw(), 0, bytes)]
+    }
+}
+
+/// Base vectors per workgroup: enough workgroups to fill the device (`knn.target_groups`),
+/// none shorter than two tiles or 32 lists, and within `knn.loop_budget` where the adapter
+/// has one (per tile: the products of the plain form, 32 keys, up to 32 offers and the
+/// merges they cause).
+fn segment(gpu: &Gpu, form: HalfProduct, nq: usize, total: usize, dp: usize, kc: usize) -> usize {
+    let t = gpu.tuning();
+    let blocks = nq.div_ceil(HALF_TM) as u64;
+    let wanted = t.int("knn.target_groups").div_ceil(blocks).max(1);
+    let tn = HALF_TN as u64;
+    let min_seg = (2 * tn).max(32 * kc as u64);
+    let mut seg = (total as u64)
+        .div_ceil(wanted)
+        .next_multiple_of(tn)
+        .max(min_seg.next_multiple_of(tn))
+        .min(u64::from(u32::MAX / 2));
+    let budget = t.int("knn.loop_budget");
+    if budget > 0 {
+        let kb = u64::from(list_slots(kc));
+        let products = if form == HalfProduct::Plain {
+            32 * (dp as u64 / 4 + 1)
+        } else {
+            dp as u64 / 16 + 1
+        };
+        // Each of 32 values may cost an offer round and a merge (list and candidates ranked).
+        let per_tile = products + 32 + 32 * (4 + kb + u64::from(HALF_CAP) * 2);
+        let tiles = (budget.saturating_sub(kb + 16) / per_tile).max(1);
+        seg = seg.min(tiles * tn);
+    }
+    seg as usize
+}

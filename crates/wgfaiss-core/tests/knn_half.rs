@@ -1,0 +1,328 @@
+//! The f16 precision k-NN (`ops::knn_half`) against CPU f64 references: the candidates are the
+//! best `kc` by the f16-rounded inputs' keys (within the f32 accumulation's error), the
+//! results are the exact best `k` of those candidates with exact f32 values, planted
+//! neighbours are found exactly, and recall on random data is reported and bounded. Both
+//! metrics, query blocks off the 32-row tile, several segments and chunks, poisoned outputs,
+//! bases smaller than k. On an adapter with cooperative matrices the tensor-core form runs;
+//! on lavapipe the plain form (the same selection and re-rank).
+
+mod common;
+
+use common::{Rng, gpu, options, seed};
+use half::f16;
+use wgfaiss_core::ops::knn::{DbChunk, KnnMetric, squared_norms};
+use wgfaiss_core::ops::knn_half::{HalfBase, KnnHalfPlan, candidates};
+use wgfaiss_core::ops::topk::TopK;
+use wgfaiss_core::{Gpu, GpuBuffer};
+
+fn data(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.f32() * 2.0 - 1.0).collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+        .sum()
+}
+
+fn round16(x: &[f32]) -> Vec<f32> {
+    x.iter().map(|&v| f16::from_f32(v).to_f32()).collect()
+}
+
+/// Exact value of query `q` against row `x`: squared distance or inner product.
+fn value(q: &[f32], x: &[f32], metric: KnnMetric) -> f64 {
+    match metric {
+        KnnMetric::L2 => q
+            .iter()
+            .zip(x)
+            .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+            .sum(),
+        KnnMetric::InnerProduct => dot(q, x),
+    }
+}
+
+/// The base on the device, cut into chunks of `rows_per_chunk` rows.
+struct Base {
+    data: Vec<GpuBuffer<f32>>,
+    norms: Vec<GpuBuffer<f32>>,
+    rows: Vec<usize>,
+}
+
+impl Base {
+    fn new(gpu: &Gpu, db: &[f32], d: usize, rows_per_chunk: usize) -> Base {
+        let (mut data, mut norms, mut rows) = (Vec::new(), Vec::new(), Vec::new());
+        for c in db.chunks(rows_per_chunk * d) {
+            data.push(gpu.upload(c).unwrap());
+            norms.push(gpu.upload(&squared_norms(c, d)).unwrap());
+            rows.push(c.len() / d);
+        }
+        Base { data, norms, rows }
+    }
+
+    fn chunks(&self) -> Vec<DbChunk<'_>> {
+        let mut id0 = 0;
+        (0..self.rows.len())
+            .map(|i| {
+                let c = DbChunk {
+                    data: &self.data[i],
+                    norms: &self.norms[i],
+                    rows: self.rows[i],
+                    id0,
+                };
+                id0 += self.rows[i] as u32;
+                c
+            })
+            .collect()
+    }
+}
+
+/// One search: results and the candidates before the re-rank (outputs poisoned first).
+#[allow(clippy::too_many_arguments)]
+fn search(
+    gpu: &Gpu,
+    q: &[f32],
+    db: &[f32],
+    d: usize,
+    rows_per_chunk: usize,
+    (k, kc): (usize, usize),
+    metric: KnnMetric,
+) -> (TopK, TopK) {
+    let base = Base::new(gpu, db, d, rows_per_chunk);
+    let chunks = base.chunks();
+    let half = HalfBase::new(gpu, &chunks, d).unwrap();
+    let nq = q.len() / d;
+    let (qb, qn) = (
+        gpu.upload(q).unwrap(),
+        gpu.upload(&squared_norms(q, d)).unwrap(),
+    );
+    let plan = KnnHalfPlan::new(gpu, &qb, &qn, (nq, d), &chunks, &half, (k, kc), metric).unwrap();
+    plan.poison(gpu).unwrap();
+    let mut batch = gpu.batch(false);
+    plan.record(&mut batch);
+    batch.finish().unwrap();
+    (plan.read(gpu).unwrap(), plan.candidates(gpu).unwrap())
+}
+
+/// Checks candidates and results of one search; returns (true neighbours found, k·nq).
+#[allow(clippy::too_many_arguments)]
+fn verify(
+    q: &[f32],
+    db: &[f32],
+    d: usize,
+    (k, kc): (usize, usize),
+    metric: KnnMetric,
+    (got, cand): (&TopK, &TopK),
+    what: &str,
+) -> (usize, usize) {
+    let (nq, nb) = (q.len() / d, db.len() / d);
+    let sign = if metric == KnnMetric::L2 { 1.0 } else { -1.0 };
+    let (qh, xh) = (round16(q), round16(db));
+    let mut found = 0;
+    for r in 0..nq {
+        let qr = &q[r * d..(r + 1) * d];
+        let qhr = &qh[r * d..(r + 1) * d];
+        // Candidates: the best kc by the kernel's keys on f16-rounded inputs (f32 norms).
+        let key = |x: usize| -> f64 {
+            let dh = dot(qhr, &xh[x * d..(x + 1) * d]);
+            match metric {
+                KnnMetric::L2 => f64::from(squared_norms(&db[x * d..(x + 1) * d], d)[0]) - 2.0 * dh,
+                KnnMetric::InnerProduct => -dh,
+            }
+        };
+        let mut by_key: Vec<usize> = (0..nb).collect();
+        by_key.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
+        let crow = &cand.ids[r * kc..(r + 1) * kc];
+        let live = nb.min(kc);
+        let tol = 1e-5 * (1.0 + d as f64);
+        let bar = key(by_key[live - 1]) + tol;
+        let mut seen = std::collections::HashSet::new();
+        for (j, id) in crow.iter().enumerate() {
+            match id {
+                Some(id) if j < live => {
+                    let id = *id as usize;
+                    assert!(
+                        id < nb && seen.insert(id),
+                        "{what}: query {r} candidate {j} = {id}"
+                    );
+                    assert!(
+                        key(id) <= bar,
+                        "{what}: query {r} candidate {id} key {} beyond the {kc}-th {}",
+                        key(id),
+                        bar
+                    );
+                }
+                None if j >= live => {}
+                other => panic!("{what}: query {r} candidate slot {j} = {other:?} ({nb} rows)"),
+            }
+        }
+        // Results: the best k of the candidates by exact values, with those values.
+        let mut by_exact: Vec<usize> = crow.iter().flatten().map(|&i| i as usize).collect();
+        by_exact.sort_by(|&a, &b| {
+            (sign * value(qr, &db[a * d..(a + 1) * d], metric))
+                .total_cmp(&(sign * value(qr, &db[b * d..(b + 1) * d], metric)))
+                .then(a.cmp(&b))
+        });
+        let norm = dot(qr, qr) + 4.0 * d as f64;
+        for j in 0..k {
+            let (gid, gv) = (got.ids[r * k + j], got.values[r * k + j]);
+            if j >= by_exact.len() {
+                assert_eq!(gid, None, "{what}: query {r} slot {j} should be padding");
+                assert_eq!(gv, sign as f32 * f32::INFINITY, "{what}: padding value");
+                continue;
+            }
+            let gid = gid.unwrap_or_else(|| panic!("{what}: query {r} slot {j} empty")) as usize;
+            let want = value(qr, &db[gid * d..(gid + 1) * d], metric);
+            assert!(
+                (f64::from(gv) - want).abs() <= 1e-5 * norm,
+                "{what}: query {r} slot {j} value {gv} against {want}"
+            );
+            let wid = by_exact[j];
+            let wv = value(qr, &db[wid * d..(wid + 1) * d], metric);
+            assert!(
+                gid == wid || (want - wv).abs() <= 1e-5 * norm,
+                "{what}: query {r} slot {j} id {gid} ({want}) where the candidates' best is {wid} ({wv})"
+            );
+        }
+        // Recall against the exact reference over the whole base.
+        let mut all: Vec<usize> = (0..nb).collect();
+        all.sort_by(|&a, &b| {
+            (sign * value(qr, &db[a * d..(a + 1) * d], metric))
+                .total_cmp(&(sign * value(qr, &db[b * d..(b + 1) * d], metric)))
+                .then(a.cmp(&b))
+        });
+        let truth: std::collections::HashSet<u32> = all.iter().take(k).map(|&i| i as u32).collect();
+        found += got.ids[r * k..(r + 1) * k]
+            .iter()
+            .flatten()
+            .filter(|i| truth.contains(i))
+            .count();
+    }
+    (found, nq * k.min(nb))
+}
+
+#[test]
+fn candidates_by_f16_keys_and_exact_rerank_both_metrics() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("f16 knn"));
+    // 45 queries: a full and a partial 32-query block; 1 000 rows in chunks of 384 (rows
+    // off the 128-row tile); d = 20 (padded to 32).
+    let (nq, nb, d) = (45, 1000, 20);
+    let q = data(&mut rng, nq * d);
+    let db = data(&mut rng, nb * d);
+    let (mut found, mut total) = (0, 0);
+    for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+        for (k, kc) in [(5, 0), (10, 10), (1, 3), (16, 32)] {
+            let kc = candidates(k, kc).unwrap();
+            let (got, cand) = search(gpu, &q, &db, d, 384, (k, kc), metric);
+            let what = format!("{metric:?} k={k} kc={kc}");
+            let (f, t) = verify(&q, &db, d, (k, kc), metric, (&got, &cand), &what);
+            found += f;
+            total += t;
+        }
+    }
+    let recall = found as f64 / total as f64;
+    eprintln!("recall of the f16 mode against exact: {recall:.4} ({found} of {total})");
+    assert!(recall >= 0.97, "recall {recall}");
+}
+
+#[test]
+fn planted_neighbours_are_found_exactly_over_several_segments() {
+    // A lowered segment length (loop budget) and a single chunk: many segments per query.
+    let gpu =
+        Gpu::with_options(options().with_override("WGFAISS_KNN_LOOP_BUDGET", 20_000u64)).unwrap();
+    let mut rng = Rng::new(seed("f16 planted"));
+    let (nq, nb, d, k) = (7, 3000, 64, 8);
+    let q = data(&mut rng, nq * d);
+    let mut db = data(&mut rng, nb * d);
+    // Query r's k neighbours at rows r·37 + 5j, at distances growing with j (far below the
+    // random rows' ~ d·2/3).
+    for r in 0..nq {
+        for j in 0..k {
+            let row = r * 37 + 5 * j;
+            for c in 0..d {
+                db[row * d + c] = q[r * d + c] + 0.01 * (j as f32 + 1.0) * rng.f32();
+            }
+        }
+    }
+    let kc = candidates(k, 0).unwrap();
+    let (got, cand) = search(&gpu, &q, &db, d, nb, (k, kc), KnnMetric::L2);
+    verify(&q, &db, d, (k, kc), KnnMetric::L2, (&got, &cand), "planted");
+    for r in 0..nq {
+        let mut want: Vec<usize> = (0..k).map(|j| r * 37 + 5 * j).collect();
+        want.sort_by(|&a, &b| {
+            value(
+                &q[r * d..(r + 1) * d],
+                &db[a * d..(a + 1) * d],
+                KnnMetric::L2,
+            )
+            .total_cmp(&value(
+                &q[r * d..(r + 1) * d],
+                &db[b * d..(b + 1) * d],
+                KnnMetric::L2,
+            ))
+        });
+        let ids: Vec<usize> = got.ids[r * k..(r + 1) * k]
+            .iter()
+            .map(|i| i.unwrap() as usize)
+            .collect();
+        assert_eq!(ids, want, "query {r}");
+    }
+}
+
+#[test]
+fn a_base_smaller_than_k_pads_and_bad_candidate_counts_are_errors() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("f16 small"));
+    let (nq, nb, d) = (3, 5, 3);
+    let q = data(&mut rng, nq * d);
+    let db = data(&mut rng, nb * d);
+    let (got, cand) = search(gpu, &q, &db, d, nb, (8, 20), KnnMetric::InnerProduct);
+    verify(
+        &q,
+        &db,
+        d,
+        (8, 20),
+        KnnMetric::InnerProduct,
+        (&got, &cand),
+        "small",
+    );
+    assert!(candidates(10, 9).is_err());
+    assert!(candidates(0, 0).is_err());
+    assert!(candidates(300, 0).is_err());
+    let base = Base::new(gpu, &db, d, nb);
+    let chunks = base.chunks();
+    let half = HalfBase::new(gpu, &chunks, d).unwrap();
+    let (qb, qn) = (
+        gpu.upload(&q).unwrap(),
+        gpu.upload(&squared_norms(&q, d)).unwrap(),
+    );
+    // More candidates than the lists can hold in workgroup memory: a clear error.
+    let err = KnnHalfPlan::new(
+        gpu,
+        &qb,
+        &qn,
+        (nq, d),
+        &chunks,
+        &half,
+        (200, 256),
+        KnnMetric::L2,
+    )
+    .err()
+    .expect("256 candidates do not fit");
+    assert!(err.to_string().contains("workgroup memory"), "{err}");
+    // A query count the buffers do not hold.
+    assert!(
+        KnnHalfPlan::new(
+            gpu,
+            &qb,
+            &qn,
+            (nq + 1, d),
+            &chunks,
+            &half,
+            (2, 4),
+            KnnMetric::L2
+        )
+        .is_err()
+    );
+}

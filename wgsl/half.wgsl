@@ -1,0 +1,132 @@
+// The f16 precision mode's helpers (ops/knn_half.rs). Each entry point uses its own bindings.
+//
+// to_half: an f32 matrix (rows x cols, row-major) rounded to f16 into a zero-padded
+//   prows x pcols matrix (the operands of knn_half.wgsl).
+// rerank: the exact f32 value of each (query, candidate) pair whose candidate lies in this
+//   chunk of the base: squared L2 distance max(|x|^2 - 2 <q, x> + |q|^2, 0), the operations of
+//   the exact kernels, or the inner product. With p.first set, pairs without a candidate (id
+//   NONE) get the metric's worst value.
+// rerank_select: per query (one workgroup of KC invocations), the k best of its KC re-ranked
+//   candidates by (key, id), sorted, as (value, id).
+
+enable f16;
+
+override WG: u32 = 256u;
+override KC: u32 = 64u;     // candidates per query (rerank_select's workgroup), <= WG
+override METRIC: u32 = 0u;  // 0: L2 (smallest distance), 1: inner product (largest)
+
+const NONE: u32 = 0xffffffffu;
+
+struct Params {
+    rows: u32,  // to_half: input rows; rerank: base rows in the chunk
+    cols: u32,  // to_half: input columns; rerank/select: the dimension
+    prows: u32, // to_half: padded rows; rerank/select: queries
+    pcols: u32, // to_half: padded columns; rerank/select: candidates per query (kc)
+    id0: u32,   // rerank: id of the chunk's first row; select: k
+    first: u32, // rerank: 1 for the first chunk (fills pairs without a candidate)
+    wg_x: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f16>;
+
+@compute @workgroup_size(WG)
+fn to_half(@builtin(workgroup_id) wid: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * p.wg_x) * WG + lid;
+    if i >= p.prows * p.pcols {
+        return;
+    }
+    let r = i / p.pcols;
+    let c = i % p.pcols;
+    var v = 0.0;
+    if r < p.rows && c < p.cols {
+        v = src[r * p.cols + c];
+    }
+    dst[i] = f16(v);
+}
+
+@group(0) @binding(3) var<storage, read> queries: array<f32>;
+@group(0) @binding(4) var<storage, read> qnorm: array<f32>;
+@group(0) @binding(5) var<storage, read> base: array<f32>;
+@group(0) @binding(6) var<storage, read> xnorm: array<f32>;
+@group(0) @binding(7) var<storage, read> cand: array<u32>;
+@group(0) @binding(8) var<storage, read_write> exact: array<f32>;
+
+@compute @workgroup_size(WG)
+fn rerank(@builtin(workgroup_id) wid: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * p.wg_x) * WG + lid;
+    if i >= p.prows * p.pcols {
+        return;
+    }
+    let id = cand[i];
+    if id == NONE {
+        if p.first == 1u {
+            exact[i] = select(bitcast<f32>(0x7f800000u), bitcast<f32>(0xff800000u), METRIC == 1u);
+        }
+        return;
+    }
+    if id < p.id0 || id - p.id0 >= p.rows {
+        return;
+    }
+    let row = id - p.id0;
+    let qi = i / p.pcols;
+    let d = p.cols;
+    var acc = 0.0;
+    for (var c = 0u; c < d; c++) {
+        acc = fma(queries[qi * d + c], base[row * d + c], acc);
+    }
+    if METRIC == 0u {
+        exact[i] = max(fma(-2.0, acc, xnorm[row]) + qnorm[qi], 0.0);
+    } else {
+        exact[i] = acc;
+    }
+}
+
+@group(0) @binding(9) var<storage, read_write> out_v: array<f32>;
+@group(0) @binding(10) var<storage, read_write> out_i: array<u32>;
+
+var<workgroup> sel_k: array<f32, KC>;
+var<workgroup> sel_i: array<u32, KC>;
+
+@compute @workgroup_size(KC)
+fn rerank_select(@builtin(workgroup_id) wid: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+    let qi = wid.x + wid.y * p.wg_x;
+    let kc = p.pcols;
+    let k = p.id0;
+    let live = qi < p.prows && lid < kc;
+    var key = bitcast<f32>(0x7f800000u);
+    var id = NONE;
+    var v = 0.0;
+    if live {
+        v = exact[qi * kc + lid];
+        id = cand[qi * kc + lid];
+        key = select(v, -v, METRIC == 1u);
+        if id == NONE || key != key {
+            key = bitcast<f32>(0x7f800000u);
+        }
+    }
+    sel_k[lid] = key;
+    sel_i[lid] = id;
+    workgroupBarrier();
+    if !live {
+        return;
+    }
+    // Rank in (key, id, position) order: ids are distinct rows, padding (NONE) last.
+    var rank = 0u;
+    for (var j = 0u; j < kc; j++) {
+        let kj = sel_k[j];
+        let ij = sel_i[j];
+        if kj < key || (kj == key && (ij < id || (ij == id && j < lid))) {
+            rank += 1u;
+        }
+    }
+    if rank < k {
+        out_v[qi * k + rank] = select(v, select(bitcast<f32>(0x7f800000u), bitcast<f32>(0xff800000u), METRIC == 1u), id == NONE);
+        out_i[qi * k + rank] = id;
+    }
+}

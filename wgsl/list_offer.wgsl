@@ -1,0 +1,73 @@
+// Offering values to sorted per-row lists and the serial merge, shared by the tiled fused
+// k-NN kernels (knn.wgsl, knn_half.wgsl). The including kernel declares, beside what
+// list_merge.wgsl needs: `overflow` and `any_cand` (atomic flags), `flags` (u32) and PAR (1: the
+// parallel merge).
+
+// Offers (key, id) to local query `r` (values that beat the row's threshold when the tile
+// was finished; checked again, since merges since then may have raised the bar). Returns
+// false if the value still beats the threshold but found no slot (it stays pending).
+fn offer(r: u32, id: u32, key: f32) -> bool {
+    let last = lcur * TM * KB + r * KB + p.topk - 1u;
+    if !before(key, id, best_v[last], best_i[last]) {
+        return true;
+    }
+    let s = atomicAdd(&cnt[r], 1u);
+    if s < CAP {
+        cand_v[r * CAP + s] = key;
+        cand_i[r * CAP + s] = id;
+        atomicStore(&any_cand, 1u);
+        return true;
+    }
+    atomicStore(&overflow, 1u);
+    return false;
+}
+
+// Inserts every row's candidates into its sorted list in place, one invocation per row.
+fn merge_rows_serial(lid: u32) {
+    for (var r = lid; r < TM; r += WG) {
+        let n = min(atomicLoad(&cnt[r]), CAP);
+        let base = r * KB;
+        let last = base + p.topk - 1u;
+        for (var c = 0u; c < n; c++) {
+            let v = cand_v[r * CAP + c];
+            let id = cand_i[r * CAP + c];
+            if before(v, id, best_v[last], best_i[last]) {
+                var j = last;
+                loop {
+                    if j == base || !before(v, id, best_v[j - 1u], best_i[j - 1u]) {
+                        break;
+                    }
+                    best_v[j] = best_v[j - 1u];
+                    best_i[j] = best_i[j - 1u];
+                    j -= 1u;
+                }
+                best_v[j] = v;
+                best_i[j] = id;
+            }
+        }
+        atomicStore(&cnt[r], 0u);
+    }
+    workgroupBarrier();
+}
+
+// After a round of offers (all invocations call it): merges the rows that got candidates and
+// returns whether some value found no slot (then its invocation offers it again, against the
+// new threshold, in another round).
+fn merge_offers(tid: u32) -> bool {
+    // Bit 0: some row has candidates; bit 1: some value found no slot.
+    workgroupBarrier();
+    if tid == 0u {
+        flags = atomicLoad(&any_cand) | (atomicLoad(&overflow) << 1u);
+        atomicStore(&any_cand, 0u);
+        atomicStore(&overflow, 0u);
+    }
+    let f = workgroupUniformLoad(&flags);
+    if (f & 1u) != 0u {
+        if PAR == 1u {
+            merge_rows(tid);
+        } else {
+            merge_rows_serial(tid);
+        }
+    }
+    return (f & 2u) != 0u;
+}
