@@ -195,18 +195,7 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
     let sb = TN / 4u + PAD4;
     let k_lo = 0u;
     let k_hi = p.k;
-    for (var t = tid; t < TM * KB; t += WG) {
-        best_v[t] = bitcast<f32>(0x7f800000u);
-        best_i[t] = NONE;
-    }
-    for (var t = tid; t < TM; t += WG) {
-        atomicStore(&cnt[t], 0u);
-    }
-    if tid == 0u {
-        atomicStore(&overflow, 0u);
-        atomicStore(&any_cand, 0u);
-    }
-    workgroupBarrier();
+    init_lists(tid, TM * KB);
     // @DECL
     // One flat sequence of (tile, K slice) steps, so the first slice of the next tile is
     // loaded while the last slice of this one is multiplied (tiles are short: d / TK slices).

@@ -96,18 +96,7 @@ fn knn_half(@builtin(workgroup_id) wid: vec3<u32>,
     let seg_start = min(seg, p.segs) * p.seg_len;
     let seg_end = min(p.n, seg_start + p.seg_len);
     let m_rows = min(TM, p.m - m0);
-    for (var t = tid; t < (1u + PAR) * TM * KB; t += WG) {
-        best_v[t] = bitcast<f32>(0x7f800000u);
-        best_i[t] = NONE;
-    }
-    for (var t = tid; t < TM; t += WG) {
-        atomicStore(&cnt[t], 0u);
-    }
-    if tid == 0u {
-        atomicStore(&overflow, 0u);
-        atomicStore(&any_cand, 0u);
-    }
-    workgroupBarrier();
+    init_lists(tid, (1u + PAR) * TM * KB);
     // Invocation tid keys row tid % TM at columns q, q + LPR, ...: a subgroup reads 32 rows of
     // one column at a time (consecutive in `ct`).
     let r = tid % TM;

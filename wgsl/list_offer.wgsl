@@ -71,3 +71,20 @@ fn merge_offers(tid: u32) -> bool {
     }
     return (f & 2u) != 0u;
 }
+
+// Empties the first `slots` list entries (+inf, NONE), the candidate counts and the flags; ends
+// with a barrier.
+fn init_lists(tid: u32, slots: u32) {
+    for (var t = tid; t < slots; t += WG) {
+        best_v[t] = bitcast<f32>(0x7f800000u);
+        best_i[t] = NONE;
+    }
+    for (var t = tid; t < TM; t += WG) {
+        atomicStore(&cnt[t], 0u);
+    }
+    if tid == 0u {
+        atomicStore(&overflow, 0u);
+        atomicStore(&any_cand, 0u);
+    }
+    workgroupBarrier();
+}
