@@ -9,7 +9,7 @@
 // column-major, column stride TSC), computed by the generated @PRODUCT:
 //   - cooperative matrices (tensor cores): WG / 32 subgroups of exactly 32 invocations, each a
 //     32 x 32 block (2 x 2 fragments of 16 x 16, f16 x f16 -> f32), fragments loaded straight
-//     from device memory (the query block's from the cache every tile);
+//     from device memory (the query block's once per segment where d <= 256);
 //   - plain loops (adapters without them): each invocation 32 values, vec4<f16> loads, f32
 //     dot products.
 // Then the LPR = WG / TM invocations of each row compare its keys (L2: |x|^2 - 2 <q, x>,
@@ -117,14 +117,7 @@ fn knn_half(@builtin(workgroup_id) wid: vec3<u32>,
         let tv = best_v[last];
         let ti = best_i[last];
         var pend = 0u;
-        for (var j = 0u; j < 32u; j++) {
-            let c = j * LPR + q;
-            let col = n0 + c;
-            let key = key_at(r, c);
-            if live && col < seg_end && before(key, p.id0 + col, tv, ti) {
-                pend |= 1u << j;
-            }
-        }
+        // @KEYS
         loop {
             var bits = pend;
             loop {

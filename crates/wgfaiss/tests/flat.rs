@@ -609,5 +609,11 @@ fn f16_precision_finds_a_vector_added_after_an_f16_search() {
     index.add(&q).unwrap();
     let r = index.search(&q, 4, &p).unwrap();
     assert_eq!(r.ids_of(0)[0], 300);
-    assert_eq!(r.distances_of(0)[0], 0.0);
+    // ‖x‖² − 2⟨q, x⟩ + ‖q‖² in f32: zero up to the cancellation error (1.2e-4 on an H100).
+    let qn: f32 = q.iter().map(|v| v * v).sum();
+    assert!(
+        r.distances_of(0)[0].abs() <= 1e-5 * (qn + 1.0),
+        "{}",
+        r.distances_of(0)[0]
+    );
 }
