@@ -220,18 +220,15 @@ impl Coalescer {
         }
     }
 
-    /// Searches a gathered batch: one search per (k, nprobe, timed), rows handed back.
+    /// Searches a gathered batch: one search per (k, parameters), rows handed back.
     fn run(&self, batch: Vec<(u64, Request)>) -> Vec<(u64, Result<SearchResult>)> {
         let d = self.index.dim();
-        let mut groups: HashMap<(usize, usize, bool), Vec<(u64, Request)>> = HashMap::new();
+        let mut groups: HashMap<(usize, SearchParams), Vec<(u64, Request)>> = HashMap::new();
         for (id, r) in batch {
-            groups
-                .entry((r.k, r.params.nprobe, r.params.timed))
-                .or_default()
-                .push((id, r));
+            groups.entry((r.k, r.params)).or_default().push((id, r));
         }
         let mut out = Vec::new();
-        for ((k, _, _), reqs) in groups {
+        for ((k, _), reqs) in groups {
             let mut all: Vec<f32> = reqs
                 .iter()
                 .flat_map(|(_, r)| r.queries.iter().copied())

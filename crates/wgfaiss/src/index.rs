@@ -104,7 +104,7 @@ impl std::str::FromStr for Precision {
 }
 
 /// Per-search parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SearchParams {
     /// Lists probed by IVF indexes (ignored by the flat index).
     pub nprobe: usize,

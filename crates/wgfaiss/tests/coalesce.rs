@@ -11,7 +11,9 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use common::{Rng, gpu, seed};
-use wgfaiss::{Coalescer, FlatIndex, Index, Metric, Result, SearchParams, SearchResult};
+use wgfaiss::{
+    Coalescer, FlatIndex, Index, Metric, Precision, Result, ScanMode, SearchParams, SearchResult,
+};
 
 /// An index that counts searches and can fail them.
 struct Counting {
@@ -47,7 +49,18 @@ impl Index for Counting {
         if self.fail {
             return Err(wgfaiss::Error::Gpu("injected: device lost".into()));
         }
-        self.inner.search(q, k, p)
+        // The parameters leave a mark on the distances (a caller served with another
+        // caller's parameters gets other values).
+        let mut r = self.inner.search(q, k, &SearchParams::default())?;
+        let mark = 1000.0 * p.nprobe as f32
+            + if p.precision == Precision::F16 {
+                1e5
+            } else {
+                0.0
+            }
+            + if p.scan.is_some() { 1e6 } else { 0.0 };
+        r.distances.iter_mut().for_each(|v| *v += mark - 1000.0);
+        Ok(r)
     }
     fn remove_ids(&mut self, ids: &[i64]) -> Result<usize> {
         self.inner.remove_ids(ids)
@@ -127,6 +140,63 @@ fn many_single_queries_equal_one_batch_in_few_searches() {
     let co = Coalescer::with(idx.clone(), Duration::from_millis(300), 1 << 20).in_flight(3);
     let r = co.search(&queries[..3 * d], 5, &p).unwrap();
     assert_eq!(r.ids, want[0].ids[..15]);
+}
+
+#[test]
+fn callers_with_other_parameters_get_their_own_searches() {
+    let mut rng = Rng::new(seed("coalesce params"));
+    let d = 8;
+    let base = rng.vec(500 * d);
+    let (threads, per) = (16, 3);
+    let queries = rng.vec(threads * per * d);
+    let idx = index(false, d, &base);
+    let kinds = [
+        SearchParams::default(),
+        SearchParams {
+            nprobe: 2,
+            ..Default::default()
+        },
+        SearchParams {
+            precision: Precision::F16,
+            ..Default::default()
+        },
+        SearchParams {
+            scan: Some(ScanMode::Keys),
+            ..Default::default()
+        },
+    ];
+    let want: Vec<SearchResult> = kinds
+        .iter()
+        .map(|p| idx.search(&queries, 4, p).unwrap())
+        .collect();
+    let co = Arc::new(Coalescer::with(
+        idx.clone(),
+        Duration::from_millis(300),
+        1 << 20,
+    ));
+    let start = Arc::new(Barrier::new(threads));
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (co, start, queries, want, kinds) =
+                (co.clone(), start.clone(), &queries, &want, &kinds);
+            s.spawn(move || {
+                start.wait();
+                for i in 0..per {
+                    let qi = t * per + i;
+                    let kind = (t + i) % kinds.len();
+                    let r = co
+                        .search(&queries[qi * d..(qi + 1) * d], 4, &kinds[kind])
+                        .unwrap();
+                    // Other batch sizes run other kernels: equal up to f32 rounding; the marks
+                    // of other parameters are 1 000 apart.
+                    for (a, b) in r.distances.iter().zip(want[kind].distances_of(qi)) {
+                        assert!((a - b).abs() <= 1e-3, "{:?}: {a} vs {b}", kinds[kind]);
+                    }
+                    assert_eq!(r.ids, want[kind].ids_of(qi));
+                }
+            });
+        }
+    });
 }
 
 #[test]

@@ -26,7 +26,7 @@ use crate::ops::topk::{SegmentMerge, TopKPlan};
 use crate::submit::Batch;
 
 /// How an IVF search scans its probed lists (see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScanMode {
     /// A running top-k per work item, the items' lists merged per query.
     Fused,
