@@ -345,6 +345,30 @@ pub fn knn_half(v: crate::ops::knn_half::HalfVariant) -> Family {
     })
 }
 
+const KNN_STREAM_HALF: &str = "enable f16;
+@group(0) @binding(2) var<storage, read> base: array<vec4<f16>>;
+fn ldx(row: u32, c: u32) -> vec4<f32> {
+    if c >= p.ldb / 4u {
+        return vec4<f32>(0.0);
+    }
+    return vec4<f32>(base[row * (p.ldb / 4u) + c]);
+}
+";
+
+/// [`KNN_STREAM_V4`] over an f16 base (rows of `p.ldb` halves, a multiple of 4, zero past the
+/// dimension; f32 queries): the f16 precision mode's candidates for a few queries.
+pub const KNN_STREAM_H4: Family = Family {
+    name: "knn_stream_h4",
+    parts: &[KNN_STREAM_HALF, KNN_STREAM, LIST_MERGE],
+    needs: Needs {
+        subgroups: true,
+        f16: true,
+        coop_matrix: false,
+    },
+    entries: &["knn_stream"],
+    trusted: false,
+};
+
 /// A generated family, cached by its (unique) name. Source and name are leaked once per
 /// variant: a process uses a handful.
 fn generated(
@@ -396,6 +420,7 @@ pub const ALL_FAMILIES: &[Family] = &[
     KMEANS,
     KNN_STREAM_V4,
     KNN_STREAM_V1,
+    KNN_STREAM_H4,
     HALF,
 ];
 

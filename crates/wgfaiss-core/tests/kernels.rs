@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 
 use wgfaiss_core::Capabilities;
 use wgfaiss_core::kernels::{
-    ALL_FAMILIES, ELEMENTWISE, HALF, IVF, KMEANS, KNN_STREAM_V1, KNN_STREAM_V4, QR_SIMPLE,
-    QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, TOPK, gemm_coop, gemm_family,
-    knn_family, knn_half as knn_half_family, validate,
+    ALL_FAMILIES, ELEMENTWISE, HALF, IVF, KMEANS, KNN_STREAM_H4, KNN_STREAM_V1, KNN_STREAM_V4,
+    QR_SIMPLE, QR_SUBGROUP, REDUCE_SHARED, REDUCE_SUBGROUP, STREAM_READ, TOPK, gemm_coop,
+    gemm_family, knn_family, knn_half as knn_half_family, validate,
 };
 use wgfaiss_core::ops::{gemm, knn, knn_half, reduce, topk};
 use wgfaiss_core::tuning::{ConfigSource, Tuning};
@@ -197,7 +197,7 @@ fn every_family_and_override_set_validates_with_naga() {
     validate(&KMEANS, &[("WG", 256)]).unwrap_or_else(|e| panic!("kmeans: {e}"));
     // The streaming k-NN: every query count, the lanes per row the adapters give (4, 8),
     // dimensions in and off vec4, k from 1 to the largest that fits.
-    for family in [KNN_STREAM_V4, KNN_STREAM_V1] {
+    for family in [KNN_STREAM_V4, KNN_STREAM_V1, KNN_STREAM_H4] {
         for nq in 1..=knn::STREAM_MAX_QUERIES {
             for lanes in [4, 8] {
                 for (d, k) in [(1, 1), (4, 10), (128, 10), (130, 100), (784, 1000)] {
@@ -237,7 +237,7 @@ fn every_family_and_override_set_validates_with_naga() {
     }
     assert_eq!(
         ALL_FAMILIES.len(),
-        12,
+        13,
         "a new family needs its override sets validated here"
     );
     assert!(checked >= 6 * 7);

@@ -105,6 +105,8 @@ fn search(
 }
 
 /// Checks candidates and results of one search; returns (true neighbours found, k·nq).
+/// Candidate keys are checked against the f16-rounded base with the queries rounded too
+/// (the tiled kernel), or in f32 (the streaming kernel, for 1–4 queries).
 #[allow(clippy::too_many_arguments)]
 fn verify(
     q: &[f32],
@@ -117,7 +119,8 @@ fn verify(
 ) -> (usize, usize) {
     let (nq, nb) = (q.len() / d, db.len() / d);
     let sign = if metric == KnnMetric::L2 { 1.0 } else { -1.0 };
-    let (qh, xh) = (round16(q), round16(db));
+    let streamed = nq <= wgfaiss_core::ops::knn::STREAM_MAX_QUERIES;
+    let (qh, xh) = (if streamed { q.to_vec() } else { round16(q) }, round16(db));
     let mut found = 0;
     for r in 0..nq {
         let qr = &q[r * d..(r + 1) * d];
@@ -214,11 +217,15 @@ fn candidates_by_f16_keys_and_exact_rerank_both_metrics() {
     for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
         for (k, kc) in [(5, 0), (10, 10), (1, 3), (16, 32)] {
             let kc = candidates(k, kc).unwrap();
-            let (got, cand) = search(gpu, &q, &db, d, 384, (k, kc), metric);
-            let what = format!("{metric:?} k={k} kc={kc}");
-            let (f, t) = verify(&q, &db, d, (k, kc), metric, (&got, &cand), &what);
-            found += f;
-            total += t;
+            // All queries (the tiled kernel), and 1 and 3 of them (the streaming kernel).
+            for n in [nq, 1, 3] {
+                let qs = &q[..n * d];
+                let (got, cand) = search(gpu, qs, &db, d, 384, (k, kc), metric);
+                let what = format!("{metric:?} k={k} kc={kc} nq={n}");
+                let (f, t) = verify(qs, &db, d, (k, kc), metric, (&got, &cand), &what);
+                found += f;
+                total += t;
+            }
         }
     }
     let recall = found as f64 / total as f64;
@@ -293,16 +300,18 @@ fn a_base_smaller_than_k_pads_and_bad_candidate_counts_are_errors() {
     let base = Base::new(gpu, &db, d, nb);
     let chunks = base.chunks();
     let half = HalfBase::new(gpu, &chunks, d).unwrap();
+    // Six queries (the tiled kernel; 1–4 stream, with room for 256 candidates).
+    let q6 = data(&mut rng, 6 * d);
     let (qb, qn) = (
-        gpu.upload(&q).unwrap(),
-        gpu.upload(&squared_norms(&q, d)).unwrap(),
+        gpu.upload(&q6).unwrap(),
+        gpu.upload(&squared_norms(&q6, d)).unwrap(),
     );
     // More candidates than the lists can hold in workgroup memory: a clear error.
     let err = KnnHalfPlan::new(
         gpu,
         &qb,
         &qn,
-        (nq, d),
+        (6, d),
         &chunks,
         &half,
         (200, 256),
@@ -313,16 +322,6 @@ fn a_base_smaller_than_k_pads_and_bad_candidate_counts_are_errors() {
     assert!(err.to_string().contains("workgroup memory"), "{err}");
     // A query count the buffers do not hold.
     assert!(
-        KnnHalfPlan::new(
-            gpu,
-            &qb,
-            &qn,
-            (nq + 1, d),
-            &chunks,
-            &half,
-            (2, 4),
-            KnnMetric::L2
-        )
-        .is_err()
+        KnnHalfPlan::new(gpu, &qb, &qn, (7, d), &chunks, &half, (2, 4), KnnMetric::L2).is_err()
     );
 }

@@ -497,7 +497,13 @@ pub fn uses_stream(gpu: &Gpu, nq: usize, d: usize, k: usize) -> bool {
 /// within `knn.loop_budget` where the adapter has one (see [`loop_segment`]): per step, the
 /// row loads, the butterflies and offers, and a merge (each invocation ranks its share of
 /// the list and the candidates against every candidate).
-fn stream_segment(gpu: &Gpu, (nq, d): (usize, usize), rows: usize, k: usize, lanes: u32) -> u64 {
+pub(crate) fn stream_segment(
+    gpu: &Gpu,
+    (nq, d): (usize, usize),
+    rows: usize,
+    k: usize,
+    lanes: u32,
+) -> u64 {
     let t = gpu.tuning();
     // A small base (an IVF quantizer's 4 096 centroids) in at least STREAM_MIN_GROUPS
     // workgroups of one step or more: two segments of 2 048 left the H100 idle (one query's
@@ -666,11 +672,12 @@ pub fn prefer_tiled(gpu: &Gpu, nq: usize, k: usize, single_chunk_rows: Option<us
 
 /// Output slots per (query, segment), the dispatch of each base chunk (its segments, times
 /// `per_segment` workgroups each) with its parameters bound by `bind`, and the merge of the
-/// segments: the part of a grid-mode plan that the tiled and the streaming kernel share.
+/// segments: the part of a grid-mode plan that the tiled and the streaming kernel share
+/// (queries of `d`, base rows `ldb` values apart: `d` but for the f16 base's padded rows).
 #[allow(clippy::type_complexity)]
 pub(crate) fn grid_plan(
     gpu: &Gpu,
-    (nq, d, k, metric): (usize, usize, usize, KnnMetric),
+    (nq, d, ldb, k, metric): (usize, usize, usize, usize, KnnMetric),
     db: &[DbChunk<'_>],
     (seg_len, per_segment): (u32, u32),
     kernel: Arc<Kernel>,
@@ -706,7 +713,7 @@ pub(crate) fn grid_plan(
             n: chunk.rows as u32,
             k: d as u32,
             lda: d as u32,
-            ldb: d as u32,
+            ldb: ldb as u32,
             seg_len,
             segs: chunk_segs,
             seg0,
@@ -843,7 +850,7 @@ impl KnnPlan {
         let per_segment = blocks as u32;
         let mut plan = grid_plan(
             gpu,
-            (nq, d, k, metric),
+            (nq, d, d, k, metric),
             db,
             (seg_len as u32, per_segment),
             kernel,
@@ -891,7 +898,7 @@ impl KnnPlan {
             stream_segment(gpu, (nq, d), rows, k, lanes).min(u64::from(u32::MAX / 2)) as u32;
         grid_plan(
             gpu,
-            (nq, d, k, metric),
+            (nq, d, d, k, metric),
             db,
             (seg_len, 1),
             kernel,

@@ -4,7 +4,8 @@
 //! A search rounds its queries to f16 on the device, and the fused kernel
 //! (`wgsl/knn_half.wgsl`) computes f16 inner products with f32 accumulation — on tensor cores
 //! through cooperative matrices where the adapter has them with subgroups of 32, else with
-//! plain loops — and keeps per query the best `kc ≥ k` candidates of each segment of the base;
+//! plain loops — and keeps per query the best `kc ≥ k` candidates of each segment of the base
+//! (1–4 queries: the streaming kernel over the f16 base with the f32 queries instead);
 //! the segments are merged ([`SegmentMerge`]), then every candidate's distance is computed
 //! again exactly in f32 from the f32 base (the operations of the exact kernels), and the best
 //! `k` of the `kc` are returned. So values are exact; only which candidates are considered is
@@ -19,7 +20,10 @@ use crate::buffer::GpuBuffer;
 use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::Kernel;
-use crate::ops::knn::{DbChunk, KnnMetric, KnnPlan, grid_plan, list_slots, parallel_merge};
+use crate::ops::knn::{
+    DbChunk, KnnMetric, KnnPlan, grid_plan, list_slots, parallel_merge, stream_constants,
+    stream_lanes, stream_segment, uses_stream,
+};
 use crate::ops::topk::{TopK, parse_lists};
 use crate::submit::Batch;
 
@@ -433,16 +437,17 @@ impl HalfBase {
 
 /// A planned f16 search of a query batch (see the module documentation).
 pub struct KnnHalfPlan {
-    convert: Dispatch,
+    /// The queries rounded to f16 (not for the streaming kernel, which reads them in f32).
+    convert: Option<Dispatch>,
     lists: KnnPlan,
     rerank: Vec<Dispatch>,
     select: Dispatch,
     out_v: GpuBuffer<f32>,
     out_i: GpuBuffer<u32>,
-    form: HalfProduct,
+    form: Option<HalfProduct>,
     nq: usize,
     k: usize,
-    _queries_half: GpuBuffer<f16>,
+    _queries_half: Option<GpuBuffer<f16>>,
     _exact: GpuBuffer<f32>,
 }
 
@@ -483,48 +488,87 @@ impl KnnHalfPlan {
                 "f16 k-NN: empty base, or an f16 copy of other chunks".into(),
             ));
         }
-        let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
-        if shared_bytes(kc, limit) > limit {
-            return Err(Error::InvalidArgument(format!(
-                "f16 precision: {kc} candidates per query need {} bytes of workgroup memory; this adapter has {limit}",
-                shared_bytes(kc, limit),
-            )));
-        }
         let dp = padded_dim(d);
-        let m_pad = nq.next_multiple_of(HALF_TM);
-        let queries_half = gpu.alloc::<f16>(m_pad * dp)?;
-        let convert = to_half(gpu, queries, &queries_half, (nq, d), (m_pad, dp))?;
-        let unroll = gpu.tuning().int("knn.half_unroll") == 1;
-        let kernel = gpu.kernel(
-            &crate::kernels::knn_half(HalfVariant::new(form, d, unroll)),
-            "knn_half",
-            &constants(kc, metric, limit),
-        )?;
         let total: usize = db.iter().map(|c| c.rows).sum();
-        let seg_len = segment(gpu, form, nq, total, dp, kc);
-        let lists = grid_plan(
-            gpu,
-            (nq, dp, kc, metric),
-            db,
-            (seg_len as u32, nq.div_ceil(HALF_TM) as u32),
-            kernel,
-            None,
-            |kernel, params, chunk, (out_v, out_i)| {
-                let b = half.chunk(chunk.id0).expect("checked above");
-                let uniform = gpu.uniform(params);
-                gpu.bind(
-                    kernel,
-                    &[
-                        (0, uniform.as_entire_binding()),
-                        (1, queries_half.binding()),
-                        (2, b.binding()),
-                        (3, chunk.norms.binding()),
-                        (5, out_v.binding()),
-                        (6, out_i.binding()),
-                    ],
-                )
-            },
-        )?;
+        let streamed = uses_stream(gpu, nq, d, kc) && gpu.supports(&crate::kernels::KNN_STREAM_H4);
+        let (convert, lists, queries_half) = if streamed {
+            // 1–4 queries: the streaming kernel over the f16 base with the f32 queries (a
+            // read of half the bytes of the exact search's).
+            let lanes = stream_lanes(gpu).expect("checked by uses_stream");
+            let kernel = gpu.kernel(
+                &crate::kernels::KNN_STREAM_H4,
+                "knn_stream",
+                &stream_constants(nq, d, kc, lanes, metric),
+            )?;
+            let seg = stream_segment(gpu, (nq, d), total, kc, lanes).min(u64::from(u32::MAX / 2));
+            let lists = grid_plan(
+                gpu,
+                (nq, d, dp, kc, metric),
+                db,
+                (seg as u32, 1),
+                kernel,
+                None,
+                |kernel, params, chunk, (out_v, out_i)| {
+                    let b = half.chunk(chunk.id0).expect("checked above");
+                    let uniform = gpu.uniform(params);
+                    gpu.bind(
+                        kernel,
+                        &[
+                            (0, uniform.as_entire_binding()),
+                            (1, queries.binding()),
+                            (2, b.binding()),
+                            (3, chunk.norms.binding()),
+                            (4, qnorms.binding()),
+                            (5, out_v.binding()),
+                            (6, out_i.binding()),
+                        ],
+                    )
+                },
+            )?;
+            (None, lists, None)
+        } else {
+            let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
+            if shared_bytes(kc, limit) > limit {
+                return Err(Error::InvalidArgument(format!(
+                    "f16 precision: {kc} candidates per query need {} bytes of workgroup memory; this adapter has {limit}",
+                    shared_bytes(kc, limit),
+                )));
+            }
+            let m_pad = nq.next_multiple_of(HALF_TM);
+            let queries_half = gpu.alloc::<f16>(m_pad * dp)?;
+            let convert = to_half(gpu, queries, &queries_half, (nq, d), (m_pad, dp))?;
+            let unroll = gpu.tuning().int("knn.half_unroll") == 1;
+            let kernel = gpu.kernel(
+                &crate::kernels::knn_half(HalfVariant::new(form, d, unroll)),
+                "knn_half",
+                &constants(kc, metric, limit),
+            )?;
+            let seg_len = segment(gpu, form, nq, total, dp, kc);
+            let lists = grid_plan(
+                gpu,
+                (nq, dp, dp, kc, metric),
+                db,
+                (seg_len as u32, nq.div_ceil(HALF_TM) as u32),
+                kernel,
+                None,
+                |kernel, params, chunk, (out_v, out_i)| {
+                    let b = half.chunk(chunk.id0).expect("checked above");
+                    let uniform = gpu.uniform(params);
+                    gpu.bind(
+                        kernel,
+                        &[
+                            (0, uniform.as_entire_binding()),
+                            (1, queries_half.binding()),
+                            (2, b.binding()),
+                            (3, chunk.norms.binding()),
+                            (5, out_v.binding()),
+                            (6, out_i.binding()),
+                        ],
+                    )
+                },
+            )?;
+            (Some(convert), lists, Some(queries_half))
+        };
         let (_, cand) = lists.outputs();
         let exact = gpu.alloc::<f32>(nq * kc)?;
         let rk = gpu.kernel(
@@ -600,7 +644,7 @@ impl KnnHalfPlan {
             select: (sk, bg, (x, y, 1)),
             out_v,
             out_i,
-            form,
+            form: (!streamed).then_some(form),
             nq,
             k,
             _queries_half: queries_half,
@@ -611,16 +655,18 @@ impl KnnHalfPlan {
     /// Records the search: the queries rounded, the f16 kernel and segment merge, the exact
     /// re-rank per chunk, the final selection.
     pub fn record(&self, batch: &mut Batch<'_>) {
-        let (k, bg, grid) = &self.convert;
-        batch.dispatch(k, bg, *grid);
+        if let Some((k, bg, grid)) = &self.convert {
+            batch.dispatch(k, bg, *grid);
+        }
         self.lists.record(batch);
         for (k, bg, grid) in self.rerank.iter().chain(std::iter::once(&self.select)) {
             batch.dispatch(k, bg, *grid);
         }
     }
 
-    /// The product form and the segments per query.
-    pub fn config(&self) -> (HalfProduct, usize) {
+    /// The product form (None: the streaming kernel, for 1–4 queries) and the segments per
+    /// query.
+    pub fn config(&self) -> (Option<HalfProduct>, usize) {
         (self.form, self.lists.config().1)
     }
 
