@@ -490,6 +490,30 @@ impl KnnHalfPlan {
         }
         let dp = padded_dim(d);
         let total: usize = db.iter().map(|c| c.rows).sum();
+        // The candidate kernel's bind group: the queries (f32 or f16) at 1, the chunk's f16 rows
+        // at 2, its norms at 3, the queries' norms at 4 (the streaming kernel's L2 keys hold
+        // them), the lists at 5 and 6.
+        let bind_lists = |kernel: &Kernel,
+                          params: &crate::ops::knn::Params,
+                          chunk: &DbChunk<'_>,
+                          (out_v, out_i): (&GpuBuffer<f32>, &GpuBuffer<u32>),
+                          a: wgpu::BindingResource<'_>,
+                          with_qnorms: bool| {
+            let b = half.chunk(chunk.id0).expect("checked above");
+            let uniform = gpu.uniform(params);
+            let mut entries = vec![
+                (0, uniform.as_entire_binding()),
+                (1, a),
+                (2, b.binding()),
+                (3, chunk.norms.binding()),
+                (5, out_v.binding()),
+                (6, out_i.binding()),
+            ];
+            if with_qnorms {
+                entries.push((4, qnorms.binding()));
+            }
+            gpu.bind(kernel, &entries)
+        };
         let streamed = uses_stream(gpu, nq, d, kc) && gpu.supports(&crate::kernels::KNN_STREAM_H4);
         let (convert, lists, queries_half) = if streamed {
             // 1–4 queries: the streaming kernel over the f16 base with the f32 queries (a
@@ -508,21 +532,8 @@ impl KnnHalfPlan {
                 (seg as u32, 1),
                 kernel,
                 None,
-                |kernel, params, chunk, (out_v, out_i)| {
-                    let b = half.chunk(chunk.id0).expect("checked above");
-                    let uniform = gpu.uniform(params);
-                    gpu.bind(
-                        kernel,
-                        &[
-                            (0, uniform.as_entire_binding()),
-                            (1, queries.binding()),
-                            (2, b.binding()),
-                            (3, chunk.norms.binding()),
-                            (4, qnorms.binding()),
-                            (5, out_v.binding()),
-                            (6, out_i.binding()),
-                        ],
-                    )
+                |kernel, params, chunk, out| {
+                    bind_lists(kernel, params, chunk, out, queries.binding(), true)
                 },
             )?;
             (None, lists, None)
@@ -551,20 +562,8 @@ impl KnnHalfPlan {
                 (seg_len as u32, nq.div_ceil(HALF_TM) as u32),
                 kernel,
                 None,
-                |kernel, params, chunk, (out_v, out_i)| {
-                    let b = half.chunk(chunk.id0).expect("checked above");
-                    let uniform = gpu.uniform(params);
-                    gpu.bind(
-                        kernel,
-                        &[
-                            (0, uniform.as_entire_binding()),
-                            (1, queries_half.binding()),
-                            (2, b.binding()),
-                            (3, chunk.norms.binding()),
-                            (5, out_v.binding()),
-                            (6, out_i.binding()),
-                        ],
-                    )
+                |kernel, params, chunk, out| {
+                    bind_lists(kernel, params, chunk, out, queries_half.binding(), false)
                 },
             )?;
             (Some(convert), lists, Some(queries_half))
