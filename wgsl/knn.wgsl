@@ -88,16 +88,7 @@ struct Params {
 const PAD4: u32 = 1u;
 var<workgroup> As: array<vec4<f32>, (TM / 4u + PAD4) * TK>;
 var<workgroup> Bs: array<vec4<f32>, (TN / 4u + PAD4) * TK>;
-// Two copies of the lists: a merge reads one and writes the other (lcur says which is live).
-var<workgroup> best_v: array<f32, (1u + PAR) * TM * KB>;
-var<workgroup> best_i: array<u32, (1u + PAR) * TM * KB>;
-var<workgroup> cand_v: array<f32, TM * CAP>;
-var<workgroup> cand_i: array<u32, TM * CAP>;
-var<workgroup> cnt: array<atomic<u32>, TM>;
-var<workgroup> overflow: atomic<u32>;
-var<workgroup> any_cand: atomic<u32>;
-var<workgroup> flags: u32;
-var<private> lcur: u32 = 0u;
+// The lists, candidate slots and flags: wgsl/list_offer.wgsl.
 
 // The row of A (and of its norms) that tile row r reads, NONE for zeros: row r itself in grid
 // mode, the query of gathered row r in work-item mode (p.m gathered rows).

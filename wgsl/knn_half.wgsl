@@ -63,15 +63,7 @@ var<workgroup> ct: array<f32, TN * TSC>;
 // The squared norms of the tile's base rows (L2), staged once per tile: one coalesced load
 // instead of a dependent global load per value.
 var<workgroup> xs: array<f32, TN>;
-var<workgroup> best_v: array<f32, (1u + PAR) * TM * KB>;
-var<workgroup> best_i: array<u32, (1u + PAR) * TM * KB>;
-var<workgroup> cand_v: array<f32, TM * CAP>;
-var<workgroup> cand_i: array<u32, TM * CAP>;
-var<workgroup> cnt: array<atomic<u32>, TM>;
-var<workgroup> overflow: atomic<u32>;
-var<workgroup> any_cand: atomic<u32>;
-var<workgroup> flags: u32;
-var<private> lcur: u32 = 0u;
+// The lists, candidate slots and flags: wgsl/list_offer.wgsl.
 
 // The key of row r at tile column c.
 fn key_at(r: u32, c: u32) -> f32 {

@@ -1,8 +1,9 @@
 // Sorted per-row top-k lists in workgroup memory, shared by the fused k-NN kernels
-// (knn.wgsl, knn_stream.wgsl). The including kernel declares: TM rows, KB list slots per row,
-// CAP candidate slots per row, WG invocations; best_v/best_i (two copies of TM x KB, `lcur`
-// says which is live), cand_v/cand_i (TM x CAP), cnt (atomic candidate counts, at least TM),
-// and the uniform p.topk (k).
+// (knn.wgsl, knn_half.wgsl, knn_stream.wgsl). The including kernel declares TM rows, KB list
+// slots per row, CAP candidate slots per row, WG invocations and the uniform p.topk (k); the
+// streaming kernel also declares, and list_offer.wgsl does for the tiled ones: best_v/best_i
+// (two copies of TM x KB, `lcur` says which is live), cand_v/cand_i (TM x CAP), cnt (atomic
+// candidate counts, at least TM).
 
 // (key, id) order: smaller key first, equal keys by the smaller id.
 fn before(av: f32, ai: u32, bv: f32, bi: u32) -> bool {

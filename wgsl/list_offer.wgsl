@@ -1,7 +1,20 @@
-// Offering values to sorted per-row lists and the serial merge, shared by the tiled fused
-// k-NN kernels (knn.wgsl, knn_half.wgsl). The including kernel declares, beside what
-// list_merge.wgsl needs: `overflow` and `any_cand` (atomic flags), `flags` (u32) and PAR (1: the
-// parallel merge).
+// The per-row lists of the tiled fused k-NN kernels (knn.wgsl, knn_half.wgsl): their
+// workgroup memory, offering values to them, the serial merge and the offer rounds. The
+// including kernel declares the constants TM (rows), KB (list slots per row, >= k), CAP
+// (candidate slots per row), WG, PAR (1: the parallel merge of list_merge.wgsl, with two copies
+// of the lists) and the uniform p.topk.
+
+// Two copies of the lists where PAR = 1: a merge reads one and writes the other (lcur says which
+// is live).
+var<workgroup> best_v: array<f32, (1u + PAR) * TM * KB>;
+var<workgroup> best_i: array<u32, (1u + PAR) * TM * KB>;
+var<workgroup> cand_v: array<f32, TM * CAP>;
+var<workgroup> cand_i: array<u32, TM * CAP>;
+var<workgroup> cnt: array<atomic<u32>, TM>;
+var<workgroup> overflow: atomic<u32>;
+var<workgroup> any_cand: atomic<u32>;
+var<workgroup> flags: u32;
+var<private> lcur: u32 = 0u;
 
 // Offers (key, id) to local query `r` (values that beat the row's threshold when the tile
 // was finished; checked again, since merges since then may have raised the bar). Returns

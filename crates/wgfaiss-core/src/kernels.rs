@@ -288,32 +288,39 @@ fn ldx(row: u32, c: u32) -> vec4<f32> {
 }
 ";
 
+/// A streaming k-NN family: `load` (binding 2 and `ldx`), the kernel, the list merge.
+const fn knn_stream_family(
+    name: &'static str,
+    parts: &'static [&'static str],
+    f16: bool,
+) -> Family {
+    Family {
+        name,
+        parts,
+        needs: Needs {
+            subgroups: true,
+            f16,
+            coop_matrix: false,
+        },
+        entries: &["knn_stream"],
+        trusted: false,
+    }
+}
+
 /// Fused distance + top-k for 1–4 queries, streaming the base (`knn_stream.wgsl`), for a
 /// dimension that is a multiple of 4 (`vec4` rows).
-pub const KNN_STREAM_V4: Family = Family {
-    name: "knn_stream_v4",
-    parts: &[KNN_STREAM_VEC, KNN_STREAM, LIST_MERGE],
-    needs: Needs {
-        subgroups: true,
-        f16: false,
-        coop_matrix: false,
-    },
-    entries: &["knn_stream"],
-    trusted: false,
-};
+pub const KNN_STREAM_V4: Family = knn_stream_family(
+    "knn_stream_v4",
+    &[KNN_STREAM_VEC, KNN_STREAM, LIST_MERGE],
+    false,
+);
 
 /// [`KNN_STREAM_V4`] for any dimension (rows read as scalars).
-pub const KNN_STREAM_V1: Family = Family {
-    name: "knn_stream_v1",
-    parts: &[KNN_STREAM_SCALAR, KNN_STREAM, LIST_MERGE],
-    needs: Needs {
-        subgroups: true,
-        f16: false,
-        coop_matrix: false,
-    },
-    entries: &["knn_stream"],
-    trusted: false,
-};
+pub const KNN_STREAM_V1: Family = knn_stream_family(
+    "knn_stream_v1",
+    &[KNN_STREAM_SCALAR, KNN_STREAM, LIST_MERGE],
+    false,
+);
 
 /// The f16 fused k-NN template (expanded by [`crate::ops::knn_half::source`]).
 pub const KNN_HALF_TEMPLATE: &str = include_str!("../../../wgsl/knn_half.wgsl");
@@ -357,17 +364,11 @@ fn ldx(row: u32, c: u32) -> vec4<f32> {
 
 /// [`KNN_STREAM_V4`] over an f16 base (rows of `p.ldb` halves, a multiple of 4, zero past the
 /// dimension; f32 queries): the f16 precision mode's candidates for a few queries.
-pub const KNN_STREAM_H4: Family = Family {
-    name: "knn_stream_h4",
-    parts: &[KNN_STREAM_HALF, KNN_STREAM, LIST_MERGE],
-    needs: Needs {
-        subgroups: true,
-        f16: true,
-        coop_matrix: false,
-    },
-    entries: &["knn_stream"],
-    trusted: false,
-};
+pub const KNN_STREAM_H4: Family = knn_stream_family(
+    "knn_stream_h4",
+    &[KNN_STREAM_HALF, KNN_STREAM, LIST_MERGE],
+    true,
+);
 
 /// A generated family, cached by its (unique) name. Source and name are leaked once per
 /// variant: a process uses a handful.
