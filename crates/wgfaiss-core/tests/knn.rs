@@ -245,7 +245,13 @@ fn database_over_several_bindings_and_small_candidate_slots() {
     // Four candidate slots per query: every tile overflows and re-offers.
     let slots =
         Gpu::with_options(options().with_override("WGFAISS_KNN_CANDIDATE_SLOTS", 4)).unwrap();
-    let segs = Gpu::with_options(options().with_override("WGFAISS_KNN_TARGET_GROUPS", 64)).unwrap();
+    // (And short minimum segments: a GPU's knn.min_segment, 4 096, would keep 700 rows whole.)
+    let segs = Gpu::with_options(
+        options()
+            .with_override("WGFAISS_KNN_TARGET_GROUPS", 64)
+            .with_override("WGFAISS_KNN_MIN_SEGMENT", 64),
+    )
+    .unwrap();
     // The merge path really runs: several segments per query.
     let plan = plan_of(&segs, &q, &db, d, 7);
     assert!(plan.config().1 >= 3, "{:?}", plan.config());
