@@ -5,14 +5,16 @@
 //
 // - coop_gemm_nn / _nt: each subgroup computes a 32 x 32 block of C (2 x 2 fragments of
 //   16 x 16), loading fragments straight from device memory. M, N multiples of 32, K of 16.
-// - coop_tiled_nn / _nt: a workgroup of 256 invocations (8 subgroups of 32; the host uses it
-//   only where subgroups are exactly 32 wide) computes a 128 x 128 tile. Each 32-wide K step
-//   stages a 128 x 32 slice of A and of B in workgroup memory with vec4<f16> loads; subgroup
-//   sg multiplies a 64 x 32 block (4 x 2 fragments) from there, while the next slice is loaded
-//   into registers. M, N multiples of 128, K of 32.
+// - coop_tiled (one family per tile shape and B layout, `CoopTiles` in ops/gemm.rs): a
+//   workgroup of subgroups of exactly 32 computes a tile_m x tile_n tile of C, frag_m x frag_n
+//   fragments per subgroup. K goes in slices staged in workgroup memory as vec4<u32> (8
+//   halves; cooperative loads take the stride in units of the pointed-to type), rows padded so
+//   a fragment load's rows fall in different banks; the next slice is loaded into registers
+//   while this one is multiplied. M, N, K multiples of the tile.
 //
-// This file is a template: ops/gemm.rs (`coop_source`) writes the entry points at `@ENTRIES`
-// as straight-line code with named accumulators and registers. naga 30 quirks shape it: a
+// This file is a template: ops/gemm.rs (`coop_source`, `coop_staged_source`) writes the entry
+// points and workgroup memory at `@ENTRIES` as straight-line code with named accumulators and
+// registers. naga 30 quirks shape it: a
 // helper returning a cooperative matrix from a branch, and coopStore arguments that are not
 // already bound to `let`s, both make its SPIR-V writer panic.
 
@@ -36,10 +38,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> a: array<f16>;
 @group(0) @binding(2) var<storage, read> b: array<f16>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<storage, read> a4: array<vec4<f16>>;
-@group(0) @binding(5) var<storage, read> b4: array<vec4<f16>>;
-
-var<workgroup> As: array<f16, 4096>;
-var<workgroup> Bs: array<f16, 4096>;
+// The staged kernel declares its own views of A and B at bindings 4 and 5.
 
 // @ENTRIES

@@ -223,6 +223,10 @@ pub enum What {
         /// The f16 tensor-core path (cooperative matrices) instead of f32.
         #[arg(long)]
         f16: bool,
+        /// First measure the cooperative-matrix ceiling: products on fragments held in
+        /// registers, no memory traffic (needs cooperative matrices).
+        #[arg(long)]
+        coop_peak: bool,
         /// Write all results as JSON to this file.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -339,10 +343,12 @@ pub fn run(what: What) -> Result<()> {
             iters,
             sustained,
             f16,
+            coop_peak,
             json,
         } => {
             SUSTAINED.store(sustained, Ordering::Relaxed);
-            crate::gemm::bench(&shapes, &trans, tiles.as_deref(), iters, f16, json)
+            let modes = crate::gemm::Modes { f16, coop_peak };
+            crate::gemm::bench(&shapes, &trans, tiles.as_deref(), iters, modes, json)
         }
         What::Reduce {
             n,

@@ -3,7 +3,9 @@
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use wgfaiss::Gpu;
-use wgfaiss::ops::gemm::{CoopGemm, Gemm, GemmOptions, GemmShape, Tiles, to_f16_padded};
+use wgfaiss::ops::gemm::{
+    CoopGemm, CoopPeak, Gemm, GemmOptions, GemmShape, PROBES, Tiles, to_f16_padded,
+};
 use wgfaiss::rng::Rng;
 
 use crate::bench::time;
@@ -23,11 +25,7 @@ fn bench_f16(
     if shape.trans_a {
         bail!("--f16 supports nn and nt");
     }
-    let (mp, np, kp) = (
-        m.div_ceil(32) * 32,
-        n.div_ceil(32) * 32,
-        k.div_ceil(16) * 16,
-    );
+    let (mp, np, kp) = CoopGemm::padded(gpu, m, n, k, shape.trans_b);
     let ga = gpu.upload(&to_f16_padded(a, m, k, mp, kp))?;
     let gb = if shape.trans_b {
         gpu.upload(&to_f16_padded(b, n, k, np, kp))?
@@ -68,10 +66,12 @@ fn bench_f16(
         n,
         k,
         trans: t.to_string(),
-        tiles: if plan.staged() {
-            "f16 coop staged 128".into()
-        } else {
-            "f16 coop 32x32".into()
+        tiles: match plan.staged() {
+            Some(t) => format!(
+                "f16 coop {}x{}x{} frags {}x{} {:?} pad {} stages {}",
+                t.tile_m, t.tile_n, t.tile_k, t.frag_m, t.frag_n, t.stage, t.pad, t.stages
+            ),
+            None => "f16 coop 32x32".into(),
         },
         gpu_ms: g.map(|g| g * 1e3),
         wall_ms: w * 1e3,
@@ -125,18 +125,48 @@ fn parse_tiles(s: &str) -> Result<Vec<Tiles>> {
         .collect()
 }
 
+/// What `bench gemm` measures besides the f32 products.
+pub struct Modes {
+    /// The f16 tensor-core products instead of f32.
+    pub f16: bool,
+    /// The cooperative-matrix ceiling first ([`CoopPeak`]).
+    pub coop_peak: bool,
+}
+
+/// The cooperative-matrix probe at a few grid sizes: TFLOP/s with no memory traffic.
+fn coop_peak(gpu: &Gpu, iters: usize) -> Result<()> {
+    for src in PROBES {
+        for groups in [528u32, 2112] {
+            let probe = CoopPeak::new(gpu, src, groups, 2048)?;
+            let (g, w) = time(gpu, iters, &|batch| probe.record(batch))?;
+            let s = g.unwrap_or(w);
+            outln!(
+                "coop probe, fragments from {src:?}: {groups} workgroups of 4 subgroups x 16 accumulators, 2048 rounds: {:.3} ms {}, {:.1} TFLOP/s",
+                s * 1e3,
+                if g.is_some() { "GPU" } else { "wall" },
+                probe.flops() / s / 1e12
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn bench(
     shapes: &str,
     trans: &str,
     tiles: Option<&str>,
     iters: usize,
-    f16: bool,
+    modes: Modes,
     json: Option<std::path::PathBuf>,
 ) -> Result<()> {
     if iters == 0 {
         bail!("--iters must be positive");
     }
     let gpu = Gpu::new().context("opening a GPU")?;
+    if modes.coop_peak {
+        coop_peak(&gpu, iters)?;
+    }
+    let f16 = modes.f16;
     let shapes = parse_shapes(shapes)?;
     let tiles: Vec<Option<Tiles>> = match tiles {
         Some(t) => parse_tiles(t)?.into_iter().map(Some).collect(),

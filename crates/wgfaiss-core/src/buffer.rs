@@ -5,7 +5,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bytemuck::Pod;
-use wgpu::util::DeviceExt;
 
 use crate::device::Gpu;
 use crate::error::{Error, Result};
@@ -218,13 +217,22 @@ impl Gpu {
     }
 
     /// A small uniform buffer holding `value`.
+    ///
+    /// Written through the queue rather than mapped at creation: on a lost device a mapped
+    /// creation panics inside wgpu, a queued write only records the error (the next
+    /// submission reports it).
     pub fn uniform<T: Pod>(&self, value: &T) -> wgpu::Buffer {
-        self.device()
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("wgfaiss params"),
-                contents: bytemuck::bytes_of(value),
-                usage: wgpu::BufferUsages::UNIFORM,
-            })
+        let bytes = bytemuck::bytes_of(value);
+        let buffer = self.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some("wgfaiss params"),
+            size: (bytes.len() as u64).next_multiple_of(16).max(16),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut padded = bytes.to_vec();
+        padded.resize(bytes.len().next_multiple_of(4), 0);
+        self.queue().write_buffer(&buffer, 0, &padded);
+        buffer
     }
 
     /// Uploads `data` as several buffers, each within [`Gpu::max_binding_bytes`]. Chunks start

@@ -163,17 +163,19 @@ pub const KMEANS: Family = Family {
 };
 
 /// The cooperative-matrix GEMM template (entry points written by
-/// [`crate::ops::gemm::coop_source`]).
+/// [`crate::ops::gemm_coop::coop_source`]).
 pub const GEMM_COOP_TEMPLATE: &str = include_str!("../../../wgsl/gemm_coop.wgsl");
 
-/// f16 GEMM on tensor cores (cooperative matrices), f32 accumulation: direct and staged
-/// kernels, B plain or transposed.
+/// f16 GEMM on tensor cores (cooperative matrices), f32 accumulation: the direct kernels
+/// (a 32 x 32 block per subgroup), B plain or transposed. The staged kernels are generated per
+/// tile shape ([`crate::ops::gemm_coop::CoopTiles::family`]).
 pub fn gemm_coop() -> Family {
     static SOURCE: OnceLock<&'static [&'static str]> = OnceLock::new();
     Family {
         name: "gemm_coop",
         parts: SOURCE.get_or_init(|| {
-            let source: &'static str = Box::leak(crate::ops::gemm::coop_source().into_boxed_str());
+            let source: &'static str =
+                Box::leak(crate::ops::gemm_coop::coop_source().into_boxed_str());
             Box::leak(vec![source].into_boxed_slice())
         }),
         needs: Needs {
@@ -184,8 +186,14 @@ pub fn gemm_coop() -> Family {
         entries: &[
             "coop_gemm_nn",
             "coop_gemm_nt",
-            "coop_tiled_nn",
-            "coop_tiled_nt",
+            "coop_peak",
+            "coop_peak_shared",
+            "coop_peak_shared_16",
+            "coop_peak_shared_32",
+            "coop_peak_shared_40",
+            "coop_peak_shared_72",
+            "coop_peak_storage",
+            "coop_peak_staged",
         ],
         trusted: false,
     }
@@ -381,6 +389,16 @@ fn generated(
     generated_with(name, entries, trusted, Needs::default(), source)
 }
 
+/// A staged cooperative-matrix GEMM family (entry `coop_tiled`), generated once per tile shape.
+pub fn generated_coop(name: String, source: impl FnOnce() -> String) -> Family {
+    let needs = Needs {
+        subgroups: true,
+        f16: true,
+        coop_matrix: true,
+    };
+    generated_with(name, &["coop_tiled"], false, needs, source)
+}
+
 /// [`generated`] for a family with device needs.
 fn generated_with(
     name: String,
@@ -503,6 +521,8 @@ impl Gpu {
             return Ok(k.clone());
         }
         let device = self.device();
+        // A driver that fails to compile a valid module reports an internal error.
+        let internal = device.push_error_scope(wgpu::ErrorFilter::Internal);
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = {
             let mut modules = cache.modules.lock().unwrap_or_else(|p| p.into_inner());
@@ -547,7 +567,9 @@ impl Gpu {
             },
             cache: None,
         });
-        if let Some(e) = pollster::block_on(scope.pop()) {
+        let failed = pollster::block_on(scope.pop());
+        let failed = failed.or(pollster::block_on(internal.pop()));
+        if let Some(e) = failed {
             // A module that failed once stays failed; forget it so the message repeats.
             cache
                 .modules

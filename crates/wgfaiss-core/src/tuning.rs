@@ -179,6 +179,54 @@ pub const PARAMS: &[ParamSpec] = &[
         doc: "columns of C per thread (register block)",
     },
     ParamSpec {
+        family: "gemm",
+        key: "coop_tile_m",
+        kind: pow2(32, 256),
+        doc: "f16 tensor-core GEMM (staged kernel): rows of C per workgroup",
+    },
+    ParamSpec {
+        family: "gemm",
+        key: "coop_tile_n",
+        kind: pow2(32, 256),
+        doc: "f16 tensor-core GEMM (staged kernel): columns of C per workgroup",
+    },
+    ParamSpec {
+        family: "gemm",
+        key: "coop_tile_k",
+        kind: pow2(16, 64),
+        doc: "f16 tensor-core GEMM (staged kernel): depth of one slice in workgroup memory",
+    },
+    ParamSpec {
+        family: "gemm",
+        key: "coop_frag_m",
+        kind: pow2(1, 8),
+        doc: "f16 tensor-core GEMM (staged kernel): 16-row fragments of C per subgroup",
+    },
+    ParamSpec {
+        family: "gemm",
+        key: "coop_frag_n",
+        kind: pow2(1, 8),
+        doc: "f16 tensor-core GEMM (staged kernel): 16-column fragments of C per subgroup",
+    },
+    ParamSpec {
+        family: "gemm",
+        key: "coop_pad",
+        kind: Kind::Choice(&["0", "8", "16"]),
+        doc: "f16 tensor-core GEMM (staged kernel): halves added to each row of a staged slice (spreads the fragment loads over the memory banks)",
+    },
+    ParamSpec {
+        family: "gemm",
+        key: "coop_stage_type",
+        kind: Kind::Choice(&["auto", "none", "halves", "fragments"]),
+        doc: "f16 tensor-core GEMM (tiled kernel): how K slices reach the subgroups: halves (8 scalar stores per 16 bytes into workgroup memory), fragments (cooperative loads from device memory, cooperative stores into workgroup memory), none (each subgroup loads its own fragments); auto: fragments for A*B, halves for A*B^T",
+    },
+    ParamSpec {
+        family: "gemm",
+        key: "coop_stages",
+        kind: int(1, 2),
+        doc: "f16 tensor-core GEMM (staged kernel): slices in workgroup memory (2: the next slice is stored while this one is multiplied, one barrier per slice)",
+    },
+    ParamSpec {
         family: "topk",
         key: "workgroup_size",
         kind: pow2(32, 1024),
@@ -285,6 +333,12 @@ pub const PARAMS: &[ParamSpec] = &[
         key: "half_product",
         kind: Kind::Choice(&["auto", "plain"]),
         doc: "f16 precision search: auto uses tensor cores (cooperative matrices, subgroups of 32) where the adapter has them; plain computes the f16 products with ordinary loops",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "half_col_pad",
+        kind: Kind::Choice(&["0", "4", "8", "16"]),
+        doc: "f16 precision search: floats added to each column of the product tile in workgroup memory (spreads the tensor-core stores over the banks; multiples of 16 bytes keep the stores aligned)",
     },
     ParamSpec {
         family: "knn",
@@ -560,6 +614,21 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         }
         ("gemm", "tile_m") | ("gemm", "tile_n") => int(32, "64 threads of 4x4, within the adapter"),
         ("gemm", "tile_k") => int(16, "a common f32 tile"),
+        ("gemm", "coop_tile_m") => int(128, "measured on an H100: 128 x 256 tiles, 8 subgroups"),
+        ("gemm", "coop_tile_n") => int(256, "measured on an H100: 128 x 256 tiles, 8 subgroups"),
+        ("gemm", "coop_tile_k") => int(32, "two 16-deep fragment steps per slice"),
+        ("gemm", "coop_frag_m") | ("gemm", "coop_frag_n") => {
+            int(4, "a 64 x 64 block per subgroup (16 accumulators)")
+        }
+        ("gemm", "coop_pad") => choice(
+            "8",
+            "rows 80 bytes apart: a fragment load hits every bank once (64-byte rows: 2.7x slower on an H100)",
+        ),
+        ("gemm", "coop_stages") => int(1, "two 128 x 256 slices of 32 with padding exceed 48 KiB"),
+        ("gemm", "coop_stage_type") => choice(
+            "auto",
+            "on an H100 fragments were faster for A*B (125-129 TFLOP/s against 110-115), halves for A*B^T (104-108 against 97)",
+        ),
         ("gemm", "thread_m") | ("gemm", "thread_n") => int(4, "4x4 register block"),
         ("topk", "radix_min_k") => int(
             32,
@@ -588,6 +657,7 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("knn", "stream") => choice("auto", "by capability (subgroups)"),
         ("knn", "half_product") => choice("auto", "by capability (cooperative matrices)"),
         ("knn", "half_unroll") => int(1, "the loads of all steps in flight at once"),
+        ("knn", "half_col_pad") => choice("0", "columns of 32 floats, back to back"),
         ("knn", "stream_lanes") => int(8, "a 512-byte row (d = 128) as 8 lanes x 4 vec4 loads"),
         ("knn", "stream_segment") => int(
             if cpu { 512 } else { 2048 },

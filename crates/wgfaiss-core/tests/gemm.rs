@@ -265,48 +265,105 @@ fn bad_shapes_and_tiles_are_errors() {
 #[test]
 fn f16_tensor_core_path() {
     // Runs the numerics where the adapter has f16 cooperative matrices (NVIDIA through
-    // Vulkan), and checks the clear error elsewhere (lavapipe has none).
-    let gpu = gpu();
-    let has = gpu.capabilities().cooperative_matrix;
+    // Vulkan), and checks the clear error elsewhere (lavapipe has none). Shapes of 128 and more
+    // take the tiled kernel (the shipped 128 x 256 tiles, and 128 x 128 for the product too
+    // narrow for them; then other shapes: deeper 256 x 128 tiles with one stage, small 64 x 64
+    // ones, no staging, whole fragments staged), the rest the direct one.
+    let staged = [
+        vec![],
+        vec![
+            ("WGFAISS_GEMM_COOP_TILE_M", "256"),
+            ("WGFAISS_GEMM_COOP_TILE_N", "128"),
+            ("WGFAISS_GEMM_COOP_TILE_K", "64"),
+            ("WGFAISS_GEMM_COOP_FRAG_N", "4"),
+            ("WGFAISS_GEMM_COOP_PAD", "16"),
+            ("WGFAISS_GEMM_COOP_STAGES", "1"),
+        ],
+        vec![
+            ("WGFAISS_GEMM_COOP_TILE_M", "64"),
+            ("WGFAISS_GEMM_COOP_TILE_N", "64"),
+            ("WGFAISS_GEMM_COOP_TILE_K", "16"),
+            ("WGFAISS_GEMM_COOP_FRAG_M", "2"),
+            ("WGFAISS_GEMM_COOP_FRAG_N", "2"),
+        ],
+        vec![
+            ("WGFAISS_GEMM_COOP_STAGE_TYPE", "none"),
+            ("WGFAISS_GEMM_COOP_FRAG_N", "4"),
+        ],
+        vec![("WGFAISS_GEMM_COOP_STAGE_TYPE", "halves")],
+        vec![
+            ("WGFAISS_GEMM_COOP_STAGE_TYPE", "fragments"),
+            ("WGFAISS_GEMM_COOP_TILE_N", "128"),
+            ("WGFAISS_GEMM_COOP_FRAG_N", "2"),
+            ("WGFAISS_GEMM_COOP_STAGES", "2"),
+        ],
+    ];
     let mut rng = Rng::new(seed("gemm_f16"));
-    for (m, n, k, tb) in [
-        (70, 45, 100, true),
-        (32, 32, 16, false),
-        (1, 100, 33, true),
-        (64, 96, 256, false),
-    ] {
-        let a = rng.vec(m * k);
-        let b = rng.vec(k * n);
-        let s = GemmShape {
-            trans_b: tb,
-            ..GemmShape::new(m, n, k)
+    for (v, overrides) in staged.iter().enumerate() {
+        let opts = overrides
+            .iter()
+            .fold(common::options(), |o, (var, val)| o.with_override(var, val));
+        let gpu =
+            Gpu::with_options(opts).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"));
+        let has = gpu.capabilities().cooperative_matrix;
+        let direct = [
+            (70, 45, 100, true),
+            (32, 32, 16, false),
+            (1, 100, 33, true),
+            (64, 96, 256, false),
+        ];
+        let tiled = [
+            (200, 300, 100, false),
+            (300, 130, 70, true),
+            (256, 256, 192, false),
+        ];
+        let shapes = if v == 0 {
+            [&direct[..], &tiled[..]].concat()
+        } else {
+            tiled.to_vec()
         };
-        match gpu.gemm_f16(&a, &b, s) {
-            Err(e) if !has => {
-                assert!(e.to_string().contains("cooperative matrices"), "{e}");
-            }
-            Ok(c) if has => {
-                // Reference on the f16-rounded inputs: what remains is f32 accumulation.
-                let r = |x: f32| f64::from(half::f16::from_f32(x).to_f32());
-                for i in 0..m {
-                    for j in 0..n {
-                        let (mut dot, mut mag) = (0.0f64, 0.0f64);
-                        for kk in 0..k {
-                            let y = if tb { b[j * k + kk] } else { b[kk * n + j] };
-                            let t = r(a[i * k + kk]) * r(y);
-                            dot += t;
-                            mag += t.abs();
-                        }
-                        let tol = 2.0 * (k as f64 + 2.0) * f64::from(f32::EPSILON) * mag + 1e-30;
-                        let got = f64::from(c[i * n + j]);
-                        assert!(
-                            (got - dot).abs() <= tol,
-                            "{m}x{n}x{k} tb{tb}: C[{i}][{j}] = {got}, want {dot}"
-                        );
-                    }
+        for (m, n, k, tb) in shapes {
+            let a = rng.vec(m * k);
+            let b = rng.vec(k * n);
+            let s = GemmShape {
+                trans_b: tb,
+                ..GemmShape::new(m, n, k)
+            };
+            match gpu.gemm_f16(&a, &b, s) {
+                Err(e) if !has => {
+                    assert!(e.to_string().contains("cooperative matrices"), "{e}");
                 }
+                Ok(c) if has => check_f16(&a, &b, &c, (m, n, k, tb), v),
+                other => panic!("cooperative matrices {has}, but gemm_f16 gave {other:?}"),
             }
-            other => panic!("cooperative matrices {has}, but gemm_f16 gave {other:?}"),
+        }
+    }
+}
+
+/// `c` against an f64 reference on the f16-rounded inputs: what remains is f32 accumulation.
+fn check_f16(
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    (m, n, k, tb): (usize, usize, usize, bool),
+    v: usize,
+) {
+    let r = |x: f32| f64::from(half::f16::from_f32(x).to_f32());
+    for i in 0..m {
+        for j in 0..n {
+            let (mut dot, mut mag) = (0.0f64, 0.0f64);
+            for kk in 0..k {
+                let y = if tb { b[j * k + kk] } else { b[kk * n + j] };
+                let t = r(a[i * k + kk]) * r(y);
+                dot += t;
+                mag += t.abs();
+            }
+            let tol = 2.0 * (k as f64 + 2.0) * f64::from(f32::EPSILON) * mag + 1e-30;
+            let got = f64::from(c[i * n + j]);
+            assert!(
+                (got - dot).abs() <= tol,
+                "tiles {v}, {m}x{n}x{k} tb{tb}: C[{i}][{j}] = {got}, want {dot}"
+            );
         }
     }
 }

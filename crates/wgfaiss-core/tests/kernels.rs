@@ -153,6 +153,32 @@ fn every_family_and_override_set_validates_with_naga() {
         }
     }
     validate(&gemm_coop(), &[("WG", 128)]).unwrap_or_else(|e| panic!("{e}"));
+    // The staged f16 kernel: the heuristic tiles, one and two stages, padded and not, wider
+    // and deeper tiles, both layouts of B.
+    use gemm::CoopStage::{Direct, Fragments, Halves};
+    let coop = |tile_m, tile_n, tile_k, frag_m, frag_n, pad, stages, stage| gemm::CoopTiles {
+        tile_m,
+        tile_n,
+        tile_k,
+        frag_m,
+        frag_n,
+        pad,
+        stages,
+        stage,
+    };
+    for t in [
+        coop(128, 256, 32, 4, 4, 8, 1, Halves),
+        coop(128, 128, 32, 4, 2, 0, 2, Halves),
+        coop(256, 128, 64, 4, 4, 16, 1, Halves),
+        coop(64, 64, 16, 2, 2, 8, 2, Halves),
+        coop(128, 128, 16, 4, 4, 0, 1, Direct),
+        coop(128, 256, 32, 4, 4, 8, 1, Fragments),
+        coop(128, 128, 32, 4, 2, 8, 2, Fragments),
+    ] {
+        for nt in [false, true] {
+            validate(&t.family(nt), &[]).unwrap_or_else(|e| panic!("{t:?} nt {nt}: {e}"));
+        }
+    }
     // Fused k-NN: every tile configuration the plan can pick from the shipped tiles (the
     // query tile halved, the base tile widened or narrowed: `tile_candidates`), scalar and vec4
     // loads, both metrics, several list and slot sizes, grid and work-item modes.
@@ -222,7 +248,7 @@ fn every_family_and_override_set_validates_with_naga() {
         let v = knn_half::HalfVariant::new(form, d, true);
         for kc in [1, 16, 26, 48, 64, 100] {
             for metric in [knn::KnnMetric::L2, knn::KnnMetric::InnerProduct] {
-                let c = knn_half::constants(kc, metric, 48 << 10);
+                let c = knn_half::constants(kc, metric, 48 << 10, 4 * (kc as u32 % 5));
                 validate(&knn_half_family(v), &c)
                     .unwrap_or_else(|e| panic!("{} {c:?}: {e}", v.name()));
             }

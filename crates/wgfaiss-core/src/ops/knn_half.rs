@@ -299,35 +299,37 @@ fn plain_parts() -> Parts {
 
 /// Whether the f16 kernel keeping `kc` candidates merges its lists in parallel: as the f32
 /// kernel ([`parallel_merge`]) where the second copy of the lists fits `limit` bytes.
-fn parallel(kc: usize, limit: u64) -> bool {
+fn parallel(kc: usize, limit: u64, pad: u32) -> bool {
     let kb = list_slots(kc);
-    parallel_merge(kb) && shared_bytes_with(kb, true) <= limit
+    parallel_merge(kb) && shared_bytes_with(kb, true, pad) <= limit
 }
 
 /// Override constants of the f16 kernel keeping `kc` candidates on an adapter with `limit`
-/// bytes of workgroup memory.
-pub fn constants(kc: usize, metric: KnnMetric, limit: u64) -> Vec<(&'static str, u32)> {
+/// bytes of workgroup memory, the product tile's columns `pad` floats apart beyond its rows
+/// (`knn.half_col_pad`).
+pub fn constants(kc: usize, metric: KnnMetric, limit: u64, pad: u32) -> Vec<(&'static str, u32)> {
     vec![
         ("TM", HALF_TM as u32),
         ("TN", HALF_TN as u32),
+        ("TSC", HALF_TM as u32 + pad),
         ("WG", HALF_WG),
         ("KB", list_slots(kc)),
         ("CAP", HALF_CAP),
         ("METRIC", u32::from(metric == KnnMetric::InnerProduct)),
-        ("PAR", u32::from(parallel(kc, limit))),
+        ("PAR", u32::from(parallel(kc, limit, pad))),
     ]
 }
 
 /// Workgroup memory of the f16 kernel keeping `kc` candidates on an adapter with `limit`
 /// bytes (the merge chosen by [`constants`]), in bytes.
-pub fn shared_bytes(kc: usize, limit: u64) -> u64 {
-    shared_bytes_with(list_slots(kc), parallel(kc, limit))
+pub fn shared_bytes(kc: usize, limit: u64, pad: u32) -> u64 {
+    shared_bytes_with(list_slots(kc), parallel(kc, limit, pad), pad)
 }
 
-fn shared_bytes_with(kb: u32, par: bool) -> u64 {
+fn shared_bytes_with(kb: u32, par: bool, pad: u32) -> u64 {
     let (tm, tn) = (HALF_TM as u64, HALF_TN as u64);
     let copies = if par { 2 } else { 1 };
-    1024 + tn * tm * 4
+    1024 + tn * (tm + u64::from(pad)) * 4
         + tn * 4
         + tm * (copies * u64::from(kb) + u64::from(HALF_CAP)) * 8
         + tm * 4
@@ -539,10 +541,11 @@ impl KnnHalfPlan {
             (None, lists, None)
         } else {
             let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
-            if shared_bytes(kc, limit) > limit {
+            let pad = gpu.tuning().choice("knn.half_col_pad").parse().unwrap_or(0);
+            if shared_bytes(kc, limit, pad) > limit {
                 return Err(Error::InvalidArgument(format!(
                     "f16 precision: {kc} candidates per query need {} bytes of workgroup memory; this adapter has {limit}",
-                    shared_bytes(kc, limit),
+                    shared_bytes(kc, limit, pad),
                 )));
             }
             let m_pad = nq.next_multiple_of(HALF_TM);
@@ -552,7 +555,7 @@ impl KnnHalfPlan {
             let kernel = gpu.kernel(
                 &crate::kernels::knn_half(HalfVariant::new(form, d, unroll)),
                 "knn_half",
-                &constants(kc, metric, limit),
+                &constants(kc, metric, limit, pad),
             )?;
             let seg_len = segment(gpu, form, nq, total, dp, kc);
             let lists = grid_plan(

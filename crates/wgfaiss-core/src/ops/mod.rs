@@ -2,6 +2,7 @@
 //! dispatch.
 
 pub mod gemm;
+pub mod gemm_coop;
 pub mod ivf;
 pub mod knn;
 pub mod knn_half;
