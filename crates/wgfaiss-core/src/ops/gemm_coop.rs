@@ -504,25 +504,18 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
             );
             let fetch = move |k: &str, decl: &str| -> String {
                 let mut o = String::new();
-                for q in 0..pa {
-                    let f = format!("(sg + {}u)", nsg * q as u32);
-                    let g = global_fragment(
-                        true,
-                        nt,
-                        &format!("m0 + ({f} / {kf}u) * 16u"),
-                        &format!("{k} + ({f} % {kf}u) * 16u"),
-                    );
-                    o += &format!("    {decl}ga{q} = {g};\n");
-                }
-                for q in 0..pb {
-                    let f = format!("(sg + {}u)", nsg * q as u32);
-                    let g = global_fragment(
-                        false,
-                        nt,
-                        &format!("n0 + ({f} / {kf}u) * 16u"),
-                        &format!("{k} + ({f} % {kf}u) * 16u"),
-                    );
-                    o += &format!("    {decl}gb{q} = {g};\n");
+                for (is_a, count, origin, reg) in [(true, pa, "m0", "ga"), (false, pb, "n0", "gb")]
+                {
+                    for q in 0..count {
+                        let f = format!("(sg + {}u)", nsg * q as u32);
+                        let g = global_fragment(
+                            is_a,
+                            nt,
+                            &format!("{origin} + ({f} / {kf}u) * 16u"),
+                            &format!("{k} + ({f} % {kf}u) * 16u"),
+                        );
+                        o += &format!("    {decl}{reg}{q} = {g};\n");
+                    }
                 }
                 o
             };
