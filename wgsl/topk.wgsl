@@ -386,3 +386,170 @@ fn topk_radix(@builtin(workgroup_id) wid: vec3<u32>,
         }
     }
 }
+
+// ---- topk_lists: one pass over a row's sorted lists (merges with k <= 32) ----
+//
+// One workgroup per row of p.cols = lists * k entries, each list of k sorted best first by
+// (key, id) with padding (+inf key, NONE) last — the segment lists of the fused k-NN and of
+// topk_select. The k best of the row all come at or before a bound T, the earlier of
+//   - the smallest k-th entry of any list (that list alone holds k entries up to it), and
+//   - with at least k lists, the k-th smallest list head (those k lists hold k entries up to
+//     it) — much the tighter with many lists: one query's 489 lists of 10 from 1M vectors
+//     hold ~2 000 entries before the first bound and a few dozen before the second.
+// So: (1) T, by a workgroup minimum over the lists' k-th entries and a rank of every head
+// among the heads; (2) every entry at or before T appended to workgroup memory; (3) each of
+// those written at its rank among them if the rank is below k. A few barriers instead of
+// topk_select's rounds of bitonic sorts. With the heads' bound at most k lists hold entries
+// up to T, so at most k * k <= LCP of them; without it (more than LCP lists) more than LCP
+// may (lists crowded with equal keys), and then k rounds of a workgroup minimum above the
+// last entry taken select them instead. Same order, ties and output as topk_select.
+
+override LCP: u32 = 2048u; // appended entries held in workgroup memory
+
+var<workgroup> lv: array<f32, LCP>;
+var<workgroup> li: array<u32, LCP>;
+var<workgroup> red_v: array<f32, WG>;
+var<workgroup> red_i: array<u32, WG>;
+var<workgroup> lcount: atomic<u32>;
+var<workgroup> lseen: u32;
+var<workgroup> head_v: f32;
+var<workgroup> head_i: u32;
+
+// The workgroup's smallest (v, i) by (key, id), left in red_v[0], red_i[0].
+fn wg_min(v: f32, i: u32, lid: u32) {
+    red_v[lid] = v;
+    red_i[lid] = i;
+    workgroupBarrier();
+    for (var s = WG >> 1u; s > 0u; s >>= 1u) {
+        if lid < s && before(red_v[lid + s], red_i[lid + s], red_v[lid], red_i[lid]) {
+            red_v[lid] = red_v[lid + s];
+            red_i[lid] = red_i[lid + s];
+        }
+        workgroupBarrier();
+    }
+}
+
+@compute @workgroup_size(WG)
+fn topk_lists(@builtin(workgroup_id) wid: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let g = wid.x + wid.y * p.wg_x;
+    // Workgroups past the last row redo the last row and write nothing.
+    let live = g < p.rows;
+    let row = min(g, p.rows - 1u);
+    let n = p.cols;
+    let base = row * n;
+    let out = (p.row0 + row) * p.k;
+    var tv = pad_v();
+    var ti = NONE;
+    for (var l = lid; l < n / p.k; l += WG) {
+        let e = base + l * p.k + p.k - 1u;
+        let v = key(x[e]);
+        let i = in_ids[e];
+        if before(v, i, tv, ti) {
+            tv = v;
+            ti = i;
+        }
+    }
+    let lists = n / p.k;
+    if lid == 0u {
+        atomicStore(&lcount, 0u);
+        head_v = pad_v();
+        head_i = NONE;
+    }
+    wg_min(tv, ti, lid);
+    var thr_v = red_v[0];
+    var thr_i = red_i[0];
+    if lists >= p.k && lists <= LCP {
+        for (var l = lid; l < lists; l += WG) {
+            lv[l] = key(x[base + l * p.k]);
+            li[l] = in_ids[base + l * p.k];
+        }
+        workgroupBarrier();
+        for (var l = lid; l < lists; l += WG) {
+            let v = lv[l];
+            let i = li[l];
+            var rank = 0u;
+            for (var t = 0u; t < lists; t++) {
+                if before(lv[t], li[t], v, i) {
+                    rank++;
+                }
+            }
+            // Heads are distinct (ids are), so one invocation at most writes.
+            if rank == p.k - 1u && i != NONE {
+                head_v = v;
+                head_i = i;
+            }
+        }
+        workgroupBarrier();
+        if before(head_v, head_i, thr_v, thr_i) {
+            thr_v = head_v;
+            thr_i = head_i;
+        }
+        // lv / li are reused for the entries below.
+        workgroupBarrier();
+    }
+    for (var e = lid; e < n; e += WG) {
+        let v = key(x[base + e]);
+        let i = in_ids[base + e];
+        if i != NONE && !before(thr_v, thr_i, v, i) {
+            let s = atomicAdd(&lcount, 1u);
+            if s < LCP {
+                lv[s] = v;
+                li[s] = i;
+            }
+        }
+    }
+    workgroupBarrier();
+    if lid == 0u {
+        lseen = atomicLoad(&lcount);
+    }
+    let c = workgroupUniformLoad(&lseen);
+    if c <= LCP {
+        for (var s = lid; s < c; s += WG) {
+            let v = lv[s];
+            let i = li[s];
+            var rank = 0u;
+            for (var t = 0u; t < c; t++) {
+                if before(lv[t], li[t], v, i) {
+                    rank++;
+                }
+            }
+            if rank < p.k && live {
+                out_v[out + rank] = key(v);
+                out_i[out + rank] = i;
+            }
+        }
+        // Rows with fewer than k entries: padding after them.
+        for (var r = c + lid; r < p.k; r += WG) {
+            if live {
+                out_v[out + r] = key(pad_v());
+                out_i[out + r] = NONE;
+            }
+        }
+        return;
+    }
+    var pv = pad_v();
+    var pi = NONE;
+    for (var r = 0u; r < p.k; r++) {
+        var bv = pad_v();
+        var bi = NONE;
+        for (var e = lid; e < n; e += WG) {
+            let v = key(x[base + e]);
+            let i = in_ids[base + e];
+            let after_last = r == 0u || before(pv, pi, v, i);
+            if i != NONE && after_last && before(v, i, bv, bi) {
+                bv = v;
+                bi = i;
+            }
+        }
+        wg_min(bv, bi, lid);
+        pv = red_v[0];
+        pi = red_i[0];
+        if lid == 0u && live {
+            out_v[out + r] = key(pv);
+            out_i[out + r] = pi;
+        }
+        // red_v / red_i are written again by the next round's minimum.
+        workgroupBarrier();
+    }
+}

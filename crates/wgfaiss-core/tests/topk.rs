@@ -372,3 +372,131 @@ fn radix_selection_of_short_rows() {
     let x: Vec<f32> = (0..50 * 64).map(|_| rng.below(9) as f32).collect();
     check(&small, &x, 50, 64, 40, false, &opts, "radix chunks");
 }
+
+/// Rows of `segs` sorted lists of `k` (best first by (value, id), padding last): what the
+/// fused k-NN kernels hand to the segment merge. `crowd`: every list starts with the same
+/// k - 1 values (distinct ids), so thousands of entries come before the threshold and the
+/// one-pass merge takes its fallback. `short`: every third list holds fewer than k entries.
+fn sorted_lists(
+    rng: &mut Rng,
+    (rows, segs, k): (usize, usize, usize),
+    largest: bool,
+    crowd: bool,
+    short: bool,
+) -> (Vec<f32>, Vec<u32>) {
+    let pad = if largest {
+        f32::NEG_INFINITY
+    } else {
+        f32::INFINITY
+    };
+    let (mut vals, mut ids) = (Vec::new(), Vec::new());
+    for _ in 0..rows {
+        for s in 0..segs {
+            let len = if short && s % 3 == 1 { s % k } else { k };
+            let mut list: Vec<(f32, u32)> = (0..len)
+                .map(|j| {
+                    let v = if crowd && j + 1 < k {
+                        j as f32
+                    } else {
+                        // A few exact ties between lists, the rest random.
+                        (rng.below(1000) as f32) / 64.0
+                    };
+                    (v, (s * k + j) as u32)
+                })
+                .collect();
+            list.sort_by(|a, b| {
+                let o = if largest {
+                    b.0.total_cmp(&a.0)
+                } else {
+                    a.0.total_cmp(&b.0)
+                };
+                o.then(a.1.cmp(&b.1))
+            });
+            for j in 0..k {
+                let (v, i) = list.get(j).copied().unwrap_or((pad, u32::MAX));
+                vals.push(v);
+                ids.push(i);
+            }
+        }
+    }
+    (vals, ids)
+}
+
+#[test]
+fn segment_merge_of_sorted_lists_matches_reference() {
+    // Many lists (one query of the streaming k-NN has 489 of 10), crowded rows, short lists,
+    // both orders, k at and above the one-pass limit, more lists than the one-pass merge
+    // ranks heads of (with crowding: its fallback).
+    use wgfaiss_core::ops::topk::SegmentMerge;
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("topk_lists"));
+    for (rows, segs, k, crowd, short) in [
+        (1, 489, 10, false, false),
+        (3, 40, 1, false, true),
+        (2, 300, 10, true, false),
+        (5, 7, 32, false, true),
+        (2, 90, 32, true, true),
+        (2, 50, 33, false, false),
+        (4, 2, 5, false, true),
+        // More lists than the one-pass merge ranks heads of: the k-th entries' bound alone,
+        // crowded (its fallback) and not.
+        (1, 2100, 10, true, false),
+        (1, 2100, 3, false, true),
+    ] {
+        for largest in [false, true] {
+            let what = format!("{rows}x{segs} lists of {k}, crowd {crowd}, short {short}, largest {largest}");
+            let (vals, ids) = sorted_lists(&mut rng, (rows, segs, k), largest, crowd, short);
+            let merge = SegmentMerge::new(
+                gpu,
+                gpu.upload(&vals).unwrap(),
+                gpu.upload(&ids).unwrap(),
+                rows,
+                segs,
+                k,
+                largest,
+            )
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+            merge.poison(gpu).unwrap();
+            let mut batch = gpu.batch(false);
+            merge.record(&mut batch);
+            batch.finish().unwrap();
+            let got = merge.read(gpu).unwrap();
+            // The reference: every real entry of the row, sorted by (value, id).
+            let n = segs * k;
+            let mut flat = Vec::new();
+            let mut flat_ids = Vec::new();
+            for r in 0..rows {
+                let mut row: Vec<(f32, u32)> = (r * n..(r + 1) * n)
+                    .filter(|&e| ids[e] != u32::MAX)
+                    .map(|e| (vals[e], ids[e]))
+                    .collect();
+                row.sort_by(|a, b| {
+                    let o = if largest {
+                        b.0.total_cmp(&a.0)
+                    } else {
+                        a.0.total_cmp(&b.0)
+                    };
+                    o.then(a.1.cmp(&b.1))
+                });
+                for j in 0..k {
+                    match row.get(j) {
+                        Some(&(v, i)) => {
+                            flat.push(v);
+                            flat_ids.push(Some(i));
+                        }
+                        None => {
+                            flat.push(if largest {
+                                f32::NEG_INFINITY
+                            } else {
+                                f32::INFINITY
+                            });
+                            flat_ids.push(None);
+                        }
+                    }
+                }
+            }
+            assert_eq!(got.ids, flat_ids, "{what}: ids");
+            assert_eq!(got.values, flat, "{what}: values");
+        }
+    }
+}
