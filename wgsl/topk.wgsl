@@ -391,29 +391,17 @@ fn topk_radix(@builtin(workgroup_id) wid: vec3<u32>,
 //
 // One workgroup per row of p.cols = lists * k entries, each list of k sorted best first by
 // (key, id) with padding (+inf key, NONE) last — the segment lists of the fused k-NN and of
-// topk_select. The k best of the row all come at or before a bound T, the earlier of
-//   - the smallest k-th entry of any list (that list alone holds k entries up to it), and
-//   - with at least k lists, the k-th smallest list head (those k lists hold k entries up to
-//     it) — much the tighter with many lists: one query's 489 lists of 10 from 1M vectors
-//     hold ~2 000 entries before the first bound and a few dozen before the second.
-// So: (1) T, by a workgroup minimum over the lists' k-th entries and a rank of every head
-// among the heads; (2) every entry at or before T appended to workgroup memory; (3) each of
-// those written at its rank among them if the rank is below k. A few barriers instead of
-// topk_select's rounds of bitonic sorts. With the heads' bound at most k lists hold entries
-// up to T, so at most k * k <= LCP of them; without it (more than LCP lists) more than LCP
-// may (lists crowded with equal keys), and then k rounds of a workgroup minimum above the
-// last entry taken select them instead. Same order, ties and output as topk_select.
+// topk_select. The k best of the row all come at or before T, the smallest k-th entry of any
+// list (that list alone holds k entries up to it). So: (1) T by a workgroup minimum over the
+// lists' k-th entries; (2) every entry at or before T appended to the candidates (CP slots:
+// the host sets CP for this entry; one query's 489 lists of 10 over 1M vectors put ~2 000
+// there, a batch query's few lists a few dozen); (3) one bitonic sort of those, the first k
+// written. Should more than CP entries come before T (lists crowded with equal keys), k
+// rounds of a workgroup minimum above the last entry taken select them instead. Same order,
+// ties and output as topk_select.
 
-override LCP: u32 = 2048u; // appended entries held in workgroup memory
-
-var<workgroup> lv: array<f32, LCP>;
-var<workgroup> li: array<u32, LCP>;
 var<workgroup> red_v: array<f32, WG>;
 var<workgroup> red_i: array<u32, WG>;
-var<workgroup> lcount: atomic<u32>;
-var<workgroup> lseen: u32;
-var<workgroup> head_v: f32;
-var<workgroup> head_i: u32;
 
 // The workgroup's smallest (v, i) by (key, id), left in red_v[0], red_i[0].
 fn wg_min(v: f32, i: u32, lid: u32) {
@@ -450,80 +438,47 @@ fn topk_lists(@builtin(workgroup_id) wid: vec3<u32>,
             ti = i;
         }
     }
-    let lists = n / p.k;
     if lid == 0u {
-        atomicStore(&lcount, 0u);
-        head_v = pad_v();
-        head_i = NONE;
+        atomicStore(&count, 0u);
     }
     wg_min(tv, ti, lid);
-    var thr_v = red_v[0];
-    var thr_i = red_i[0];
-    if lists >= p.k && lists <= LCP {
-        for (var l = lid; l < lists; l += WG) {
-            lv[l] = key(x[base + l * p.k]);
-            li[l] = in_ids[base + l * p.k];
-        }
-        workgroupBarrier();
-        for (var l = lid; l < lists; l += WG) {
-            let v = lv[l];
-            let i = li[l];
-            var rank = 0u;
-            for (var t = 0u; t < lists; t++) {
-                if before(lv[t], li[t], v, i) {
-                    rank++;
-                }
-            }
-            // Heads are distinct (ids are), so one invocation at most writes.
-            if rank == p.k - 1u && i != NONE {
-                head_v = v;
-                head_i = i;
-            }
-        }
-        workgroupBarrier();
-        if before(head_v, head_i, thr_v, thr_i) {
-            thr_v = head_v;
-            thr_i = head_i;
-        }
-        // lv / li are reused for the entries below.
-        workgroupBarrier();
-    }
+    let thr_v = red_v[0];
+    let thr_i = red_i[0];
     for (var e = lid; e < n; e += WG) {
         let v = key(x[base + e]);
         let i = in_ids[base + e];
         if i != NONE && !before(thr_v, thr_i, v, i) {
-            let s = atomicAdd(&lcount, 1u);
-            if s < LCP {
-                lv[s] = v;
-                li[s] = i;
+            let s = atomicAdd(&count, 1u);
+            if s < CP {
+                cand_v[s] = v;
+                cand_i[s] = i;
             }
         }
     }
     workgroupBarrier();
     if lid == 0u {
-        lseen = atomicLoad(&lcount);
+        seen = atomicLoad(&count);
     }
-    let c = workgroupUniformLoad(&lseen);
-    if c <= LCP {
-        for (var s = lid; s < c; s += WG) {
-            let v = lv[s];
-            let i = li[s];
-            var rank = 0u;
-            for (var t = 0u; t < c; t++) {
-                if before(lv[t], li[t], v, i) {
-                    rank++;
-                }
-            }
-            if rank < p.k && live {
-                out_v[out + rank] = key(v);
-                out_i[out + rank] = i;
-            }
+    let c = workgroupUniformLoad(&seen);
+    if c <= CP {
+        let len = 1u << (32u - countLeadingZeros(max(c, 2u) - 1u));
+        for (var t = c + lid; t < len; t += WG) {
+            cand_v[t] = pad_v();
+            cand_i[t] = NONE;
         }
-        // Rows with fewer than k entries: padding after them.
-        for (var r = c + lid; r < p.k; r += WG) {
+        workgroupBarrier();
+        sort_candidates(len, lid);
+        // Rows with fewer than k entries end in padding (sorted last; len >= 2 may be < k).
+        for (var t = lid; t < p.k; t += WG) {
             if live {
-                out_v[out + r] = key(pad_v());
-                out_i[out + r] = NONE;
+                var v = pad_v();
+                var i = NONE;
+                if t < len {
+                    v = cand_v[t];
+                    i = cand_i[t];
+                }
+                out_v[out + t] = key(v);
+                out_i[out + t] = i;
             }
         }
         return;

@@ -424,9 +424,9 @@ fn sorted_lists(
 
 #[test]
 fn segment_merge_of_sorted_lists_matches_reference() {
-    // Many lists (one query of the streaming k-NN has 489 of 10), crowded rows, short lists,
-    // both orders, k at and above the one-pass limit, more lists than the one-pass merge
-    // ranks heads of (with crowding: its fallback).
+    // Many lists (one query of the streaming k-NN has 489 of 10), crowded rows (beyond the
+    // one-pass merge's candidate slots: its fallback), short lists, both orders, k at and
+    // above the one-pass limit.
     use wgfaiss_core::ops::topk::SegmentMerge;
     let gpu = gpu();
     let mut rng = Rng::new(seed("topk_lists"));
@@ -438,9 +438,9 @@ fn segment_merge_of_sorted_lists_matches_reference() {
         (2, 90, 32, true, true),
         (2, 50, 33, false, false),
         (4, 2, 5, false, true),
-        // More lists than the one-pass merge ranks heads of: the k-th entries' bound alone,
-        // crowded (its fallback) and not.
-        (1, 2100, 10, true, false),
+        // Crowded beyond the one-pass merge's 4 096 candidate slots (its fallback), and a
+        // long row that is not.
+        (1, 600, 10, true, false),
         (1, 2100, 3, false, true),
     ] {
         for largest in [false, true] {

@@ -428,13 +428,13 @@ impl Config {
     }
 }
 
-/// Merges of at most this k take one pass of `topk_lists` (threshold, gather, rank); larger
+/// Merges of at most this k take one pass of `topk_lists` (bound, gather, one sort); larger
 /// ones rounds of `topk_select`. (`topk_lists`'s fallback for crowded rows is k rounds of a
 /// workgroup minimum, which a small k bounds.)
 pub const LISTS_MAX_K: usize = 32;
 
-/// Entries at or before the threshold that `topk_lists` holds in workgroup memory (16 KiB).
-pub const LISTS_SLOTS: u32 = 2048;
+/// Entries at or before the bound that `topk_lists` sorts in workgroup memory (32 KiB).
+pub const LISTS_SLOTS: u32 = 4096;
 
 /// Merge passes of the top-k kernel (explicit ids) over per-segment lists: `rows` rows of
 /// `segs` sorted lists of `k` (value, id) pairs each, reduced to one list per row — in one
@@ -499,9 +499,14 @@ impl SegmentMerge {
     ) -> Result<SegmentMerge> {
         let (mut passes, mut scratch, mut scratch_ids) = (Vec::new(), Vec::new(), Vec::new());
         if segs > 1 && k <= LISTS_MAX_K && cfg.segment.is_none() {
-            // One pass of `topk_lists`, a workgroup per row (the lists are sorted).
+            // One pass of `topk_lists`, a workgroup per row (the lists are sorted), its
+            // candidate buffer LISTS_SLOTS long.
             let mut c = constants(cfg.wg, cfg.kp, cfg.rpt, cfg.largest, true);
-            c.push(("LCP", LISTS_SLOTS));
+            for (name, v) in c.iter_mut() {
+                if *name == "CP" {
+                    *v = LISTS_SLOTS;
+                }
+            }
             let lists = gpu.kernel(&TOPK, "topk_lists", &c)?;
             let nv = gpu.alloc::<f32>(rows * k)?;
             let ni = gpu.alloc::<u32>(rows * k)?;
