@@ -375,8 +375,7 @@ fn radix_selection_of_short_rows() {
 
 /// Rows of `segs` sorted lists of `k` (best first by (value, id), padding last): what the
 /// fused k-NN kernels hand to the segment merge. `crowd`: every list starts with the same
-/// k - 1 values (distinct ids), so thousands of entries come before the threshold and the
-/// one-pass merge takes its fallback. `short`: every third list holds fewer than k entries.
+/// k - 1 values (distinct ids). `short`: every third list holds fewer than k entries.
 fn sorted_lists(
     rng: &mut Rng,
     (rows, segs, k): (usize, usize, usize),
@@ -424,9 +423,8 @@ fn sorted_lists(
 
 #[test]
 fn segment_merge_of_sorted_lists_matches_reference() {
-    // Many lists (one query of the streaming k-NN has 489 of 10), crowded rows (beyond the
-    // one-pass merge's candidate slots: its fallback), short lists, both orders, k at and
-    // above the one-pass limit.
+    // Many lists (one query of the streaming k-NN has 489 of 10), crowded rows (many lists
+    // sharing their best values), short lists, both orders, k from 1 to 33, long rows.
     use wgfaiss_core::ops::topk::SegmentMerge;
     let gpu = gpu();
     let mut rng = Rng::new(seed("topk_lists"));
@@ -438,8 +436,6 @@ fn segment_merge_of_sorted_lists_matches_reference() {
         (2, 90, 32, true, true),
         (2, 50, 33, false, false),
         (4, 2, 5, false, true),
-        // Crowded beyond the one-pass merge's 4 096 candidate slots (its fallback), and a
-        // long row that is not.
         (1, 600, 10, true, false),
         (1, 2100, 3, false, true),
     ] {

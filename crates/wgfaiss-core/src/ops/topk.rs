@@ -428,18 +428,9 @@ impl Config {
     }
 }
 
-/// Merges of at most this k take one pass of `topk_lists` (bound, gather, one sort); larger
-/// ones rounds of `topk_select`. (`topk_lists`'s fallback for crowded rows is k rounds of a
-/// workgroup minimum, which a small k bounds.)
-pub const LISTS_MAX_K: usize = 32;
-
-/// Entries at or before the bound that `topk_lists` sorts in workgroup memory (32 KiB).
-pub const LISTS_SLOTS: u32 = 4096;
-
 /// Merge passes of the top-k kernel (explicit ids) over per-segment lists: `rows` rows of
-/// `segs` sorted lists of `k` (value, id) pairs each, reduced to one list per row — in one
-/// pass for k ≤ [`LISTS_MAX_K`] (unless a segment length is forced), else pass after pass.
-/// With one segment it records nothing and its output is its input.
+/// `segs` sorted lists of `k` (value, id) pairs each, reduced pass after pass to one list per
+/// row. With one segment it records nothing and its output is its input.
 pub struct SegmentMerge {
     passes: Vec<Pass>,
     out_v: GpuBuffer<f32>,
@@ -497,44 +488,12 @@ impl SegmentMerge {
         mut segs: u32,
         k: usize,
     ) -> Result<SegmentMerge> {
-        let (mut passes, mut scratch, mut scratch_ids) = (Vec::new(), Vec::new(), Vec::new());
-        if segs > 1 && k <= LISTS_MAX_K && cfg.segment.is_none() {
-            // One pass of `topk_lists`, a workgroup per row (the lists are sorted), its
-            // candidate buffer LISTS_SLOTS long.
-            let mut c = constants(cfg.wg, cfg.kp, cfg.rpt, cfg.largest, true);
-            for (name, v) in c.iter_mut() {
-                if *name == "CP" {
-                    *v = LISTS_SLOTS;
-                }
-            }
-            let lists = gpu.kernel(&TOPK, "topk_lists", &c)?;
-            let nv = gpu.alloc::<f32>(rows * k)?;
-            let ni = gpu.alloc::<u32>(rows * k)?;
-            let (x, y) = gpu.grid(rows as u32);
-            let params = gpu.uniform(&Params {
-                rows: rows as u32,
-                cols: segs * k as u32,
-                seg_len: segs * k as u32,
-                segs: 1,
-                k: k as u32,
-                wg_x: x,
-                row0: 0,
-                _pad: 0,
-            });
-            let bg = bind_pass(gpu, &lists, &params, &out_v, Some(&out_i), (&nv, &ni));
-            passes.push(Pass {
-                kernel: lists,
-                groups: vec![(bg, (x, y, 1))],
-            });
-            scratch.push(std::mem::replace(&mut out_v, nv));
-            scratch_ids.push(std::mem::replace(&mut out_i, ni));
-            segs = 1;
-        }
         let merge = gpu.kernel(
             &TOPK,
             "topk_select",
             &constants(cfg.wg, cfg.kp, cfg.rpt, cfg.largest, true),
         )?;
+        let (mut passes, mut scratch, mut scratch_ids) = (Vec::new(), Vec::new(), Vec::new());
         while segs > 1 {
             let len = segs * k as u32;
             let mut seg = cfg.segment(len).max(2 * k as u32);

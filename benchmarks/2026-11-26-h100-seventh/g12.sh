@@ -1,0 +1,13 @@
+echo commit $(cat commit.txt)
+for b in wgfaiss_before wgfaiss; do
+echo "== $b: one query, profile"
+WGFAISS_PROFILE=1 timeout 120 ./$b bench flat --nq 1 --k 10 --single 20 --iters 3 --precisions exact 2>&1 | grep -E "knn_stream|topk" | tail -4
+done
+for b in wgfaiss_before wgfaiss; do
+echo "== $b: batch + single"
+timeout 200 ./$b bench flat --nq 10000 --k 10 --single 100 --iters 3 --precisions exact,f16 2>&1 | grep -vE "XDG|^$"
+echo "== $b: ivf"
+timeout 200 ./$b bench ivf --nprobe 16,64 --single 50 2>&1 | grep -vE "XDG|^$" | tail -4
+done
+timeout 120 python3 peer_flat.py --nb 1000000 --nq 10000 --k 10 --half --iters 3
+for t in t_topk t_knn t_flat t_ivf; do echo "== $t"; timeout 300 ./$t 2>&1 | grep -E "^test result|panicked" -A3 | head -6; done
