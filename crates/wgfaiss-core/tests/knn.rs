@@ -295,7 +295,10 @@ fn k_beyond_the_fused_limit_is_a_clear_error() {
 
 #[test]
 fn item_scan_equals_brute_force_over_each_querys_lists() {
-    let gpu = gpu();
+    // A loop budget on every adapter (a GPU has none by default), so the long lists are cut
+    // into several work items here too.
+    let gpu = &Gpu::with_options(options().with_override("WGFAISS_KNN_LOOP_BUDGET", 15000))
+        .unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"));
     let mut rng = Rng::new(seed("knn items"));
     let d = 20;
     // An arena of 7000 rows cut into lists of awkward lengths: empty, short, long (several

@@ -440,7 +440,9 @@ fn segment_merge_of_sorted_lists_matches_reference() {
         (1, 2100, 3, false, true),
     ] {
         for largest in [false, true] {
-            let what = format!("{rows}x{segs} lists of {k}, crowd {crowd}, short {short}, largest {largest}");
+            let what = format!(
+                "{rows}x{segs} lists of {k}, crowd {crowd}, short {short}, largest {largest}"
+            );
             let (vals, ids) = sorted_lists(&mut rng, (rows, segs, k), largest, crowd, short);
             let merge = SegmentMerge::new(
                 gpu,

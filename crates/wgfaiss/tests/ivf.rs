@@ -62,29 +62,34 @@ fn probed_rows(q: &[f32], cents: &[f32], sizes: &[usize], metric: Metric, nprobe
     keyed.iter().take(nprobe).map(|&(_, l)| sizes[l]).sum()
 }
 
-/// A GPU whose tuning picks the keys scan, and the shared one (auto: the fused scan where it
-/// holds k).
+/// A GPU whose tuning picks the keys scan, and one on `auto` without a batch-size switch
+/// (the fused scan where it holds k) whatever the adapter's entry says (the H100's switches
+/// to the keys scan from 32 queries).
 fn scans() -> [&'static wgfaiss::Gpu; 2] {
     static KEYS: std::sync::OnceLock<wgfaiss::Gpu> = std::sync::OnceLock::new();
+    static AUTO: std::sync::OnceLock<wgfaiss::Gpu> = std::sync::OnceLock::new();
     let keys = KEYS.get_or_init(|| {
         wgfaiss::Gpu::with_options(common::options().with_override("WGFAISS_IVF_SCAN", "keys"))
             .unwrap()
     });
+    let auto = AUTO.get_or_init(|| {
+        wgfaiss::Gpu::with_options(
+            common::options().with_override("WGFAISS_IVF_AUTO_KEYS_QUERIES", 0),
+        )
+        .unwrap()
+    });
     use wgfaiss::ops::ivf::scan_mode;
     assert_eq!(scan_mode(keys, 1, 10, None), ScanMode::Keys);
-    assert_eq!(scan_mode(gpu(), 100, 10, None), ScanMode::Fused);
+    assert_eq!(scan_mode(auto, 100, 10, None), ScanMode::Fused);
     // auto: the keys scan beyond AUTO_FUSED_MAX_K, an explicit fused scan wherever it holds k.
     let max = wgfaiss::ops::ivf::AUTO_FUSED_MAX_K;
-    assert_eq!(scan_mode(gpu(), 1, max, None), ScanMode::Fused);
-    assert_eq!(scan_mode(gpu(), 1, max + 1, None), ScanMode::Keys);
+    assert_eq!(scan_mode(auto, 1, max, None), ScanMode::Fused);
+    assert_eq!(scan_mode(auto, 1, max + 1, None), ScanMode::Keys);
     assert_eq!(
-        scan_mode(gpu(), 1, max + 1, Some(ScanMode::Fused)),
+        scan_mode(auto, 1, max + 1, Some(ScanMode::Fused)),
         ScanMode::Fused
     );
-    assert_eq!(
-        scan_mode(gpu(), 1, 10, Some(ScanMode::Keys)),
-        ScanMode::Keys
-    );
+    assert_eq!(scan_mode(auto, 1, 10, Some(ScanMode::Keys)), ScanMode::Keys);
     // auto by batch size where the tuning says from how many queries.
     let by_batch = wgfaiss::Gpu::with_options(
         common::options().with_override("WGFAISS_IVF_AUTO_KEYS_QUERIES", 32),
@@ -94,10 +99,10 @@ fn scans() -> [&'static wgfaiss::Gpu; 2] {
     assert_eq!(scan_mode(&by_batch, 32, 10, None), ScanMode::Keys);
     assert_eq!(scan_mode(&by_batch, 1, 33, None), ScanMode::Keys);
     assert_eq!(
-        scan_mode(gpu(), 1, 700, Some(ScanMode::Fused)),
+        scan_mode(auto, 1, 700, Some(ScanMode::Fused)),
         ScanMode::Keys
     );
-    [keys, gpu()]
+    [keys, auto]
 }
 
 fn params(nprobe: usize) -> SearchParams {
