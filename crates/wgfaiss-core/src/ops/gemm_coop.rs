@@ -63,37 +63,12 @@ fn coop_direct_entry(nt: bool) -> String {
     s += "    // past the last block recomputes the last block and stores the same values.\n";
     s += "    let blk = min((wid.x + wid.y * p.wg_x) * nsg + sg, (p.m / 32u) * blocks_n - 1u);\n";
     s += "    let m0 = (blk / blocks_n) * 32u;\n    let n0 = (blk % blocks_n) * 32u;\n";
-    for i in 0..2 {
-        for j in 0..2 {
-            s += &format!("    var c{i}{j} = coop_mat16x16<f32, C>();\n");
-        }
-    }
+    s += "    let lda = p.lda;\n    let ldb = p.ldb;\n";
+    s += &coop_accumulators(2, 2);
     s += "    for (var k0 = 0u; k0 < p.k; k0 += 16u) {\n";
-    for i in 0..2 {
-        s += &format!(
-            "        let a{i} = coopLoadT<coop_mat16x16<f16, A>>(&a[(m0 + {}u) * p.lda + k0], p.lda);\n",
-            16 * i
-        );
-    }
-    for j in 0..2 {
-        s += &if nt {
-            // B stored N x K row-major is K x N column-major.
-            format!(
-                "        let b{j} = coopLoad<coop_mat16x16<f16, B>>(&b[(n0 + {}u) * p.ldb + k0], p.ldb);\n",
-                16 * j
-            )
-        } else {
-            format!(
-                "        let b{j} = coopLoadT<coop_mat16x16<f16, B>>(&b[k0 * p.ldb + n0 + {}u], p.ldb);\n",
-                16 * j
-            )
-        };
-    }
-    for i in 0..2 {
-        for j in 0..2 {
-            s += &format!("        c{i}{j} = coopMultiplyAdd(a{i}, b{j}, c{i}{j});\n");
-        }
-    }
+    let a = |i: usize| global_fragment(true, nt, &format!("m0 + {}u", 16 * i), "k0");
+    let b = |j: usize| global_fragment(false, nt, &format!("n0 + {}u", 16 * j), "k0");
+    s += &coop_step(2, 2, &a, &b, "        ");
     s += "    }\n";
     s += &coop_stores(2, 2, "m0", "n0");
     s += "}\n\n";
@@ -335,6 +310,12 @@ fn coop_step(
     for j in 0..fnn {
         s += &format!("{ind}let b{j} = {};\n", b_frag(j));
     }
+    s + &coop_products(fm, fnn, ind)
+}
+
+/// The `frag_m × frag_n` products `c<i><j> += a<i> · b<j>`.
+fn coop_products(fm: usize, fnn: usize, ind: &str) -> String {
+    let mut s = String::new();
     for i in 0..fm {
         for j in 0..fnn {
             s += &format!("{ind}c{i}{j} = coopMultiplyAdd(a{i}, b{j}, c{i}{j});\n");
@@ -724,21 +705,13 @@ fn coop_peak_entry(src: ProbeSource) -> String {
     if !loop_loads {
         s += &loads("", "    ");
     }
-    for i in 0..4 {
-        for j in 0..4 {
-            s += &format!("    var c{i}{j} = coop_mat16x16<f32, C>();\n");
-        }
-    }
+    s += &coop_accumulators(4, 4);
     s += "    for (var t = 0u; t < p.k; t++) {\n";
     if loop_loads {
         s += &format!("        let off = (t % 2u) * {}u;\n", 8 * frag);
         s += &loads("off + ", "        ");
     }
-    for i in 0..4 {
-        for j in 0..4 {
-            s += &format!("        c{i}{j} = coopMultiplyAdd(a{i}, b{j}, c{i}{j});\n");
-        }
-    }
+    s += &coop_products(4, 4, "        ");
     if staged {
         // Rows of 40 halves, 8 halves per invocation as a staging store writes them.
         s += "        let h = f16(t);\n";
@@ -754,15 +727,9 @@ fn coop_peak_entry(src: ProbeSource) -> String {
     if barrier {
         s += "        workgroupBarrier();\n";
     }
-    s += "    }\n    let ldc = 64u;\n";
-    for i in 0..4 {
-        for j in 0..4 {
-            s += &format!(
-                "    let o{i}{j} = blk * 4096u + {}u;\n    let r{i}{j} = c{i}{j};\n    coopStoreT(r{i}{j}, &c[o{i}{j}], ldc);\n",
-                16 * i * 64 + 16 * j
-            );
-        }
-    }
+    s += "    }\n";
+    // Block blk is rows blk * 64 .. of a C 64 wide (p.ldc = 64).
+    s += &coop_stores(4, 4, "blk * 64u", "0u");
     s + "}\n\n"
 }
 
@@ -800,7 +767,8 @@ impl CoopPeak {
         let subgroups = u64::from(groups) * u64::from(COOP_WG / 32);
         let c = gpu.alloc::<f32>((subgroups * 4096) as usize)?;
         let (x, y) = gpu.grid(groups);
-        let params = gpu.uniform(&[0u32, 0, rounds, 0, 0, 0, x, 0]);
+        // k: rounds; ldc: the 64 columns of each subgroup's block.
+        let params = gpu.uniform(&[0u32, 0, rounds, 0, 0, 64, x, 0]);
         let group = gpu.bind(
             &kernel,
             &[
