@@ -140,8 +140,9 @@ enum Command {
         /// The tuning file to write or merge into.
         #[arg(long, default_value = "wgfaiss-tuning.json")]
         out: std::path::PathBuf,
-        /// Comma-separated families: gemm, knn, topk, ivf (the IVF list scan).
-        #[arg(long, default_value = "gemm,knn,topk,ivf")]
+        /// Comma-separated families: gemm, gemm_coop (the f16 tensor-core GEMM), knn, topk,
+        /// ivf (the IVF list scan).
+        #[arg(long, default_value = "gemm,gemm_coop,knn,topk,ivf")]
         families: String,
         /// Small problems (always on CPU adapters).
         #[arg(long)]

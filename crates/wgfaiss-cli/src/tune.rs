@@ -1,7 +1,9 @@
 //! `wgfaiss tune`: measures candidate parameters on the present adapter and writes (or merges)
 //! its entry in a tuning file — profile, then lock; nothing is tuned at run time.
 //!
-//! Families measured: `gemm` (tile configurations on A·B and A·Bᵀ at one square shape), `knn`
+//! Families measured: `gemm` (tile configurations on A·B and A·Bᵀ at one square shape),
+//! `gemm_coop` (the f16 tensor-core GEMM's tiles and staging, `gemm.coop_*`; skipped on
+//! adapters without cooperative matrices), `knn`
 //! (the fused distance + top-k tiles and candidate slots, on a flat search), `topk` (workgroup
 //! size of the top-k selection), `ivf` (the list scan, fused or keys, on an IVF search of the
 //! SIFT stand-in of `bench ivf`: 1M × 128, IVF4096, nprobe 64, 10 000 queries). Each candidate is run back to back in one batch and timed with
@@ -12,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
-use wgfaiss::ops::gemm::{Gemm, GemmOptions, GemmShape, Tiles};
+use wgfaiss::ops::gemm::{CoopGemm, Gemm, GemmOptions, GemmShape, Tiles, to_f16_padded};
 use wgfaiss::ops::topk::{TopKOptions, TopKPlan};
 use wgfaiss::rng::Rng;
 use wgfaiss::tuning::{ConfigSource, SHIPPED_CONFIG, Tuning, gemm_tiles_problem};
@@ -56,6 +58,18 @@ const KNN_CANDIDATES: [(u32, u32, u32, u32, u32); 7] = [
 
 const TOPK_CANDIDATES: [u32; 3] = [64, 128, 256];
 
+/// f16 GEMM candidates: (tile_m, tile_n, tile_k, frag_m, frag_n, stages, stage_type), all
+/// with rows padded by 8 halves. The fastest on an H100 first (BENCHMARKS.md, seventh
+/// session); the others were close there or may suit other adapters.
+const COOP_CANDIDATES: [(u32, u32, u32, u32, u32, u32, &str); 6] = [
+    (128, 256, 32, 4, 4, 1, "auto"),
+    (128, 256, 32, 4, 4, 1, "halves"),
+    (128, 256, 32, 4, 4, 1, "fragments"),
+    (256, 128, 32, 4, 4, 1, "auto"),
+    (128, 128, 32, 4, 2, 2, "auto"),
+    (128, 128, 32, 4, 2, 2, "halves"),
+];
+
 /// One measured candidate.
 struct Trial {
     family: &'static str,
@@ -67,8 +81,8 @@ struct Trial {
 pub fn run(out: &Path, families: &str, quick: bool) -> Result<()> {
     let families: Vec<&str> = families.split(',').map(str::trim).collect();
     for f in &families {
-        if !["gemm", "knn", "topk", "ivf"].contains(f) {
-            bail!("unknown family {f:?}: expected gemm, knn, topk, ivf");
+        if !["gemm", "gemm_coop", "knn", "topk", "ivf"].contains(f) {
+            bail!("unknown family {f:?}: expected gemm, gemm_coop, knn, topk, ivf");
         }
     }
     let gpu = Gpu::new().context("opening a GPU")?;
@@ -104,6 +118,11 @@ pub fn run(out: &Path, families: &str, quick: bool) -> Result<()> {
     for family in &families {
         let trials = match *family {
             "gemm" => tune_gemm(&gpu, &sizes)?,
+            "gemm_coop" if !caps.cooperative_matrix => {
+                outln!("gemm_coop: skipped (no cooperative matrices on this adapter)");
+                continue;
+            }
+            "gemm_coop" => tune_gemm_coop(&sizes)?,
             "knn" => tune_knn(&sizes)?,
             "ivf" => tune_ivf(&gpu, &sizes)?,
             _ => tune_topk(&sizes)?,
@@ -207,6 +226,56 @@ fn tune_gemm(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
             ],
             seconds: total,
         });
+    }
+    Ok(out)
+}
+
+/// The f16 tensor-core GEMM: each candidate on A·B and A·Bᵀ of one square shape (its tiles
+/// and staging as tuning overrides of a device of its own); the sum of the two times.
+fn tune_gemm_coop(s: &Sizes) -> Result<Vec<Trial>> {
+    let n = s.gemm;
+    let mut rng = Rng::new(15);
+    let a = to_f16_padded(&rng.vec(n * n), n, n, n, n);
+    let mut out = Vec::new();
+    for (tm, tn, tk, fm, fnn, stages, stage) in COOP_CANDIDATES {
+        let values = vec![
+            ("coop_tile_m", tm.into()),
+            ("coop_tile_n", tn.into()),
+            ("coop_tile_k", tk.into()),
+            ("coop_frag_m", fm.into()),
+            ("coop_frag_n", fnn.into()),
+            ("coop_pad", Value::from("8")),
+            ("coop_stages", stages.into()),
+            ("coop_stage_type", Value::from(stage)),
+        ];
+        let label = shown(&values);
+        let attempt = || -> Result<f64> {
+            let gpu = gpu_with("gemm", &values)?;
+            let (ga, gb) = (gpu.upload(&a)?, gpu.upload(&a)?);
+            let gc = gpu.alloc::<f32>(n * n)?;
+            let mut total = 0.0;
+            for trans_b in [false, true] {
+                let shape = GemmShape {
+                    trans_b,
+                    ..GemmShape::new(n, n, n)
+                };
+                let plan = CoopGemm::new(&gpu, &ga, &gb, &gc, shape)?;
+                if plan.staged().is_none() {
+                    bail!("the tiled kernel does not run these tiles here");
+                }
+                let (g, w) = time(&gpu, s.iters, &|batch| plan.record(batch))?;
+                total += g.unwrap_or(w);
+            }
+            Ok(total)
+        };
+        match attempt() {
+            Ok(seconds) => out.push(Trial {
+                family: "gemm",
+                values,
+                seconds,
+            }),
+            Err(e) => eprintln!("gemm_coop {label}: skipped ({e})"),
+        }
     }
     Ok(out)
 }

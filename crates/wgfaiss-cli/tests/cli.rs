@@ -459,10 +459,23 @@ fn tune_writes_an_entry_that_info_then_uses() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("tuned.json");
     let f = file.to_string_lossy().into_owned();
-    let o = wgfaiss(&["tune", "--quick", "--families", "gemm,topk", "--out", &f]);
+    let o = wgfaiss(&[
+        "tune",
+        "--quick",
+        "--families",
+        "gemm,topk,gemm_coop",
+        "--out",
+        &f,
+    ]);
     let out = succeeded(&o);
     assert!(
         out.contains("best gemm") && out.contains("best topk"),
+        "{out}"
+    );
+    // The f16 GEMM's tiles where the adapter has cooperative matrices (lavapipe has none).
+    assert!(
+        out.contains("best gemm  coop_tile_m=")
+            || out.contains("gemm_coop: skipped (no cooperative matrices"),
         "{out}"
     );
     // Merging more families keeps the first.
