@@ -614,20 +614,21 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         }
         ("gemm", "tile_m") | ("gemm", "tile_n") => int(32, "64 threads of 4x4, within the adapter"),
         ("gemm", "tile_k") => int(16, "a common f32 tile"),
-        ("gemm", "coop_tile_m") => int(128, "measured on an H100: 128 x 256 tiles, 8 subgroups"),
-        ("gemm", "coop_tile_n") => int(256, "measured on an H100: 128 x 256 tiles, 8 subgroups"),
+        ("gemm", "coop_tile_m") | ("gemm", "coop_tile_n") => int(
+            128,
+            "8 subgroups of 4 x 2 fragments: few registers (the H100's 128 x 256 are in its entry)",
+        ),
         ("gemm", "coop_tile_k") => int(32, "two 16-deep fragment steps per slice"),
-        ("gemm", "coop_frag_m") | ("gemm", "coop_frag_n") => {
-            int(4, "a 64 x 64 block per subgroup (16 accumulators)")
-        }
+        ("gemm", "coop_frag_m") => int(4, "a 64 x 32 block per subgroup"),
+        ("gemm", "coop_frag_n") => int(2, "a 64 x 32 block per subgroup"),
         ("gemm", "coop_pad") => choice(
             "8",
             "rows 80 bytes apart: a fragment load hits every bank once (64-byte rows: 2.7x slower on an H100)",
         ),
-        ("gemm", "coop_stages") => int(1, "two 128 x 256 slices of 32 with padding exceed 48 KiB"),
+        ("gemm", "coop_stages") => int(2, "one barrier per slice"),
         ("gemm", "coop_stage_type") => choice(
-            "auto",
-            "on an H100 fragments were faster for A*B (125-129 TFLOP/s against 110-115), halves for A*B^T (104-108 against 97)",
+            "halves",
+            "plain loads and stores; fragments staged by cooperative stores were faster for A*B on an H100 (its entry says auto)",
         ),
         ("gemm", "thread_m") | ("gemm", "thread_n") => int(4, "4x4 register block"),
         ("topk", "radix_min_k") => int(

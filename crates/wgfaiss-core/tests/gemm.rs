@@ -266,9 +266,9 @@ fn bad_shapes_and_tiles_are_errors() {
 fn f16_tensor_core_path() {
     // Runs the numerics where the adapter has f16 cooperative matrices (NVIDIA through
     // Vulkan), and checks the clear error elsewhere (lavapipe has none). Shapes of 128 and more
-    // take the tiled kernel (the shipped 128 x 256 tiles, and 128 x 128 for the product too
-    // narrow for them; then other shapes: deeper 256 x 128 tiles with one stage, small 64 x 64
-    // ones, no staging, whole fragments staged), the rest the direct one.
+    // take the tiled kernel (the adapter's tiles — on the H100 128 x 256, and 128 x 128 for
+    // the product too narrow for them; then other shapes: deeper 256 x 128 tiles with one
+    // stage, small 64 x 64 ones, no staging, halves, fragments), the rest the direct one.
     let staged = [
         vec![],
         vec![
