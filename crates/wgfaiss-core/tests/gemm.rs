@@ -392,3 +392,84 @@ fn add_rows_adds_the_row_to_every_row() {
         assert!(AddRow::new(gpu, &xb, &vb, m + 8, n).is_err());
     }
 }
+
+#[test]
+fn coop_tiles_the_adapter_cannot_hold_are_named() {
+    use wgfaiss_core::ops::gemm::{CoopStage, CoopTiles};
+    // An adapter with the H100's limits (1 024 invocations, 48 KiB of workgroup memory).
+    let mut caps = gpu().capabilities().clone();
+    caps.max_invocations_per_workgroup = 1024;
+    caps.workgroup_memory_bytes = 48 << 10;
+    let h100 = CoopTiles {
+        tile_m: 128,
+        tile_n: 256,
+        tile_k: 32,
+        frag_m: 4,
+        frag_n: 4,
+        pad: 8,
+        stages: 1,
+        stage: CoopStage::Fragments,
+    };
+    for stage in [CoopStage::Direct, CoopStage::Halves, CoopStage::Fragments] {
+        assert_eq!(
+            CoopTiles { stage, ..h100 }.problem(&caps),
+            None,
+            "{stage:?}"
+        );
+    }
+    let cases = [
+        // Two stages of 128 x 256 slices of 32 need 61 KiB.
+        (
+            CoopTiles {
+                stages: 2,
+                stage: CoopStage::Halves,
+                ..h100
+            },
+            "workgroup memory",
+        ),
+        (
+            CoopTiles {
+                tile_m: 100,
+                ..h100
+            },
+            "multiple of 16 * frag_m",
+        ),
+        (
+            CoopTiles {
+                tile_n: 1024,
+                frag_n: 1,
+                ..h100
+            },
+            "invocations",
+        ),
+        (CoopTiles { stages: 3, ..h100 }, "stages 1 or 2"),
+        (CoopTiles { tile_k: 24, ..h100 }, "multiple of 16"),
+        (
+            CoopTiles {
+                pad: 4,
+                stage: CoopStage::Halves,
+                ..h100
+            },
+            "pad of 8",
+        ),
+        // 16 subgroups of 16 x 16 blocks share 8 fragments of A per slice unevenly.
+        (
+            CoopTiles {
+                tile_m: 64,
+                tile_n: 64,
+                frag_m: 1,
+                frag_n: 1,
+                ..h100
+            },
+            "split evenly",
+        ),
+    ];
+    for (t, want) in cases {
+        let p = t.problem(&caps).unwrap_or_else(|| panic!("{t:?} passed"));
+        assert!(p.contains(want), "{t:?}: {p}");
+    }
+    // The same tiles on a smaller adapter: its own limits are named.
+    caps.workgroup_memory_bytes = 16 << 10;
+    let p = h100.problem(&caps).expect("48 KiB tiles on 16 KiB");
+    assert!(p.contains("the adapter has 16384"), "{p}");
+}
