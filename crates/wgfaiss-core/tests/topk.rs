@@ -8,44 +8,48 @@ use common::{Rng, gpu, gpu_with_binding_limit, seed};
 use wgfaiss_core::Gpu;
 use wgfaiss_core::ops::topk::{TopK, TopKOptions};
 
+/// Sorts `v` best first by (value, id) — smallest or `largest` values first.
+fn sort_best(v: &mut [(f32, u32)], largest: bool) {
+    v.sort_by(|a, b| {
+        let o = if largest {
+            b.0.total_cmp(&a.0)
+        } else {
+            a.0.total_cmp(&b.0)
+        };
+        // -0.0 and 0.0 are equal values: order them by id like any tie.
+        if a.0 == b.0 {
+            a.1.cmp(&b.1)
+        } else {
+            o.then(a.1.cmp(&b.1))
+        }
+    });
+}
+
+/// Appends the best k of `v` to `out`, padded with (-inf or +inf, None) when it has fewer.
+fn push_best(out: &mut TopK, mut v: Vec<(f32, u32)>, k: usize, largest: bool) {
+    sort_best(&mut v, largest);
+    let pad = if largest {
+        f32::NEG_INFINITY
+    } else {
+        f32::INFINITY
+    };
+    for i in 0..k {
+        let (val, id) = v.get(i).map_or((pad, None), |&(val, id)| (val, Some(id)));
+        out.values.push(val);
+        out.ids.push(id);
+    }
+}
+
 fn reference(x: &[f32], rows: usize, cols: usize, k: usize, largest: bool) -> TopK {
     let mut out = TopK::default();
     for r in 0..rows {
-        let mut v: Vec<(f32, u32)> = x[r * cols..(r + 1) * cols]
+        let v: Vec<(f32, u32)> = x[r * cols..(r + 1) * cols]
             .iter()
             .enumerate()
             .filter(|(_, v)| !v.is_nan())
             .map(|(i, &v)| (v, i as u32))
             .collect();
-        v.sort_by(|a, b| {
-            let o = if largest {
-                b.0.total_cmp(&a.0)
-            } else {
-                a.0.total_cmp(&b.0)
-            };
-            // -0.0 and 0.0 are equal values: order them by id like any tie.
-            if a.0 == b.0 {
-                a.1.cmp(&b.1)
-            } else {
-                o.then(a.1.cmp(&b.1))
-            }
-        });
-        for i in 0..k {
-            match v.get(i) {
-                Some(&(val, id)) => {
-                    out.values.push(val);
-                    out.ids.push(Some(id));
-                }
-                None => {
-                    out.values.push(if largest {
-                        f32::NEG_INFINITY
-                    } else {
-                        f32::INFINITY
-                    });
-                    out.ids.push(None);
-                }
-            }
-        }
+        push_best(&mut out, v, k, largest);
     }
     out
 }
@@ -403,14 +407,7 @@ fn sorted_lists(
                     (v, (s * k + j) as u32)
                 })
                 .collect();
-            list.sort_by(|a, b| {
-                let o = if largest {
-                    b.0.total_cmp(&a.0)
-                } else {
-                    a.0.total_cmp(&b.0)
-                };
-                o.then(a.1.cmp(&b.1))
-            });
+            sort_best(&mut list, largest);
             for j in 0..k {
                 let (v, i) = list.get(j).copied().unwrap_or((pad, u32::MAX));
                 vals.push(v);
@@ -461,40 +458,16 @@ fn segment_merge_of_sorted_lists_matches_reference() {
             let got = merge.read(gpu).unwrap();
             // The reference: every real entry of the row, sorted by (value, id).
             let n = segs * k;
-            let mut flat = Vec::new();
-            let mut flat_ids = Vec::new();
+            let mut want = TopK::default();
             for r in 0..rows {
-                let mut row: Vec<(f32, u32)> = (r * n..(r + 1) * n)
+                let row: Vec<(f32, u32)> = (r * n..(r + 1) * n)
                     .filter(|&e| ids[e] != u32::MAX)
                     .map(|e| (vals[e], ids[e]))
                     .collect();
-                row.sort_by(|a, b| {
-                    let o = if largest {
-                        b.0.total_cmp(&a.0)
-                    } else {
-                        a.0.total_cmp(&b.0)
-                    };
-                    o.then(a.1.cmp(&b.1))
-                });
-                for j in 0..k {
-                    match row.get(j) {
-                        Some(&(v, i)) => {
-                            flat.push(v);
-                            flat_ids.push(Some(i));
-                        }
-                        None => {
-                            flat.push(if largest {
-                                f32::NEG_INFINITY
-                            } else {
-                                f32::INFINITY
-                            });
-                            flat_ids.push(None);
-                        }
-                    }
-                }
+                push_best(&mut want, row, k, largest);
             }
-            assert_eq!(got.ids, flat_ids, "{what}: ids");
-            assert_eq!(got.values, flat, "{what}: values");
+            assert_eq!(got.ids, want.ids, "{what}: ids");
+            assert_eq!(got.values, want.values, "{what}: values");
         }
     }
 }
