@@ -432,44 +432,25 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
             };
             let put = move |buf: &str| -> String {
                 let mut o = String::new();
-                let row = |arr: &str,
-                           reg: String,
-                           q: String,
-                           per_row: u32,
-                           stride: u32,
-                           len: u32| {
-                    let at = format!(
-                        "({buf}) * {len}u + ({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * 8u"
-                    );
-                    (0..8)
-                        .map(|e| {
-                            format!(
-                                "    {arr}[{at} + {e}u] = {reg}[{}u].{};\n",
+                // (array, registers, their count, pieces per loaded row, staged stride, slice).
+                let sides = [
+                    ("As", "pa", per_a, kv, sa, alen),
+                    ("Bs", "pb", per_b, bv, sb, blen),
+                ];
+                for (arr, reg, count, per_row, stride, len) in sides {
+                    for i in 0..count {
+                        let q = format!("(lid + {}u)", wg * i as u32);
+                        let at = format!(
+                            "({buf}) * {len}u + ({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * 8u"
+                        );
+                        for e in 0..8 {
+                            o += &format!(
+                                "    {arr}[{at} + {e}u] = {reg}{i}[{}u].{};\n",
                                 e / 4,
                                 LANES[e % 4]
-                            )
-                        })
-                        .collect::<String>()
-                };
-                for i in 0..per_a {
-                    o += &row(
-                        "As",
-                        format!("pa{i}"),
-                        format!("(lid + {}u)", wg * i as u32),
-                        kv,
-                        sa,
-                        alen,
-                    );
-                }
-                for i in 0..per_b {
-                    o += &row(
-                        "Bs",
-                        format!("pb{i}"),
-                        format!("(lid + {}u)", wg * i as u32),
-                        bv,
-                        sb,
-                        blen,
-                    );
+                            );
+                        }
+                    }
                 }
                 o
             };
