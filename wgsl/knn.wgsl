@@ -246,15 +246,7 @@ fn knn(@builtin(workgroup_id) wid: vec3<u32>,
             if ITEMS == 1u {
                 out = (slots[row] * p.total_segs + seg) * p.topk;
             }
-            for (var t = 0u; t < p.topk; t++) {
-                let key = best_v[lcur * TM * KB + r * KB + t];
-                var v = -key;
-                if METRIC == 0u {
-                    v = key;
-                }
-                out_v[out + t] = v;
-                out_i[out + t] = best_i[lcur * TM * KB + r * KB + t];
-            }
+            write_list(r, out);
         }
     }
 }

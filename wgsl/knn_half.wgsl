@@ -133,16 +133,7 @@ fn knn_half(@builtin(workgroup_id) wid: vec3<u32>,
     for (var rr = tid; rr < TM; rr += WG) {
         let row = m0 + rr;
         if rr < m_rows && seg < p.segs {
-            let out = (row * p.total_segs + p.seg0 + seg) * p.topk;
-            for (var t = 0u; t < p.topk; t++) {
-                let key = best_v[lcur * TM * KB + rr * KB + t];
-                var v = -key;
-                if METRIC == 0u {
-                    v = key;
-                }
-                out_v[out + t] = v;
-                out_i[out + t] = best_i[lcur * TM * KB + rr * KB + t];
-            }
+            write_list(rr, (row * p.total_segs + p.seg0 + seg) * p.topk);
         }
     }
 }

@@ -2,7 +2,7 @@
 // workgroup memory, offering values to them, the serial merge and the offer rounds. The
 // including kernel declares the constants TM (rows), KB (list slots per row, >= k), CAP
 // (candidate slots per row), WG, PAR (1: the parallel merge of list_merge.wgsl, with two copies
-// of the lists) and the uniform p.topk.
+// of the lists), METRIC (0: L2) and the uniform p.topk, and the outputs out_v / out_i.
 
 // Two copies of the lists where PAR = 1: a merge reads one and writes the other (lcur says which
 // is live).
@@ -100,4 +100,18 @@ fn init_lists(tid: u32, slots: u32) {
         atomicStore(&any_cand, 0u);
     }
     workgroupBarrier();
+}
+
+// Writes local row r's list to out_v / out_i from `out` on: the k' best as (distance, id) for
+// L2, (inner product, id) for inner products (keys are their negation).
+fn write_list(r: u32, out: u32) {
+    for (var t = 0u; t < p.topk; t++) {
+        let key = best_v[lcur * TM * KB + r * KB + t];
+        var v = -key;
+        if METRIC == 0u {
+            v = key;
+        }
+        out_v[out + t] = v;
+        out_i[out + t] = best_i[lcur * TM * KB + r * KB + t];
+    }
 }
