@@ -573,10 +573,15 @@ fn f16_precision_reranks_exactly_over_chunks_metrics_and_changes() {
             let sign = if metric.is_similarity() { -1.0 } else { 1.0 };
             for (j, (&id, &v)) in got.iter().zip(half_r.distances_of(qi)).enumerate() {
                 let pos = all_ids.iter().position(|&i| i == id).expect("known id");
-                let e = exact(qv, &all[pos * d..(pos + 1) * d], metric);
+                let xv = &all[pos * d..(pos + 1) * d];
+                let e = exact(qv, xv, metric);
+                // f32 rounding relative to the norms, as the exact mode's check (a fixed 1e-4
+                // failed on a fresh seed at a distance of 109: 1.05e-4 off).
+                let norm = |v: &[f32]| v.iter().map(|&t| f64::from(t).powi(2)).sum::<f64>();
+                let tol = 1e-5 * (norm(qv) + norm(xv) + 1.0);
                 assert!(
-                    (f64::from(v) - e).abs() <= 1e-4,
-                    "{metric:?} {qi} {j}: {v} vs {e}"
+                    (f64::from(v) - e).abs() <= tol,
+                    "{metric:?} {qi} {j}: {v} vs {e} (tolerance {tol})"
                 );
                 if j > 0 {
                     assert!(sign * v >= sign * half_r.distances_of(qi)[j - 1], "sorted");
