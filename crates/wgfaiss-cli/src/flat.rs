@@ -143,6 +143,14 @@ pub fn bench(
                     ..timed
                 };
                 let name = format!("{precision:?}").to_lowercase();
+                if precision == Precision::F16 {
+                    // The f16 mode keeps at most MAX_CANDIDATES candidates: say so for a
+                    // larger k and go on with the other cases.
+                    if let Err(e) = wgfaiss::ops::knn_half::candidates(k, rerank) {
+                        eprintln!("d={d} k={k} f16: skipped ({e})");
+                        continue;
+                    }
+                }
                 let recall = if precision == Precision::Exact {
                     None
                 } else {

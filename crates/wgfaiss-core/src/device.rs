@@ -43,6 +43,8 @@ pub struct Capabilities {
     pub subgroup_max_size: u32,
     /// SUBGROUP feature enabled on the device.
     pub subgroups: bool,
+    /// SUBGROUP_BARRIER enabled (`subgroupBarrier()` in compute shaders).
+    pub subgroup_barrier: bool,
     /// SHADER_F16 feature enabled on the device.
     pub f16: bool,
     /// TIMESTAMP_QUERY enabled (GPU timings available).
@@ -81,6 +83,7 @@ impl Capabilities {
             subgroup_min_size: 8,
             subgroup_max_size: 8,
             subgroups: true,
+            subgroup_barrier: true,
             f16: true,
             timestamps: true,
             timestamps_inside_passes: true,
@@ -256,6 +259,7 @@ impl Gpu {
             .collect();
         let coop_f16 = coop.iter().any(|c| c.ab == "f16");
         let mut wanted = wgpu::Features::SUBGROUP
+            | wgpu::Features::SUBGROUP_BARRIER
             | wgpu::Features::SHADER_F16
             | wgpu::Features::TIMESTAMP_QUERY
             | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES
@@ -309,6 +313,7 @@ impl Gpu {
             subgroup_min_size: info.subgroup_min_size,
             subgroup_max_size: info.subgroup_max_size,
             subgroups: features.contains(wgpu::Features::SUBGROUP),
+            subgroup_barrier: features.contains(wgpu::Features::SUBGROUP_BARRIER),
             f16: features.contains(wgpu::Features::SHADER_F16),
             timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
             timestamps_inside_passes: features

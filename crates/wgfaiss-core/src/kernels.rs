@@ -612,7 +612,7 @@ pub fn validate(family: &Family, constants: &[(&str, u32)]) -> Result<()> {
         .map_err(|e| fail("(parse)", e.emit_to_string(&source)))?;
     let mut caps = naga::valid::Capabilities::empty();
     if family.needs.subgroups {
-        caps |= naga::valid::Capabilities::SUBGROUP;
+        caps |= naga::valid::Capabilities::SUBGROUP | naga::valid::Capabilities::SUBGROUP_BARRIER;
     }
     if family.needs.f16 {
         caps |= naga::valid::Capabilities::SHADER_FLOAT16;

@@ -213,6 +213,12 @@ impl Batch<'_> {
         }
     }
 
+    /// Records zeroing the whole of `buffer` (ends the open compute pass).
+    pub fn clear(&mut self, buffer: &wgpu::Buffer) {
+        self.end_pass();
+        self.encoder().clear_buffer(buffer, 0, None);
+    }
+
     /// Records a buffer-to-buffer copy (ends the open compute pass).
     pub fn copy(
         &mut self,

@@ -236,8 +236,8 @@ fn every_family_and_override_set_validates_with_naga() {
             }
         }
     }
-    // The f16 precision mode: both product forms, both metrics, list sizes with the
-    // parallel merge and without (and where 48 KiB forces the serial one), and its helpers.
+    // The f16 precision mode: both product forms, both metrics, list lengths from 1 to the
+    // most candidates, one to eight teams, padded columns, and its helpers.
     for (form, d) in [
         (knn_half::HalfProduct::Coop, 128),
         (knn_half::HalfProduct::Coop, 3),
@@ -245,10 +245,14 @@ fn every_family_and_override_set_validates_with_naga() {
         (knn_half::HalfProduct::Coop, 784),
         (knn_half::HalfProduct::Plain, 20),
     ] {
-        let v = knn_half::HalfVariant::new(form, d, true);
-        for kc in [1, 16, 26, 48, 64, 100] {
-            for metric in [knn::KnnMetric::L2, knn::KnnMetric::InnerProduct] {
-                let c = knn_half::constants(kc, metric, 48 << 10, 4 * (kc as u32 % 5));
+        for kc in [1, 26, 100, knn_half::MAX_CANDIDATES] {
+            let v = knn_half::HalfVariant::new(form, d, kc, true, kc % 2 == 0);
+            for (teams, metric) in [
+                (1, knn::KnnMetric::L2),
+                (4, knn::KnnMetric::InnerProduct),
+                (8, knn::KnnMetric::L2),
+            ] {
+                let c = knn_half::constants(teams, metric, 4 * (kc as u32 % 5));
                 validate(&knn_half_family(v), &c)
                     .unwrap_or_else(|e| panic!("{} {c:?}: {e}", v.name()));
             }

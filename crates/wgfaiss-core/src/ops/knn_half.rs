@@ -21,22 +21,19 @@ use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::Kernel;
 use crate::ops::knn::{
-    DbChunk, KnnMetric, KnnPlan, grid_plan, list_slots, parallel_merge, stream_constants,
-    stream_lanes, stream_segment, uses_stream,
+    DbChunk, KnnMetric, KnnPlan, grid_plan, list_slots, stream_constants, stream_lanes,
+    stream_segment, uses_stream,
 };
 use crate::ops::topk::{TopK, parse_lists};
 use crate::submit::Batch;
 
-/// Queries per workgroup of the f16 kernel.
-pub const HALF_TM: usize = 32;
-/// Base rows per tile of the f16 kernel (32 per invocation of a row: `32 · WG / TM`).
-pub const HALF_TN: usize = 128;
-/// Rows of the f16 base are padded to a multiple of this (a subgroup's 32-row block).
+/// Queries per team of the f16 kernel (a team is 32 invocations: one subgroup for the
+/// tensor-core product); a workgroup is 1..=8 teams (`knn.half_teams`).
+pub const HALF_TEAM: usize = 32;
+/// Base rows per step of the f16 kernel (a team's 32 × 32 block of products).
+pub const HALF_TN: usize = 32;
+/// Rows of the f16 base are padded to a multiple of this (a step's 32 rows).
 const HALF_PAD_ROWS: usize = 32;
-/// Invocations per workgroup (four subgroups of 32 for the tensor-core product).
-const HALF_WG: u32 = 128;
-/// Candidate slots per query per merge.
-const HALF_CAP: u32 = 16;
 /// The most candidates per query (`kc`) the re-rank keeps (one workgroup per query).
 pub const MAX_CANDIDATES: usize = 256;
 
@@ -68,6 +65,11 @@ pub struct HalfVariant {
     /// Tensor cores: K steps of 16 written out in full (the padded dimension / 16, at most
     /// [`MAX_UNROLLED_STEPS`]); 0: a loop over the steps (any dimension).
     pub steps: u32,
+    /// Entries of each invocation's private list ([`list_slots`] of the candidates kept).
+    pub slots: u32,
+    /// Tensor cores with the steps written out: each step's base rows staged in workgroup
+    /// memory once for all teams (`knn.half_stage`), instead of every team loading them.
+    pub stage: bool,
 }
 
 /// Steps whose base fragments the tensor-core product loads at once.
@@ -77,21 +79,32 @@ const HALF_GROUP: usize = 4;
 pub const MAX_UNROLLED_STEPS: u32 = 16;
 
 impl HalfVariant {
-    /// The variant for dimension `d` with product `form`, the steps written out if `unroll`
-    /// allows and d ≤ 256.
-    pub fn new(form: HalfProduct, d: usize, unroll: bool) -> HalfVariant {
+    /// The variant for dimension `d` keeping `kc` candidates per query with product `form`,
+    /// the steps written out if `unroll` allows and d ≤ 256.
+    pub fn new(form: HalfProduct, d: usize, kc: usize, unroll: bool, stage: bool) -> HalfVariant {
         let s = (padded_dim(d) / 16) as u32;
         let steps = if unroll && form == HalfProduct::Coop && s <= MAX_UNROLLED_STEPS {
             s
         } else {
             0
         };
-        HalfVariant { form, steps }
+        HalfVariant {
+            form,
+            steps,
+            slots: list_slots(kc),
+            stage: stage && steps > 0,
+        }
     }
 
-    /// A short unique name (`knn_half_coop_s8`).
+    /// A short unique name (`knn_half_coop_s8_l28`).
     pub fn name(&self) -> String {
-        format!("{}_s{}", self.form.name(), self.steps)
+        let staged = if self.stage { "_staged" } else { "" };
+        format!(
+            "{}_s{}_l{}{staged}",
+            self.form.name(),
+            self.steps,
+            self.slots
+        )
     }
 }
 
@@ -104,6 +117,7 @@ pub fn product_form(gpu: &Gpu) -> Option<HalfProduct> {
     }
     let coop = c.cooperative_matrix
         && c.subgroups
+        && c.subgroup_barrier
         && c.subgroup_min_size == 32
         && c.subgroup_max_size == 32
         && gpu.tuning().choice("knn.half_product") != "plain";
@@ -135,58 +149,82 @@ pub fn candidates(k: usize, requested: usize) -> Result<usize> {
     Ok(kc)
 }
 
-/// The WGSL source of one variant: `wgsl/knn_half.wgsl` with its `@...` lines written,
-/// followed by the shared list code.
+/// The WGSL source of one variant: `wgsl/knn_half.wgsl` with its `@...` lines written.
 pub fn source(v: HalfVariant) -> String {
-    let (enable, bindings, builtins, decl, product) = match v.form {
-        HalfProduct::Coop => coop_parts(v.steps),
+    let parts = match v.form {
+        HalfProduct::Coop => coop_parts(v.steps, v.stage),
         HalfProduct::Plain => plain_parts(),
     };
+    let keys = keys();
     crate::kernels::KNN_HALF_TEMPLATE
-        .replace("// @ENABLE\n", &enable)
-        .replace("// @BINDINGS\n", &bindings)
-        .replace("            // @BUILTINS\n", &builtins)
-        .replace("    // @DECL\n", &decl)
-        .replace("        // @PRODUCT\n", &product)
-        .replace("        // @KEYS\n", &keys())
-        + crate::kernels::LIST_OFFER
-        + crate::kernels::LIST_MERGE
+        .replace("// @ENABLE\n", &parts.enable)
+        .replace("// @BINDINGS\n", &parts.bindings)
+        .replace("            // @BUILTINS\n", &parts.builtins)
+        .replace("// @SLOTS\n", &format!("const KB: u32 = {}u;\n", v.slots))
+        .replace("    // @TEAM\n", &parts.team)
+        .replace("    // @DECL\n", &parts.decl)
+        .replace("        // @STAGE\n", &parts.stage)
+        .replace("        // @PRODUCT\n", &parts.product)
+        .replace("        // @SYNC\n", &parts.sync)
+        .replace("        // @END\n", &parts.end)
+        .replace("        // @KEYS\n", &keys)
 }
 
-type Parts = (String, String, String, String, String);
+/// The generated pieces of one product form (see `wgsl/knn_half.wgsl`).
+struct Parts {
+    enable: String,
+    bindings: String,
+    builtins: String,
+    /// Defines `team` and `r` (the invocation's team and row in it).
+    team: String,
+    decl: String,
+    /// Before the norms of a step are written: the staging of its base rows.
+    stage: String,
+    product: String,
+    /// After the product, before the keys are read.
+    sync: String,
+    /// After the keys (before the next step writes the team's block and norms).
+    end: String,
+}
 
 /// The 32 keys of an invocation written out: every load issued before the comparisons (a
-/// loop waited on each load in turn), with a constant bit per value.
+/// loop waited on each load in turn), with a constant bit per value and no branch.
 fn keys() -> String {
     let mut s = String::new();
     for j in 0..32 {
-        s += &format!("        let kv{j} = key_at(r, {j}u * LPR + q);\n");
+        s += &format!("        let kv{j} = key_at(team, r, {j}u);\n");
     }
     for j in 0..32u32 {
-        s += &format!(
-            "        if live && n0 + {j}u * LPR + q < seg_end && before(kv{j}, p.id0 + n0 + {j}u * LPR + q, tv, ti) {{ pend |= {}u; }}\n",
-            1u32 << j
-        );
+        let cond = format!("(n0 + {j}u < seg_end) & before(kv{j}, p.id0 + n0 + {j}u, ev, ei)");
+        s += &format!("        pend |= select(0u, {}u, {cond});\n", 1u32 << j);
     }
     s
 }
 
-/// Tensor cores: subgroup `sg` computes rows 0..32 × columns `32·sg ..` of the tile as 2 × 2
-/// fragments from device memory, and stores them column-major into `ct`. With `steps` > 0 the
-/// K steps are written out, the query block's fragments are loaded once per segment and kept
-/// in registers (H100, 10 000 × 1M × 128: 167 → 128 ms), and the base fragments of
-/// [`HALF_GROUP`] steps are loaded before their products; a loop (d > 256) loads both
-/// operands step by step. naga 30 quirks shape it: every
-/// argument of a cooperative store is let-bound first (its SPIR-V writer), and the
-/// accumulators restart each tile from a zero fragment loaded from workgroup memory.
+/// Tensor cores: subgroup `sg` computes its team's 32 queries × the step's 32 base rows as
+/// 2 × 2 fragments and stores them column-major into its block of `ct`. With `steps` > 0 the
+/// K steps are written out, the team's query fragments are loaded once per segment and kept
+/// in registers, and the base fragments of [`HALF_GROUP`] steps are loaded before their
+/// products; a loop (d > 256) loads both operands step by step. Base fragments come from
+/// device memory (every team loads the step's rows; the others find them in the cache) or,
+/// `staged` (steps written out), from workgroup memory, where the teams put them once per
+/// step before a barrier (rows 8 halves longer than the dimension: a 16-byte shift per row
+/// spreads a fragment's rows over the banks).
 ///
-/// Stores are column-major because a row-major `coopStoreT` into workgroup memory put values
-/// one column off on an H100 (driver 580.159.04; the same store into a storage buffer, and
-/// column-major stores into workgroup memory, were right).
-fn coop_parts(steps: u32) -> Parts {
+/// naga 30 quirks shape it: every argument of a cooperative store is let-bound first (its
+/// SPIR-V writer), and the accumulators restart each step from a zero fragment loaded from
+/// workgroup memory. Stores into `ct` are column-major because a row-major `coopStoreT` into
+/// workgroup memory put values one column off on an H100 (driver 580.159.04; the same store
+/// into a storage buffer, and column-major stores into workgroup memory, were right).
+fn coop_parts(steps: u32, staged: bool) -> Parts {
     let enable = "enable f16;\nenable wgpu_cooperative_matrix;\n".to_string();
-    let bindings = "@group(0) @binding(1) var<storage, read> a: array<f16>;\n@group(0) @binding(2) var<storage, read> b: array<f16>;\nvar<workgroup> zc: array<f32, 256>;\n".to_string();
-    let builtins = "            , @builtin(subgroup_id) sg: u32\n".to_string();
+    let mut bindings = "@group(0) @binding(1) var<storage, read> a: array<f16>;\n@group(0) @binding(2) var<storage, read> b: array<f16>;\nvar<workgroup> zc: array<f32, 256>;\n".to_string();
+    let builtins = "            , @builtin(subgroup_id) sg: u32\n            , @builtin(subgroup_invocation_id) lane: u32\n".to_string();
+    let staged = staged && steps > 0;
+    let stride = 16 * steps + 8;
+    if staged {
+        bindings += &format!("var<workgroup> bs: array<f16, {}>;\n", 32 * stride);
+    }
     let mut decl = String::from(
         "    for (var t = tid; t < 256u; t += WG) {\n        zc[t] = 0.0;\n    }\n    workgroupBarrier();\n    let zero = coopLoad<coop_mat16x16<f32, C>>(&zc[0], 16u);\n",
     );
@@ -195,16 +233,15 @@ fn coop_parts(steps: u32) -> Parts {
             decl += &format!("    var c{i}{j} = coop_mat16x16<f32, C>();\n");
         }
     }
-    // A subgroup whose 32 rows start past the chunk (padded to 32 rows) reads the chunk's last
-    // 32 instead: values past p.n are never offered, and cooperative operations need
-    // workgroup-uniform control flow, so no branch.
-    let mut product =
-        String::from("        let nb0 = min(n0 + sg * 32u, ((p.n + 31u) / 32u) * 32u - 32u);\n");
+    // A step's 32 rows are inside the chunk's padded rows (n0 < p.n, both multiples of 32);
+    // rows past p.n are zeros and never offered.
+    let mut product = String::new();
+    let mut stage = String::new();
     let load_a = |k: &str, tag: &str, indent: &str| -> String {
         let mut out = String::new();
         for i in 0..2 {
             out += &format!(
-                "{indent}let a{tag}{i} = coopLoadT<coop_mat16x16<f16, A>>(&a[(m0 + {}u) * p.lda + {k}], p.lda);\n",
+                "{indent}let a{tag}{i} = coopLoadT<coop_mat16x16<f16, A>>(&a[(m0 + sg * 32u + {}u) * p.lda + {k}], p.lda);\n",
                 16 * i
             );
         }
@@ -218,10 +255,17 @@ fn coop_parts(steps: u32) -> Parts {
         };
         for j in 0..2 {
             // B stored N x K row-major is K x N column-major.
-            out += &format!(
-                "        let b{tag}{j} = coopLoad<coop_mat16x16<f16, B>>(&b[(nb0 + {}u) * p.ldb + {k}], p.ldb);\n",
-                16 * j
-            );
+            out += &if staged {
+                format!(
+                    "        let b{tag}{j} = coopLoad<coop_mat16x16<f16, B>>(&bs[{}u + {k}], {stride}u);\n",
+                    16 * j * stride
+                )
+            } else {
+                format!(
+                    "        let b{tag}{j} = coopLoad<coop_mat16x16<f16, B>>(&b[(n0 + {}u) * p.ldb + {k}], p.ldb);\n",
+                    16 * j
+                )
+            };
         }
         out
     };
@@ -241,9 +285,29 @@ fn coop_parts(steps: u32) -> Parts {
         out
     };
     if steps > 0 {
-        // The query block's fragments stay in registers for the whole segment.
+        // The team's query fragments stay in registers for the whole segment.
         for s in 0..steps {
             decl += &load_a(&format!("{}u", 16 * s), &format!("_{s}_"), "    ");
+        }
+        if staged {
+            // The step's 2 × steps base fragments, spread over the teams: fragment i·S + sg
+            // (S is uniform, so every team takes the same branches; a fragment past the last
+            // is the last again).
+            let frags = 2 * steps;
+            for i in 0..frags {
+                stage += &format!(
+                    "        if {i}u * S < {frags}u {{
+            let bf{i} = min(sg + {i}u * S, {last}u);
+            let bg{i} = coopLoad<coop_mat16x16<f16, B>>(&b[(n0 + (bf{i} / {steps}u) * 16u) * p.ldb + (bf{i} % {steps}u) * 16u], p.ldb);
+            let bo{i} = (bf{i} / {steps}u) * {rows16}u + (bf{i} % {steps}u) * 16u;
+            coopStore(bg{i}, &bs[bo{i}], {stride}u);
+        }}
+",
+                    last = frags - 1,
+                    rows16 = 16 * stride
+                );
+            }
+            stage += "        workgroupBarrier();\n";
         }
         // The base fragments of HALF_GROUP steps at a time: their loads overlap, and fewer
         // registers than all steps at once.
@@ -276,64 +340,92 @@ fn coop_parts(steps: u32) -> Parts {
             );
         }
     }
-    (enable, bindings, builtins, decl, product)
+    // The team is the subgroup and its rows are the subgroup's invocations, so the keys of a
+    // team's block are read by the invocations that stored it: a subgroup barrier orders
+    // them (workgroup memory, subgroup scope: what NVIDIA's drivers do with it; the test
+    // binaries check it on the card). Staged, two workgroup barriers order the staged rows
+    // (written, then read by every team's product before the next step writes them), and
+    // the first also ends every team's reads of its block and norms.
+    let (sync, end) = if staged {
+        ("        workgroupBarrier();\n", "")
+    } else {
+        (
+            "        subgroupBarrier();\n",
+            "        subgroupBarrier();\n",
+        )
+    };
+    Parts {
+        enable,
+        bindings,
+        builtins,
+        team: "    let team = sg;\n    let r = lane;\n".into(),
+        decl,
+        stage,
+        product,
+        sync: sync.into(),
+        end: end.into(),
+    }
 }
 
-/// Plain loops: invocation (r, q) computes the values of row r at columns `j·LPR + q`.
+/// Plain loops: invocation (t, r) computes row r of team t's block (its own query) against
+/// the step's 32 base rows.
 fn plain_parts() -> Parts {
     let enable = "enable f16;\n".to_string();
     let bindings = "@group(0) @binding(1) var<storage, read> a: array<vec4<f16>>;\n@group(0) @binding(2) var<storage, read> b: array<vec4<f16>>;\n".to_string();
     let product = "        let k4 = p.k / 4u;
-        for (var j = 0u; j < 32u; j++) {
-            let c = j * LPR + q;
+        for (var c = 0u; c < 32u; c++) {
             var s = 0.0;
             for (var kk = 0u; kk < select(0u, k4, n0 + c < p.n); kk++) {
-                s += dot(vec4<f32>(a[(m0 + r) * (p.lda / 4u) + kk]), vec4<f32>(b[(n0 + c) * (p.ldb / 4u) + kk]));
+                s += dot(vec4<f32>(a[row * (p.lda / 4u) + kk]), vec4<f32>(b[(n0 + c) * (p.ldb / 4u) + kk]));
             }
-            ct[c * TSC + r] = s;
+            ct[(team * 32u + c) * TSC + r] = s;
         }
 "
     .to_string();
-    (enable, bindings, String::new(), String::new(), product)
+    Parts {
+        enable,
+        bindings,
+        builtins: String::new(),
+        team: "    let team = tid / 32u;\n    let r = tid % 32u;\n".into(),
+        decl: String::new(),
+        stage: String::new(),
+        product,
+        sync: "        workgroupBarrier();\n".into(),
+        end: "        workgroupBarrier();\n".into(),
+    }
 }
 
-/// Whether the f16 kernel keeping `kc` candidates merges its lists in parallel: as the f32
-/// kernel ([`parallel_merge`]) where the second copy of the lists fits `limit` bytes.
-fn parallel(kc: usize, limit: u64, pad: u32) -> bool {
-    let kb = list_slots(kc);
-    parallel_merge(kb) && shared_bytes_with(kb, true, pad) <= limit
+/// Teams of 32 queries per workgroup of variant `v` for `nq` queries: `knn.half_teams`, fewer
+/// where the batch has fewer queries or the adapter's `limit` bytes of workgroup memory hold
+/// fewer; `None` where not even one team fits.
+pub fn teams(gpu: &Gpu, v: HalfVariant, nq: usize, pad: u32, limit: u64) -> Option<u32> {
+    let most = gpu.tuning().int("knn.half_teams").clamp(1, 8) as u32;
+    let most = most.min(nq.div_ceil(HALF_TEAM).max(1) as u32);
+    (1..=most).rev().find(|&t| shared_bytes(v, t, pad) <= limit)
 }
 
-/// Override constants of the f16 kernel keeping `kc` candidates on an adapter with `limit`
-/// bytes of workgroup memory, the product tile's columns `pad` floats apart beyond its rows
-/// (`knn.half_col_pad`).
-pub fn constants(kc: usize, metric: KnnMetric, limit: u64, pad: u32) -> Vec<(&'static str, u32)> {
+/// Override constants of the f16 kernel with `teams` teams per workgroup, the product
+/// block's columns `pad` floats apart beyond their 32 rows (`knn.half_col_pad`).
+pub fn constants(teams: u32, metric: KnnMetric, pad: u32) -> Vec<(&'static str, u32)> {
     vec![
-        ("TM", HALF_TM as u32),
-        ("TN", HALF_TN as u32),
-        ("TSC", HALF_TM as u32 + pad),
-        ("WG", HALF_WG),
-        ("KB", list_slots(kc)),
-        ("CAP", HALF_CAP),
+        ("S", teams),
+        ("WG", teams * HALF_TEAM as u32),
+        ("TSC", HALF_TEAM as u32 + pad),
         ("METRIC", u32::from(metric == KnnMetric::InnerProduct)),
-        ("PAR", u32::from(parallel(kc, limit, pad))),
     ]
 }
 
-/// Workgroup memory of the f16 kernel keeping `kc` candidates on an adapter with `limit`
-/// bytes (the merge chosen by [`constants`]), in bytes.
-pub fn shared_bytes(kc: usize, limit: u64, pad: u32) -> u64 {
-    shared_bytes_with(list_slots(kc), parallel(kc, limit, pad), pad)
-}
-
-fn shared_bytes_with(kb: u32, par: bool, pad: u32) -> u64 {
-    let (tm, tn) = (HALF_TM as u64, HALF_TN as u64);
-    let copies = if par { 2 } else { 1 };
-    1024 + tn * (tm + u64::from(pad)) * 4
-        + tn * 4
-        + tm * (copies * u64::from(kb) + u64::from(HALF_CAP)) * 8
-        + tm * 4
-        + 16
+/// Workgroup memory of variant `v` with `teams` teams and column padding `pad`, in bytes
+/// (the lists are in each invocation's private memory).
+pub fn shared_bytes(v: HalfVariant, teams: u32, pad: u32) -> u64 {
+    let cols = u64::from(teams) * HALF_TN as u64;
+    let staged = if v.stage {
+        HALF_TN as u64 * (16 * u64::from(v.steps) + 8) * 2
+    } else {
+        0
+    };
+    let zero = if v.form == HalfProduct::Coop { 1024 } else { 0 };
+    zero + cols * (HALF_TEAM as u64 + u64::from(pad)) * 4 + HALF_TN as u64 * 4 + staged
 }
 
 /// The helper kernels' parameters (`half.wgsl`'s `Params`).
@@ -451,6 +543,8 @@ pub struct KnnHalfPlan {
     k: usize,
     _queries_half: Option<GpuBuffer<f16>>,
     _exact: GpuBuffer<f32>,
+    /// The tiled kernel's per-query bounds (None: the streaming kernel).
+    bound: Option<GpuBuffer<u32>>,
 }
 
 impl KnnHalfPlan {
@@ -494,13 +588,15 @@ impl KnnHalfPlan {
         let total: usize = db.iter().map(|c| c.rows).sum();
         // The candidate kernel's bind group: the queries (f32 or f16) at 1, the chunk's f16 rows
         // at 2, its norms at 3, the queries' norms at 4 (the streaming kernel's L2 keys hold
-        // them), the lists at 5 and 6.
+        // them), the lists at 5 and 6, the tiled kernel's bounds at 7.
+        // The tiled kernel's per-query bounds (zeroed before each run).
+        let bound = gpu.alloc::<u32>(nq)?;
         let bind_lists = |kernel: &Kernel,
                           params: &crate::ops::knn::Params,
                           chunk: &DbChunk<'_>,
                           (out_v, out_i): (&GpuBuffer<f32>, &GpuBuffer<u32>),
                           a: wgpu::BindingResource<'_>,
-                          with_qnorms: bool| {
+                          streamed: bool| {
             let b = half.chunk(chunk.id0).expect("checked above");
             let uniform = gpu.uniform(params);
             let mut entries = vec![
@@ -511,8 +607,10 @@ impl KnnHalfPlan {
                 (5, out_v.binding()),
                 (6, out_i.binding()),
             ];
-            if with_qnorms {
+            if streamed {
                 entries.push((4, qnorms.binding()));
+            } else {
+                entries.push((7, bound.binding()));
             }
             gpu.bind(kernel, &entries)
         };
@@ -542,27 +640,30 @@ impl KnnHalfPlan {
         } else {
             let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
             let pad = gpu.tuning().choice("knn.half_col_pad").parse().unwrap_or(0);
-            if shared_bytes(kc, limit, pad) > limit {
-                return Err(Error::InvalidArgument(format!(
-                    "f16 precision: {kc} candidates per query need {} bytes of workgroup memory; this adapter has {limit}",
-                    shared_bytes(kc, limit, pad),
-                )));
-            }
-            let m_pad = nq.next_multiple_of(HALF_TM);
+            let unroll = gpu.tuning().int("knn.half_unroll") == 1;
+            let stage = gpu.tuning().int("knn.half_stage") == 1;
+            let variant = HalfVariant::new(form, d, kc, unroll, stage);
+            let teams = teams(gpu, variant, nq, pad, limit).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "f16 precision: one team of 32 queries needs {} bytes of workgroup memory; this adapter has {limit}",
+                    shared_bytes(variant, 1, pad),
+                ))
+            })?;
+            let tm = teams as usize * HALF_TEAM;
+            let m_pad = nq.next_multiple_of(tm);
             let queries_half = gpu.alloc::<f16>(m_pad * dp)?;
             let convert = to_half(gpu, queries, &queries_half, (nq, d), (m_pad, dp))?;
-            let unroll = gpu.tuning().int("knn.half_unroll") == 1;
             let kernel = gpu.kernel(
-                &crate::kernels::knn_half(HalfVariant::new(form, d, unroll)),
+                &crate::kernels::knn_half(variant),
                 "knn_half",
-                &constants(kc, metric, limit, pad),
+                &constants(teams, metric, pad),
             )?;
-            let seg_len = segment(gpu, form, nq, total, dp, kc);
+            let seg_len = segment(gpu, form, nq.div_ceil(tm), total, dp, kc);
             let lists = grid_plan(
                 gpu,
                 (nq, dp, dp, kc, metric),
                 db,
-                (seg_len as u32, nq.div_ceil(HALF_TM) as u32),
+                (seg_len as u32, nq.div_ceil(tm) as u32),
                 kernel,
                 None,
                 |kernel, params, chunk, out| {
@@ -651,14 +752,18 @@ impl KnnHalfPlan {
             k,
             _queries_half: queries_half,
             _exact: exact,
+            bound: (!streamed).then_some(bound),
         })
     }
 
-    /// Records the search: the queries rounded, the f16 kernel and segment merge, the exact
-    /// re-rank per chunk, the final selection.
+    /// Records the search: the queries rounded, the bounds zeroed, the f16 kernel and
+    /// segment merge, the exact re-rank per chunk, the final selection.
     pub fn record(&self, batch: &mut Batch<'_>) {
         if let Some((k, bg, grid)) = &self.convert {
             batch.dispatch(k, bg, *grid);
+        }
+        if let Some(b) = &self.bound {
+            batch.clear(b.raw());
         }
         self.lists.record(batch);
         for (k, bg, grid) in self.rerank.iter().chain(std::iter::once(&self.select)) {
@@ -705,19 +810,26 @@ impl KnnHalfPlan {
     }
 }
 
-/// Base vectors per workgroup: enough workgroups to fill the device (`knn.target_groups`),
-/// none shorter than two tiles, 32 lists or (few query blocks) `knn.min_segment`, and within
-/// `knn.loop_budget` where the adapter has one (per tile: the products of the plain form, 32
-/// keys, up to 32 offers and the merges they cause).
-fn segment(gpu: &Gpu, form: HalfProduct, nq: usize, total: usize, dp: usize, kc: usize) -> usize {
+/// Base vectors per workgroup for `blocks` query blocks: enough workgroups to fill the device
+/// (`knn.target_groups`), none shorter than two steps, 32 lists or (few query blocks)
+/// `knn.min_segment`, and within `knn.loop_budget` where the adapter has one (per step: the
+/// products of the plain form, 32 keys, up to 32 heap insertions).
+fn segment(
+    gpu: &Gpu,
+    form: HalfProduct,
+    blocks: usize,
+    total: usize,
+    dp: usize,
+    kc: usize,
+) -> usize {
     let t = gpu.tuning();
-    let blocks = nq.div_ceil(HALF_TM) as u64;
+    let blocks = blocks as u64;
     let wanted = t.int("knn.target_groups").div_ceil(blocks).max(1);
     let tn = HALF_TN as u64;
-    // A segment starts with empty lists (its first tile offers every value, CAP per round):
-    // keep segments long against k' and, for a few query blocks, at least knn.min_segment
-    // (as the f32 kernel; one query over 1M × 128 on an H100: 1.05 ms with ~4 000-row
-    // segments against 1.88 ms with ~1 000).
+    // A segment starts with empty lists (its first steps insert every value): keep segments
+    // long against k' and, for a few query blocks, at least knn.min_segment (as the f32
+    // kernel; one query over 1M × 128 on an H100: 1.05 ms with ~4 000-row segments against
+    // 1.88 ms with ~1 000).
     let min_seg = (2 * tn).max(32 * kc as u64).max(if blocks < 8 {
         t.int("knn.min_segment")
     } else {
@@ -736,10 +848,11 @@ fn segment(gpu: &Gpu, form: HalfProduct, nq: usize, total: usize, dp: usize, kc:
         } else {
             dp as u64 / 16 + 1
         };
-        // Each of 32 values may cost an offer round and a merge (list and candidates ranked).
-        let per_tile = products + 32 + 32 * (4 + kb + u64::from(HALF_CAP) * 2);
-        let tiles = (budget.saturating_sub(kb + 16) / per_tile).max(1);
-        seg = seg.min(tiles * tn);
+        let depth = u64::from(kb.ilog2()) + 1;
+        // Per step: 32 insertions of `depth` moves; at the end the heap sort.
+        let per_step = products + 33 + 32 * (depth + 2);
+        let steps = (budget.saturating_sub(kb * (depth + 3) + 16) / per_step).max(1);
+        seg = seg.min(steps * tn);
     }
     seg as usize
 }
