@@ -97,7 +97,7 @@ pub const TOPK: Family = Family {
         f16: false,
         coop_matrix: false,
     },
-    entries: &["topk_select", "topk_radix"],
+    entries: &["topk_select", "topk_radix", "topk_lists"],
     trusted: false,
 };
 

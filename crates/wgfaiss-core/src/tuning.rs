@@ -246,6 +246,12 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "topk",
+        key: "list_merge_max_k",
+        kind: int(0, 256),
+        doc: "merges of per-segment lists (k-NN segments): up to this k (0: never) one pass bounded by the lists' heads (topk_lists), else passes of the filter kernel",
+    },
+    ParamSpec {
+        family: "topk",
         key: "thread_queue",
         kind: pow2(4, 32),
         doc: "top-k loads per invocation between threshold checks (halved until workgroup memory fits)",
@@ -646,6 +652,10 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("topk", "radix_min_k") => int(
             32,
             "not measured below; k = 64 of 4 096 is the IVF coarse step",
+        ),
+        ("topk", "list_merge_max_k") => int(
+            256,
+            "k-NN candidate lists; past it the bound passes too few",
         ),
         ("topk", "radix_max_cols") => int(16384, "a few reads of a 64 KiB row stay in cache"),
         ("topk", "thread_queue") => int(

@@ -379,12 +379,13 @@ fn radix_selection_of_short_rows() {
 
 /// Rows of `segs` sorted lists of `k` (best first by (value, id), padding last): what the
 /// fused k-NN kernels hand to the segment merge. `crowd`: every list starts with the same
-/// k - 1 values (distinct ids). `short`: every third list holds fewer than k entries.
+/// k - 1 values (distinct ids); `flat`: every value is the same (only ids order them).
+/// `short`: every third list holds fewer than k entries.
 fn sorted_lists(
     rng: &mut Rng,
     (rows, segs, k): (usize, usize, usize),
     largest: bool,
-    crowd: bool,
+    (crowd, flat): (bool, bool),
     short: bool,
 ) -> (Vec<f32>, Vec<u32>) {
     let pad = if largest {
@@ -398,7 +399,9 @@ fn sorted_lists(
             let len = if short && s % 3 == 1 { s % k } else { k };
             let mut list: Vec<(f32, u32)> = (0..len)
                 .map(|j| {
-                    let v = if crowd && j + 1 < k {
+                    let v = if flat {
+                        2.5
+                    } else if crowd && j + 1 < k {
                         j as f32
                     } else {
                         // A few exact ties between lists, the rest random.
@@ -421,53 +424,62 @@ fn sorted_lists(
 #[test]
 fn segment_merge_of_sorted_lists_matches_reference() {
     // Many lists (one query of the streaming k-NN has 489 of 10), crowded rows (many lists
-    // sharing their best values), short lists, both orders, k from 1 to 33, long rows.
+    // sharing their best values), flat rows (one value: more entries than the bounded merge
+    // holds pass the heads' bound), short lists, both orders, k from 1 to 40, long rows;
+    // the bounded one-pass merge (the default up to k = 256) and the filter passes.
     use wgfaiss_core::ops::topk::SegmentMerge;
-    let gpu = gpu();
+    let passes =
+        Gpu::with_options(common::options().with_override("WGFAISS_TOPK_LIST_MERGE_MAX_K", 0u64))
+            .unwrap();
     let mut rng = Rng::new(seed("topk_lists"));
-    for (rows, segs, k, crowd, short) in [
-        (1, 489, 10, false, false),
-        (3, 40, 1, false, true),
-        (2, 300, 10, true, false),
-        (5, 7, 32, false, true),
-        (2, 90, 32, true, true),
-        (2, 50, 33, false, false),
-        (4, 2, 5, false, true),
-        (1, 600, 10, true, false),
-        (1, 2100, 3, false, true),
-    ] {
-        for largest in [false, true] {
-            let what = format!(
-                "{rows}x{segs} lists of {k}, crowd {crowd}, short {short}, largest {largest}"
-            );
-            let (vals, ids) = sorted_lists(&mut rng, (rows, segs, k), largest, crowd, short);
-            let merge = SegmentMerge::new(
-                gpu,
-                gpu.upload(&vals).unwrap(),
-                gpu.upload(&ids).unwrap(),
-                rows,
-                segs,
-                k,
-                largest,
-            )
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-            merge.poison(gpu).unwrap();
-            let mut batch = gpu.batch(false);
-            merge.record(&mut batch);
-            batch.finish().unwrap();
-            let got = merge.read(gpu).unwrap();
-            // The reference: every real entry of the row, sorted by (value, id).
-            let n = segs * k;
-            let mut want = TopK::default();
-            for r in 0..rows {
-                let row: Vec<(f32, u32)> = (r * n..(r + 1) * n)
-                    .filter(|&e| ids[e] != u32::MAX)
-                    .map(|e| (vals[e], ids[e]))
-                    .collect();
-                push_best(&mut want, row, k, largest);
+    for (gpu, how) in [(gpu(), "bounded"), (&passes, "passes")] {
+        for (rows, segs, k, crowd, flat, short) in [
+            (1, 489, 10, false, false, false),
+            (3, 40, 1, false, false, true),
+            (2, 300, 10, true, false, false),
+            (5, 7, 32, false, false, true),
+            (2, 90, 32, true, false, true),
+            (2, 50, 33, false, false, false),
+            (4, 2, 5, false, false, true),
+            (1, 600, 10, true, false, false),
+            (1, 2100, 3, false, false, true),
+            (2, 60, 40, false, true, false),
+            (1, 30, 40, false, true, true),
+        ] {
+            for largest in [false, true] {
+                let what = format!(
+                    "{how}: {rows}x{segs} lists of {k}, crowd {crowd}, flat {flat}, short {short}, largest {largest}"
+                );
+                let (vals, ids) =
+                    sorted_lists(&mut rng, (rows, segs, k), largest, (crowd, flat), short);
+                let merge = SegmentMerge::new(
+                    gpu,
+                    gpu.upload(&vals).unwrap(),
+                    gpu.upload(&ids).unwrap(),
+                    rows,
+                    segs,
+                    k,
+                    largest,
+                )
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+                merge.poison(gpu).unwrap();
+                let mut batch = gpu.batch(false);
+                merge.record(&mut batch);
+                batch.finish().unwrap();
+                let got = merge.read(gpu).unwrap();
+                // The reference: every real entry of the row, sorted by (value, id).
+                let n = segs * k;
+                let mut want = TopK::default();
+                for r in 0..rows {
+                    let row: Vec<(f32, u32)> = (r * n..(r + 1) * n)
+                        .filter(|&e| ids[e] != u32::MAX)
+                        .map(|e| (vals[e], ids[e]))
+                        .collect();
+                    push_best(&mut want, row, k, largest);
+                }
+                assert_eq!(got.ids, want.ids, "{what}: ids");
+                assert_eq!(got.values, want.values, "{what}: values");
             }
-            assert_eq!(got.ids, want.ids, "{what}: ids");
-            assert_eq!(got.values, want.values, "{what}: values");
         }
     }
 }

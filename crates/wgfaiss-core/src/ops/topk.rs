@@ -428,9 +428,15 @@ impl Config {
     }
 }
 
-/// Merge passes of the top-k kernel (explicit ids) over per-segment lists: `rows` rows of
-/// `segs` sorted lists of `k` (value, id) pairs each, reduced pass after pass to one list per
-/// row. With one segment it records nothing and its output is its input.
+/// Invocations per workgroup of the bounded list merge (`topk_lists`).
+const LIST_MERGE_WG: u32 = 256;
+/// Entries the bounded list merge holds at once (at least `topk.list_merge_max_k`).
+const LIST_MERGE_CAP: u32 = 1024;
+
+/// The merge of per-segment lists: `rows` rows of `segs` sorted lists of `k` (value, id)
+/// pairs each, to one list per row — in one pass bounded by the lists' heads (`topk_lists`,
+/// k up to `topk.list_merge_max_k`), else in passes of the top-k kernel (explicit ids). With
+/// one segment it records nothing and its output is its input.
 pub struct SegmentMerge {
     passes: Vec<Pass>,
     out_v: GpuBuffer<f32>,
@@ -488,6 +494,9 @@ impl SegmentMerge {
         mut segs: u32,
         k: usize,
     ) -> Result<SegmentMerge> {
+        if segs > 1 && k as u64 <= gpu.tuning().int("topk.list_merge_max_k") {
+            return SegmentMerge::bounded(gpu, cfg.largest, out_v, out_i, rows, segs, k);
+        }
         let merge = gpu.kernel(
             &TOPK,
             "topk_select",
@@ -533,6 +542,54 @@ impl SegmentMerge {
             rows,
             k,
             _scratch: (scratch, scratch_ids),
+        })
+    }
+
+    /// One pass of `topk_lists` (one workgroup per row): only the entries at or before the
+    /// k-th best of the lists' heads are gathered and sorted (one query over 1M × 128: 489
+    /// lists of 10 put ~10 entries under that bound).
+    fn bounded(
+        gpu: &Gpu,
+        largest: bool,
+        values: GpuBuffer<f32>,
+        ids: GpuBuffer<u32>,
+        rows: usize,
+        segs: u32,
+        k: usize,
+    ) -> Result<SegmentMerge> {
+        let kernel = gpu.kernel(
+            &TOPK,
+            "topk_lists",
+            &[
+                ("WG", LIST_MERGE_WG),
+                ("LARGEST", u32::from(largest)),
+                ("CP", LIST_MERGE_CAP),
+            ],
+        )?;
+        let out_v = gpu.alloc::<f32>(rows * k)?;
+        let out_i = gpu.alloc::<u32>(rows * k)?;
+        let (x, y) = gpu.grid(rows as u32);
+        let params = gpu.uniform(&Params {
+            rows: rows as u32,
+            cols: segs * k as u32,
+            seg_len: k as u32,
+            segs,
+            k: k as u32,
+            wg_x: x,
+            row0: 0,
+            _pad: 0,
+        });
+        let bg = bind_pass(gpu, &kernel, &params, &values, Some(&ids), (&out_v, &out_i));
+        Ok(SegmentMerge {
+            passes: vec![Pass {
+                kernel,
+                groups: vec![(bg, (x, y, 1))],
+            }],
+            out_v,
+            out_i,
+            rows,
+            k,
+            _scratch: (vec![values], vec![ids]),
         })
     }
 
