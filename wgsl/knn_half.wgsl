@@ -68,6 +68,7 @@ struct Params {
 // segment. Read every step, raised with atomicMax when a list's last entry improves: each
 // segment skips what another has already beaten, instead of filling its own list.
 @group(0) @binding(7) var<storage, read_write> bound: array<atomic<u32>>;
+// bound_code / bound_key: wgsl/bound.wgsl.
 
 // Team t's block: columns 32 t .. 32 t + 31 (the step's base rows), each TSC floats, row r of
 // a column at offset r (a team reading one column hits 32 consecutive words).
@@ -78,22 +79,6 @@ var<workgroup> xs: array<f32, 32u * S>;
 // (av, ai) comes before (bv, bi); no short-circuit, so no branch.
 fn before(av: f32, ai: u32, bv: f32, bi: u32) -> bool {
     return (av < bv) | ((av == bv) & (ai < bi));
-}
-
-// Order-preserving map of a key to u32 (negative keys below positive ones), complemented so
-// that zero is the worst bound and atomicMax keeps the best.
-fn bound_code(v: f32) -> u32 {
-    let b = bitcast<u32>(v);
-    return ~select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
-}
-
-// The key a bound code stands for (+inf for zero: no bound yet).
-fn bound_key(c: u32) -> f32 {
-    if c == 0u {
-        return bitcast<f32>(0x7f800000u);
-    }
-    let b = ~c;
-    return bitcast<f32>(select(~b, b & 0x7fffffffu, (b & 0x80000000u) != 0u));
 }
 
 // Puts (v, i) at position `at` of the heap hv/hi of `len` entries (each parent after its

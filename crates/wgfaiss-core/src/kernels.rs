@@ -276,6 +276,10 @@ pub const LIST_MERGE: &str = include_str!("../../../wgsl/list_merge.wgsl");
 /// Offering values to the lists and the serial merge (`wgsl/list_offer.wgsl`), appended to
 /// the tiled fused k-NN kernels (f32 and f16).
 pub const LIST_OFFER: &str = include_str!("../../../wgsl/list_offer.wgsl");
+
+/// The per-query bounds shared by the segments of the f16 k-NN kernel (`bound_code`,
+/// `bound_key`), appended to `knn_half.wgsl`.
+pub const BOUND: &str = include_str!("../../../wgsl/bound.wgsl");
 const KNN_STREAM_VEC: &str = "
 @group(0) @binding(2) var<storage, read> base: array<vec4<f32>>;
 fn ldx(row: u32, c: u32) -> vec4<f32> {

@@ -168,6 +168,7 @@ pub fn source(v: HalfVariant) -> String {
         .replace("        // @SYNC\n", &parts.sync)
         .replace("        // @END\n", &parts.end)
         .replace("        // @KEYS\n", &keys)
+        + crate::kernels::BOUND
 }
 
 /// The generated pieces of one product form (see `wgsl/knn_half.wgsl`).
