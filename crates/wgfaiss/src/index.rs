@@ -115,8 +115,7 @@ pub struct SearchParams {
     pub scan: Option<ScanMode>,
     /// Arithmetic of the search ([`Precision::F16`]: flat index only; IVF indexes reject it).
     pub precision: Precision,
-    /// [`Precision::F16`]: candidates re-ranked exactly per query, k..=256 (0: `max(2k, k + 16)`;
-    /// the lists live in workgroup memory, so large values can be refused by the adapter).
+    /// [`Precision::F16`]: candidates re-ranked exactly per query, k..=256 (0: `max(2k, k + 16)`).
     pub rerank: usize,
 }
 
