@@ -236,6 +236,18 @@ fn candidates_by_f16_keys_and_exact_rerank_both_metrics() {
             }
         }
     }
+    // Every key positive (queries in [-1, 0], base in [0, 1]: <q, x> <= 0), so the bounds
+    // the segments share are positive codes too (above, the best keys are mostly negative).
+    let qp: Vec<f32> = q.iter().map(|v| -v.abs()).collect();
+    let dbp: Vec<f32> = db.iter().map(|v| v.abs()).collect();
+    for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+        let kc = candidates(10, 0).unwrap();
+        let (got, cand) = search(gpu(), &qp, &dbp, d, 384, (10, kc), metric);
+        let what = format!("{metric:?} positive keys");
+        let (f, t) = verify(&qp, &dbp, d, (10, kc), metric, (&got, &cand), &what);
+        found += f;
+        total += t;
+    }
     let recall = found as f64 / total as f64;
     eprintln!("recall of the f16 mode against exact: {recall:.4} ({found} of {total})");
     assert!(recall >= 0.97, "recall {recall}");
