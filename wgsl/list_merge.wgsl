@@ -1,5 +1,5 @@
 // Sorted per-row top-k lists in workgroup memory, shared by the fused k-NN kernels
-// (knn.wgsl, knn_half.wgsl, knn_stream.wgsl). The including kernel declares TM rows, KB list
+// (knn.wgsl, knn_stream.wgsl). The including kernel declares TM rows, KB list
 // slots per row, CAP candidate slots per row, WG invocations and the uniform p.topk (k); the
 // streaming kernel also declares, and list_offer.wgsl does for the tiled ones: best_v/best_i
 // (two copies of TM x KB, `lcur` says which is live), cand_v/cand_i (TM x CAP), cnt (atomic

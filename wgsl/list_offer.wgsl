@@ -1,4 +1,4 @@
-// The per-row lists of the tiled fused k-NN kernels (knn.wgsl, knn_half.wgsl): their
+// The per-row lists of the tiled fused k-NN kernel (knn.wgsl; the f16 kernel keeps private heaps): its
 // workgroup memory, offering values to them, the serial merge and the offer rounds. The
 // including kernel declares the constants TM (rows), KB (list slots per row, >= k), CAP
 // (candidate slots per row), WG, PAR (1: the parallel merge of list_merge.wgsl, with two copies
