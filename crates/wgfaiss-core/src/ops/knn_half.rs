@@ -40,8 +40,8 @@ pub const MAX_CANDIDATES: usize = 256;
 /// How the f16 kernel computes its products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HalfProduct {
-    /// Cooperative matrices (tensor cores): needs f16 16 × 16 configurations and subgroups
-    /// of exactly 32.
+    /// Cooperative matrices (tensor cores): needs f16 16 × 16 configurations, subgroups of
+    /// exactly 32 and subgroup barriers.
     Coop,
     /// Plain loops over `vec4<f16>` loads (any adapter with `SHADER_F16`).
     Plain,
