@@ -426,7 +426,8 @@ pub fn shared_bytes(v: HalfVariant, teams: u32, pad: u32) -> u64 {
         0
     };
     let zero = if v.form == HalfProduct::Coop { 1024 } else { 0 };
-    zero + cols * (HALF_TEAM as u64 + u64::from(pad)) * 4 + HALF_TN as u64 * 4 + staged
+    // The teams' blocks and norms, the zero fragment, the staged rows.
+    zero + cols * (HALF_TEAM as u64 + u64::from(pad)) * 4 + cols * 4 + staged
 }
 
 /// The helper kernels' parameters (`half.wgsl`'s `Params`).
