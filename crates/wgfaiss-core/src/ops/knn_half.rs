@@ -221,7 +221,6 @@ fn coop_parts(steps: u32, staged: bool) -> Parts {
     let enable = "enable f16;\nenable wgpu_cooperative_matrix;\n".to_string();
     let mut bindings = "@group(0) @binding(1) var<storage, read> a: array<f16>;\n@group(0) @binding(2) var<storage, read> b: array<f16>;\nvar<workgroup> zc: array<f32, 256>;\n".to_string();
     let builtins = "            , @builtin(subgroup_id) sg: u32\n            , @builtin(subgroup_invocation_id) lane: u32\n".to_string();
-    let staged = staged && steps > 0;
     let stride = 16 * steps + 8;
     if staged {
         bindings += &format!("var<workgroup> bs: array<f16, {}>;\n", 32 * stride);
@@ -590,15 +589,19 @@ impl KnnHalfPlan {
         let total: usize = db.iter().map(|c| c.rows).sum();
         // The candidate kernel's bind group: the queries (f32 or f16) at 1, the chunk's f16 rows
         // at 2, its norms at 3, the queries' norms at 4 (the streaming kernel's L2 keys hold
-        // them), the lists at 5 and 6, the tiled kernel's bounds at 7.
-        // The tiled kernel's per-query bounds (zeroed before each run).
-        let bound = gpu.alloc::<u32>(nq)?;
+        // them), the lists at 5 and 6, the tiled kernel's per-query bounds (zeroed before each
+        // run) at 7.
+        let streamed = uses_stream(gpu, nq, d, kc) && gpu.supports(&crate::kernels::KNN_STREAM_H4);
+        let bound = if streamed {
+            None
+        } else {
+            Some(gpu.alloc::<u32>(nq)?)
+        };
         let bind_lists = |kernel: &Kernel,
                           params: &crate::ops::knn::Params,
                           chunk: &DbChunk<'_>,
                           (out_v, out_i): (&GpuBuffer<f32>, &GpuBuffer<u32>),
-                          a: wgpu::BindingResource<'_>,
-                          streamed: bool| {
+                          a: wgpu::BindingResource<'_>| {
             let b = half.chunk(chunk.id0).expect("checked above");
             let uniform = gpu.uniform(params);
             let mut entries = vec![
@@ -609,14 +612,12 @@ impl KnnHalfPlan {
                 (5, out_v.binding()),
                 (6, out_i.binding()),
             ];
-            if streamed {
-                entries.push((4, qnorms.binding()));
-            } else {
-                entries.push((7, bound.binding()));
+            match &bound {
+                Some(bound) => entries.push((7, bound.binding())),
+                None => entries.push((4, qnorms.binding())),
             }
             gpu.bind(kernel, &entries)
         };
-        let streamed = uses_stream(gpu, nq, d, kc) && gpu.supports(&crate::kernels::KNN_STREAM_H4);
         let (convert, lists, queries_half) = if streamed {
             // 1–4 queries: the streaming kernel over the f16 base with the f32 queries (a
             // read of half the bytes of the exact search's).
@@ -635,7 +636,7 @@ impl KnnHalfPlan {
                 kernel,
                 None,
                 |kernel, params, chunk, out| {
-                    bind_lists(kernel, params, chunk, out, queries.binding(), true)
+                    bind_lists(kernel, params, chunk, out, queries.binding())
                 },
             )?;
             (None, lists, None)
@@ -669,7 +670,7 @@ impl KnnHalfPlan {
                 kernel,
                 None,
                 |kernel, params, chunk, out| {
-                    bind_lists(kernel, params, chunk, out, queries_half.binding(), false)
+                    bind_lists(kernel, params, chunk, out, queries_half.binding())
                 },
             )?;
             (Some(convert), lists, Some(queries_half))
@@ -754,7 +755,7 @@ impl KnnHalfPlan {
             k,
             _queries_half: queries_half,
             _exact: exact,
-            bound: (!streamed).then_some(bound),
+            bound,
         })
     }
 
