@@ -5,8 +5,11 @@
 // workgroup memory (best_v/best_i) and the k-th best in registers as a threshold. Invocations
 // stream the segment (RPT coalesced scalar loads each per round) and append only the elements
 // that beat the threshold to a candidate buffer (an atomic counter hands out slots); loads
-// are issued four at a time before any filtering, so they are in flight together. When the
-// buffer could overflow in the next round (or the segment ends), the workgroup merges:
+// are issued four at a time before any filtering, so they are in flight together. An element
+// that finds the buffer full waits (a bit per element) while the full buffer is merged, and
+// is offered again; so a round may hold more elements than the buffer, and the rounds' checks
+// (two barriers each) are paid once per WG * RPT elements. After a round with candidates
+// (small k) or once half the buffer is used (or the segment ends), the workgroup merges:
 // bitonic sort of the candidates, a half-cleaner against the best list reversed (which leaves
 // the KP smallest of both as a bitonic sequence), and a bitonic merge. On random data the
 // threshold tightens after a few merges and the scan is a streaming read.
@@ -18,8 +21,8 @@
 
 override WG: u32 = 128u;
 override KP: u32 = 16u;
-override CP: u32 = 2048u; // candidate buffer, a power of two >= WG * RPT
-override RPT: u32 = 8u; // a multiple of 4
+override CP: u32 = 2048u; // candidate buffer, a power of two >= WG
+override RPT: u32 = 8u; // a multiple of 4, at most 32
 override LARGEST: u32 = 0u;
 override EXPLICIT: u32 = 0u;
 // 1 (with EXPLICIT = 0): rows of different lengths anywhere in x: row r is x[start, start +
@@ -135,10 +138,11 @@ fn merge(n: u32, lid: u32) {
 }
 
 // Appends element e (key v) to the candidates if it is inside the segment and beats the
-// threshold.
-fn offer(v: f32, e: u32, end: u32, base: u32, thr_v: f32, thr_i: u32) {
+// threshold; true if it beats it but found no slot (the buffer is full: offer it again after
+// the merge).
+fn offer(v: f32, e: u32, end: u32, base: u32, thr_v: f32, thr_i: u32) -> bool {
     if e >= end {
-        return;
+        return false;
     }
     var id = e;
     if EXPLICIT == 1u {
@@ -146,9 +150,14 @@ fn offer(v: f32, e: u32, end: u32, base: u32, thr_v: f32, thr_i: u32) {
     }
     if before(v, id, thr_v, thr_i) {
         let s = atomicAdd(&count, 1u);
-        cand_v[s] = v;
-        cand_i[s] = id;
+        if s < CP {
+            cand_v[s] = v;
+            cand_i[s] = id;
+            return false;
+        }
+        return true;
     }
+    return false;
 }
 
 @compute @workgroup_size(WG)
@@ -178,7 +187,12 @@ fn topk_select(@builtin(workgroup_id) wid: vec3<u32>,
     let end = min(cols, start + p.seg_len);
     var thr_v = pad_v();
     var thr_i = NONE;
+    // Candidates held before a merge: none for small lists (a merge after every round that
+    // found any keeps the threshold tight), half the buffer for larger ones.
+    let merge_at = select(CP / 2u, 0u, KP <= 32u);
     for (var r0 = start; r0 < end; r0 += WG * RPT) {
+        // Bit b: element r0 + b WG + lid beat the threshold but found no slot.
+        var pend = 0u;
         if live {
             // Steps of four loads issued together (indices clamped into the segment so the
             // loads need no branch), then four filters.
@@ -192,21 +206,46 @@ fn topk_select(@builtin(workgroup_id) wid: vec3<u32>,
                 let v1 = key(x[base + min(e1, last_e)]);
                 let v2 = key(x[base + min(e2, last_e)]);
                 let v3 = key(x[base + min(e3, last_e)]);
-                offer(v0, e0, end, base, thr_v, thr_i);
-                offer(v1, e1, end, base, thr_v, thr_i);
-                offer(v2, e2, end, base, thr_v, thr_i);
-                offer(v3, e3, end, base, thr_v, thr_i);
+                pend |= select(0u, 1u << u, offer(v0, e0, end, base, thr_v, thr_i));
+                pend |= select(0u, 2u << u, offer(v1, e1, end, base, thr_v, thr_i));
+                pend |= select(0u, 4u << u, offer(v2, e2, end, base, thr_v, thr_i));
+                pend |= select(0u, 8u << u, offer(v3, e3, end, base, thr_v, thr_i));
             }
         }
-        workgroupBarrier();
-        if lid == 0u {
-            seen = atomicLoad(&count);
+        // More offers than slots (a round may hold more elements than the buffer): merge the
+        // full buffer, then offer the waiting elements again against the new threshold, until
+        // every one found a slot or lost.
+        var n = 0u;
+        loop {
+            workgroupBarrier();
+            if lid == 0u {
+                seen = atomicLoad(&count);
+            }
+            n = workgroupUniformLoad(&seen);
+            if n <= CP {
+                break;
+            }
+            merge(CP, lid);
+            thr_v = best_v[p.k - 1u];
+            thr_i = best_i[p.k - 1u];
+            var left = pend;
+            pend = 0u;
+            loop {
+                if left == 0u {
+                    break;
+                }
+                let b = firstTrailingBit(left);
+                left &= left - 1u;
+                let e = r0 + b * WG + lid;
+                if offer(key(x[base + e]), e, end, base, thr_v, thr_i) {
+                    pend |= 1u << b;
+                }
+            }
         }
-        let n = workgroupUniformLoad(&seen);
         let last = r0 + WG * RPT >= end;
-        // Merge when the next round could overflow, at the end, and as soon as k candidates
-        // exist while there is no threshold yet (so filtering starts after one round).
-        if n > CP - WG * RPT || (last && n > 0u) || (thr_i == NONE && n >= p.k) {
+        // Merge when enough candidates wait, at the end, and as soon as k candidates exist
+        // while there is no threshold yet (so filtering starts after one round).
+        if n > merge_at || (last && n > 0u) || (thr_i == NONE && n >= p.k) {
             merge(n, lid);
             thr_v = best_v[p.k - 1u];
             thr_i = best_i[p.k - 1u];

@@ -58,16 +58,21 @@ const KNN_CANDIDATES: [(u32, u32, u32, u32, u32); 7] = [
 
 const TOPK_CANDIDATES: [u32; 3] = [64, 128, 256];
 
-/// f16 GEMM candidates: (tile_m, tile_n, tile_k, frag_m, frag_n, stages, stage_type), all
-/// with rows padded by 8 halves. The fastest on an H100 first (BENCHMARKS.md, seventh
-/// session); the others were close there or may suit other adapters.
-const COOP_CANDIDATES: [(u32, u32, u32, u32, u32, u32, &str); 6] = [
-    (128, 256, 32, 4, 4, 1, "auto"),
-    (128, 256, 32, 4, 4, 1, "halves"),
-    (128, 256, 32, 4, 4, 1, "fragments"),
-    (256, 128, 32, 4, 4, 1, "auto"),
-    (128, 128, 32, 4, 2, 2, "auto"),
-    (128, 128, 32, 4, 2, 2, "halves"),
+/// f16 GEMM candidates: (tile_m, tile_n, tile_k, frag_m, frag_n, stages, stage_type,
+/// stage_width), all with rows padded by 8 halves. The fastest on an H100 first
+/// (BENCHMARKS.md, ninth session); the others were close there or may suit other adapters
+/// (scalar-staged ones for drivers that refuse vector-typed cooperative loads).
+/// One f16 GEMM candidate (fields as listed above).
+type CoopCandidate = (u32, u32, u32, u32, u32, u32, &'static str, &'static str);
+
+const COOP_CANDIDATES: [CoopCandidate; 7] = [
+    (128, 256, 48, 4, 4, 1, "halves", "4"),
+    (128, 256, 32, 4, 4, 1, "halves", "4"),
+    (256, 128, 48, 4, 4, 1, "halves", "4"),
+    (128, 128, 32, 4, 2, 1, "halves", "4"),
+    (128, 256, 32, 4, 4, 1, "auto", "1"),
+    (128, 128, 32, 4, 2, 2, "halves", "1"),
+    (128, 128, 32, 4, 2, 2, "fragments", "1"),
 ];
 
 /// One measured candidate.
@@ -237,7 +242,7 @@ fn tune_gemm_coop(s: &Sizes) -> Result<Vec<Trial>> {
     let mut rng = Rng::new(15);
     let a = to_f16_padded(&rng.vec(n * n), n, n, n, n);
     let mut out = Vec::new();
-    for (tm, tn, tk, fm, fnn, stages, stage) in COOP_CANDIDATES {
+    for (tm, tn, tk, fm, fnn, stages, stage, width) in COOP_CANDIDATES {
         let values = vec![
             ("coop_tile_m", tm.into()),
             ("coop_tile_n", tn.into()),
@@ -247,6 +252,7 @@ fn tune_gemm_coop(s: &Sizes) -> Result<Vec<Trial>> {
             ("coop_pad", Value::from("8")),
             ("coop_stages", stages.into()),
             ("coop_stage_type", Value::from(stage)),
+            ("coop_stage_width", Value::from(width)),
         ];
         let label = shown(&values);
         let attempt = || -> Result<f64> {

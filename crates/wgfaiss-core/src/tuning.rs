@@ -193,7 +193,7 @@ pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         family: "gemm",
         key: "coop_tile_k",
-        kind: pow2(16, 64),
+        kind: int(16, 128),
         doc: "f16 tensor-core GEMM (staged kernel): depth of one slice in workgroup memory",
     },
     ParamSpec {
@@ -211,7 +211,7 @@ pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         family: "gemm",
         key: "coop_pad",
-        kind: Kind::Choice(&["0", "8", "16"]),
+        kind: Kind::Choice(&["0", "8", "16", "24", "32", "40"]),
         doc: "f16 tensor-core GEMM (staged kernel): halves added to each row of a staged slice (spreads the fragment loads over the memory banks)",
     },
     ParamSpec {
@@ -219,6 +219,12 @@ pub const PARAMS: &[ParamSpec] = &[
         key: "coop_stage_type",
         kind: Kind::Choice(&["auto", "none", "halves", "fragments"]),
         doc: "f16 tensor-core GEMM (tiled kernel): how K slices reach the subgroups: halves (8 scalar stores per 16 bytes into workgroup memory), fragments (cooperative loads from device memory, cooperative stores into workgroup memory), none (each subgroup loads its own fragments); auto: fragments for A*B, halves for A*B^T",
+    },
+    ParamSpec {
+        family: "gemm",
+        key: "coop_stage_width",
+        kind: Kind::Choice(&["1", "2", "4"]),
+        doc: "f16 tensor-core GEMM (staged kernel): halves per element of the staged arrays (f16, vec2<f16>, vec4<f16>): wider elements stage a slice in fewer stores",
     },
     ParamSpec {
         family: "gemm",
@@ -254,7 +260,7 @@ pub const PARAMS: &[ParamSpec] = &[
         family: "topk",
         key: "thread_queue",
         kind: pow2(4, 32),
-        doc: "top-k loads per invocation between threshold checks (halved until workgroup memory fits)",
+        doc: "top-k loads per invocation per round (between two threshold checks); rounds longer than 4 do not grow the candidate buffer: offers that find it full wait for a merge",
     },
     ParamSpec {
         family: "knn",
@@ -644,6 +650,10 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             "rows 80 bytes apart: a fragment load hits every bank once (64-byte rows: 2.7x slower on an H100)",
         ),
         ("gemm", "coop_stages") => int(2, "one barrier per slice"),
+        ("gemm", "coop_stage_width") => choice(
+            "1",
+            "scalar f16 elements: the form every cooperative-matrix driver must accept",
+        ),
         ("gemm", "coop_stage_type") => choice(
             "halves",
             "plain loads and stores; fragments staged by cooperative stores were faster for A*B on an H100 (its entry says auto)",

@@ -268,7 +268,8 @@ fn f16_tensor_core_path() {
     // Vulkan), and checks the clear error elsewhere (lavapipe has none). Shapes of 128 and more
     // take the tiled kernel (the adapter's tiles — on the H100 128 x 256, and 128 x 128 for
     // the product too narrow for them; then other shapes: deeper 256 x 128 tiles with one
-    // stage, small 64 x 64 ones, no staging, halves, fragments), the rest the direct one.
+    // stage, small 64 x 64 ones, no staging, halves, vector-staged halves in slices of 48,
+    // fragments), the rest the direct one.
     let staged = [
         vec![],
         vec![
@@ -291,6 +292,21 @@ fn f16_tensor_core_path() {
             ("WGFAISS_GEMM_COOP_FRAG_N", "4"),
         ],
         vec![("WGFAISS_GEMM_COOP_STAGE_TYPE", "halves")],
+        // Staged by vec4<f16> stores in slices of 48 (K = 192 runs them; K = 100 pads to
+        // 128 with the slices of 32 they fall back to, not to 144), fragments into vec2s.
+        vec![
+            ("WGFAISS_GEMM_COOP_STAGE_TYPE", "halves"),
+            ("WGFAISS_GEMM_COOP_STAGE_WIDTH", "4"),
+            ("WGFAISS_GEMM_COOP_TILE_M", "128"),
+            ("WGFAISS_GEMM_COOP_TILE_N", "256"),
+            ("WGFAISS_GEMM_COOP_FRAG_N", "4"),
+            ("WGFAISS_GEMM_COOP_TILE_K", "48"),
+            ("WGFAISS_GEMM_COOP_STAGES", "1"),
+        ],
+        vec![
+            ("WGFAISS_GEMM_COOP_STAGE_TYPE", "fragments"),
+            ("WGFAISS_GEMM_COOP_STAGE_WIDTH", "2"),
+        ],
         vec![
             ("WGFAISS_GEMM_COOP_STAGE_TYPE", "fragments"),
             ("WGFAISS_GEMM_COOP_TILE_N", "128"),
@@ -409,6 +425,7 @@ fn coop_tiles_the_adapter_cannot_hold_are_named() {
         pad: 8,
         stages: 1,
         stage: CoopStage::Fragments,
+        width: 1,
     };
     for stage in [CoopStage::Direct, CoopStage::Halves, CoopStage::Fragments] {
         assert_eq!(

@@ -165,8 +165,15 @@ fn every_family_and_override_set_validates_with_naga() {
         pad,
         stages,
         stage,
+        width: 1,
     };
+    let wide = |t: gemm::CoopTiles, width| gemm::CoopTiles { width, ..t };
     for t in [
+        wide(coop(128, 256, 32, 4, 4, 8, 1, Halves), 2),
+        wide(coop(128, 256, 32, 4, 4, 8, 1, Halves), 4),
+        wide(coop(128, 128, 32, 4, 2, 0, 2, Halves), 4),
+        wide(coop(128, 256, 32, 4, 4, 8, 1, Fragments), 4),
+        wide(coop(128, 128, 32, 4, 2, 8, 2, Fragments), 2),
         coop(128, 256, 32, 4, 4, 8, 1, Halves),
         coop(128, 128, 32, 4, 2, 0, 2, Halves),
         coop(256, 128, 64, 4, 4, 16, 1, Halves),

@@ -86,22 +86,28 @@ fn check(
 
 #[test]
 fn random_rows_match_reference() {
-    let gpu = gpu();
+    // Rounds of 4 loads per invocation (the candidate buffer holds a round) and of 32 (eight
+    // times the buffer: offers that find it full wait for a merge and are offered again).
+    let long_rounds =
+        Gpu::with_options(common::options().with_override("WGFAISS_TOPK_THREAD_QUEUE", 32u64))
+            .unwrap();
     let mut rng = Rng::new(seed("topk_random"));
-    for (rows, cols) in [(1, 1), (3, 7), (2, 100), (5, 1000), (1, 5003), (17, 300)] {
-        for k in [1, 2, 10, 33, 100, 128] {
-            let x = rng.vec(rows * cols);
-            for largest in [false, true] {
-                check(
-                    gpu,
-                    &x,
-                    rows,
-                    cols,
-                    k,
-                    largest,
-                    &TopKOptions::default(),
-                    &format!("{rows}x{cols} k{k} largest {largest}"),
-                );
+    for (gpu, rounds) in [(gpu(), "default"), (&long_rounds, "32 per invocation")] {
+        for (rows, cols) in [(1, 1), (3, 7), (2, 100), (5, 1000), (1, 5003), (17, 300)] {
+            for k in [1, 2, 10, 33, 100, 128] {
+                let x = rng.vec(rows * cols);
+                for largest in [false, true] {
+                    check(
+                        gpu,
+                        &x,
+                        rows,
+                        cols,
+                        k,
+                        largest,
+                        &TopKOptions::default(),
+                        &format!("{rows}x{cols} k{k} largest {largest} rounds {rounds}"),
+                    );
+                }
             }
         }
     }
@@ -140,7 +146,9 @@ fn segments_and_merge_passes() {
 
 #[test]
 fn large_k_and_rows_shorter_than_k() {
-    let gpu = gpu();
+    let long_rounds =
+        Gpu::with_options(common::options().with_override("WGFAISS_TOPK_THREAD_QUEUE", 16u64))
+            .unwrap();
     let mut rng = Rng::new(seed("topk_large_k"));
     for (rows, cols, k) in [
         (2, 3000, 2048),
@@ -151,7 +159,8 @@ fn large_k_and_rows_shorter_than_k() {
     ] {
         let x = rng.vec(rows * cols);
         for largest in [false, true] {
-            for wg in [32, 64] {
+            // Rounds of 16 per invocation: twice the buffer of 2048 (workgroups of 64).
+            for (wg, gpu) in [(32, gpu()), (64, gpu()), (64, &long_rounds)] {
                 let opts = TopKOptions {
                     workgroup_size: Some(wg),
                     ..Default::default()

@@ -262,12 +262,14 @@ fn shipped_table_has_the_required_entries_and_resolves_for_them() {
         let t = resolve(&caps(name, "discrete"), &ConfigSource::Shipped);
         assert_eq!(t.matched_entry.as_deref(), Some(entry), "{name}");
         // The H100/H200 entries carry the f16 GEMM's measured tiles; others the heuristic's.
-        let (tile_n, stage) = if name.starts_with("NVIDIA") {
-            (256, "auto")
+        let (tile_n, tile_k, width) = if name.starts_with("NVIDIA") {
+            (256, 48, "4")
         } else {
-            (128, "halves")
+            (128, 32, "1")
         };
         assert_eq!(t.int("gemm.coop_tile_n"), tile_n, "{name}");
-        assert_eq!(t.choice("gemm.coop_stage_type"), stage, "{name}");
+        assert_eq!(t.int("gemm.coop_tile_k"), tile_k, "{name}");
+        assert_eq!(t.choice("gemm.coop_stage_type"), "halves", "{name}");
+        assert_eq!(t.choice("gemm.coop_stage_width"), width, "{name}");
     }
 }

@@ -115,6 +115,10 @@ pub struct CoopTiles {
     pub stages: u32,
     /// How slices reach the subgroups.
     pub stage: CoopStage,
+    /// Halves per element of the staged arrays: 1 (`f16`), 2 (`vec2<f16>`) or 4
+    /// (`vec4<f16>`). Wider elements store a staged piece in fewer, wider stores; cooperative
+    /// loads and stores address the arrays in elements (strides divided by the width).
+    pub width: u32,
 }
 
 /// The smallest stride of at least `x` halves whose bytes are 80 mod 128: the stride at which
@@ -146,25 +150,37 @@ impl CoopTiles {
                 _ if nt => CoopStage::Halves,
                 _ => CoopStage::Fragments,
             },
+            width: t.choice("gemm.coop_stage_width").parse().unwrap_or(1),
         }
     }
 
-    /// The tiles a product tries, in order: the tuned ones, then 128 × 128 tiles (4 × 2
-    /// fragments per subgroup, otherwise as tuned) for products too small for them.
+    /// The tiles a product tries, in order: the tuned ones; the same with slices of 32 if
+    /// the tuned depth is not a power of two (the H100's 48 would pad K = 128 to 144); then
+    /// 128 × 128 tiles (4 × 2 fragments per subgroup, slices of 32, otherwise as tuned) for
+    /// products too small for them.
     pub fn candidates(gpu: &Gpu, nt: bool) -> Vec<CoopTiles> {
         let tuned = CoopTiles::from_tuning(gpu, nt);
-        let small = CoopTiles {
+        let mut out = vec![tuned];
+        let mut add = |t: CoopTiles| {
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        };
+        if !tuned.tile_k.is_power_of_two() {
+            add(CoopTiles {
+                tile_k: 32,
+                ..tuned
+            });
+        }
+        add(CoopTiles {
             tile_m: 128,
             tile_n: 128,
+            tile_k: 32,
             frag_m: 4,
             frag_n: 2,
             ..tuned
-        };
-        if small == tuned {
-            vec![tuned]
-        } else {
-            vec![tuned, small]
-        }
+        });
+        out
     }
 
     /// Subgroups (of 32) per workgroup along M and along N.
@@ -224,10 +240,13 @@ impl CoopTiles {
                 caps.max_invocations_per_workgroup
             ));
         }
-        if !t.tile_k.is_multiple_of(16) || !t.pad.is_multiple_of(8) || !(1..=2).contains(&t.stages)
+        if !t.tile_k.is_multiple_of(16)
+            || !t.pad.is_multiple_of(8)
+            || !(1..=2).contains(&t.stages)
+            || ![1, 2, 4].contains(&t.width)
         {
             return Some(format!(
-                "coop tiles {t:?}: tile_k must be a multiple of 16, pad of 8, stages 1 or 2"
+                "coop tiles {t:?}: tile_k must be a multiple of 16, pad of 8, stages 1 or 2, width 1, 2 or 4"
             ));
         }
         let nsg = wg / 32;
@@ -263,7 +282,7 @@ impl CoopTiles {
     fn name(&self, nt: bool) -> String {
         let t = self;
         format!(
-            "gemm_coop_{}_{}x{}x{}_f{}x{}_p{}_s{}_{:?}",
+            "gemm_coop_{}_{}x{}x{}_f{}x{}_p{}_s{}_{:?}_w{}",
             if nt { "nt" } else { "nn" },
             t.tile_m,
             t.tile_n,
@@ -272,7 +291,8 @@ impl CoopTiles {
             t.frag_n,
             t.pad,
             t.stages,
-            t.stage
+            t.stage,
+            t.width
         )
     }
 
@@ -363,9 +383,17 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
         // 16-byte pieces of A and B as two vec4<f16>.
         s += "@group(0) @binding(4) var<storage, read> a8: array<vec4<f16>>;\n@group(0) @binding(5) var<storage, read> b8: array<vec4<f16>>;\n";
     }
+    // Staged arrays hold elements of w halves; every offset and stride below is in elements.
+    let w = t.width;
+    let elem = match w {
+        1 => "f16",
+        2 => "vec2<f16>",
+        _ => "vec4<f16>",
+    };
+    let ((sa, sb), (alen, blen)) = ((sa / w, sb / w), (alen / w, blen / w));
     if t.stage != CoopStage::Direct {
         s += &format!(
-            "var<workgroup> As: array<f16, {}>;\nvar<workgroup> Bs: array<f16, {}>;\n\n",
+            "var<workgroup> As: array<{elem}, {}>;\nvar<workgroup> Bs: array<{elem}, {}>;\n\n",
             alen * t.stages,
             blen * t.stages
         );
@@ -441,14 +469,17 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
                     for i in 0..count {
                         let q = format!("(lid + {}u)", wg * i as u32);
                         let at = format!(
-                            "({buf}) * {len}u + ({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * 8u"
+                            "({buf}) * {len}u + ({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * {}u",
+                            8 / w
                         );
-                        for e in 0..8 {
-                            o += &format!(
-                                "    {arr}[{at} + {e}u] = {reg}{i}[{}u].{};\n",
-                                e / 4,
-                                LANES[e % 4]
-                            );
+                        // Element e of the piece: halves w e .. w e + w of its two vec4s.
+                        for e in 0..(8 / w) as usize {
+                            let v = match w {
+                                1 => format!("{reg}{i}[{}u].{}", e / 4, LANES[e % 4]),
+                                2 => format!("{reg}{i}[{}u].{}", e / 2, ["xy", "zw"][e % 2]),
+                                _ => format!("{reg}{i}[{e}u]"),
+                            };
+                            o += &format!("    {arr}[{at} + {e}u] = {v};\n");
                         }
                     }
                 }
@@ -486,15 +517,17 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
                 for q in 0..pa {
                     let f = format!("(sg + {}u)", nsg * q as u32);
                     o += &format!(
-                        "    let oa{q} = ({buf}) * {alen}u + ({f} % {kf}u) * {}u + ({f} / {kf}u) * 16u;\n    let va{q} = ga{q};\n    coopStore(va{q}, &As[oa{q}], {sa}u);\n",
-                        16 * sa
+                        "    let oa{q} = ({buf}) * {alen}u + ({f} % {kf}u) * {}u + ({f} / {kf}u) * {}u;\n    let va{q} = ga{q};\n    coopStore(va{q}, &As[oa{q}], {sa}u);\n",
+                        16 * sa,
+                        16 / w
                     );
                 }
                 for q in 0..pb {
                     let f = format!("(sg + {}u)", nsg * q as u32);
                     o += &format!(
-                        "    let ob{q} = ({buf}) * {blen}u + ({f} / {kf}u) * {}u + ({f} % {kf}u) * 16u;\n    let vb{q} = gb{q};\n    coopStore(vb{q}, &Bs[ob{q}], {sb}u);\n",
-                        16 * sb
+                        "    let ob{q} = ({buf}) * {blen}u + ({f} / {kf}u) * {}u + ({f} % {kf}u) * {}u;\n    let vb{q} = gb{q};\n    coopStore(vb{q}, &Bs[ob{q}], {sb}u);\n",
+                        16 * sb,
+                        16 / w
                     );
                 }
                 o
@@ -518,6 +551,28 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
         }
         s += "    }\n";
     } else {
+        let (ra, rb) = ("(rm - m0)", "(cn - n0)");
+        // Offsets along a staged row are in elements (`kk`, `ra`, `rb` and 16 i in halves).
+        let a = |i: usize| match t.stage {
+            CoopStage::Halves => format!(
+                "coopLoadT<coop_mat16x16<f16, A>>(&As[cur * {alen}u + ({ra} + {}u) * {sa}u + kk / {w}u], {sa}u)",
+                16 * i
+            ),
+            _ => format!(
+                "coopLoad<coop_mat16x16<f16, A>>(&As[cur * {alen}u + kk * {sa}u + ({ra} + {}u) / {w}u], {sa}u)",
+                16 * i
+            ),
+        };
+        let b = |j: usize| match t.stage {
+            CoopStage::Halves if !nt => format!(
+                "coopLoadT<coop_mat16x16<f16, B>>(&Bs[cur * {blen}u + kk * {sb}u + ({rb} + {}u) / {w}u], {sb}u)",
+                16 * j
+            ),
+            _ => format!(
+                "coopLoad<coop_mat16x16<f16, B>>(&Bs[cur * {blen}u + ({rb} + {}u) * {sb}u + kk / {w}u], {sb}u)",
+                16 * j
+            ),
+        };
         s += &put("0u");
         s += "    workgroupBarrier();\n";
         s += &format!("    for (var k0 = 0u; k0 < p.k; k0 += {tk}u) {{\n");
@@ -527,27 +582,6 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
         );
         s += &fetch("kn", "");
         s += &format!("    for (var kk = 0u; kk < {tk}u; kk += 16u) {{\n");
-        let (ra, rb) = ("(rm - m0)", "(cn - n0)");
-        let a = |i: usize| match t.stage {
-            CoopStage::Halves => format!(
-                "coopLoadT<coop_mat16x16<f16, A>>(&As[cur * {alen}u + ({ra} + {}u) * {sa}u + kk], {sa}u)",
-                16 * i
-            ),
-            _ => format!(
-                "coopLoad<coop_mat16x16<f16, A>>(&As[cur * {alen}u + kk * {sa}u + {ra} + {}u], {sa}u)",
-                16 * i
-            ),
-        };
-        let b = |j: usize| match t.stage {
-            CoopStage::Halves if !nt => format!(
-                "coopLoadT<coop_mat16x16<f16, B>>(&Bs[cur * {blen}u + kk * {sb}u + {rb} + {}u], {sb}u)",
-                16 * j
-            ),
-            _ => format!(
-                "coopLoad<coop_mat16x16<f16, B>>(&Bs[cur * {blen}u + ({rb} + {}u) * {sb}u + kk], {sb}u)",
-                16 * j
-            ),
-        };
         s += &coop_step(fm, fnn, &a, &b, "        ");
         s += "    }\n";
         if t.stages == 2 {
@@ -901,16 +935,34 @@ impl CoopGemm {
     /// to the tiles of the kernel that will run (the tiled kernel's where both sides reach
     /// them, else 32, 32, 16).
     pub fn padded(gpu: &Gpu, m: usize, n: usize, k: usize, trans_b: bool) -> (usize, usize, usize) {
-        for t in CoopTiles::candidates(gpu, trans_b) {
-            let (tm, tn, tk) = (t.tile_m as usize, t.tile_n as usize, t.tile_k as usize);
-            let big = (
-                m.div_ceil(tm) * tm,
-                n.div_ceil(tn) * tn,
-                k.div_ceil(tk) * tk,
-            );
-            if m >= tm && n >= tn && coop_tiled_fits(gpu, &t, big.0, big.1, big.2) {
-                return big;
-            }
+        // Each candidate's padded sizes where its tiles can run.
+        let tiles = CoopTiles::candidates(gpu, trans_b);
+        let sizes: Vec<Option<(usize, usize, usize)>> = tiles
+            .iter()
+            .map(|t| {
+                let (tm, tn, tk) = (t.tile_m as usize, t.tile_n as usize, t.tile_k as usize);
+                let big = (
+                    m.div_ceil(tm) * tm,
+                    n.div_ceil(tn) * tn,
+                    k.div_ceil(tk) * tk,
+                );
+                (m >= tm && n >= tn && coop_tiled_fits(gpu, t, big.0, big.1, big.2)).then_some(big)
+            })
+            .collect();
+        // The tuned tiles (all candidates but the last, small ones) pad K to their slices:
+        // the first whose padded product is within 1/16 of the least padded one.
+        let volume = |s: &(usize, usize, usize)| s.0 * s.1 * s.2;
+        let tuned = &sizes[..sizes.len().saturating_sub(1).max(1)];
+        if let Some(least) = tuned.iter().flatten().map(volume).min()
+            && let Some(big) = tuned
+                .iter()
+                .flatten()
+                .find(|s| volume(s) * 16 <= least * 17)
+        {
+            return *big;
+        }
+        if let Some(big) = sizes.iter().flatten().next() {
+            return *big;
         }
         (
             m.div_ceil(32).max(1) * 32,

@@ -83,14 +83,16 @@ pub fn ranged_constants(wg: u32, kp: u32, rpt: u32, largest: bool) -> Vec<(&'sta
     c
 }
 
-/// Candidate buffer slots. For k ≤ 32, one round's worth: a merge follows every round that
-/// found candidates (cheap at that k), and the small buffer lets more workgroups share an SM.
-/// Above, two rounds' worth, so candidates accumulate and merges run only when the next round
-/// could overflow. Measured on an H200 (BENCHMARKS.md): k = 10 went from 0.90 to 0.64 ms with
-/// one round, while k = 100 and 1024 were 1.3× and 2–3× slower with it.
+/// Candidate buffer slots: four elements per invocation for k ≤ 32 (a merge follows every
+/// round that found candidates, cheap at that k, and the small buffer lets more workgroups
+/// share an SM), eight above (candidates accumulate to half the buffer before a merge).
+/// Measured on an H200 (BENCHMARKS.md) with rounds of four: k = 10 went from 0.90 to 0.64 ms
+/// with the smaller buffer, while k = 100 and 1024 were 1.3× and 2–3× slower with it. Rounds
+/// of more elements (`rpt` > 4) do not grow the buffer: offers that find it full wait for a
+/// merge and are offered again.
 pub fn candidate_slots(wg: u32, kp: u32, rpt: u32) -> u32 {
     let rounds = if kp <= 32 { 1 } else { 2 };
-    rounds * (wg * rpt).next_power_of_two()
+    rounds * (wg * rpt.min(4)).next_power_of_two()
 }
 
 /// Workgroup memory of a configuration in bytes.
@@ -421,7 +423,9 @@ impl Config {
         if let Some(s) = self.segment {
             return s.max(1);
         }
-        let min_seg = (u64::from(self.wg * self.rpt) * 8).max(u64::from(self.kp) * 4);
+        // Rounds longer than four per invocation do not lengthen segments (they would cut
+        // the parallelism of short rows: an IVF query's keys).
+        let min_seg = (u64::from(self.wg * self.rpt.min(4)) * 8).max(u64::from(self.kp) * 4);
         let per_row = TARGET_GROUPS.div_ceil(self.rows as u64).max(1);
         let seg = u64::from(len).div_ceil(per_row).max(min_seg);
         seg.min(u64::from(len)) as u32
