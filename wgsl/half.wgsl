@@ -88,6 +88,12 @@ fn rerank(@builtin(workgroup_id) wid: vec3<u32>,
 
 @group(0) @binding(9) var<storage, read_write> out_v: array<f32>;
 @group(0) @binding(10) var<storage, read_write> out_i: array<u32>;
+// The candidates' f16 values (as the lists hold them: L2 keys without the query's norm, inner
+// products), and per query the last candidate's (+inf for L2, -inf for inner products where
+// the list is not full: every vector is a candidate). A verified search compares it with the
+// k-th exact value to prove that no vector outside the candidates can be among the k nearest.
+@group(0) @binding(11) var<storage, read> cand_v: array<f32>;
+@group(0) @binding(12) var<storage, read_write> last_v: array<f32>;
 
 var<workgroup> sel_k: array<f32, KC>;
 var<workgroup> sel_i: array<u32, KC>;
@@ -112,6 +118,10 @@ fn rerank_select(@builtin(workgroup_id) wid: vec3<u32>,
     }
     sel_k[lid] = key;
     sel_i[lid] = id;
+    if live && lid == kc - 1u {
+        let none = select(bitcast<f32>(0x7f800000u), bitcast<f32>(0xff800000u), METRIC == 1u);
+        last_v[qi] = select(cand_v[qi * kc + lid], none, id == NONE);
+    }
     workgroupBarrier();
     if !live {
         return;

@@ -156,7 +156,8 @@ pub enum What {
         #[arg(long, default_value_t = 50)]
         single: usize,
         /// Comma-separated precisions: exact, f16 (f16 candidates, exact re-rank; its recall
-        /// against the exact batch is reported).
+        /// against the exact batch is reported), f16-verified (f16 with a proof per query and
+        /// an f32 search of the queries it fails for; the count is reported).
         #[arg(long, default_value = "exact")]
         precisions: String,
         /// f16 precision: candidates re-ranked per query (0: max(2k, k + 16)).

@@ -143,20 +143,27 @@ pub fn bench(
                     ..timed
                 };
                 let name = format!("{precision:?}").to_lowercase();
-                if precision == Precision::F16 {
-                    // The f16 mode keeps at most MAX_CANDIDATES candidates: say so for a
+                if precision != Precision::Exact {
+                    // The f16 modes keep at most MAX_CANDIDATES candidates: say so for a
                     // larger k and go on with the other cases.
                     if let Err(e) = wgfaiss::ops::knn_half::candidates(k, rerank) {
                         eprintln!("d={d} k={k} f16: skipped ({e})");
                         continue;
                     }
                 }
+                let before = index.verified_fallbacks();
                 let recall = if precision == Precision::Exact {
                     None
                 } else {
                     let first = index.search(&queries, k, &params)?;
                     Some(recall_of(&first.ids, &exact.ids, k))
                 };
+                if precision == Precision::F16Verified {
+                    eprintln!(
+                        "d={d} k={k} f16-verified: the proof failed for {} of {nq} queries (searched again in f32)",
+                        index.verified_fallbacks() - before
+                    );
+                }
                 let (mut g, mut w) = (Vec::new(), Vec::new());
                 crate::bench::warm_clocks(&gpu)?;
                 for _ in 0..iters {

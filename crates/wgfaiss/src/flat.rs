@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use wgfaiss_core::ops::knn::{
     DbChunk, KnnPlan, TiledKnn, fused_tiles, prefer_tiled, squared_norms, tile_queries,
 };
-use wgfaiss_core::ops::knn_half::{HalfBase, KnnHalfPlan};
+use wgfaiss_core::ops::knn_half::{self, HalfBase, KnnHalfPlan};
 use wgfaiss_core::ops::topk::TopK;
 use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
@@ -65,6 +65,13 @@ pub struct FlatIndex {
     /// The f16 copy of the storage for [`Precision::F16`], made by the first such search and
     /// dropped with any change.
     half: Mutex<Option<Arc<HalfBase>>>,
+    /// The largest norm and the largest magnitude of a component of the stored vectors (upper
+    /// bounds once vectors are removed): what a verified f16 search's proof needs.
+    max_norm: f64,
+    max_abs: f32,
+    /// Queries of verified f16 searches whose proof failed and that were searched again in
+    /// f32 (see [`FlatIndex::verified_fallbacks`]).
+    fallbacks: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for FlatIndex {
@@ -97,7 +104,16 @@ impl FlatIndex {
             ids: Ids::Sequential,
             plans: Mutex::new(Vec::new()),
             half: Mutex::new(None),
+            max_norm: 0.0,
+            max_abs: 0.0,
+            fallbacks: Default::default(),
         })
+    }
+
+    /// Queries of [`Precision::F16Verified`] searches so far whose proof failed (they were
+    /// searched again in f32, so their results are exact all the same).
+    pub fn verified_fallbacks(&self) -> usize {
+        self.fallbacks.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The GPU the index lives on.
@@ -136,6 +152,13 @@ impl FlatIndex {
         let per_chunk = self.rows_per_chunk()?;
         let norms = squared_norms(data, d);
         let n = data.len() / d;
+        // An upper bound of the exact largest norm: f32 squared norms (sums of positive
+        // terms) are within d · 2^-24 of the exact ones, relatively.
+        let top = norms.iter().fold(0f32, |m, &v| m.max(v));
+        self.max_norm = self
+            .max_norm
+            .max((f64::from(top) * (1.0 + d as f64 * 2f64.powi(-23))).sqrt());
+        self.max_abs = data.iter().fold(self.max_abs, |m, &v| m.max(v.abs()));
         let mut done = 0;
         while done < n {
             let left = n - done;
@@ -298,9 +321,26 @@ impl FlatIndex {
             let kc = rerank_candidates(k, &params)?;
             let queries = self.prepared(queries).into_owned();
             let mut gpu_total = Some(0.0);
+            let mut lasts = Lasts::default();
             for q in queries.chunks(self.batch_queries(nq, k) * self.dim) {
                 let (plan, pending) = self.submit(q, (k, kc), params.timed)?;
-                self.absorb(&plan, pending.await?, &mut result, &mut gpu_total);
+                self.absorb(
+                    &plan,
+                    pending.await?,
+                    (&mut result, &mut lasts),
+                    &mut gpu_total,
+                );
+            }
+            if params.precision == Precision::F16Verified {
+                // The queries the proof fails for are searched again in f32 with a blocking
+                // wait (rare: see `verify`).
+                self.verify(
+                    &queries,
+                    k,
+                    kc,
+                    (&mut result, &lasts),
+                    (params.timed, &mut gpu_total),
+                )?;
             }
             if params.timed {
                 result.gpu_seconds = gpu_total;
@@ -330,15 +370,127 @@ impl FlatIndex {
         &self,
         plan: &Mutex<SearchPlan>,
         report: wgfaiss_core::BatchReport,
-        result: &mut SearchResult,
+        (result, lasts): (&mut SearchResult, &mut Lasts),
         gpu: &mut Option<f64>,
     ) {
-        let top = plan
+        let (top, last) = plan
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .parse(self, &report.reads);
         *gpu = gpu.zip(report.gpu_seconds).map(|(a, b)| a + b);
         result.push(top, |pos| self.id_at(pos as usize), self.metric);
+        lasts.add(last);
+    }
+
+    /// The verified f16 search's proof ([`knn_half::verified`]) for every query of `result`
+    /// (`queries` prepared); the queries it fails for are searched again in f32 and their
+    /// rows replaced. Adds the f32 search's GPU time to `gpu`.
+    fn verify(
+        &self,
+        queries: &[f32],
+        k: usize,
+        kc: usize,
+        (result, lasts): (&mut SearchResult, &Lasts),
+        (timed, gpu): (bool, &mut Option<f64>),
+    ) -> Result<()> {
+        let d = self.dim;
+        let l2 = !self.metric.is_similarity();
+        // Every vector is a candidate: the re-rank saw them all.
+        let all = self.ntotal <= kc;
+        let fits = self.max_abs < knn_half::F16_LIMIT;
+        let failed: Vec<usize> = (0..result.nq)
+            .filter(|&i| {
+                let q = &queries[i * d..(i + 1) * d];
+                let qn2: f64 = q.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+                let in_range = fits && q.iter().all(|v| v.abs() < knn_half::F16_LIMIT);
+                let (last, streamed) = lasts.at(i);
+                let last = if l2 && !streamed { last + qn2 } else { last };
+                let kth = result.distances[i * k + k - 1];
+                !(all
+                    || in_range
+                        && knn_half::verified(last, kth, d, (qn2.sqrt(), self.max_norm), l2))
+            })
+            .collect();
+        if failed.is_empty() {
+            return Ok(());
+        }
+        self.fallbacks
+            .fetch_add(failed.len(), std::sync::atomic::Ordering::Relaxed);
+        let again: Vec<f32> = failed
+            .iter()
+            .flat_map(|&i| queries[i * d..(i + 1) * d].iter().copied())
+            .collect();
+        let exact = SearchParams {
+            precision: Precision::Exact,
+            timed,
+            ..SearchParams::default()
+        };
+        // The queries are prepared already (normalized for cosine): search the storage as is.
+        let redo = self.search_prepared(&again, k, &exact)?;
+        for (j, &i) in failed.iter().enumerate() {
+            result.ids[i * k..(i + 1) * k].copy_from_slice(&redo.ids[j * k..(j + 1) * k]);
+            result.distances[i * k..(i + 1) * k]
+                .copy_from_slice(&redo.distances[j * k..(j + 1) * k]);
+        }
+        *gpu = gpu.zip(redo.gpu_seconds).map(|(a, b)| a + b);
+        Ok(())
+    }
+
+    /// [`Index::search`] of queries already prepared (normalized for cosine).
+    fn search_prepared(
+        &self,
+        queries: &[f32],
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<SearchResult> {
+        let (nq, mut result) = match start_search(queries, self.dim, k, self.ntotal, self.metric)? {
+            Ok(start) => start,
+            Err(done) => return Ok(done),
+        };
+        let kc = rerank_candidates(k, params)?;
+        let mut gpu_total = Some(0.0);
+        let mut lasts = Lasts::default();
+        let chunk = self.batch_queries(nq, k) * self.dim;
+        if queries.len() <= chunk {
+            // One batch: a blocking wait (no polling thread between the device and the caller).
+            let plan = self.plan(nq, k, kc)?;
+            let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
+            let (top, last, g) = plan.run(self, queries, params.timed)?;
+            gpu_total = g;
+            result.push(top, |pos| self.id_at(pos as usize), self.metric);
+            lasts.add(last);
+        } else {
+            // Several: up to `submit.in_flight` submitted at once (see `index::InFlight`).
+            let depth = search_depth(&self.gpu);
+            let mut queue = std::collections::VecDeque::new();
+            let mut take = |(plan, pending): (Arc<Mutex<SearchPlan>>, InFlight)| -> Result<()> {
+                let report = pollster::block_on(pending)?;
+                self.absorb(&plan, report, (&mut result, &mut lasts), &mut gpu_total);
+                Ok(())
+            };
+            for q in queries.chunks(chunk) {
+                queue.push_back(self.submit(q, (k, kc), params.timed)?);
+                if queue.len() >= depth {
+                    take(queue.pop_front().expect("queued"))?;
+                }
+            }
+            while let Some(next) = queue.pop_front() {
+                take(next)?;
+            }
+        }
+        if params.precision == Precision::F16Verified {
+            self.verify(
+                queries,
+                k,
+                kc,
+                (&mut result, &lasts),
+                (params.timed, &mut gpu_total),
+            )?;
+        }
+        if params.timed {
+            result.gpu_seconds = gpu_total;
+        }
+        Ok(result)
     }
 
     /// Queries per search submission for a search of `nq` queries and `k`.
@@ -393,7 +545,31 @@ type CachedPlan = crate::index::Cached<(usize, usize, usize), SearchPlan>;
 fn rerank_candidates(k: usize, params: &SearchParams) -> Result<usize> {
     match params.precision {
         Precision::Exact => Ok(0),
-        Precision::F16 => wgfaiss_core::ops::knn_half::candidates(k, params.rerank),
+        Precision::F16 | Precision::F16Verified => knn_half::candidates(k, params.rerank),
+    }
+}
+
+/// A batch's last candidates' f16 values, and whether the streaming kernel made them (see
+/// [`SearchPlan::parse`]); None for f32 searches.
+type Last = Option<(Vec<f32>, bool)>;
+
+/// The [`Last`] values of every query of a search, in order.
+#[derive(Default)]
+struct Lasts {
+    values: Vec<(f64, bool)>,
+}
+
+impl Lasts {
+    fn add(&mut self, last: Last) {
+        if let Some((values, streamed)) = last {
+            self.values
+                .extend(values.into_iter().map(|v| (f64::from(v), streamed)));
+        }
+    }
+
+    /// Query i's value (NaN, which proves nothing, if there is none).
+    fn at(&self, i: usize) -> (f64, bool) {
+        self.values.get(i).copied().unwrap_or((f64::NAN, false))
     }
 }
 
@@ -466,9 +642,10 @@ impl SearchPlan {
 
     /// Searches `q` (`nq × d`, prepared); returns per query `k` (value, position) and the GPU
     /// time.
-    fn run(&self, index: &FlatIndex, q: &[f32], timed: bool) -> Result<(TopK, Option<f64>)> {
+    fn run(&self, index: &FlatIndex, q: &[f32], timed: bool) -> Result<(TopK, Last, Option<f64>)> {
         let report = self.record(index, q, timed)?.finish()?;
-        Ok((self.parse(index, &report.reads), report.gpu_seconds))
+        let (top, last) = self.parse(index, &report.reads);
+        Ok((top, last, report.gpu_seconds))
     }
 
     /// Writes the queries and records the search and its readback (results come back with
@@ -502,18 +679,24 @@ impl SearchPlan {
         Ok(batch)
     }
 
-    /// Per query `k` (value, position) from the bytes read back.
-    fn parse(&self, index: &FlatIndex, reads: &[wgfaiss_core::ReadBytes]) -> TopK {
+    /// Per query `k` (value, position) from the bytes read back, and for the f16 search its
+    /// last candidates' f16 values ([`KnnHalfPlan::parse_last`]; L2 values include the
+    /// query's squared norm when the streaming kernel made them: the flag).
+    fn parse(&self, index: &FlatIndex, reads: &[wgfaiss_core::ReadBytes]) -> (TopK, Last) {
         match &self.kind {
-            PlanKind::Fused(plan) => plan.parse(reads),
-            PlanKind::Half(plan) => plan.parse(reads),
+            PlanKind::Fused(plan) => (plan.parse(reads), None),
+            PlanKind::Half(plan) => (
+                plan.parse(reads),
+                Some((plan.parse_last(reads), plan.config().0.is_none())),
+            ),
             PlanKind::Unfused(plans) => {
                 let lists: Vec<TopK> = plans
                     .iter()
                     .zip(reads.chunks(2))
                     .map(|(p, r)| p.parse(r))
                     .collect();
-                merge_lists(&lists, self.nq, self.k, index.metric.is_similarity())
+                let top = merge_lists(&lists, self.nq, self.k, index.metric.is_similarity());
+                (top, None)
             }
         }
     }
@@ -611,44 +794,8 @@ impl Index for FlatIndex {
     }
 
     fn search(&self, queries: &[f32], k: usize, params: &SearchParams) -> Result<SearchResult> {
-        let (nq, mut result) = match start_search(queries, self.dim, k, self.ntotal, self.metric)? {
-            Ok(start) => start,
-            Err(done) => return Ok(done),
-        };
-        let kc = rerank_candidates(k, params)?;
         let queries = self.prepared(queries);
-        let mut gpu_total = Some(0.0);
-        let chunk = self.batch_queries(nq, k) * self.dim;
-        if queries.len() <= chunk {
-            // One batch: a blocking wait (no polling thread between the device and the caller).
-            let plan = self.plan(nq, k, kc)?;
-            let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
-            let (top, g) = plan.run(self, &queries, params.timed)?;
-            gpu_total = g;
-            result.push(top, |pos| self.id_at(pos as usize), self.metric);
-        } else {
-            // Several: up to `submit.in_flight` submitted at once (see `index::InFlight`).
-            let depth = search_depth(&self.gpu);
-            let mut queue = std::collections::VecDeque::new();
-            let mut take = |(plan, pending): (Arc<Mutex<SearchPlan>>, InFlight)| -> Result<()> {
-                let report = pollster::block_on(pending)?;
-                self.absorb(&plan, report, &mut result, &mut gpu_total);
-                Ok(())
-            };
-            for q in queries.chunks(chunk) {
-                queue.push_back(self.submit(q, (k, kc), params.timed)?);
-                if queue.len() >= depth {
-                    take(queue.pop_front().expect("queued"))?;
-                }
-            }
-            while let Some(next) = queue.pop_front() {
-                take(next)?;
-            }
-        }
-        if params.timed {
-            result.gpu_seconds = gpu_total;
-        }
-        Ok(result)
+        self.search_prepared(&queries, k, params)
     }
 
     fn remove_ids(&mut self, ids: &[i64]) -> Result<usize> {
@@ -702,6 +849,8 @@ impl Index for FlatIndex {
         self.forget_plans();
         self.chunks.clear();
         self.ntotal = 0;
+        self.max_norm = 0.0;
+        self.max_abs = 0.0;
         self.ids = Ids::Sequential;
         Ok(())
     }

@@ -88,6 +88,13 @@ pub enum Precision {
     /// rounding moves more than `rerank − k` others ahead of it (recall is what
     /// `wgfaiss bench flat --precision f16` reports). Needs `SHADER_F16`.
     F16,
+    /// Flat index only: exact results (ties aside) through [`Precision::F16`]'s search plus a
+    /// proof per query. The candidates' last f16 value, the f16 rounding bound (from the
+    /// query's norm and the largest stored norm) and the k-th exact value show that no vector
+    /// outside the re-ranked candidates can be among the k nearest
+    /// (`wgfaiss_core::ops::knn_half::verified`); the queries the proof fails for are searched
+    /// again in f32 (`FlatIndex::verified_fallbacks` counts them). Needs `SHADER_F16`.
+    F16Verified,
 }
 
 impl std::str::FromStr for Precision {
@@ -96,8 +103,9 @@ impl std::str::FromStr for Precision {
         match s.to_ascii_lowercase().as_str() {
             "exact" | "f32" => Ok(Precision::Exact),
             "f16" | "half" => Ok(Precision::F16),
+            "f16-verified" | "verified" => Ok(Precision::F16Verified),
             _ => Err(Error::InvalidArgument(format!(
-                "unknown precision {s:?}: expected exact or f16"
+                "unknown precision {s:?}: expected exact, f16 or f16-verified"
             ))),
         }
     }
@@ -115,7 +123,8 @@ pub struct SearchParams {
     pub scan: Option<ScanMode>,
     /// Arithmetic of the search ([`Precision::F16`]: flat index only; IVF indexes reject it).
     pub precision: Precision,
-    /// [`Precision::F16`]: candidates re-ranked exactly per query, k..=256 (0: `max(2k, k + 16)`).
+    /// [`Precision::F16`] and [`Precision::F16Verified`]: candidates re-ranked exactly per
+    /// query, k..=256 (0: `max(2k, k + 16)`).
     pub rerank: usize,
 }
 

@@ -622,3 +622,101 @@ fn f16_precision_finds_a_vector_added_after_an_f16_search() {
         r.distances_of(0)[0]
     );
 }
+
+#[test]
+fn f16_verified_precision_is_exact_and_searches_unproven_queries_again() {
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("flat f16 verified"));
+    let verified = SearchParams {
+        precision: Precision::F16Verified,
+        ..Default::default()
+    };
+    // Random data: the proof holds for most queries (a gap of 16 ranks between the k-th
+    // neighbour and the last candidate is far wider than the f16 bound); every result is
+    // exact. One query and three take the streaming kernel, 40 the tiled one.
+    let d = 32;
+    let base = data(&mut rng, 3000 * d);
+    for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+        let mut index = FlatIndex::new(gpu, d, metric).unwrap();
+        index.add(&base).unwrap();
+        let ids = sequential(3000);
+        for nq in [1, 3, 40] {
+            let q = data(&mut rng, nq * d);
+            let before = index.verified_fallbacks();
+            let r = index.search(&q, 10, &verified).unwrap();
+            let failed = index.verified_fallbacks() - before;
+            check(
+                &r,
+                &q,
+                &base,
+                &ids,
+                d,
+                metric,
+                &format!("verified {metric:?} nq={nq}"),
+            );
+            assert!(
+                failed < nq.max(2),
+                "{metric:?} nq={nq}: the proof failed for {failed}"
+            );
+        }
+    }
+    // Vectors f16 cannot tell apart: 2048 + [0, 1) per component rounds to 2048, so every f16
+    // inner product with a query of ones is the same and the candidates are the first ids.
+    // The proof fails for every query, and the f32 search that follows finds the vectors
+    // with the largest sums (their sums are 32 768 + [0, 16), far apart against f32 rounding).
+    let (d, nb, k) = (16, 1000, 10);
+    let base: Vec<f32> = (0..nb * d).map(|_| 2048.0 + rng.f32()).collect();
+    let mut index = FlatIndex::new(gpu, d, Metric::InnerProduct).unwrap();
+    index.add(&base).unwrap();
+    let q = vec![1.0f32; 3 * d];
+    let before = index.verified_fallbacks();
+    let r = index.search(&q, k, &verified).unwrap();
+    assert_eq!(
+        index.verified_fallbacks() - before,
+        3,
+        "the proof must fail"
+    );
+    let sums: Vec<f64> = base
+        .chunks_exact(d)
+        .map(|x| x.iter().map(|&v| f64::from(v)).sum())
+        .collect();
+    let mut best = sums.clone();
+    best.sort_by(|a, b| b.total_cmp(a));
+    for qi in 0..3 {
+        for &id in r.ids_of(qi) {
+            assert!(
+                sums[id as usize] >= best[k - 1] - 0.05,
+                "query {qi}: id {id} (sum {}) is not among the {k} largest (the {k}-th: {})",
+                sums[id as usize],
+                best[k - 1]
+            );
+        }
+    }
+    // L2 where f16 blurs the order but f32 does not: components 8 + [0, 1) (an f16 step of
+    // 2^-7, a bound of about 4.5 on keys whose 10th and 26th nearest are far closer); three
+    // queries take the streaming kernel, whose values include the query's squared norm.
+    let (d, nb) = (16, 1000);
+    let base: Vec<f32> = (0..nb * d).map(|_| 8.0 + rng.f32()).collect();
+    let mut l2 = FlatIndex::new(gpu, d, Metric::L2).unwrap();
+    l2.add(&base).unwrap();
+    for nq in [3, 40] {
+        let q: Vec<f32> = (0..nq * d).map(|_| 8.0 + rng.f32()).collect();
+        let before = l2.verified_fallbacks();
+        let r = l2.search(&q, k, &verified).unwrap();
+        assert_eq!(l2.verified_fallbacks() - before, nq, "the proof must fail");
+        let what = format!("verified L2 near-duplicates nq={nq}");
+        check(&r, &q, &base, &sequential(nb), d, Metric::L2, &what);
+    }
+    // The plain f16 mode misses them (what the proof guards against).
+    let f16 = SearchParams {
+        precision: Precision::F16,
+        ..Default::default()
+    };
+    let plain = index.search(&q, k, &f16).unwrap();
+    let missed = plain
+        .ids_of(0)
+        .iter()
+        .filter(|&&id| sums[id as usize] < best[k - 1] - 0.05)
+        .count();
+    assert!(missed > 0, "f16 alone should miss the largest sums here");
+}

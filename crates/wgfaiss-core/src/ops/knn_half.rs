@@ -539,6 +539,8 @@ pub struct KnnHalfPlan {
     select: Dispatch,
     out_v: GpuBuffer<f32>,
     out_i: GpuBuffer<u32>,
+    /// Per query the last candidate's f16 value (see [`KnnHalfPlan::parse_last`]).
+    last_v: GpuBuffer<f32>,
     form: Option<HalfProduct>,
     nq: usize,
     k: usize,
@@ -714,6 +716,8 @@ impl KnnHalfPlan {
         }
         let out_v = gpu.alloc::<f32>(nq * k)?;
         let out_i = gpu.alloc::<u32>(nq * k)?;
+        let last_v = gpu.alloc::<f32>(nq)?;
+        let (cand_v, _) = lists.outputs();
         let sk = gpu.kernel(
             &crate::kernels::HALF,
             "rerank_select",
@@ -741,6 +745,8 @@ impl KnnHalfPlan {
                 (8, exact.binding()),
                 (9, out_v.binding()),
                 (10, out_i.binding()),
+                (11, cand_v.binding()),
+                (12, last_v.binding()),
             ],
         );
         Ok(KnnHalfPlan {
@@ -750,6 +756,7 @@ impl KnnHalfPlan {
             select: (sk, bg, (x, y, 1)),
             out_v,
             out_i,
+            last_v,
             form: (!streamed).then_some(form),
             nq,
             k,
@@ -807,9 +814,22 @@ impl KnnHalfPlan {
         parse_lists(reads)
     }
 
-    fn ranges(&self) -> [(&wgpu::Buffer, u64, u64); 2] {
+    /// Per query, the f16 value of the last (`kc`-th) candidate from the ranges
+    /// [`Self::read_after`] asked for: an L2 key without the query's squared norm
+    /// (`|x|^2 - 2 <q, x>` from f16 operands) or an inner product; +inf (L2) or -inf (inner
+    /// products) where fewer than `kc` vectors exist. Every vector outside the candidates has
+    /// an f16 value at or beyond it.
+    pub fn parse_last(&self, reads: &[crate::ReadBytes]) -> Vec<f32> {
+        bytemuck::pod_collect_to_vec(&reads[2])
+    }
+
+    fn ranges(&self) -> [(&wgpu::Buffer, u64, u64); 3] {
         let bytes = (self.nq * self.k * 4) as u64;
-        [(self.out_v.raw(), 0, bytes), (self.out_i.raw(), 0, bytes)]
+        [
+            (self.out_v.raw(), 0, bytes),
+            (self.out_i.raw(), 0, bytes),
+            (self.last_v.raw(), 0, (self.nq * 4) as u64),
+        ]
     }
 }
 
@@ -859,3 +879,72 @@ fn segment(
     }
     seg as usize
 }
+
+/// Proof that the f16 candidates hold a query's exact nearest vectors (the verified f16
+/// search): every vector outside the `kc` candidates has an f16 value at or beyond `last`
+/// (the `kc`-th candidate's, [`KnnHalfPlan::parse_last`]); the f16 value of any vector differs
+/// from its exact value by at most [`f16_error`]; the k-th exact value of the re-ranked
+/// candidates (`kth`, computed in f32) differs from its exact value by at most [`f32_error`].
+/// If even the most favourable vector outside the candidates is strictly beyond the k-th
+/// result, no vector outside them can be among the k nearest, and the re-ranked candidates
+/// are the exact result (ties aside). `qn` is the query's norm, `xn` an upper bound of the
+/// stored vectors' norms, `l2` selects squared L2 distances (`last` as a distance: the tiled
+/// kernel's key plus the query's squared norm, or the streaming kernel's value) against inner
+/// products (largest first). NaN or infinite values prove nothing, except `last` at +inf
+/// (L2) / -inf (inner products): fewer than `kc` vectors exist, so all are candidates.
+pub fn verified(last: f64, kth: f32, d: usize, (qn, xn): (f64, f64), l2: bool) -> bool {
+    let kth = f64::from(kth);
+    if !kth.is_finite() {
+        return false;
+    }
+    let eps = f16_error(d, qn, xn, l2);
+    let slack = f32_error(d, qn, xn, l2);
+    if l2 {
+        last == f64::INFINITY || last - eps > kth + slack
+    } else {
+        last == f64::NEG_INFINITY || last + eps < kth - slack
+    }
+}
+
+/// Largest difference between the value an f16 kernel computes for a vector (its L2 key
+/// `|x|^2 - 2 <q, x>`, or its inner product) and the exact one, for a query of norm `qn` and
+/// vectors of norm at most `xn` in dimension `d`. Each operand rounded to f16 moves by less
+/// than one unit in the last place (2^-10 relative: WGSL lets a conversion round either way)
+/// or, below the normal range, 2^-14 (a subnormal flushed to zero); f16 products are exact in
+/// f32 and their sum (tensor-core
+/// accumulation, whose rounding is not specified) is charged d · 2^-22 relative; by
+/// Cauchy–Schwarz, `sum |q_i x_i| <= qn xn` and `sum |q_i| <= sqrt(d) qn`. The L2 value adds
+/// the f32 squared norms (the vector's, and the query's where the kernel adds it) and their
+/// roundings.
+pub fn f16_error(d: usize, qn: f64, xn: f64, l2: bool) -> f64 {
+    let df = d as f64;
+    let u = 2f64.powi(-10);
+    let eta = 2f64.powi(-14);
+    let acc = df * 2f64.powi(-22);
+    let dot = (2.0 * u + u * u + acc * (1.0 + u) * (1.0 + u)) * qn * xn
+        + eta * (1.0 + u) * df.sqrt() * (qn + xn)
+        + df * eta * eta;
+    let e = if l2 {
+        2.0 * dot + (df + 3.0) * 2f64.powi(-24) * (qn + xn) * (qn + xn)
+    } else {
+        dot
+    };
+    e * 1.001 + f64::MIN_POSITIVE
+}
+
+/// Largest difference between an exact value as the f32 kernels compute it (the re-rank:
+/// `|x|^2 - 2 <q, x> + |q|^2` from f32 norms and an f32 dot product, or the inner product)
+/// and the exact one, for norms as in [`f16_error`].
+pub fn f32_error(d: usize, qn: f64, xn: f64, l2: bool) -> f64 {
+    let df = d as f64;
+    let e = if l2 {
+        (df + 4.0) * 2f64.powi(-23) * (qn + xn) * (qn + xn)
+    } else {
+        (df + 2.0) * 2f64.powi(-24) * qn * xn
+    };
+    e * 1.001 + f64::MIN_POSITIVE
+}
+
+/// The largest magnitude an f16 operand may have for [`verified`] to hold: beyond, the
+/// conversion overflows to infinity.
+pub const F16_LIMIT: f32 = 65504.0;
