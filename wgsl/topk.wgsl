@@ -193,7 +193,30 @@ fn topk_select(@builtin(workgroup_id) wid: vec3<u32>,
     for (var r0 = start; r0 < end; r0 += WG * RPT) {
         // Bit b: element r0 + b WG + lid beat the threshold but found no slot.
         var pend = 0u;
-        if live {
+        if live && RPT % 8u == 0u {
+            // Steps of eight loads issued together (more bytes in flight per invocation: the
+            // scan waits on memory latency), then eight filters.
+            for (var u = 0u; u < RPT; u += 8u) {
+                let e0 = r0 + u * WG + lid;
+                let last_e = end - 1u;
+                let v0 = key(x[base + min(e0, last_e)]);
+                let v1 = key(x[base + min(e0 + WG, last_e)]);
+                let v2 = key(x[base + min(e0 + 2u * WG, last_e)]);
+                let v3 = key(x[base + min(e0 + 3u * WG, last_e)]);
+                let v4 = key(x[base + min(e0 + 4u * WG, last_e)]);
+                let v5 = key(x[base + min(e0 + 5u * WG, last_e)]);
+                let v6 = key(x[base + min(e0 + 6u * WG, last_e)]);
+                let v7 = key(x[base + min(e0 + 7u * WG, last_e)]);
+                pend |= select(0u, 1u << u, offer(v0, e0, end, base, thr_v, thr_i));
+                pend |= select(0u, 2u << u, offer(v1, e0 + WG, end, base, thr_v, thr_i));
+                pend |= select(0u, 4u << u, offer(v2, e0 + 2u * WG, end, base, thr_v, thr_i));
+                pend |= select(0u, 8u << u, offer(v3, e0 + 3u * WG, end, base, thr_v, thr_i));
+                pend |= select(0u, 16u << u, offer(v4, e0 + 4u * WG, end, base, thr_v, thr_i));
+                pend |= select(0u, 32u << u, offer(v5, e0 + 5u * WG, end, base, thr_v, thr_i));
+                pend |= select(0u, 64u << u, offer(v6, e0 + 6u * WG, end, base, thr_v, thr_i));
+                pend |= select(0u, 128u << u, offer(v7, e0 + 7u * WG, end, base, thr_v, thr_i));
+            }
+        } else if live {
             // Steps of four loads issued together (indices clamped into the segment so the
             // loads need no branch), then four filters.
             for (var u = 0u; u < RPT; u += 4u) {
