@@ -343,3 +343,106 @@ fn a_base_smaller_than_k_pads_and_bad_candidate_counts_are_errors() {
         KnnHalfPlan::new(gpu, &qb, &qn, (7, d), &chunks, &half, (2, 4), KnnMetric::L2).is_err()
     );
 }
+
+/// The verified search's bounds (`f16_error`, `f32_error`, `verified`): the f16 value of a
+/// vector, computed as the kernels do (operands rounded to f16 — to the nearest value or to
+/// its neighbour on the other side, since WGSL lets a conversion round either way — products
+/// summed in f32), is within `f16_error` of the exact value, for magnitudes from the subnormal
+/// range to near the f16 limit; and the proof's decisions at its edges.
+#[test]
+fn verified_search_bounds_hold_and_decide() {
+    use wgfaiss_core::ops::knn_half::{F16_LIMIT, f16_error, f32_error, verified};
+    let mut rng = Rng::new(seed("f16 bounds"));
+    // Either neighbour of v in f16 (the one beyond the nearest, half the time).
+    let round = |v: f32, rng: &mut Rng| -> f32 {
+        let h = f16::from_f32(v);
+        let other = if f32::from(h) > v {
+            f16::from_bits(h.to_bits().wrapping_sub(if v >= 0.0 { 1 } else { 0xffff }))
+        } else {
+            f16::from_bits(h.to_bits().wrapping_add(if v >= 0.0 { 1 } else { 0xffff }))
+        };
+        let pick = if rng.f32() < 0.5 || !other.is_finite() || h.to_bits() & 0x7fff == 0 {
+            h
+        } else {
+            other
+        };
+        f32::from(pick)
+    };
+    let mut worst: f64 = 0.0;
+    for (d, scale) in [
+        (128, 1.0),
+        (16, 2e-5),
+        (100, 3e-3),
+        (64, 900.0),
+        (8, 20000.0),
+        (784, 0.05),
+    ] {
+        for _ in 0..200 {
+            let q: Vec<f32> = (0..d).map(|_| (rng.f32() * 2.0 - 1.0) * scale).collect();
+            let x: Vec<f32> = (0..d).map(|_| (rng.f32() * 2.0 - 1.0) * scale).collect();
+            assert!(x.iter().chain(&q).all(|v| v.abs() < F16_LIMIT));
+            let norm = |v: &[f32]| v.iter().map(|&t| f64::from(t).powi(2)).sum::<f64>().sqrt();
+            let (qn, xn) = (norm(&q), norm(&x));
+            let exact_dot: f64 = q
+                .iter()
+                .zip(&x)
+                .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                .sum();
+            let mut dot = 0f32;
+            for (&a, &b) in q.iter().zip(&x) {
+                dot += round(a, &mut rng) * round(b, &mut rng);
+            }
+            let xn2: f32 = x.iter().map(|v| v * v).sum();
+            // L2 key without the query's norm, as the tiled kernel keeps it.
+            let key = f64::from((-2.0f32).mul_add(dot, xn2));
+            let exact_key = xn * xn - 2.0 * exact_dot;
+            let (e_ip, e_l2) = (f16_error(d, qn, xn, false), f16_error(d, qn, xn, true));
+            assert!(
+                (f64::from(dot) - exact_dot).abs() <= e_ip,
+                "d={d} scale={scale}: dot"
+            );
+            assert!(
+                (key - exact_key).abs() <= e_l2,
+                "d={d} scale={scale}: L2 key"
+            );
+            worst = worst.max((f64::from(dot) - exact_dot).abs() / e_ip);
+        }
+    }
+    eprintln!("largest f16 error seen: {worst:.3} of the bound");
+    // The worst case the bound is made for: every operand just above 1 (nearest: 1), rounded
+    // to its far neighbour 1 + 2^-10 instead (a whole unit), all errors of one sign. The error
+    // is then nearly the whole bound, so a bound half as large fails here.
+    let d = 128;
+    let v = 1.0f32 + 2f32.powi(-20);
+    let far = 1.0f32 + 2f32.powi(-10);
+    assert_eq!(f32::from(f16::from_f32(v)), 1.0);
+    let exact_dot = d as f64 * f64::from(v) * f64::from(v);
+    let dot: f32 = (0..d).map(|_| far * far).sum();
+    let n = (d as f64).sqrt() * f64::from(v);
+    let ratio = (f64::from(dot) - exact_dot).abs() / f16_error(d, n, n, false);
+    assert!(
+        ratio <= 1.0 && ratio > 0.9,
+        "worst case at {ratio:.3} of the bound"
+    );
+    // Decisions: L2 (last as a distance) and inner products, at and past the margin.
+    let (d, qn, xn) = (128, 6.0, 7.0);
+    let margin = f16_error(d, qn, xn, true) + f32_error(d, qn, xn, true);
+    let kth = 10.0f32;
+    let at = f64::from(kth) + margin;
+    assert!(verified(at * 1.0001 + 1e-9, kth, d, (qn, xn), true));
+    assert!(!verified(at - 1e-6, kth, d, (qn, xn), true));
+    assert!(
+        verified(f64::INFINITY, kth, d, (qn, xn), true),
+        "every vector a candidate"
+    );
+    assert!(!verified(f64::NAN, kth, d, (qn, xn), true));
+    assert!(
+        !verified(1e30, f32::INFINITY, d, (qn, xn), true),
+        "padding proves nothing"
+    );
+    let margin = f16_error(d, qn, xn, false) + f32_error(d, qn, xn, false);
+    let at = f64::from(kth) - margin;
+    assert!(verified(at - 1e-6, kth, d, (qn, xn), false));
+    assert!(!verified(at + 1e-6, kth, d, (qn, xn), false));
+    assert!(verified(f64::NEG_INFINITY, kth, d, (qn, xn), false));
+}
