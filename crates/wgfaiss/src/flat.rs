@@ -28,8 +28,8 @@ use wgfaiss_core::ops::topk::TopK;
 use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
 use crate::index::{
-    InFlight, Index, Metric, Precision, SearchParams, SearchResult, cached_plan, check_vectors,
-    normalized, search_depth, start_search,
+    InFlight, Index, Metric, Precision, SearchParams, SearchResult, Started, cached_plan,
+    check_vectors, normalized, search_depth, start_search,
 };
 use crate::persist::{KIND_FLAT, Reader, Writer};
 
@@ -425,8 +425,9 @@ impl FlatIndex {
             timed,
             ..SearchParams::default()
         };
-        // The queries are prepared already (normalized for cosine): search the storage as is.
-        let redo = self.search_prepared(&again, k, &exact)?;
+        // The queries are checked and prepared already (normalized for cosine).
+        let start = start_search(&again, d, k, self.ntotal, self.metric)?;
+        let redo = self.search_prepared(&again, k, &exact, start)?;
         for (j, &i) in failed.iter().enumerate() {
             result.ids[i * k..(i + 1) * k].copy_from_slice(&redo.ids[j * k..(j + 1) * k]);
             result.distances[i * k..(i + 1) * k]
@@ -436,14 +437,16 @@ impl FlatIndex {
         Ok(())
     }
 
-    /// [`Index::search`] of queries already prepared (normalized for cosine).
+    /// [`Index::search`] of queries already checked (`start`: `index::start_search` of them)
+    /// and prepared (normalized for cosine).
     fn search_prepared(
         &self,
         queries: &[f32],
         k: usize,
         params: &SearchParams,
+        start: Started,
     ) -> Result<SearchResult> {
-        let (nq, mut result) = match start_search(queries, self.dim, k, self.ntotal, self.metric)? {
+        let (nq, mut result) = match start {
             Ok(start) => start,
             Err(done) => return Ok(done),
         };
@@ -794,8 +797,10 @@ impl Index for FlatIndex {
     }
 
     fn search(&self, queries: &[f32], k: usize, params: &SearchParams) -> Result<SearchResult> {
-        let queries = self.prepared(queries);
-        self.search_prepared(&queries, k, params)
+        // Checked as given (an infinite value is named as such, not as the NaN that
+        // normalizing would make of it), then prepared.
+        let start = start_search(queries, self.dim, k, self.ntotal, self.metric)?;
+        self.search_prepared(&self.prepared(queries), k, params, start)
     }
 
     fn remove_ids(&mut self, ids: &[i64]) -> Result<usize> {

@@ -658,6 +658,13 @@ fn f16_verified_precision_is_exact_and_searches_unproven_queries_again() {
                 failed < nq.max(2),
                 "{metric:?} nq={nq}: the proof failed for {failed}"
             );
+            // The future gives the same (it proves, and falls back, the same way).
+            let a = pollster::block_on(index.search_async(&q, 10, &verified)).unwrap();
+            assert_eq!(
+                (&a.ids, &a.distances),
+                (&r.ids, &r.distances),
+                "{metric:?} async"
+            );
         }
     }
     // Vectors f16 cannot tell apart: 2048 + [0, 1) per component rounds to 2048, so every f16
@@ -676,6 +683,9 @@ fn f16_verified_precision_is_exact_and_searches_unproven_queries_again() {
         3,
         "the proof must fail"
     );
+    let a = pollster::block_on(index.search_async(&q, k, &verified)).unwrap();
+    assert_eq!(a.ids, r.ids, "async, after its own fallbacks");
+    assert_eq!(index.verified_fallbacks() - before, 6);
     let sums: Vec<f64> = base
         .chunks_exact(d)
         .map(|x| x.iter().map(|&v| f64::from(v)).sum())
