@@ -295,6 +295,16 @@ fn build_then_search_an_ivf_index() {
     let o = f16("--index", "ivf.wgf", "f16");
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("flat index only"));
+    // The verified f16 precision likewise (flat only).
+    let o = f16("--base", "base.fvecs", "f16-verified");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(dir.join("f16.npy")).unwrap().len(),
+        flat.len()
+    );
+    let o = f16("--index", "ivf.wgf", "f16-verified");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("flat index only"));
     let o = f16("--base", "base.fvecs", "f8");
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("precision"));
