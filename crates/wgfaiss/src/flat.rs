@@ -13,6 +13,11 @@
 //! workgroup, more with smaller tiles), the search runs unfused: a bounded distance tile per
 //! chunk (GEMM), then top-k selection, and the chunks' lists are merged on the host.
 //!
+//! Precision: [`Precision::F16`] takes candidates from f16 products (an f16 copy of the
+//! storage, made on first use) and re-ranks them in f32; [`Precision::F16Verified`] adds a
+//! proof per query that the candidates hold the k nearest (`knn_half::verified`) and searches
+//! the queries without one again in f32, so its results are exact.
+//!
 //! Ids: positions by default (renumbered by `remove_ids`, as FAISS's `IndexFlat`), or the
 //! caller's i64 ids with `add_with_ids` (kept by `remove_ids`). One index uses one kind.
 
