@@ -336,21 +336,9 @@ impl FlatIndex {
                     &mut gpu_total,
                 );
             }
-            if params.precision == Precision::F16Verified {
-                // The queries the proof fails for are searched again in f32 with a blocking
-                // wait (rare: see `verify`).
-                self.verify(
-                    &queries,
-                    k,
-                    kc,
-                    (&mut result, &lasts),
-                    (params.timed, &mut gpu_total),
-                )?;
-            }
-            if params.timed {
-                result.gpu_seconds = gpu_total;
-            }
-            Ok(result)
+            // A verified search's unproven queries are searched again in f32 with a blocking
+            // wait (rare: see `verify`).
+            self.finish(&queries, (k, kc), &params, (result, &lasts), gpu_total)
         }
     }
 
@@ -486,12 +474,25 @@ impl FlatIndex {
                 take(next)?;
             }
         }
+        self.finish(queries, (k, kc), params, (result, &lasts), gpu_total)
+    }
+
+    /// The end of a search of `queries` (prepared): a verified search's proof and f32
+    /// fallback ([`FlatIndex::verify`]), then the GPU time if asked for.
+    fn finish(
+        &self,
+        queries: &[f32],
+        (k, kc): (usize, usize),
+        params: &SearchParams,
+        (mut result, lasts): (SearchResult, &Lasts),
+        mut gpu_total: Option<f64>,
+    ) -> Result<SearchResult> {
         if params.precision == Precision::F16Verified {
             self.verify(
                 queries,
                 k,
                 kc,
-                (&mut result, &lasts),
+                (&mut result, lasts),
                 (params.timed, &mut gpu_total),
             )?;
         }
