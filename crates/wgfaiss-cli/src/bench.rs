@@ -88,6 +88,9 @@ pub enum What {
         /// Neighbours per query.
         #[arg(long, default_value_t = 10)]
         k: usize,
+        /// Flat index: exact, f32, f16 or f16-verified (as `bench flat --precisions`).
+        #[arg(long, default_value = "exact")]
+        precision: String,
     },
     /// IVF-Flat on the synthetic SIFT1M stand-in: k-means and add times, recall@k and QPS per
     /// nprobe against exact results, single-query latency.
@@ -155,9 +158,11 @@ pub enum What {
         /// Timed single-query searches per case (0: none).
         #[arg(long, default_value_t = 50)]
         single: usize,
-        /// Comma-separated precisions: exact, f16 (f16 candidates, exact re-rank; its recall
-        /// against the exact batch is reported), f16-verified (f16 with a proof per query and
-        /// an f32 search of the queries it fails for; the count is reported).
+        /// Comma-separated precisions: f32 (the f32 kernel: the reference batch), exact (the
+        /// path `Precision::Exact` takes on this adapter; which one is reported), f16 (f16
+        /// candidates, exact re-rank; its recall against the f32 batch is reported),
+        /// f16-verified (f16 with a proof per query and an f32 search of the queries it fails
+        /// for; the count is reported).
         #[arg(long, default_value = "exact")]
         precisions: String,
         /// f16 precision: candidates re-ranked per query (0: max(2k, k + 16)).
@@ -278,7 +283,16 @@ pub fn run(what: What) -> Result<()> {
             nprobe,
             window_us,
             k,
-        } => crate::serve::bench(&index, nb, nq, threads, nprobe, window_us, k),
+            precision,
+        } => crate::serve::bench(
+            &index,
+            (nb, nq),
+            threads,
+            nprobe,
+            window_us,
+            k,
+            precision.parse()?,
+        ),
         What::Ivf {
             nb,
             nq,

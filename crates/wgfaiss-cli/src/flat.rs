@@ -112,8 +112,13 @@ pub fn bench(
             ..Default::default()
         };
         for &k in &ks {
-            // The exact batch: the reference of the CPU check and of the f16 recall.
-            let exact = index.search(&queries, k, &timed)?;
+            // The f32 batch: the reference of the CPU check and of the other precisions'
+            // recall.
+            let reference = SearchParams {
+                precision: Precision::F32,
+                ..timed
+            };
+            let exact = index.search(&queries, k, &reference)?;
             let mut checked = 0;
             for qi in [0, nq / 2, nq - 1] {
                 let want = cpu_topk(&base, &queries[qi * d..(qi + 1) * d], d, k, metric);
@@ -143,7 +148,14 @@ pub fn bench(
                     ..timed
                 };
                 let name = format!("{precision:?}").to_lowercase();
-                if precision != Precision::Exact {
+                let path = index.exact_path(nq, k, precision);
+                if precision == Precision::Exact {
+                    eprintln!(
+                        "d={d} k={k} exact: {nq} queries take the {path:?} path, one query the {:?} path",
+                        index.exact_path(1, k, precision)
+                    );
+                }
+                if matches!(precision, Precision::F16 | Precision::F16Verified) {
                     // The f16 modes keep at most MAX_CANDIDATES candidates: say so for a
                     // larger k and go on with the other cases.
                     if let Err(e) = wgfaiss::ops::knn_half::candidates(k, rerank) {
@@ -152,15 +164,15 @@ pub fn bench(
                     }
                 }
                 let before = index.verified_fallbacks();
-                let recall = if precision == Precision::Exact {
+                let recall = if precision == Precision::F32 {
                     None
                 } else {
                     let first = index.search(&queries, k, &params)?;
                     Some(recall_of(&first.ids, &exact.ids, k))
                 };
-                if precision == Precision::F16Verified {
+                if path == Precision::F16Verified {
                     eprintln!(
-                        "d={d} k={k} f16-verified: the proof failed for {} of {nq} queries (searched again in f32)",
+                        "d={d} k={k} {name}: the proof failed for {} of {nq} queries (searched again in f32)",
                         index.verified_fallbacks() - before
                     );
                 }

@@ -116,10 +116,12 @@ enum Command {
         /// block) or keys (every distance written, one top-k per query).
         #[arg(long, default_value = "auto")]
         scan: String,
-        /// exact, f16 (flat index: candidates from f16 products, tensor cores where the
-        /// adapter has them, re-ranked exactly; may miss neighbours, see BENCHMARKS.md) or
-        /// f16-verified (flat index: f16 with a proof per query that no neighbour was missed,
-        /// and an f32 search of the queries it fails for: exact results).
+        /// exact (the faster exact path for the adapter: f32, or f16-verified where the
+        /// tuning's knn.exact_path says so), f32 (the f32 kernel), f16 (flat index: candidates
+        /// from f16 products, tensor cores where the adapter has them, re-ranked exactly; may
+        /// miss neighbours, see BENCHMARKS.md) or f16-verified (flat index: f16 with a proof
+        /// per query that no neighbour was missed, and an f32 search of the queries it fails
+        /// for: exact results).
         #[arg(long, default_value = "exact")]
         precision: String,
         /// With --base: l2 (squared distances), ip (inner product) or cosine.

@@ -7,22 +7,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use wgfaiss::rng::Rng;
-use wgfaiss::{Coalescer, FlatIndex, Gpu, Index, IvfFlatIndex, Metric, SearchParams};
+use wgfaiss::{Coalescer, FlatIndex, Gpu, Index, IvfFlatIndex, Metric, Precision, SearchParams};
 
 fn percentile(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-#[allow(clippy::too_many_arguments)]
 pub fn bench(
     kind: &str,
-    nb: usize,
-    nq: usize,
+    (nb, nq): (usize, usize),
     threads: usize,
     nprobe: usize,
     window_us: Option<u64>,
     k: usize,
+    precision: Precision,
 ) -> Result<()> {
     if nb == 0 || nq == 0 || threads == 0 {
         bail!("sizes must be positive");
@@ -50,6 +49,7 @@ pub fn bench(
     };
     let p = SearchParams {
         nprobe,
+        precision,
         ..Default::default()
     };
     index.search(&queries, k, &p)?;
@@ -58,7 +58,7 @@ pub fn bench(
     let batch = index.search(&queries, k, &p)?;
     let batch_s = t.elapsed().as_secs_f64();
     outln!(
-        "{kind} index, {nb} x {d}, {nq} queries, k = {k}{} on {}",
+        "{kind} index, {nb} x {d}, {nq} queries, k = {k}{}, precision {precision:?} on {}",
         if kind == "ivf" {
             format!(", nprobe {nprobe}")
         } else {

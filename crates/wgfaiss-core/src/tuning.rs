@@ -342,6 +342,18 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "exact_path",
+        kind: Kind::Choice(&["f32", "verified"]),
+        doc: "flat index, Precision::Exact: f32 runs the f32 kernel; verified runs the verified f16 search (the same exact results; an f16 copy of the storage, half as large again on the device) where the adapter has SHADER_F16, d <= 256, k <= 128, the search holds knn.verified_min_queries and few of the index's proofs have failed",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "verified_min_queries",
+        kind: int(1, 1 << 30),
+        doc: "flat index, knn.exact_path = verified: the fewest queries of a search that take the verified f16 search (smaller batches run the f32 kernel)",
+    },
+    ParamSpec {
+        family: "knn",
         key: "half_product",
         kind: Kind::Choice(&["auto", "plain"]),
         doc: "f16 precision search: auto uses tensor cores (cooperative matrices, subgroups of 32) where the adapter has them; plain computes the f16 products with ordinary loops",
@@ -688,6 +700,14 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("knn", "first_tile_bound") => int(1, "fewer first-tile candidates, same results"),
         ("knn", "top1") => int(1, "no list merges for k = 1, same results"),
         ("knn", "stream") => choice("auto", "by capability (subgroups)"),
+        ("knn", "exact_path") => choice(
+            "f32",
+            "the verified path pays only where f16 products are fast (measured per adapter)",
+        ),
+        ("knn", "verified_min_queries") => int(
+            128,
+            "1M x 128 on an H100: 64 queries 1.02 ms verified against 0.78 f32, 256 1.95 against 2.60 (2026-11-27)",
+        ),
         ("knn", "half_product") => choice("auto", "by capability (cooperative matrices)"),
         ("knn", "half_teams") => int(
             8,

@@ -16,13 +16,17 @@
 //! Precision: [`Precision::F16`] takes candidates from f16 products (an f16 copy of the
 //! storage, made on first use) and re-ranks them in f32; [`Precision::F16Verified`] adds a
 //! proof per query that the candidates hold the k nearest (`knn_half::verified`) and searches
-//! the queries without one again in f32, so its results are exact.
+//! the queries without one again in f32, so its results are exact. [`Precision::Exact`] (the
+//! default) runs the f32 kernel, or the verified search where the tuning's `knn.exact_path`
+//! says so and the search qualifies ([`FlatIndex::exact_path`]).
 //!
 //! Ids: positions by default (renumbered by `remove_ids`, as FAISS's `IndexFlat`), or the
 //! caller's i64 ids with `add_with_ids` (kept by `remove_ids`). One index uses one kind.
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 
 use wgfaiss_core::ops::knn::{
@@ -67,7 +71,7 @@ pub struct FlatIndex {
     /// Search plans of recent shapes (batch size, k, re-ranked candidates or 0 for exact),
     /// valid for the current storage.
     plans: Mutex<Vec<CachedPlan>>,
-    /// The f16 copy of the storage for [`Precision::F16`], made by the first such search and
+    /// The f16 copy of the storage for the f16 and verified searches, made by the first one and
     /// dropped with any change.
     half: Mutex<Option<Arc<HalfBase>>>,
     /// The largest norm and the largest magnitude of a component of the stored vectors (upper
@@ -76,7 +80,11 @@ pub struct FlatIndex {
     max_abs: f32,
     /// Queries of verified f16 searches whose proof failed and that were searched again in
     /// f32 (see [`FlatIndex::verified_fallbacks`]).
-    fallbacks: std::sync::atomic::AtomicUsize,
+    fallbacks: AtomicUsize,
+    /// Queries of verified f16 searches (see [`FlatIndex::verified_queries`]).
+    verified: AtomicUsize,
+    /// The f16 copy could not be made for the current storage: [`Precision::Exact`] runs f32.
+    half_failed: AtomicBool,
 }
 
 impl std::fmt::Debug for FlatIndex {
@@ -112,13 +120,72 @@ impl FlatIndex {
             max_norm: 0.0,
             max_abs: 0.0,
             fallbacks: Default::default(),
+            verified: Default::default(),
+            half_failed: Default::default(),
         })
     }
 
     /// Queries of [`Precision::F16Verified`] searches so far whose proof failed (they were
     /// searched again in f32, so their results are exact all the same).
     pub fn verified_fallbacks(&self) -> usize {
-        self.fallbacks.load(std::sync::atomic::Ordering::Relaxed)
+        self.fallbacks.load(Relaxed)
+    }
+
+    /// Queries searched so far by the verified f16 search, whether asked for
+    /// ([`Precision::F16Verified`]) or chosen for [`Precision::Exact`].
+    pub fn verified_queries(&self) -> usize {
+        self.verified.load(Relaxed)
+    }
+
+    /// The precision that runs a search of `nq` queries with `k` asked for with `precision`:
+    /// itself, except [`Precision::Exact`], which becomes [`Precision::F16Verified`] where the
+    /// tuning's `knn.exact_path` is `verified`, the adapter has `SHADER_F16`, d ≤ 256 (the f16
+    /// kernel's written-out form), k ≤ 128 (its default candidates fit), `nq` is at least
+    /// `knn.verified_min_queries`, the stored values are within f16 range, the proof failed
+    /// for at most one in eight of the index's verified queries (once it has 1 024) and the
+    /// f16 copy of the storage exists or can be made; else [`Precision::F32`]. Both give
+    /// exact results.
+    pub fn exact_path(&self, nq: usize, k: usize, precision: Precision) -> Precision {
+        if precision != Precision::Exact {
+            return precision;
+        }
+        let t = self.gpu.tuning();
+        let tried = self.verified_queries();
+        let verified = t.choice("knn.exact_path") == "verified"
+            && knn_half::product_form(&self.gpu).is_some()
+            && knn_half::padded_dim(self.dim) <= 16 * knn_half::MAX_UNROLLED_STEPS as usize
+            && knn_half::candidates(k, 0).is_ok()
+            && nq as u64 >= t.int("knn.verified_min_queries")
+            && self.max_abs < knn_half::F16_LIMIT
+            && (tried < 1024 || self.verified_fallbacks() * 8 <= tried)
+            && !self.half_failed.load(Relaxed)
+            && match self.half_base() {
+                Ok(_) => true,
+                Err(_) => {
+                    // Out of device memory for the copy, most likely: the f32 kernel needs
+                    // none. Not tried again until the storage changes.
+                    self.half_failed.store(true, Relaxed);
+                    false
+                }
+            };
+        if verified {
+            Precision::F16Verified
+        } else {
+            Precision::F32
+        }
+    }
+
+    /// `params` with its precision resolved by [`FlatIndex::exact_path`] (the verified path
+    /// chosen for [`Precision::Exact`] keeps the default candidates).
+    fn resolved(&self, nq: usize, k: usize, params: &SearchParams) -> SearchParams {
+        match self.exact_path(nq, k, params.precision) {
+            p if p == params.precision => *params,
+            precision => SearchParams {
+                precision,
+                rerank: 0,
+                ..*params
+            },
+        }
     }
 
     /// The GPU the index lives on.
@@ -268,6 +335,7 @@ impl FlatIndex {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         *self.half.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.half_failed.get_mut() = false;
     }
 
     /// The f16 copy of the storage, made on first use.
@@ -281,7 +349,8 @@ impl FlatIndex {
         Ok(h)
     }
 
-    /// Bytes of the f16 copy on the device (0 until an f16 search made it).
+    /// Bytes of the f16 copy on the device (0 until an f16 or verified search made it, a
+    /// [`Precision::Exact`] search that took the verified path included).
     pub fn half_bytes(&self) -> u64 {
         let half = self.half.lock().unwrap_or_else(|p| p.into_inner());
         half.as_ref().map_or(0, |h| h.bytes())
@@ -323,6 +392,7 @@ impl FlatIndex {
                     Ok(start) => start,
                     Err(done) => return Ok(done),
                 };
+            let params = self.resolved(nq, k, &params);
             let kc = rerank_candidates(k, &params)?;
             let queries = self.prepared(queries).into_owned();
             let mut gpu_total = Some(0.0);
@@ -404,17 +474,17 @@ impl FlatIndex {
                         && knn_half::verified(last, kth, d, (qn2.sqrt(), self.max_norm), l2))
             })
             .collect();
+        self.verified.fetch_add(result.nq, Relaxed);
         if failed.is_empty() {
             return Ok(());
         }
-        self.fallbacks
-            .fetch_add(failed.len(), std::sync::atomic::Ordering::Relaxed);
+        self.fallbacks.fetch_add(failed.len(), Relaxed);
         let again: Vec<f32> = failed
             .iter()
             .flat_map(|&i| queries[i * d..(i + 1) * d].iter().copied())
             .collect();
         let exact = SearchParams {
-            precision: Precision::Exact,
+            precision: Precision::F32,
             timed,
             ..SearchParams::default()
         };
@@ -553,7 +623,7 @@ type CachedPlan = crate::index::Cached<(usize, usize, usize), SearchPlan>;
 /// Candidates re-ranked per query for `params` (0: the exact search).
 fn rerank_candidates(k: usize, params: &SearchParams) -> Result<usize> {
     match params.precision {
-        Precision::Exact => Ok(0),
+        Precision::Exact | Precision::F32 => Ok(0),
         Precision::F16 | Precision::F16Verified => knn_half::candidates(k, params.rerank),
     }
 }
@@ -806,7 +876,8 @@ impl Index for FlatIndex {
         // Checked as given (an infinite value is named as such, not as the NaN that
         // normalizing would make of it), then prepared.
         let start = start_search(queries, self.dim, k, self.ntotal, self.metric)?;
-        self.search_prepared(&self.prepared(queries), k, params, start)
+        let params = self.resolved(queries.len() / self.dim, k, params);
+        self.search_prepared(&self.prepared(queries), k, &params, start)
     }
 
     fn remove_ids(&mut self, ids: &[i64]) -> Result<usize> {

@@ -79,9 +79,19 @@ impl std::str::FromStr for Metric {
 /// Arithmetic of a search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Precision {
-    /// f32 throughout: exactly the nearest vectors (ties aside).
+    /// Exactly the nearest vectors (ties aside), by the faster exact path for the adapter and
+    /// shape: [`Precision::F32`], or — flat index, where the tuning's `knn.exact_path` is
+    /// `verified` (the shipped H100/H200 entries) and the search qualifies (`SHADER_F16`,
+    /// d ≤ 256, k ≤ 128, at least `knn.verified_min_queries` queries, the index's values
+    /// within f16 range and at most one in eight of its proofs failed so far) — the
+    /// [`Precision::F16Verified`] search, whose results are exact as well. That path keeps an
+    /// f16 copy of the storage on the device (half as large again; `WGFAISS_KNN_EXACT_PATH=f32`
+    /// or [`Precision::F32`] avoids it) and falls back to f32 if the copy cannot be made.
     #[default]
     Exact,
+    /// f32 throughout: exactly the nearest vectors (ties aside) through the f32 kernel on
+    /// every adapter.
+    F32,
     /// Flat index only: candidates from f16 products (tensor cores where the adapter has
     /// cooperative matrices), then an exact f32 re-rank of [`SearchParams::rerank`]
     /// candidates per query. Values are exact; a true neighbour can be missed when f16
@@ -101,11 +111,12 @@ impl std::str::FromStr for Precision {
     type Err = Error;
     fn from_str(s: &str) -> Result<Precision> {
         match s.to_ascii_lowercase().as_str() {
-            "exact" | "f32" => Ok(Precision::Exact),
+            "exact" => Ok(Precision::Exact),
+            "f32" => Ok(Precision::F32),
             "f16" | "half" => Ok(Precision::F16),
             "f16-verified" | "verified" => Ok(Precision::F16Verified),
             _ => Err(Error::InvalidArgument(format!(
-                "unknown precision {s:?}: expected exact, f16 or f16-verified"
+                "unknown precision {s:?}: expected exact, f32, f16 or f16-verified"
             ))),
         }
     }
@@ -121,7 +132,8 @@ pub struct SearchParams {
     /// IVF list scan (ignored by the flat index): `None` takes the tuning's `ivf.scan`. The
     /// fused scan applies only where its lists hold k; beyond, the keys scan runs.
     pub scan: Option<ScanMode>,
-    /// Arithmetic of the search ([`Precision::F16`]: flat index only; IVF indexes reject it).
+    /// Arithmetic of the search ([`Precision::F16`] and [`Precision::F16Verified`]: flat
+    /// index only; IVF indexes reject them and run [`Precision::Exact`] as f32).
     pub precision: Precision,
     /// [`Precision::F16`] and [`Precision::F16Verified`]: candidates re-ranked exactly per
     /// query, k..=256 (0: `max(2k, k + 16)`).

@@ -496,7 +496,10 @@ impl IvfFlatIndex {
         if self.centroids.is_none() {
             return Err(untrained());
         }
-        if params.precision != crate::index::Precision::Exact {
+        if !matches!(
+            params.precision,
+            crate::index::Precision::Exact | crate::index::Precision::F32
+        ) {
             return Err(Error::InvalidArgument(format!(
                 "search: precision {:?} is implemented for the flat index only; IVF searches are f32",
                 params.precision

@@ -730,3 +730,138 @@ fn f16_verified_precision_is_exact_and_searches_unproven_queries_again() {
         .count();
     assert!(missed > 0, "f16 alone should miss the largest sums here");
 }
+
+#[test]
+fn exact_precision_takes_the_verified_path_where_the_tuning_says_so() {
+    let tuned = Gpu::with_options(
+        common::options()
+            .with_override("WGFAISS_KNN_EXACT_PATH", "verified")
+            .with_override("WGFAISS_KNN_VERIFIED_MIN_QUERIES", 8),
+    )
+    .unwrap();
+    let mut rng = Rng::new(seed("flat exact path"));
+    let exact = SearchParams::default();
+    let f32_kernel = SearchParams {
+        precision: Precision::F32,
+        ..Default::default()
+    };
+    let (d, nb, nq) = (24, 2000, 20);
+    let base = data(&mut rng, nb * d);
+    let ids = sequential(nb);
+    for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+        let mut index = FlatIndex::new(&tuned, d, metric).unwrap();
+        index.add(&base).unwrap();
+        let q = data(&mut rng, nq * d);
+        assert_eq!(
+            index.exact_path(nq, 10, Precision::Exact),
+            Precision::F16Verified
+        );
+        let r = index.search(&q, 10, &exact).unwrap();
+        assert_eq!(
+            index.verified_queries(),
+            nq,
+            "{metric:?}: the verified path ran"
+        );
+        check(
+            &r,
+            &q,
+            &base,
+            &ids,
+            d,
+            metric,
+            &format!("{metric:?} exact, verified"),
+        );
+        let a = pollster::block_on(index.search_async(&q, 10, &exact)).unwrap();
+        assert_eq!(
+            (&a.ids, &a.distances),
+            (&r.ids, &r.distances),
+            "{metric:?} async"
+        );
+        assert_eq!(
+            index.verified_queries(),
+            2 * nq,
+            "{metric:?}: async verified too"
+        );
+        // Fewer queries than knn.verified_min_queries, k beyond the f16 candidates (128), or
+        // the f32 kernel asked for: no verified search, results exact all the same.
+        for (n, k, p, what) in [
+            (4, 10, &exact, "few queries"),
+            (nq, 129, &exact, "k = 129"),
+            (nq, 10, &f32_kernel, "f32 asked"),
+        ] {
+            let r = index.search(&q[..n * d], k, p).unwrap();
+            assert_eq!(
+                index.verified_queries(),
+                2 * nq,
+                "{metric:?} {what}: f32 path"
+            );
+            check(
+                &r,
+                &q[..n * d],
+                &base,
+                &ids,
+                d,
+                metric,
+                &format!("{metric:?} {what}"),
+            );
+        }
+        assert_eq!(index.exact_path(4, 10, Precision::Exact), Precision::F32);
+        assert_eq!(index.exact_path(nq, 129, Precision::Exact), Precision::F32);
+        assert_eq!(index.exact_path(nq, 10, Precision::F16), Precision::F16);
+    }
+    // The shipped default (and lavapipe's entry) keeps the f32 kernel.
+    let mut plain = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
+    plain.add(&base).unwrap();
+    assert_eq!(plain.exact_path(nq, 10, Precision::Exact), Precision::F32);
+    // d beyond 256 (the f16 kernel's loop form, slower than f32): f32.
+    let mut wide = FlatIndex::new(&tuned, 257, Metric::L2).unwrap();
+    wide.add(&data(&mut rng, 50 * 257)).unwrap();
+    assert_eq!(wide.exact_path(nq, 10, Precision::Exact), Precision::F32);
+    // A value beyond f16's range: no proof could hold, f32.
+    let mut big = FlatIndex::new(&tuned, d, Metric::L2).unwrap();
+    let mut far = data(&mut rng, 100 * d);
+    far[17] = 70_000.0;
+    big.add(&far).unwrap();
+    assert_eq!(big.exact_path(nq, 10, Precision::Exact), Precision::F32);
+    // Vectors f16 cannot tell apart (as in the verified test): every proof fails, and once
+    // 1 024 verified queries have failed more than one in eight, Exact runs f32 — with exact
+    // results throughout.
+    let (d, nb, k) = (16, 300, 10);
+    let base: Vec<f32> = (0..nb * d).map(|_| 2048.0 + rng.f32()).collect();
+    let mut dup = FlatIndex::new(&tuned, d, Metric::InnerProduct).unwrap();
+    dup.add(&base).unwrap();
+    let q: Vec<f32> = (0..1024 * d).map(|_| 1.0 + 0.01 * rng.f32()).collect();
+    assert_eq!(
+        dup.exact_path(1024, k, Precision::Exact),
+        Precision::F16Verified
+    );
+    let r = dup.search(&q, k, &exact).unwrap();
+    assert_eq!(
+        (dup.verified_queries(), dup.verified_fallbacks()),
+        (1024, 1024)
+    );
+    let sample: Vec<f32> = q[..8 * d].to_vec();
+    let head = SearchResult {
+        nq: 8,
+        k,
+        ids: r.ids[..8 * k].to_vec(),
+        distances: r.distances[..8 * k].to_vec(),
+        gpu_seconds: None,
+    };
+    check(
+        &head,
+        &sample,
+        &base,
+        &sequential(nb),
+        d,
+        Metric::InnerProduct,
+        "after fallbacks",
+    );
+    assert_eq!(dup.exact_path(1024, k, Precision::Exact), Precision::F32);
+    dup.search(&sample, k, &exact).unwrap();
+    assert_eq!(
+        dup.verified_queries(),
+        1024,
+        "no verified search once most proofs failed"
+    );
+}
