@@ -19,14 +19,16 @@
 // Needs subgroups with a size that is a multiple of L (the host sets L to 8, or the adapter's
 // smallest subgroup size when that is 4; sizes are powers of two and WG is a multiple of
 // each).
-// Concatenated after a part that declares binding 2 (`base`) and `fn ldx(row, c) -> vec4<f32>`
-// (columns 4c..4c+3 of base row `row`, zero past the dimension).
+// Concatenated after a part that declares binding 2 (`base`), `const SUB: u32` (1 or 2: the
+// 4-column chunks one lane loads at once) and `fn ldw(row, c) -> mat2x4<f32>` (chunks c..c+SUB-1
+// of base row `row` as columns, i.e. columns 4c..4c+4·SUB-1; zero past the dimension, or any
+// finite values where the queries' copies are zero: a chunk index past the row is clamped).
 
 override TM: u32 = 1u;   // query slots (1..4); p.m live (TM: the list part's row count)
 override L: u32 = 8u;    // lanes per database row
 override WG: u32 = 256u;
 override D4: u32 = 32u;  // ceil(d / 4)
-override D4P: u32 = 32u; // D4 rounded up to a multiple of L (the query copies are zero past D4)
+override D4P: u32 = 32u; // D4 rounded up to a multiple of L * SUB (the query copies are zero past D4)
 override KB: u32 = 16u;  // list slots per query, >= k
 override METRIC: u32 = 0u;
 const R: u32 = 4u;       // rows per row group per step (at most L)
@@ -69,6 +71,39 @@ var<workgroup> offered: array<u32, 2>;
 var<private> lcur: u32 = 0u;
 
 // before() and merge_rows(): wgsl/list_merge.wgsl (concatenated after this part).
+
+// Chunk c of four rows (v_0..v_3) against chunk c of the queries: column j holds row j's
+// products with queries 0..TM-1 (x, y, z, w).
+fn dots4(v_0: vec4<f32>, v_1: vec4<f32>, v_2: vec4<f32>, v_3: vec4<f32>, c: u32) -> mat4x4<f32> {
+    var m = mat4x4<f32>();
+    let q_0 = qs[c];
+    m[0].x = dot(v_0, q_0);
+    m[1].x = dot(v_1, q_0);
+    m[2].x = dot(v_2, q_0);
+    m[3].x = dot(v_3, q_0);
+    if TM > 1u {
+        let q_1 = qs[D4P + c];
+        m[0].y = dot(v_0, q_1);
+        m[1].y = dot(v_1, q_1);
+        m[2].y = dot(v_2, q_1);
+        m[3].y = dot(v_3, q_1);
+    }
+    if TM > 2u {
+        let q_2 = qs[2u * D4P + c];
+        m[0].z = dot(v_0, q_2);
+        m[1].z = dot(v_1, q_2);
+        m[2].z = dot(v_2, q_2);
+        m[3].z = dot(v_3, q_2);
+    }
+    if TM > 3u {
+        let q_3 = qs[3u * D4P + c];
+        m[0].w = dot(v_0, q_3);
+        m[1].w = dot(v_1, q_3);
+        m[2].w = dot(v_2, q_3);
+        m[3].w = dot(v_3, q_3);
+    }
+    return m;
+}
 
 @compute @workgroup_size(WG)
 fn knn_stream(@builtin(workgroup_id) wid: vec3<u32>,
@@ -133,39 +168,26 @@ fn knn_stream(@builtin(workgroup_id) wid: vec3<u32>,
         var a_3 = vec4<f32>(0.0);
         // The same trip count in every lane (a constant: the driver can unroll it and issue
         // every load of the step at once); lanes past the row's end read its last chunk again
-        // and multiply it by the queries' zero padding.
-        for (var cc = 0u; cc < D4P; cc += L) {
-            let c = cc + lane;
-            let cl = min(c, D4 - 1u);
-            let v_0 = ldx(x_0, cl);
-            let v_1 = ldx(x_1, cl);
-            let v_2 = ldx(x_2, cl);
-            let v_3 = ldx(x_3, cl);
-            let q_0 = qs[c];
-            a_0.x += dot(v_0, q_0);
-            a_1.x += dot(v_1, q_0);
-            a_2.x += dot(v_2, q_0);
-            a_3.x += dot(v_3, q_0);
-            if TM > 1u {
-                let q_1 = qs[D4P + c];
-                a_0.y += dot(v_0, q_1);
-                a_1.y += dot(v_1, q_1);
-                a_2.y += dot(v_2, q_1);
-                a_3.y += dot(v_3, q_1);
-            }
-            if TM > 2u {
-                let q_2 = qs[2u * D4P + c];
-                a_0.z += dot(v_0, q_2);
-                a_1.z += dot(v_1, q_2);
-                a_2.z += dot(v_2, q_2);
-                a_3.z += dot(v_3, q_2);
-            }
-            if TM > 3u {
-                let q_3 = qs[3u * D4P + c];
-                a_0.w += dot(v_0, q_3);
-                a_1.w += dot(v_1, q_3);
-                a_2.w += dot(v_2, q_3);
-                a_3.w += dot(v_3, q_3);
+        // (ldw clamps) and multiply it by the queries' zero padding. Lane l reads SUB chunks
+        // at once, l * SUB.. (one 16-byte load of 8 halves for an f16 base).
+        for (var cc = 0u; cc < D4P; cc += L * SUB) {
+            let c0 = cc + lane * SUB;
+            let w_0 = ldw(x_0, c0);
+            let w_1 = ldw(x_1, c0);
+            let w_2 = ldw(x_2, c0);
+            let w_3 = ldw(x_3, c0);
+            // Constant column indices (a loop over them ran the f16 kernel at half speed).
+            let m = dots4(w_0[0], w_1[0], w_2[0], w_3[0], c0);
+            a_0 += m[0];
+            a_1 += m[1];
+            a_2 += m[2];
+            a_3 += m[3];
+            if SUB > 1u {
+                let n = dots4(w_0[1], w_1[1], w_2[1], w_3[1], c0 + 1u);
+                a_0 += n[0];
+                a_1 += n[1];
+                a_2 += n[2];
+                a_3 += n[3];
             }
         }
         // Every lane of a row group ends with the rows' dot products.

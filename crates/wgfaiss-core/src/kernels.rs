@@ -282,12 +282,17 @@ pub const LIST_OFFER: &str = include_str!("../../../wgsl/list_offer.wgsl");
 pub const BOUND: &str = include_str!("../../../wgsl/bound.wgsl");
 const KNN_STREAM_VEC: &str = "
 @group(0) @binding(2) var<storage, read> base: array<vec4<f32>>;
-fn ldx(row: u32, c: u32) -> vec4<f32> {
-    return base[row * (p.ldb / 4u) + c];
+const SUB: u32 = 1u;
+fn ldw(row: u32, c: u32) -> mat2x4<f32> {
+    return mat2x4<f32>(base[row * (p.ldb / 4u) + min(c, D4 - 1u)], vec4<f32>(0.0));
 }
 ";
 const KNN_STREAM_SCALAR: &str = "
 @group(0) @binding(2) var<storage, read> base: array<f32>;
+const SUB: u32 = 1u;
+fn ldw(row: u32, c: u32) -> mat2x4<f32> {
+    return mat2x4<f32>(ldx(row, min(c, D4 - 1u)), vec4<f32>(0.0));
+}
 fn ldx(row: u32, c: u32) -> vec4<f32> {
     let i = row * p.ldb + 4u * c;
     var v = vec4<f32>(0.0);
@@ -364,18 +369,24 @@ pub fn knn_half(v: crate::ops::knn_half::HalfVariant) -> Family {
     })
 }
 
-const KNN_STREAM_HALF: &str = "enable f16;
-@group(0) @binding(2) var<storage, read> base: array<vec4<f16>>;
-fn ldx(row: u32, c: u32) -> vec4<f32> {
-    if c >= p.ldb / 4u {
-        return vec4<f32>(0.0);
-    }
-    return vec4<f32>(base[row * (p.ldb / 4u) + c]);
+const KNN_STREAM_HALF: &str = "
+@group(0) @binding(2) var<storage, read> base: array<vec4<u32>>;
+const SUB: u32 = 2u;
+// Chunks c, c + 1 (c even) as one 16-byte load of 8 halves; rows are p.ldb halves, a multiple
+// of 16 (zero past the dimension). Past the row (c >= p.ldb / 4, where the queries' copies are
+// zero) the row's last 8 halves are read again.
+fn ldw(row: u32, c: u32) -> mat2x4<f32> {
+    let w = p.ldb / 8u;
+    let v = base[row * w + min(c / 2u, w - 1u)];
+    return mat2x4<f32>(
+        vec4<f32>(unpack2x16float(v.x), unpack2x16float(v.y)),
+        vec4<f32>(unpack2x16float(v.z), unpack2x16float(v.w)),
+    );
 }
 ";
 
-/// [`KNN_STREAM_V4`] over an f16 base (rows of `p.ldb` halves, a multiple of 4, zero past the
-/// dimension; f32 queries): the f16 precision mode's candidates for a few queries.
+/// [`KNN_STREAM_V4`] over an f16 base (rows of `p.ldb` halves, a multiple of 16, zero past
+/// the dimension; f32 queries; each lane loads 8 halves at once): the f16 precision mode's candidates for a few queries.
 pub const KNN_STREAM_H4: Family = knn_stream_family(
     "knn_stream_h4",
     &[KNN_STREAM_HALF, KNN_STREAM, LIST_MERGE],
@@ -619,7 +630,10 @@ pub fn validate(family: &Family, constants: &[(&str, u32)]) -> Result<()> {
         caps |= naga::valid::Capabilities::SUBGROUP | naga::valid::Capabilities::SUBGROUP_BARRIER;
     }
     if family.needs.f16 {
-        caps |= naga::valid::Capabilities::SHADER_FLOAT16;
+        // `unpack2x16float` (the f16 streaming kernel) needs the second: a downlevel flag
+        // every Vulkan, Metal and DX12 adapter has.
+        caps |= naga::valid::Capabilities::SHADER_FLOAT16
+            | naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32;
     }
     if family.needs.coop_matrix {
         caps |= naga::valid::Capabilities::COOPERATIVE_MATRIX;

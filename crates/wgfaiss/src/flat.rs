@@ -141,7 +141,8 @@ impl FlatIndex {
     /// itself, except [`Precision::Exact`], which becomes [`Precision::F16Verified`] where the
     /// tuning's `knn.exact_path` is `verified`, the adapter has `SHADER_F16`, d ≤ 256 (the f16
     /// kernel's written-out form), k ≤ 128 (its default candidates fit), `nq` is at least
-    /// `knn.verified_min_queries`, the stored values are within f16 range, the proof failed
+    /// `knn.verified_min_queries` or (`knn.verified_stream`) the f16 streaming kernel takes
+    /// it (1–4 queries), the stored values are within f16 range, the proof failed
     /// for at most one in eight of the index's verified queries (once it has 1 024) and the
     /// f16 copy of the storage exists or can be made; else [`Precision::F32`]. Both give
     /// exact results.
@@ -154,8 +155,11 @@ impl FlatIndex {
         let verified = t.choice("knn.exact_path") == "verified"
             && knn_half::product_form(&self.gpu).is_some()
             && knn_half::padded_dim(self.dim) <= 16 * knn_half::MAX_UNROLLED_STEPS as usize
-            && knn_half::candidates(k, 0).is_ok()
-            && nq as u64 >= t.int("knn.verified_min_queries")
+            && knn_half::candidates(k, 0).is_ok_and(|kc| {
+                nq as u64 >= t.int("knn.verified_min_queries")
+                    || t.int("knn.verified_stream") == 1
+                        && knn_half::streams(&self.gpu, nq, self.dim, kc)
+            })
             && self.max_abs < knn_half::F16_LIMIT
             && (tried < 1024 || self.verified_fallbacks() * 8 <= tried)
             && !self.half_failed.load(Relaxed)

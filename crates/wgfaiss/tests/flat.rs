@@ -736,7 +736,8 @@ fn exact_precision_takes_the_verified_path_where_the_tuning_says_so() {
     let tuned = Gpu::with_options(
         common::options()
             .with_override("WGFAISS_KNN_EXACT_PATH", "verified")
-            .with_override("WGFAISS_KNN_VERIFIED_MIN_QUERIES", 8),
+            .with_override("WGFAISS_KNN_VERIFIED_MIN_QUERIES", 8)
+            .with_override("WGFAISS_KNN_VERIFIED_STREAM", 0),
     )
     .unwrap();
     let mut rng = Rng::new(seed("flat exact path"));
@@ -808,6 +809,42 @@ fn exact_precision_takes_the_verified_path_where_the_tuning_says_so() {
         assert_eq!(index.exact_path(4, 10, Precision::Exact), Precision::F32);
         assert_eq!(index.exact_path(nq, 129, Precision::Exact), Precision::F32);
         assert_eq!(index.exact_path(nq, 10, Precision::F16), Precision::F16);
+    }
+    // knn.verified_stream: searches the f16 streaming kernel serves (1–4 queries) take the
+    // verified path too; 5–7 queries (below the minimum, tiled) do not.
+    let streamed = Gpu::with_options(
+        common::options()
+            .with_override("WGFAISS_KNN_EXACT_PATH", "verified")
+            .with_override("WGFAISS_KNN_VERIFIED_MIN_QUERIES", 8)
+            .with_override("WGFAISS_KNN_VERIFIED_STREAM", 1),
+    )
+    .unwrap();
+    let mut index = FlatIndex::new(&streamed, d, Metric::L2).unwrap();
+    index.add(&base).unwrap();
+    let q = data(&mut rng, 5 * d);
+    let mut runs = 0;
+    for (n, path) in [
+        (1, Precision::F16Verified),
+        (4, Precision::F16Verified),
+        (5, Precision::F32),
+    ] {
+        assert_eq!(
+            index.exact_path(n, 10, Precision::Exact),
+            path,
+            "{n} queries"
+        );
+        let r = index.search(&q[..n * d], 10, &exact).unwrap();
+        runs += if path == Precision::F32 { 0 } else { n };
+        assert_eq!(index.verified_queries(), runs, "{n} queries");
+        check(
+            &r,
+            &q[..n * d],
+            &base,
+            &ids,
+            d,
+            Metric::L2,
+            &format!("{n} streamed"),
+        );
     }
     // The shipped default (and lavapipe's entry) keeps the f32 kernel.
     let mut plain = FlatIndex::new(gpu(), d, Metric::L2).unwrap();

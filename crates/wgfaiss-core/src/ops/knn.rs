@@ -454,7 +454,7 @@ pub fn stream_constants(
     nq: usize,
     d: usize,
     k: usize,
-    lanes: u32,
+    (lanes, sub): (u32, u32),
     metric: KnnMetric,
 ) -> Vec<(&'static str, u32)> {
     vec![
@@ -462,21 +462,24 @@ pub fn stream_constants(
         ("L", lanes),
         ("WG", STREAM_GROUPS * lanes),
         ("D4", d.div_ceil(4) as u32),
-        ("D4P", (d.div_ceil(4) as u32).next_multiple_of(lanes)),
+        ("D4P", stream_chunks(d, lanes * sub)),
         ("KB", list_slots(k)),
         ("METRIC", metric.code()),
     ]
 }
 
-/// Workgroup memory of the streaming kernel in bytes.
+/// The streaming kernel's 4-column chunks per query copy: `d / 4` rounded up to a multiple of
+/// `per_step` (its lanes per row times the chunks each loads at once).
+fn stream_chunks(d: usize, per_step: u32) -> u32 {
+    (d.div_ceil(4) as u32).next_multiple_of(per_step)
+}
+
+/// Workgroup memory of the streaming kernel in bytes (with the query copies of an f16 base,
+/// whose lanes load two chunks at once: at least as large as an f32 base's).
 pub fn stream_shared_bytes(nq: usize, d: usize, k: usize, lanes: u32) -> u64 {
     let (mq, kb) = (nq as u64, u64::from(list_slots(k)));
     let caps = u64::from(STREAM_GROUPS * STREAM_ROWS);
-    mq * u64::from((d.div_ceil(4) as u32).next_multiple_of(lanes)) * 16
-        + 2 * mq * kb * 8
-        + mq * caps * 8
-        + 4 * 4
-        + 8
+    mq * u64::from(stream_chunks(d, 2 * lanes)) * 16 + 2 * mq * kb * 8 + mq * caps * 8 + 4 * 4 + 8
 }
 
 /// Whether a search of `nq` queries of `d` keeping `k` runs the streaming kernel here: at
@@ -891,7 +894,7 @@ impl KnnPlan {
         let kernel = gpu.kernel(
             family,
             "knn_stream",
-            &stream_constants(nq, d, k, lanes, metric),
+            &stream_constants(nq, d, k, (lanes, 1), metric),
         )?;
         let rows: usize = db.iter().map(|c| c.rows).sum();
         let seg_len =

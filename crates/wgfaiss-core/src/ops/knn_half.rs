@@ -128,6 +128,12 @@ pub fn product_form(gpu: &Gpu) -> Option<HalfProduct> {
     })
 }
 
+/// Whether an f16 search of `nq` queries of `d` keeping `kc` candidates runs the streaming
+/// kernel over the f16 base (1–4 queries, as [`uses_stream`], where the adapter compiles it).
+pub fn streams(gpu: &Gpu, nq: usize, d: usize, kc: usize) -> bool {
+    uses_stream(gpu, nq, d, kc) && gpu.supports(&crate::kernels::KNN_STREAM_H4)
+}
+
 /// The dimension padded for the kernel (a multiple of 16: the fragments' K).
 pub fn padded_dim(d: usize) -> usize {
     d.next_multiple_of(16)
@@ -593,7 +599,7 @@ impl KnnHalfPlan {
         // at 2, its norms at 3, the queries' norms at 4 (the streaming kernel's L2 keys hold
         // them), the lists at 5 and 6, the tiled kernel's per-query bounds (zeroed before each
         // run) at 7.
-        let streamed = uses_stream(gpu, nq, d, kc) && gpu.supports(&crate::kernels::KNN_STREAM_H4);
+        let streamed = streams(gpu, nq, d, kc);
         let bound = if streamed {
             None
         } else {
@@ -627,7 +633,7 @@ impl KnnHalfPlan {
             let kernel = gpu.kernel(
                 &crate::kernels::KNN_STREAM_H4,
                 "knn_stream",
-                &stream_constants(nq, d, kc, lanes, metric),
+                &stream_constants(nq, d, kc, (lanes, 2), metric),
             )?;
             let seg = stream_segment(gpu, (nq, d), total, kc, lanes).min(u64::from(u32::MAX / 2));
             let lists = grid_plan(
