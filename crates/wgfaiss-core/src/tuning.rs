@@ -290,7 +290,7 @@ pub const PARAMS: &[ParamSpec] = &[
         family: "knn",
         key: "tile_bytes",
         kind: int(1 << 16, 1 << 40),
-        doc: "unfused k-NN (k beyond the fused kernel): bytes of one query x base distance tile",
+        doc: "unfused k-NN (k beyond the fused kernel, or k > 16 with a batch within one tile): bytes of one queries x base distance tile (within one binding), held by each cached search plan of that shape (up to submit.in_flight per shape)",
     },
     ParamSpec {
         family: "knn",
