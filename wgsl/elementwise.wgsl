@@ -1,8 +1,5 @@
 // Elementwise helpers. Each entry point uses its own bindings (layouts are per entry).
 //
-// l2_distances: x[i * n + j] = max(x[i * n + j] + v[j] + w[i], 0) for an m x n row-major
-//   matrix: a tile of -2 <q, x> becomes squared distances (v: base norms, w: query norms),
-//   the same operations in the same order as the fused kernel's keys.
 // add_rows: x[i * n + j] += v[j] for an m x n row-major matrix (a bias added to every row).
 // fill_lists: m x n (value, NONE) pairs, value = bitcast(p.value) (padding of result lists).
 
@@ -20,17 +17,6 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> v: array<f32>;
-
-@group(0) @binding(13) var<storage, read> w: array<f32>;
-
-@compute @workgroup_size(WG)
-fn l2_distances(@builtin(workgroup_id) wid: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * p.wg_x) * WG + lid;
-    if i < p.m * p.n {
-        x[i] = max(x[i] + v[i % p.n] + w[i / p.n], 0.0);
-    }
-}
 
 @compute @workgroup_size(WG)
 fn add_rows(@builtin(workgroup_id) wid: vec3<u32>,

@@ -10,6 +10,10 @@
 // consecutive vec4s across the invocations of a subgroup. Edges off the tile grid read zeros
 // and write nothing. With beta = 0, C is not read (NaN in C does not leak into the result).
 //
+// The generator adds `epilogue(row, col, v)`, applied to every value written: v itself, or for
+// squared L2 distances (alpha = -2, beta = 0) max(v + colv[col] + rowv[row], 0) with the base
+// and query norms (bindings 5, 6), the same sums in the same order as a separate pass.
+//
 // Staging moves quads (4 consecutive values along the stored matrix's contiguous dimension):
 // one vec4 load when that dimension is a multiple of 4 (VEC_A / VEC_B), else 4 guarded scalar
 // loads. The next slice is loaded into registers while the current one is multiplied.
@@ -80,7 +84,7 @@ fn store4(z: u32, row: u32, col0: u32, v: vec4<f32>) {
             if p.beta != 0.0 {
                 out = fma(p.beta, c[at], out);
             }
-            c[at] = out;
+            c[at] = epilogue(row, col, out);
         }
     }
 }
@@ -137,5 +141,5 @@ fn gemm_split_sum(@builtin(global_invocation_id) gid: vec3<u32>,
     if p.beta != 0.0 {
         out = fma(p.beta, c[i], out);
     }
-    c[i] = out;
+    c[i] = epilogue(i / p.n, i % p.n, out);
 }

@@ -112,7 +112,7 @@ pub const ELEMENTWISE: Family = Family {
         f16: false,
         coop_matrix: false,
     },
-    entries: &["l2_distances", "add_rows", "fill_lists", "map_ids"],
+    entries: &["add_rows", "fill_lists", "map_ids"],
     trusted: false,
 };
 

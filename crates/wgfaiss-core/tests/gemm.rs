@@ -490,3 +490,62 @@ fn coop_tiles_the_adapter_cannot_hold_are_named() {
     let p = h100.problem(&caps).expect("48 KiB tiles on 16 KiB");
     assert!(p.contains("the adapter has 16384"), "{p}");
 }
+
+#[test]
+fn l2_epilogue_writes_squared_distances() {
+    use wgfaiss_core::ops::gemm::Gemm;
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("gemm l2 epilogue"));
+    // Queries x base vectors (A·Bᵀ, α = −2) off every tile edge, in one product and split
+    // over K (the norms added by the summing pass); d = 3 has no vec4 rows. A query equal to
+    // a base vector has distance 0 up to rounding, never below (the clamp).
+    for (m, n, d, split) in [(37, 133, 20, 1), (5, 70, 3, 1), (67, 129, 48, 3)] {
+        let q = rng.vec(m * d);
+        let mut x = rng.vec(n * d);
+        x[..d].copy_from_slice(&q[..d]);
+        let norms = |v: &[f32]| -> Vec<f32> {
+            v.chunks_exact(d)
+                .map(|r| r.iter().map(|a| a * a).sum())
+                .collect()
+        };
+        let (qn, xn) = (norms(&q), norms(&x));
+        let (qb, xb) = (gpu.upload(&q).unwrap(), gpu.upload(&x).unwrap());
+        let (qnb, xnb) = (gpu.upload(&qn).unwrap(), gpu.upload(&xn).unwrap());
+        let c = gpu.upload(&vec![f32::NAN; m * n]).unwrap();
+        let mut shape = GemmShape::new(m, n, d);
+        shape.trans_b = true;
+        shape.alpha = -2.0;
+        let opts = GemmOptions {
+            split_k: Some(split),
+            ..Default::default()
+        };
+        let plan = Gemm::new_l2(gpu, (&qb, &xb, &c), shape, &opts, (&xnb, &qnb)).unwrap();
+        assert_eq!(plan.config().1, split, "{m}x{n}x{d}: K slices");
+        let mut batch = gpu.batch(false);
+        plan.record(&mut batch);
+        batch.finish().unwrap();
+        let got = gpu.read(&c).unwrap();
+        for i in 0..m {
+            for j in 0..n {
+                let (qi, xj) = (&q[i * d..(i + 1) * d], &x[j * d..(j + 1) * d]);
+                let want: f64 = qi
+                    .iter()
+                    .zip(xj)
+                    .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+                    .sum();
+                let mag = f64::from(qn[i]) + f64::from(xn[j]);
+                let g = f64::from(got[i * n + j]);
+                assert!(
+                    g >= 0.0 && (g - want).abs() <= 4.0 * (d as f64 + 3.0) * 1.2e-7 * mag,
+                    "{m}x{n}x{d} split {split} at ({i}, {j}): {g} against {want}"
+                );
+            }
+        }
+        // β ≠ 0 and short norms are errors.
+        let mut beta = shape;
+        beta.beta = 1.0;
+        assert!(Gemm::new_l2(gpu, (&qb, &xb, &c), beta, &opts, (&xnb, &qnb)).is_err());
+        // (Every case has fewer queries than base vectors: the query norms are too short.)
+        assert!(Gemm::new_l2(gpu, (&qb, &xb, &c), shape, &opts, (&qnb, &qnb)).is_err());
+    }
+}

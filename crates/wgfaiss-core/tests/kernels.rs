@@ -111,24 +111,28 @@ fn every_family_and_override_set_validates_with_naga() {
     // the configurations the shipped table and the heuristics give.
     let mut gemm_sets = 0;
     let (all, shipped) = gemm_tiles();
-    let mut check = |tiles, (trans_a, trans_b, vec_a, vec_b)| {
+    let mut check = |tiles, (trans_a, trans_b, vec_a, vec_b), l2| {
         let family = gemm_family(&gemm::GemmVariant {
             tiles,
             trans_a,
             trans_b,
             vec_a,
             vec_b,
+            l2,
         });
         validate(&family, &gemm::constants(tiles)).unwrap_or_else(|e| panic!("{tiles:?}: {e}"));
         gemm_sets += 1;
     };
     for &tiles in &all {
-        check(tiles, (false, true, true, false));
+        check(tiles, (false, true, true, false), false);
     }
+    // The L2 epilogue (distance tiles: A·Bᵀ) with and without vec4 rows.
     for &tiles in &shipped {
         for v in variants() {
-            check(tiles, v);
+            check(tiles, v, false);
         }
+        check(tiles, (false, true, true, true), true);
+        check(tiles, (false, true, false, false), true);
     }
     assert!(gemm_sets > 300, "{gemm_sets}");
     validate(&QR_SIMPLE, &[("WG", 256)]).unwrap_or_else(|e| panic!("{e}"));

@@ -147,6 +147,8 @@ pub struct GemmVariant {
     pub vec_a: bool,
     /// B's contiguous dimension is a multiple of 4 (vec4 loads).
     pub vec_b: bool,
+    /// Writes `max(v + colv[j] + rowv[i], 0)` instead of `v` (see [`Gemm::new_l2`]).
+    pub l2: bool,
 }
 
 impl GemmVariant {
@@ -159,6 +161,7 @@ impl GemmVariant {
             trans_b: shape.trans_b,
             vec_a: lda % 4 == 0,
             vec_b: ldb % 4 == 0,
+            l2: false,
         }
     }
 
@@ -167,11 +170,12 @@ impl GemmVariant {
         let (tm, tn, tk, rm, rn) = self.tiles;
         let t = |b: bool| if b { 't' } else { 'n' };
         format!(
-            "gemm_{tm}x{tn}x{tk}_{rm}x{rn}_{}{}_v{}{}",
+            "gemm_{tm}x{tn}x{tk}_{rm}x{rn}_{}{}_v{}{}{}",
             t(self.trans_a),
             t(self.trans_b),
             u8::from(self.vec_a),
-            u8::from(self.vec_b)
+            u8::from(self.vec_b),
+            if self.l2 { "_l2" } else { "" }
         )
     }
 }
@@ -293,7 +297,14 @@ pub fn source(v: &GemmVariant) -> String {
     let (tm, tn, tk, rm, rn) = v.tiles;
     let wg = (tm / rm) * (tn / rn);
     let hn = rn / 4;
-    let bindings = operand_binding("a", 1, v.vec_a) + &operand_binding("b", 2, v.vec_b);
+    let epilogue = if v.l2 {
+        "@group(0) @binding(5) var<storage, read> colv: array<f32>;\n\
+         @group(0) @binding(6) var<storage, read> rowv: array<f32>;\n\
+         fn epilogue(row: u32, col: u32, v: f32) -> f32 { return max(v + colv[col] + rowv[row], 0.0); }\n"
+    } else {
+        "fn epilogue(row: u32, col: u32, v: f32) -> f32 { return v; }\n"
+    };
+    let bindings = operand_binding("a", 1, v.vec_a) + &operand_binding("b", 2, v.vec_b) + epilogue;
     let sa = staging("a", tm, tk, wg, !v.trans_a, v.vec_a, "p.m", None);
     let sb = staging("b", tn, tk, wg, v.trans_b, v.vec_b, "p.n", None);
     let mut decl = sa.decl + &sb.decl;
@@ -392,6 +403,44 @@ impl Gemm {
         shape: GemmShape,
         opts: &GemmOptions,
     ) -> Result<Gemm> {
+        Gemm::plan(gpu, (a, b, c), shape, opts, None)
+    }
+
+    /// Plans squared L2 distances `c = max(α·op(a)·op(b) + col[j] + row[i], 0)` — with
+    /// α = −2, queries as A and base vectors as Bᵀ, `col` the base's squared norms (n) and
+    /// `row` the queries' (m): the same sums in the same order as adding them in a separate
+    /// pass, without writing and reading C again. β must be 0.
+    pub fn new_l2(
+        gpu: &Gpu,
+        (a, b, c): (&GpuBuffer<f32>, &GpuBuffer<f32>, &GpuBuffer<f32>),
+        shape: GemmShape,
+        opts: &GemmOptions,
+        (col, row): (&GpuBuffer<f32>, &GpuBuffer<f32>),
+    ) -> Result<Gemm> {
+        if shape.beta != 0.0 {
+            return Err(Error::InvalidArgument(
+                "gemm with the L2 epilogue: beta must be 0".into(),
+            ));
+        }
+        if col.len() < shape.n || row.len() < shape.m {
+            return Err(Error::InvalidArgument(format!(
+                "gemm with the L2 epilogue: norms of {} columns and {} rows, expected {} and {}",
+                col.len(),
+                row.len(),
+                shape.n,
+                shape.m
+            )));
+        }
+        Gemm::plan(gpu, (a, b, c), shape, opts, Some((col, row)))
+    }
+
+    fn plan(
+        gpu: &Gpu,
+        (a, b, c): (&GpuBuffer<f32>, &GpuBuffer<f32>, &GpuBuffer<f32>),
+        shape: GemmShape,
+        opts: &GemmOptions,
+        l2: Option<(&GpuBuffer<f32>, &GpuBuffer<f32>)>,
+    ) -> Result<Gemm> {
         let (la, lb, lc) = shape.lens();
         if a.len() < la || b.len() < lb || c.len() < lc {
             return Err(Error::InvalidArgument(format!(
@@ -468,7 +517,18 @@ impl Gemm {
         // Slices are whole multiples of TK; recount after rounding.
         let k_split = k.div_ceil(splits_wanted).div_ceil(tk).max(1) * tk;
         let splits = k.div_ceil(k_split).max(1);
-        let family = gemm_family(&GemmVariant::for_shape(&shape, tiles));
+        // The epilogue runs where C is written: in the product, or in the summing pass of a
+        // split product (its partial products are plain).
+        let variant = GemmVariant::for_shape(&shape, tiles);
+        let epilogue = gemm_family(&GemmVariant {
+            l2: l2.is_some(),
+            ..variant
+        });
+        let family = if splits > 1 {
+            gemm_family(&variant)
+        } else {
+            epilogue
+        };
         let kernel = gpu.kernel(&family, "gemm", &constants(tiles))?;
         let (lda, ldb) = shape.strides();
         let params = |alpha: f32, beta: f32, c_split: u32| Params {
@@ -484,31 +544,37 @@ impl Gemm {
             c_split,
             _pad: [0; 2],
         };
-        let bind_gemm = |out: &GpuBuffer<f32>, p: Params| {
+        let bind_gemm = |out: &GpuBuffer<f32>, p: Params, last: bool| {
+            // `last`: the product writes C (its kernel has the epilogue).
             let params = gpu.uniform(&p);
-            gpu.bind(
-                &kernel,
-                &[
-                    (0, params.as_entire_binding()),
-                    (1, a.binding()),
-                    (2, b.binding()),
-                    (3, out.binding()),
-                ],
-            )
+            let mut entries = vec![
+                (0, params.as_entire_binding()),
+                (1, a.binding()),
+                (2, b.binding()),
+                (3, out.binding()),
+            ];
+            // The epilogue's norms, bound where the kernel writes C.
+            if let (true, Some((col, row))) = (last, l2) {
+                entries.push((5, col.binding()));
+                entries.push((6, row.binding()));
+            }
+            gpu.bind(&kernel, &entries)
         };
         let (group, sum) = if splits > 1 {
             let part = gpu.alloc::<f32>(splits as usize * lc)?;
-            let group = bind_gemm(&part, params(1.0, 0.0, lc as u32));
-            let sum_kernel = gpu.kernel(&family, "gemm_split_sum", &constants(tiles))?;
+            let group = bind_gemm(&part, params(1.0, 0.0, lc as u32), false);
+            let sum_kernel = gpu.kernel(&epilogue, "gemm_split_sum", &constants(tiles))?;
             let sum_params = gpu.uniform(&params(shape.alpha, shape.beta, 0));
-            let sum_group = gpu.bind(
-                &sum_kernel,
-                &[
-                    (0, sum_params.as_entire_binding()),
-                    (3, c.binding()),
-                    (4, part.binding()),
-                ],
-            );
+            let mut entries = vec![
+                (0, sum_params.as_entire_binding()),
+                (3, c.binding()),
+                (4, part.binding()),
+            ];
+            if let Some((col, row)) = l2 {
+                entries.push((5, col.binding()));
+                entries.push((6, row.binding()));
+            }
+            let sum_group = gpu.bind(&sum_kernel, &entries);
             let (x, y) = gpu.grid((lc as u32).div_ceil(256));
             let sum = SplitSum {
                 kernel: sum_kernel,
@@ -518,7 +584,7 @@ impl Gemm {
             };
             (group, Some(sum))
         } else {
-            (bind_gemm(c, params(shape.alpha, shape.beta, 0)), None)
+            (bind_gemm(c, params(shape.alpha, shape.beta, 0), true), None)
         };
         Ok(Gemm {
             kernel,

@@ -1180,7 +1180,6 @@ impl ItemKnnPlan {
 /// the tile to memory, which the fused kernel avoids.
 pub struct TiledKnn {
     gemm: Gemm,
-    bias: Option<Dispatch>,
     select: TopKPlan,
     _tile: SplitBuffer<f32>,
     id0: u32,
@@ -1221,36 +1220,22 @@ impl TiledKnn {
         shape.trans_b = true;
         shape.alpha = if metric == KnnMetric::L2 { -2.0 } else { 1.0 };
         // One K slice: the products accumulate in the fused kernel's order, so both paths
-        // compute the same distances bit for bit and order candidates alike.
-        let gemm = Gemm::new(
-            gpu,
-            queries,
-            chunk.data,
-            &tile,
-            shape,
-            &GemmOptions {
-                split_k: Some(1),
-                ..Default::default()
-            },
-        )?;
-        let bias = if metric == KnnMetric::L2 {
-            let kernel =
-                gpu.kernel(&crate::kernels::ELEMENTWISE, "l2_distances", &[("WG", 256)])?;
-            let groups = ((nq * rows) as u32).div_ceil(256);
-            let (x, y) = gpu.grid(groups);
-            let params = gpu.uniform(&[nq as u32, rows as u32, x, 0]);
-            let bg = gpu.bind(
-                &kernel,
-                &[
-                    (0, params.as_entire_binding()),
-                    (1, tile.binding()),
-                    (2, chunk.norms.binding()),
-                    (13, qnorms.binding()),
-                ],
-            );
-            Some((kernel, bg, (x, y, 1)))
+        // compute the same distances bit for bit and order candidates alike. L2 adds the
+        // norms as the tile is written (the GEMM's epilogue).
+        let opts = GemmOptions {
+            split_k: Some(1),
+            ..Default::default()
+        };
+        let gemm = if metric == KnnMetric::L2 {
+            Gemm::new_l2(
+                gpu,
+                (queries, chunk.data, &tile),
+                shape,
+                &opts,
+                (chunk.norms, qnorms),
+            )?
         } else {
-            None
+            Gemm::new(gpu, queries, chunk.data, &tile, shape, &opts)?
         };
         let tile = SplitBuffer::from_buffer(tile);
         let select = TopKPlan::new(
@@ -1264,7 +1249,6 @@ impl TiledKnn {
         )?;
         Ok(TiledKnn {
             gemm,
-            bias,
             select,
             _tile: tile,
             id0: chunk.id0,
@@ -1276,12 +1260,9 @@ impl TiledKnn {
         self.select.outputs()
     }
 
-    /// Records the product, the norms and the selection.
+    /// Records the product (with the norms) and the selection.
     pub fn record(&self, batch: &mut Batch<'_>) {
         self.gemm.record(batch);
-        if let Some((kernel, bg, grid)) = &self.bias {
-            batch.dispatch(kernel, bg, *grid);
-        }
         self.select.record(batch);
     }
 
