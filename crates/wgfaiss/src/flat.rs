@@ -778,7 +778,7 @@ impl SearchPlan {
                     .zip(reads.chunks(2))
                     .map(|(p, r)| p.parse(r))
                     .collect();
-                let top = merge_lists(&lists, self.nq, self.k, index.metric.is_similarity());
+                let top = merge_lists(lists, self.nq, self.k, index.metric.is_similarity());
                 (top, None)
             }
         }
@@ -786,9 +786,9 @@ impl SearchPlan {
 }
 
 /// Merges per-chunk lists (`nq × k` each, positions as ids) into one `nq × k`.
-fn merge_lists(lists: &[TopK], nq: usize, k: usize, largest: bool) -> TopK {
+fn merge_lists(mut lists: Vec<TopK>, nq: usize, k: usize, largest: bool) -> TopK {
     if lists.len() == 1 {
-        return lists[0].clone();
+        return lists.pop().expect("one list");
     }
     let mut out = TopK::default();
     for r in 0..nq {
