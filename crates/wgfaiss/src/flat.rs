@@ -144,8 +144,8 @@ impl FlatIndex {
     /// `knn.verified_min_queries` or (`knn.verified_stream`) the f16 streaming kernel takes
     /// it (1–4 queries), the stored values are within f16 range, the proof failed
     /// for at most one in eight of the index's verified queries (once it has 1 024) and the
-    /// f16 copy of the storage exists or can be made; else [`Precision::F32`]. Both give
-    /// exact results.
+    /// f16 copy of the storage exists or can be made (it is made here, as the search would);
+    /// else [`Precision::F32`]. Both give exact results.
     pub fn exact_path(&self, nq: usize, k: usize, precision: Precision) -> Precision {
         if precision != Precision::Exact {
             return precision;

@@ -846,6 +846,10 @@ fn exact_precision_takes_the_verified_path_where_the_tuning_says_so() {
             &format!("{n} streamed"),
         );
     }
+    // An empty index pads, whichever path would run.
+    let empty = FlatIndex::new(&tuned, d, Metric::L2).unwrap();
+    let r = empty.search(&data(&mut rng, nq * d), 3, &exact).unwrap();
+    assert_eq!(r.ids, vec![-1; nq * 3]);
     // The shipped default (and lavapipe's entry) keeps the f32 kernel.
     let mut plain = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
     plain.add(&base).unwrap();

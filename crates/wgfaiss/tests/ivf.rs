@@ -253,6 +253,16 @@ fn ids_removal_reconstruction_persistence() {
     };
     let err = ivf.search(&q, 5, &f16).unwrap_err();
     assert!(err.to_string().contains("flat index only"), "{err}");
+    // F32 is what Exact runs on an IVF index: the same results.
+    let f32_params = SearchParams {
+        precision: wgfaiss::Precision::F32,
+        ..params(3)
+    };
+    let (a, b) = (
+        ivf.search(&q, 5, &f32_params).unwrap(),
+        ivf.search(&q, 5, &params(3)).unwrap(),
+    );
+    assert_eq!((a.ids, a.distances), (b.ids, b.distances));
     assert!(ivf.add_with_ids(&base[..2 * d], &[1]).is_err());
     assert!(ivf.add_with_ids(&[f32::NAN; 8], &[1]).is_err());
     assert!(ivf.train(&base).is_err(), "retrain with vectors");
