@@ -145,8 +145,8 @@ enum Command {
         #[arg(long, default_value = "wgfaiss-tuning.json")]
         out: std::path::PathBuf,
         /// Comma-separated families: gemm, gemm_coop (the f16 tensor-core GEMM), knn, topk,
-        /// ivf (the IVF list scan).
-        #[arg(long, default_value = "gemm,gemm_coop,knn,topk,ivf")]
+        /// ivf (the IVF list scan), exact (the flat index's exact path: f32 or verified f16).
+        #[arg(long, default_value = "gemm,gemm_coop,knn,topk,ivf,exact")]
         families: String,
         /// Small problems (always on CPU adapters).
         #[arg(long)]

@@ -6,7 +6,10 @@
 //! adapters without cooperative matrices), `knn`
 //! (the fused distance + top-k tiles and candidate slots, on a flat search), `topk` (workgroup
 //! size of the top-k selection), `ivf` (the list scan, fused or keys, on an IVF search of the
-//! SIFT stand-in of `bench ivf`: 1M × 128, IVF4096, nprobe 64, 10 000 queries). Each candidate is run back to back in one batch and timed with
+//! SIFT stand-in of `bench ivf`: 1M × 128, IVF4096, nprobe 64, 10 000 queries), `exact` (which
+//! path `Precision::Exact` takes on the flat index: the f32 kernel or the verified f16 search,
+//! timed at batch sizes from 1 query to the full batch: `knn.exact_path`,
+//! `knn.verified_min_queries`, `knn.verified_stream`). Each candidate is run back to back in one batch and timed with
 //! timestamps where the adapter has them (else the wall clock); the fastest candidate wins.
 
 use std::path::Path;
@@ -86,8 +89,8 @@ struct Trial {
 pub fn run(out: &Path, families: &str, quick: bool) -> Result<()> {
     let families: Vec<&str> = families.split(',').map(str::trim).collect();
     for f in &families {
-        if !["gemm", "gemm_coop", "knn", "topk", "ivf"].contains(f) {
-            bail!("unknown family {f:?}: expected gemm, gemm_coop, knn, topk, ivf");
+        if !["gemm", "gemm_coop", "knn", "topk", "ivf", "exact"].contains(f) {
+            bail!("unknown family {f:?}: expected gemm, gemm_coop, knn, topk, ivf, exact");
         }
     }
     let gpu = Gpu::new().context("opening a GPU")?;
@@ -129,6 +132,7 @@ pub fn run(out: &Path, families: &str, quick: bool) -> Result<()> {
             }
             "gemm_coop" => tune_gemm_coop(&sizes)?,
             "knn" => tune_knn(&sizes)?,
+            "exact" => tune_exact(&gpu, &sizes)?,
             "ivf" => tune_ivf(&gpu, &sizes)?,
             _ => tune_topk(&sizes)?,
         };
@@ -357,6 +361,120 @@ fn tune_knn(s: &Sizes) -> Result<Vec<Trial>> {
         });
     }
     Ok(out)
+}
+
+/// `Precision::Exact`'s path: the f32 kernel and the verified f16 search of one flat index
+/// timed at batch sizes from one query to `s.nq`, with their answers compared. Two trials
+/// (f32 and verified at the full batch, the faster wins) carry the same thresholds: the
+/// fewest queries from which the verified search is faster at every larger size measured,
+/// and whether it is faster for the few-query (streaming) searches.
+fn tune_exact(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
+    use wgfaiss::Precision;
+    let f32_only = || {
+        vec![Trial {
+            family: "knn",
+            values: vec![("exact_path", Value::from("f32"))],
+            seconds: 0.0,
+        }]
+    };
+    if wgfaiss::ops::knn_half::product_form(gpu).is_none() {
+        outln!("exact: f32 (no SHADER_F16 on this adapter)");
+        return Ok(f32_only());
+    }
+    let d = 128;
+    let mut rng = Rng::new(15);
+    let base = rng.vec(s.nb * d);
+    let queries = rng.vec(s.nq * d);
+    let mut flat = FlatIndex::new(gpu, d, Metric::L2)?;
+    flat.add(&base)?;
+    let sizes: Vec<usize> = [1, 4, 16, 64, 128, 256, 1024, 4096]
+        .into_iter()
+        .filter(|&n| n < s.nq)
+        .chain([s.nq])
+        .collect();
+    // (queries, f32 seconds, verified seconds)
+    let mut rows = Vec::new();
+    for &n in &sizes {
+        let q = &queries[..n * d];
+        let mut times = [0.0; 2];
+        let mut answers = Vec::new();
+        for (slot, precision) in [Precision::F32, Precision::F16Verified]
+            .into_iter()
+            .enumerate()
+        {
+            let p = SearchParams {
+                timed: true,
+                precision,
+                ..Default::default()
+            };
+            let run = || -> Result<(f64, Vec<i64>)> {
+                let t = Instant::now();
+                let r = flat.search(q, 10, &p)?;
+                Ok((r.gpu_seconds.unwrap_or(t.elapsed().as_secs_f64()), r.ids))
+            };
+            let (first, ids) = run()?;
+            answers.push(ids);
+            let mut all = vec![first];
+            for _ in 0..s.iters.min(5) {
+                all.push(run()?.0);
+            }
+            times[slot] = crate::bench::median(all);
+        }
+        // Both are exact: a difference beyond ties is a bug.
+        let differ = answers[0]
+            .iter()
+            .zip(&answers[1])
+            .filter(|(a, b)| a != b)
+            .count();
+        if differ * 1000 > answers[0].len() {
+            bail!(
+                "exact: the f32 and verified searches of {n} queries disagree on {differ} results"
+            );
+        }
+        eprintln!(
+            "exact: {n:>6} queries  f32 {:>9.3} ms  verified {:>9.3} ms",
+            times[0] * 1e3,
+            times[1] * 1e3
+        );
+        rows.push((n, times[0], times[1]));
+    }
+    // The smallest size from which verified wins at every larger size (past the streaming
+    // sizes), and whether it wins where the f16 streaming kernel serves the search.
+    let kc = wgfaiss::ops::knn_half::candidates(10, 0)?;
+    let streams = |n: usize| wgfaiss::ops::knn_half::streams(gpu, n, d, kc);
+    let mut min_queries = s.nq.max(1) as u64 + 1;
+    for &(n, f, v) in rows.iter().rev() {
+        if streams(n) {
+            continue;
+        }
+        if v < f {
+            min_queries = n as u64;
+        } else {
+            break;
+        }
+    }
+    let stream_rows: Vec<_> = rows.iter().filter(|r| streams(r.0)).collect();
+    let stream = !stream_rows.is_empty() && stream_rows.iter().all(|&&(_, f, v)| v < f);
+    let &(_, f, v) = rows.last().expect("at least the full batch");
+    let values = |path: &str| {
+        vec![
+            ("exact_path", Value::from(path)),
+            ("verified_min_queries", Value::from(min_queries)),
+            ("verified_stream", Value::from(u64::from(stream))),
+        ]
+    };
+    Ok(vec![
+        Trial {
+            family: "knn",
+            values: values("f32"),
+            seconds: f,
+        },
+        Trial {
+            family: "knn",
+            values: values("verified"),
+            seconds: v,
+        },
+    ])
 }
 
 fn tune_topk(s: &Sizes) -> Result<Vec<Trial>> {

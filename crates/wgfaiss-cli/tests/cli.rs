@@ -489,9 +489,22 @@ fn tune_writes_an_entry_that_info_then_uses() {
         "{out}"
     );
     // Merging more families keeps the first.
-    let o = wgfaiss(&["tune", "--quick", "--families", "knn,ivf", "--out", &f]);
+    let o = wgfaiss(&[
+        "tune",
+        "--quick",
+        "--families",
+        "knn,ivf,exact",
+        "--out",
+        &f,
+    ]);
     let out = succeeded(&o);
     assert!(out.contains("best ivf   scan="), "{out}");
+    // The exact path: measured where the adapter has f16 (lavapipe does), else f32.
+    assert!(
+        out.contains("best knn   exact_path=")
+            && (out.contains("verified_min_queries=") || out.contains("no SHADER_F16")),
+        "{out}"
+    );
     let o = Command::new(env!("CARGO_BIN_EXE_wgfaiss"))
         .args(["info", "--json"])
         .env("WGFAISS_CONFIG", &file)
@@ -511,6 +524,7 @@ fn tune_writes_an_entry_that_info_then_uses() {
         "gemm.tile_m",
         "topk.workgroup_size",
         "knn.tile_n",
+        "knn.exact_path",
         "ivf.scan",
     ] {
         let src = &v["tuning"]["params"][key]["source"];
