@@ -421,16 +421,10 @@ fn tune_exact(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
             times[slot] = crate::bench::median(all);
         }
         // Both are exact: a difference beyond ties is a bug.
-        let differ = answers[0]
-            .iter()
-            .zip(&answers[1])
-            .filter(|(a, b)| a != b)
-            .count();
-        if differ * 1000 > answers[0].len() {
-            bail!(
-                "exact: the f32 and verified searches of {n} queries disagree on {differ} results"
-            );
-        }
+        agree(
+            &answers,
+            &format!("exact: the f32 and verified searches of {n} queries"),
+        )?;
         eprintln!(
             "exact: {n:>6} queries  f32 {:>9.3} ms  verified {:>9.3} ms",
             times[0] * 1e3,
@@ -548,13 +542,19 @@ fn tune_ivf(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
         });
     }
     // Both scans are exact over the probed lists: a difference beyond ties is a bug.
+    agree(&answers, "the fused and keys scans")?;
+    Ok(out)
+}
+
+/// Two exact searches' ids: more than one in a thousand differing is more than ties.
+fn agree(answers: &[Vec<i64>], what: &str) -> Result<()> {
     let differ = answers[0]
         .iter()
         .zip(&answers[1])
         .filter(|(a, b)| a != b)
         .count();
     if differ * 1000 > answers[0].len() {
-        bail!("the fused and keys scans disagree on {differ} results");
+        bail!("{what} disagree on {differ} results");
     }
-    Ok(out)
+    Ok(())
 }
