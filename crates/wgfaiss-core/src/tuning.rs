@@ -711,12 +711,12 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             "the verified path pays only where f16 products are fast (measured per adapter)",
         ),
         ("knn", "verified_min_queries") => int(
-            128,
-            "1M x 128 on an H100: 64 queries 1.02 ms verified against 0.78 f32, 256 1.95 against 2.60 (2026-11-27)",
+            256,
+            "1M x 128 on an H100: 128 queries 1.74 ms verified against 1.49 f32, 256 1.95 against 2.68 (2026-11-27)",
         ),
         ("knn", "verified_stream") => int(
             1,
-            "one query over 1M x 128 on an H100: 0.167 ms verified against 0.222 f32 (2026-11-27)",
+            "one query over 1M x 128 on an H100: 0.170 ms verified against 0.230 f32 (2026-11-27)",
         ),
         ("knn", "half_product") => choice("auto", "by capability (cooperative matrices)"),
         ("knn", "half_teams") => int(
