@@ -386,7 +386,8 @@ fn ldw(row: u32, c: u32) -> mat2x4<f32> {
 ";
 
 /// [`KNN_STREAM_V4`] over an f16 base (rows of `p.ldb` halves, a multiple of 16, zero past
-/// the dimension; f32 queries; each lane loads 8 halves at once): the f16 precision mode's candidates for a few queries.
+/// the dimension; f32 queries; each lane loads 8 halves at once): the f16 precision mode's
+/// candidates for a few queries.
 pub const KNN_STREAM_H4: Family = knn_stream_family(
     "knn_stream_h4",
     &[KNN_STREAM_HALF, KNN_STREAM, LIST_MERGE],
