@@ -240,6 +240,18 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "topk",
+        key: "wide_min_k",
+        kind: int(0, 2048),
+        doc: "top-k: from this k on (0: never) the filter kernel runs workgroups of wide_workgroup_size instead of workgroup_size",
+    },
+    ParamSpec {
+        family: "topk",
+        key: "wide_workgroup_size",
+        kind: pow2(32, 1024),
+        doc: "top-k: invocations per workgroup from k = wide_min_k on (a long best list merges in fewer steps with more invocations)",
+    },
+    ParamSpec {
+        family: "topk",
         key: "radix_min_k",
         kind: int(0, 4096),
         doc: "top-k of short rows: from this k on (0: never), rows of at most radix_max_cols are selected by radix selection, one workgroup per row",
@@ -626,6 +638,8 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("reduce", "workgroup_size") | ("topk", "workgroup_size") => {
             int(256.min(max_inv), "256, capped by the adapter")
         }
+        ("topk", "wide_min_k") => int(0, "one workgroup size for every k until measured"),
+        ("topk", "wide_workgroup_size") => int(256.min(max_inv), "256, capped by the adapter"),
         ("reduce", "max_workgroups") => int(if cpu { 32 } else { 1024 }, "by device type"),
         ("reduce", "path") | ("qr", "dot") => choice("auto", "by capability"),
         ("ivf", "scan") => choice("auto", "by shape (ops::ivf::ScanMode)"),

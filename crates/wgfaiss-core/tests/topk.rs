@@ -492,3 +492,61 @@ fn segment_merge_of_sorted_lists_matches_reference() {
         }
     }
 }
+
+#[test]
+fn wide_workgroups_from_wide_min_k_on() {
+    use wgfaiss_core::ops::topk::TopKPlan;
+    // topk.wide_min_k: from k = 100 on, workgroups of another size, with the same results; a
+    // wide size whose memory does not fit falls back to the default.
+    // A wide size other than the adapter's default (lavapipe 64, the H100/H200 128).
+    let normal = gpu().tuning().int("topk.workgroup_size") as u32;
+    let w = if normal == 128 { 64 } else { 128 };
+    let wide = Gpu::with_options(
+        common::options()
+            .with_override("WGFAISS_TOPK_WIDE_MIN_K", 100u64)
+            .with_override("WGFAISS_TOPK_WIDE_WORKGROUP_SIZE", u64::from(w)),
+    )
+    .unwrap();
+    let mut rng = Rng::new(seed("topk_wide"));
+    let (rows, cols) = (3, 5000);
+    let x = rng.vec(rows * cols);
+    let data = wide.upload_split(&x, cols).unwrap();
+    for (k, wg) in [(10, normal), (99, normal), (100, w), (300, w)] {
+        let plan =
+            TopKPlan::new(&wide, &data, rows, cols, k, false, &TopKOptions::default()).unwrap();
+        assert_eq!(plan.workgroup_size(), wg, "k = {k}");
+        check(
+            &wide,
+            &x,
+            rows,
+            cols,
+            k,
+            false,
+            &TopKOptions::default(),
+            &format!("wide k{k}"),
+        );
+    }
+    let too_wide = Gpu::with_options(
+        common::options()
+            .with_override("WGFAISS_TOPK_WIDE_MIN_K", 100u64)
+            .with_override("WGFAISS_TOPK_WIDE_WORKGROUP_SIZE", 1024u64),
+    )
+    .unwrap();
+    let data = too_wide.upload_split(&x, cols).unwrap();
+    let plan = TopKPlan::new(
+        &too_wide,
+        &data,
+        rows,
+        cols,
+        2048,
+        false,
+        &TopKOptions::default(),
+    )
+    .unwrap();
+    let limit = too_wide.capabilities().max_invocations_per_workgroup;
+    assert!(
+        plan.workgroup_size() <= limit.min(normal),
+        "{}",
+        plan.workgroup_size()
+    );
+}

@@ -151,6 +151,8 @@ pub fn uses_radix(gpu: &Gpu, cols: usize, k: usize) -> bool {
 /// A top-k selection planned over a matrix on the device (split at row boundaries).
 pub struct TopKPlan {
     first: Pass,
+    /// The filter kernel's workgroup size (the radix kernel's are its own).
+    wg: u32,
     merge: SegmentMerge,
     /// The stand-in id binding of a first pass that reads no ids.
     _no_ids: Option<GpuBuffer<u32>>,
@@ -248,6 +250,7 @@ impl TopKPlan {
         let merge = SegmentMerge::with_config(gpu, cfg, out_v, out_i, cfg.rows, 1, k)?;
         Ok(TopKPlan {
             first: Pass { kernel, groups },
+            wg: cfg.wg,
             merge,
             _no_ids: None,
         })
@@ -318,6 +321,7 @@ impl TopKPlan {
         let merge = SegmentMerge::with_config(gpu, cfg, out_v, out_i, cfg.rows, segs, k)?;
         Ok(TopKPlan {
             first: Pass { kernel, groups },
+            wg: cfg.wg,
             merge,
             _no_ids: None,
         })
@@ -337,6 +341,12 @@ impl TopKPlan {
     /// Number of passes (1 when every row fits one segment).
     pub fn passes(&self) -> usize {
         1 + self.merge.passes.len()
+    }
+
+    /// Invocations per workgroup of the filter kernel's passes (the tuning's, or the
+    /// caller's; a plan of the radix kernel reports it too, for its merge).
+    pub fn workgroup_size(&self) -> u32 {
+        self.wg
     }
 
     /// Poisons the outputs (tests use it before a run).
@@ -381,9 +391,23 @@ struct Config {
 impl Config {
     fn new(gpu: &Gpu, k: usize, rows: usize, largest: bool, opts: &TopKOptions) -> Result<Config> {
         let caps = gpu.capabilities();
-        let wg = opts
-            .workgroup_size
-            .unwrap_or(gpu.tuning().int("topk.workgroup_size") as u32);
+        let t = gpu.tuning();
+        // From topk.wide_min_k on, the wider workgroup where its memory fits (a best list of
+        // 2 048 merges in half the steps with twice the invocations).
+        let kp = (k as u32).next_power_of_two();
+        let wide = t.int("topk.wide_min_k");
+        let normal = t.int("topk.workgroup_size") as u32;
+        let tuned = match t.int("topk.wide_workgroup_size") as u32 {
+            w if wide > 0
+                && k as u64 >= wide
+                && w <= caps.max_invocations_per_workgroup
+                && shared_bytes(w, kp, 4) <= u64::from(caps.workgroup_memory_bytes) =>
+            {
+                w
+            }
+            _ => normal,
+        };
+        let wg = opts.workgroup_size.unwrap_or(tuned);
         if !wg.is_power_of_two()
             || !(32..=1024).contains(&wg)
             || wg > caps.max_invocations_per_workgroup
@@ -392,7 +416,6 @@ impl Config {
                 "top-k workgroup size {wg}: expected a power of two in 32..=1024 within the adapter's limit"
             )));
         }
-        let kp = (k as u32).next_power_of_two();
         // Elements per invocation per round: as many as the workgroup memory allows.
         // A multiple of 4 (the kernel loads in steps of four).
         let mut rpt = (gpu.tuning().int("topk.thread_queue") as u32).max(4);
