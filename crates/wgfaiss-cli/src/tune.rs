@@ -370,16 +370,13 @@ fn tune_knn(s: &Sizes) -> Result<Vec<Trial>> {
 /// and whether it is faster for the few-query (streaming) searches.
 fn tune_exact(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
     use wgfaiss::Precision;
-    let f32_only = || {
-        vec![Trial {
+    if wgfaiss::ops::knn_half::product_form(gpu).is_none() {
+        outln!("exact: f32 (no SHADER_F16 on this adapter)");
+        return Ok(vec![Trial {
             family: "knn",
             values: vec![("exact_path", Value::from("f32"))],
             seconds: 0.0,
-        }]
-    };
-    if wgfaiss::ops::knn_half::product_form(gpu).is_none() {
-        outln!("exact: f32 (no SHADER_F16 on this adapter)");
-        return Ok(f32_only());
+        }]);
     }
     let d = 128;
     let mut rng = Rng::new(15);

@@ -372,6 +372,19 @@ pub(crate) fn inner_product(tiles: Tiles) -> String {
     inner
 }
 
+/// `entries` with the L2 epilogue's norms (column, row) at bindings 5 and 6, for the kernel
+/// that writes C.
+fn with_norms<'a>(
+    mut entries: Vec<(u32, wgpu::BindingResource<'a>)>,
+    l2: Option<(&'a GpuBuffer<f32>, &'a GpuBuffer<f32>)>,
+) -> Vec<(u32, wgpu::BindingResource<'a>)> {
+    if let Some((col, row)) = l2 {
+        entries.push((5, col.binding()));
+        entries.push((6, row.binding()));
+    }
+    entries
+}
+
 /// The summing pass of a split-K product, with the partial products it owns.
 struct SplitSum {
     kernel: Arc<Kernel>,
@@ -547,34 +560,25 @@ impl Gemm {
         let bind_gemm = |out: &GpuBuffer<f32>, p: Params, last: bool| {
             // `last`: the product writes C (its kernel has the epilogue).
             let params = gpu.uniform(&p);
-            let mut entries = vec![
+            let entries = vec![
                 (0, params.as_entire_binding()),
                 (1, a.binding()),
                 (2, b.binding()),
                 (3, out.binding()),
             ];
-            // The epilogue's norms, bound where the kernel writes C.
-            if let (true, Some((col, row))) = (last, l2) {
-                entries.push((5, col.binding()));
-                entries.push((6, row.binding()));
-            }
-            gpu.bind(&kernel, &entries)
+            gpu.bind(&kernel, &with_norms(entries, l2.filter(|_| last)))
         };
         let (group, sum) = if splits > 1 {
             let part = gpu.alloc::<f32>(splits as usize * lc)?;
             let group = bind_gemm(&part, params(1.0, 0.0, lc as u32), false);
             let sum_kernel = gpu.kernel(&epilogue, "gemm_split_sum", &constants(tiles))?;
             let sum_params = gpu.uniform(&params(shape.alpha, shape.beta, 0));
-            let mut entries = vec![
+            let entries = vec![
                 (0, sum_params.as_entire_binding()),
                 (3, c.binding()),
                 (4, part.binding()),
             ];
-            if let Some((col, row)) = l2 {
-                entries.push((5, col.binding()));
-                entries.push((6, row.binding()));
-            }
-            let sum_group = gpu.bind(&sum_kernel, &entries);
+            let sum_group = gpu.bind(&sum_kernel, &with_norms(entries, l2));
             let (x, y) = gpu.grid((lc as u32).div_ceil(256));
             let sum = SplitSum {
                 kernel: sum_kernel,

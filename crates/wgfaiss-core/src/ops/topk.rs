@@ -418,7 +418,7 @@ impl Config {
         }
         // Elements per invocation per round: as many as the workgroup memory allows.
         // A multiple of 4 (the kernel loads in steps of four).
-        let mut rpt = (gpu.tuning().int("topk.thread_queue") as u32).max(4);
+        let mut rpt = (t.int("topk.thread_queue") as u32).max(4);
         while rpt > 4 && shared_bytes(wg, kp, rpt) > u64::from(caps.workgroup_memory_bytes) {
             rpt /= 2;
         }
