@@ -163,6 +163,30 @@ fn offer(v: f32, e: u32, end: u32, base: u32, thr_v: f32, thr_i: u32) -> bool {
 @compute @workgroup_size(WG)
 fn topk_select(@builtin(workgroup_id) wid: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
+    select_segment(wid, lid, pad_v());
+}
+
+// Per row an upper bound of its k-th key (a value: its key is taken here), known before the
+// selection: bounds[(row0 + row + 1) BOUND_STRIDE - 1] (the last of a sorted list of
+// BOUND_STRIDE values per row). Only elements whose keys are at most the bound are offered,
+// so a segment need not fill its list from empty; the bound must not be below the row's
+// true k-th key (then the list keeps fewer than k and pads). NaN: no bound.
+override BOUND_STRIDE: u32 = 1u;
+@group(0) @binding(5) var<storage, read> bounds: array<f32>;
+
+@compute @workgroup_size(WG)
+fn topk_select_bounded(@builtin(workgroup_id) wid: vec3<u32>,
+                       @builtin(local_invocation_index) lid: u32) {
+    let g = wid.x + wid.y * p.wg_x;
+    let row = min(g / p.segs, p.rows - 1u);
+    let b = key(bounds[(p.row0 + row + 1u) * BOUND_STRIDE - 1u]);
+    // NaN by its bits (a compiler may assume b == b).
+    let nan = (bitcast<u32>(b) & 0x7fffffffu) > 0x7f800000u;
+    select_segment(wid, lid, select(b, pad_v(), nan));
+}
+
+// The k best of one (row, segment) with keys at most `bound` (+inf: all).
+fn select_segment(wid: vec3<u32>, lid: u32, bound: f32) {
     let g = wid.x + wid.y * p.wg_x;
     let row = g / p.segs;
     let seg = g % p.segs;
@@ -185,7 +209,7 @@ fn topk_select(@builtin(workgroup_id) wid: vec3<u32>,
     }
     let start = seg * p.seg_len;
     let end = min(cols, start + p.seg_len);
-    var thr_v = pad_v();
+    var thr_v = bound;
     var thr_i = NONE;
     // Candidates held before a merge: none for small lists (a merge after every round that
     // found any keeps the threshold tight), half the buffer for larger ones.
@@ -251,6 +275,10 @@ fn topk_select(@builtin(workgroup_id) wid: vec3<u32>,
             merge(CP, lid);
             thr_v = best_v[p.k - 1u];
             thr_i = best_i[p.k - 1u];
+            if before(bound, NONE, thr_v, thr_i) {
+                thr_v = bound;
+                thr_i = NONE;
+            }
             var left = pend;
             pend = 0u;
             loop {
@@ -272,6 +300,10 @@ fn topk_select(@builtin(workgroup_id) wid: vec3<u32>,
             merge(n, lid);
             thr_v = best_v[p.k - 1u];
             thr_i = best_i[p.k - 1u];
+            if before(bound, NONE, thr_v, thr_i) {
+                thr_v = bound;
+                thr_i = NONE;
+            }
         }
     }
     if live {

@@ -145,8 +145,10 @@ enum Command {
         #[arg(long, default_value = "wgfaiss-tuning.json")]
         out: std::path::PathBuf,
         /// Comma-separated families: gemm, gemm_coop (the f16 tensor-core GEMM), knn, topk,
-        /// ivf (the IVF list scan), exact (the flat index's exact path: f32 or verified f16).
-        #[arg(long, default_value = "gemm,gemm_coop,knn,topk,ivf,exact")]
+        /// ivf (the IVF list scan), tiles (the f16 search's key tiles against its fused
+        /// kernel), exact (the flat index's exact path: f32 or verified f16; after tiles, with
+        /// the thresholds tiles found).
+        #[arg(long, default_value = "gemm,gemm_coop,knn,topk,ivf,tiles,exact")]
         families: String,
         /// Small problems (always on CPU adapters).
         #[arg(long)]

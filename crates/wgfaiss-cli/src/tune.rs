@@ -89,8 +89,8 @@ struct Trial {
 pub fn run(out: &Path, families: &str, quick: bool) -> Result<()> {
     let families: Vec<&str> = families.split(',').map(str::trim).collect();
     for f in &families {
-        if !["gemm", "gemm_coop", "knn", "topk", "ivf", "exact"].contains(f) {
-            bail!("unknown family {f:?}: expected gemm, gemm_coop, knn, topk, ivf, exact");
+        if !["gemm", "gemm_coop", "knn", "topk", "ivf", "tiles", "exact"].contains(f) {
+            bail!("unknown family {f:?}: expected gemm, gemm_coop, knn, topk, ivf, tiles, exact");
         }
     }
     let gpu = Gpu::new().context("opening a GPU")?;
@@ -132,7 +132,16 @@ pub fn run(out: &Path, families: &str, quick: bool) -> Result<()> {
             }
             "gemm_coop" => tune_gemm_coop(&sizes)?,
             "knn" => tune_knn(&sizes)?,
-            "exact" => tune_exact(&gpu, &sizes)?,
+            "tiles" => tune_tiles(&gpu, &sizes)?,
+            // With the key-tile thresholds just found, if any (they decide how fast the
+            // verified search is for mid-size batches).
+            "exact" => match best
+                .iter()
+                .find(|t| t.values.iter().any(|v| v.0 == "half_tile_kc"))
+            {
+                Some(t) => tune_exact(&gpu_with("knn", &t.values)?, &sizes)?,
+                None => tune_exact(&gpu, &sizes)?,
+            },
             "ivf" => tune_ivf(&gpu, &sizes)?,
             _ => tune_topk(&sizes)?,
         };
@@ -363,6 +372,113 @@ fn tune_knn(s: &Sizes) -> Result<Vec<Trial>> {
     Ok(out)
 }
 
+/// The f16 search's key tiles against its fused kernel (`knn.half_tile_queries`,
+/// `knn.half_tile_kc`): the f16 search of one flat index with each, timed at batch sizes
+/// from 8 queries to 512 for k = 10 (26 candidates), and at 64, 256 and 512 for k = 20 (40).
+/// The tiles take every batch up to the largest size below which they won at every size
+/// measured, and every batch that fits a tile for 33 candidates and more if they won at each
+/// k = 20 size. Both choose the same candidates (checked).
+fn tune_tiles(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
+    use wgfaiss::Precision;
+    if wgfaiss::ops::knn_half::product_form(gpu).is_none() {
+        outln!("tiles: skipped (no SHADER_F16 on this adapter)");
+        return Ok(Vec::new());
+    }
+    let d = 128;
+    let mut rng = Rng::new(16);
+    let base = rng.vec(s.nb * d);
+    let queries = rng.vec(s.nq * d);
+    let fits = wgfaiss::ops::knn::tile_queries(gpu, s.nb);
+    let modes = [
+        vec![
+            ("half_tile_queries", Value::from(0)),
+            ("half_tile_kc", Value::from(0)),
+        ],
+        vec![
+            ("half_tile_queries", Value::from(1u64 << 20)),
+            ("half_tile_kc", Value::from(0)),
+        ],
+    ];
+    let mut indexes = Vec::new();
+    for m in &modes {
+        let g = gpu_with("knn", m)?;
+        let mut flat = FlatIndex::new(&g, d, Metric::L2)?;
+        flat.add(&base)?;
+        indexes.push((g, flat));
+    }
+    let p = SearchParams {
+        timed: true,
+        precision: Precision::F16,
+        ..Default::default()
+    };
+    // (fused, tiles) seconds of `n` queries with `k`.
+    let time = |n: usize, k: usize| -> Result<(f64, f64)> {
+        let q = &queries[..n * d];
+        let mut times = [0.0; 2];
+        let mut answers = Vec::new();
+        for (slot, (g, flat)) in indexes.iter().enumerate() {
+            let run = || -> Result<(f64, Vec<i64>)> {
+                let t = Instant::now();
+                let r = flat.search(q, k, &p)?;
+                Ok((r.gpu_seconds.unwrap_or(t.elapsed().as_secs_f64()), r.ids))
+            };
+            answers.push(run()?.1);
+            crate::bench::warm_clocks(g)?;
+            let mut all = Vec::new();
+            for _ in 0..s.iters.max(3) {
+                all.push(run()?.0);
+            }
+            times[slot] = crate::bench::median(all);
+        }
+        agree(
+            &answers,
+            &format!("tiles: the fused and tiled f16 searches of {n} queries, k = {k}"),
+        )?;
+        eprintln!(
+            "tiles: k = {k:>3} {n:>6} queries  fused {:>9.3} ms  tiles {:>9.3} ms",
+            times[0] * 1e3,
+            times[1] * 1e3
+        );
+        Ok((times[0], times[1]))
+    };
+    let mut upto = 0u64;
+    let (mut fused_s, mut tiles_s) = (0.0, 0.0);
+    for n in [8, 16, 32, 64, 128, 192, 256, 384, 512] {
+        if n > s.nq || n > fits {
+            break;
+        }
+        let (f, t) = time(n, 10)?;
+        if t >= f {
+            break;
+        }
+        upto = n as u64;
+        (fused_s, tiles_s) = (fused_s + f, tiles_s + t);
+    }
+    let mut wide = 33u64;
+    let mut wide_sizes = 0;
+    for n in [64, 256, 512] {
+        if n > s.nq || n > fits {
+            break;
+        }
+        let (f, t) = time(n, 20)?;
+        wide_sizes += 1;
+        if t >= f {
+            wide = 0;
+        }
+    }
+    if wide_sizes == 0 {
+        wide = 0;
+    }
+    Ok(vec![Trial {
+        family: "knn",
+        values: vec![
+            ("half_tile_queries", Value::from(upto)),
+            ("half_tile_kc", Value::from(wide)),
+        ],
+        seconds: if upto > 0 { tiles_s } else { fused_s },
+    }])
+}
+
 /// `Precision::Exact`'s path: the f32 kernel and the verified f16 search of one flat index
 /// timed at batch sizes from one query to `s.nq`, with their answers compared. Two trials
 /// (f32 and verified at the full batch, the faster wins) carry the same thresholds: the
@@ -384,7 +500,7 @@ fn tune_exact(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
     let queries = rng.vec(s.nq * d);
     let mut flat = FlatIndex::new(gpu, d, Metric::L2)?;
     flat.add(&base)?;
-    let sizes: Vec<usize> = [1, 4, 16, 64, 128, 256, 1024, 4096]
+    let sizes: Vec<usize> = [1, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]
         .into_iter()
         .filter(|&n| n < s.nq)
         .chain([s.nq])

@@ -97,7 +97,12 @@ pub const TOPK: Family = Family {
         f16: false,
         coop_matrix: false,
     },
-    entries: &["topk_select", "topk_radix", "topk_lists"],
+    entries: &[
+        "topk_select",
+        "topk_select_bounded",
+        "topk_radix",
+        "topk_lists",
+    ],
     trusted: false,
 };
 
@@ -366,6 +371,24 @@ pub fn knn_half(v: crate::ops::knn_half::HalfVariant) -> Family {
     };
     generated_with(v.name(), &["knn_half"], false, needs, || {
         crate::ops::knn_half::source(v)
+    })
+}
+
+/// The f16 key-tile template (expanded by [`crate::ops::knn_half::keys_source`]).
+pub const HALF_KEYS_TEMPLATE: &str = include_str!("../../../wgsl/half_keys.wgsl");
+
+/// The f16 key-tile kernel (the f16 search's unfused candidates) for the product form and K
+/// steps of `v` ([`crate::ops::knn_half::keys_source`]), generated once per form and steps.
+pub fn half_keys(v: crate::ops::knn_half::HalfVariant) -> Family {
+    let coop = v.form == crate::ops::knn_half::HalfProduct::Coop;
+    let needs = Needs {
+        subgroups: coop,
+        f16: true,
+        coop_matrix: coop,
+    };
+    let name = format!("half_keys_{}_s{}", v.form.name(), v.steps);
+    generated_with(name, &["half_keys"], false, needs, || {
+        crate::ops::knn_half::keys_source(v)
     })
 }
 

@@ -396,6 +396,30 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "half_tile_queries",
+        kind: int(0, 1 << 20),
+        doc: "f16 precision search: batches of up to this many queries (more than the streaming kernel takes) choose their candidates from key tiles and the top-k kernel instead of the fused kernel (0: never; needs a base of one chunk and a tile within knn.tile_bytes)",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "half_tile_kc",
+        kind: int(0, 256),
+        doc: "f16 precision search: batches with at least this many candidates per query take the key tiles at any size that fits one tile (0: only as knn.half_tile_queries says)",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "half_keys_teams",
+        kind: int(1, 8),
+        doc: "f16 key tiles: teams of 32 queries per workgroup (they load the same base rows)",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "half_keys_steps",
+        kind: int(1, 1 << 16),
+        doc: "f16 key tiles: steps of 32 base rows per workgroup",
+    },
+    ParamSpec {
+        family: "knn",
         key: "half_unroll",
         kind: int(0, 1),
         doc: "f16 precision search on tensor cores: 1 writes the K steps out (d <= 256) and loads every fragment before the products; 0 loops over the steps",
@@ -740,6 +764,19 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("knn", "half_stage") => int(
             1,
             "10 000 x 1M x 128 on an H200: 46 ms staged with 8 teams, 81 unstaged (2026-11-26)",
+        ),
+        ("knn", "half_tile_queries") => int(
+            0,
+            "off until measured on the adapter (the fused kernel needs no tile memory)",
+        ),
+        ("knn", "half_tile_kc") => int(0, "off until measured on the adapter"),
+        ("knn", "half_keys_teams") => int(
+            1,
+            "1M x 128 on an H100: 64 queries 0.750 ms with one team, 0.777 with 2 or 4 (2026-11-27)",
+        ),
+        ("knn", "half_keys_steps") => int(
+            8,
+            "the query fragments loaded once per 256 base rows; thousands of workgroups for 1M rows",
         ),
         ("knn", "half_unroll") => int(
             1,

@@ -275,6 +275,25 @@ fn every_family_and_override_set_validates_with_naga() {
             }
         }
     }
+    // The f16 key tiles: both product forms, written-out steps and the loop (d > 256), one to
+    // eight teams, both metrics.
+    for (form, d) in [
+        (knn_half::HalfProduct::Coop, 128),
+        (knn_half::HalfProduct::Coop, 3),
+        (knn_half::HalfProduct::Coop, 784),
+        (knn_half::HalfProduct::Plain, 20),
+    ] {
+        let v = knn_half::HalfVariant::new(form, d, 26, true, false);
+        for (teams, metric) in [
+            (1, knn::KnnMetric::L2),
+            (4, knn::KnnMetric::InnerProduct),
+            (8, knn::KnnMetric::L2),
+        ] {
+            let c = knn_half::key_constants(teams, metric);
+            validate(&wgfaiss_core::kernels::half_keys(v), &c)
+                .unwrap_or_else(|e| panic!("half_keys {} {c:?}: {e}", v.name()));
+        }
+    }
     validate(&HALF, &[("WG", 256)]).unwrap_or_else(|e| panic!("half: {e}"));
     for kc in [1, 26, 64, 256] {
         for metric in [0, 1] {

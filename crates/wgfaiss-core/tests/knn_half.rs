@@ -78,7 +78,6 @@ impl Base {
 }
 
 /// One search: results and the candidates before the re-rank (outputs poisoned first).
-#[allow(clippy::too_many_arguments)]
 fn search(
     gpu: &Gpu,
     q: &[f32],
@@ -88,6 +87,20 @@ fn search(
     (k, kc): (usize, usize),
     metric: KnnMetric,
 ) -> (TopK, TopK) {
+    let (got, cand, _) = search_tiles(gpu, q, db, d, rows_per_chunk, (k, kc), metric);
+    (got, cand)
+}
+
+/// [`search`], and whether key tiles chose the candidates.
+fn search_tiles(
+    gpu: &Gpu,
+    q: &[f32],
+    db: &[f32],
+    d: usize,
+    rows_per_chunk: usize,
+    (k, kc): (usize, usize),
+    metric: KnnMetric,
+) -> (TopK, TopK, bool) {
     let base = Base::new(gpu, db, d, rows_per_chunk);
     let chunks = base.chunks();
     let half = HalfBase::new(gpu, &chunks, d).unwrap();
@@ -101,7 +114,11 @@ fn search(
     let mut batch = gpu.batch(false);
     plan.record(&mut batch);
     batch.finish().unwrap();
-    (plan.read(gpu).unwrap(), plan.candidates(gpu).unwrap())
+    (
+        plan.read(gpu).unwrap(),
+        plan.candidates(gpu).unwrap(),
+        plan.key_tiles(),
+    )
 }
 
 /// Checks candidates and results of one search; returns (true neighbours found, k·nq).
@@ -251,6 +268,92 @@ fn candidates_by_f16_keys_and_exact_rerank_both_metrics() {
     let recall = found as f64 / total as f64;
     eprintln!("recall of the f16 mode against exact: {recall:.4} ({found} of {total})");
     assert!(recall >= 0.97, "recall {recall}");
+}
+
+#[test]
+fn key_tiles_choose_the_fused_kernels_candidates() {
+    // Key tiles for batches of up to 64 queries: workgroups of 2 steps (64 rows: 16 ranges
+    // of 1 000 rows, the last one partial; fewer than most kc, so no bound) with the default
+    // teams (4: one workgroup holds the two blocks of 45 queries, the second with 13 live),
+    // and of 1 step with one team (32 ranges: the top-k pass is bounded for kc <= 32).
+    let tiles = |teams: u64, steps: u64| {
+        Gpu::with_options(
+            options()
+                .with_override("WGFAISS_KNN_HALF_TILE_QUERIES", 64u64)
+                .with_override("WGFAISS_KNN_HALF_KEYS_STEPS", steps)
+                .with_override("WGFAISS_KNN_HALF_KEYS_TEAMS", teams),
+        )
+        .unwrap()
+    };
+    let (four, one) = (tiles(4, 2), tiles(1, 1));
+    let mut rng = Rng::new(seed("f16 key tiles"));
+    let (nb, d) = (1000, 20);
+    let q = data(&mut rng, 70 * d);
+    let db = data(&mut rng, nb * d);
+    for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+        for (k, kc) in [(10, 0), (1, 3), (16, 32), (50, 100)] {
+            let kc = candidates(k, kc).unwrap();
+            for n in [45, 5, 64] {
+                let qs = &q[..n * d];
+                // The fused kernel's candidates (one chunk, as the tiles need).
+                let (fused, fused_cand, t) = search_tiles(gpu(), qs, &db, d, nb, (k, kc), metric);
+                assert!(!t, "the default tuning keeps the fused kernel");
+                for (gpu, teams) in [(&four, 4), (&one, 1)] {
+                    let what = format!("{metric:?} k={k} kc={kc} nq={n} teams {teams}");
+                    let (got, cand, t) = search_tiles(gpu, qs, &db, d, nb, (k, kc), metric);
+                    assert!(t, "{what}: key tiles");
+                    verify(qs, &db, d, (k, kc), metric, (&got, &cand), &what);
+                    // The same keys, selected by (key, id): the same candidates and results.
+                    assert_eq!(cand.ids, fused_cand.ids, "{what}: candidates");
+                    assert_eq!(cand.values, fused_cand.values, "{what}: candidate keys");
+                    assert_eq!(
+                        (&got.ids, &got.values),
+                        (&fused.ids, &fused.values),
+                        "{what}"
+                    );
+                }
+            }
+        }
+    }
+    // knn.half_tile_kc: from 33 candidates on, any batch that fits a tile takes it.
+    let wide = Gpu::with_options(
+        options()
+            .with_override("WGFAISS_KNN_HALF_TILE_QUERIES", 0u64)
+            .with_override("WGFAISS_KNN_HALF_TILE_KC", 33u64),
+    )
+    .unwrap();
+    for (k, tiled) in [(16, false), (17, true), (50, true)] {
+        let kc = candidates(k, 0).unwrap();
+        let qs = &q[..45 * d];
+        let (got, cand, t) = search_tiles(&wide, qs, &db, d, nb, (k, kc), KnnMetric::InnerProduct);
+        assert_eq!(t, tiled, "k = {k}, kc = {kc}");
+        verify(
+            qs,
+            &db,
+            d,
+            (k, kc),
+            KnnMetric::InnerProduct,
+            (&got, &cand),
+            "half_tile_kc",
+        );
+    }
+    // Beyond knn.half_tile_queries, or a base of several chunks: the fused kernel.
+    for (n, rows_per_chunk) in [(70, nb), (45, 384)] {
+        let qs = &q[..n * d];
+        let kc = candidates(10, 0).unwrap();
+        let (got, cand, t) =
+            search_tiles(&four, qs, &db, d, rows_per_chunk, (10, kc), KnnMetric::L2);
+        assert!(!t, "nq={n}, chunks of {rows_per_chunk}: fused");
+        verify(
+            qs,
+            &db,
+            d,
+            (10, kc),
+            KnnMetric::L2,
+            (&got, &cand),
+            "fused fallback",
+        );
+    }
 }
 
 #[test]

@@ -550,3 +550,68 @@ fn wide_workgroups_from_wide_min_k_on() {
         plan.workgroup_size()
     );
 }
+
+#[test]
+fn bounded_selection_offers_only_values_within_the_bound() {
+    use wgfaiss_core::ops::topk::TopKPlan;
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("topk bounded"));
+    // Rows of 5 000 (several segments) with heavy ties (values in steps of 1/64), k = 24.
+    let (rows, cols, k) = (6, 5000, 24);
+    let x: Vec<f32> = (0..rows * cols)
+        .map(|_| (rng.f32() * 64.0).floor() / 64.0)
+        .collect();
+    let data = gpu.upload_split(&x, cols).unwrap();
+    for largest in [false, true] {
+        let want = reference(&x, rows, cols, k, largest);
+        // Per row a list of 3 bounds, the last one read: the k-th value itself (its ties at
+        // the bound must all be offered), a looser one, NaN (no bound), and one past the
+        // k-th (keys at it or better only: the list pads).
+        let step = if largest { -1.0 / 64.0 } else { 1.0 / 64.0 };
+        let kth = |r: usize| want.values[r * k + k - 1];
+        type Bound<'a> = Box<dyn Fn(usize) -> f32 + 'a>;
+        let cases: [(&str, Bound<'_>); 4] = [
+            ("at the k-th", Box::new(kth)),
+            ("loose", Box::new(move |r| kth(r) + 5.0 * step)),
+            ("NaN", Box::new(|_| f32::NAN)),
+            ("tight", Box::new(move |r| kth(r) - step)),
+        ];
+        for (what, bound) in cases {
+            let b: Vec<f32> = (0..rows).flat_map(|r| [0.5, -7.0, bound(r)]).collect();
+            let b = gpu.upload(&b).unwrap();
+            let plan = TopKPlan::bounded(gpu, &data, (rows, cols, k), largest, (&b, 3)).unwrap();
+            plan.poison(gpu).unwrap();
+            let mut batch = gpu.batch(false);
+            plan.record(&mut batch);
+            batch.finish().unwrap();
+            let got = plan.read(gpu).unwrap();
+            for r in 0..rows {
+                let s = r * k..(r + 1) * k;
+                if what != "tight" {
+                    assert_eq!(got.ids[s.clone()], want.ids[s.clone()], "{what} row {r}");
+                    assert_eq!(got.values[s.clone()], want.values[s], "{what} row {r}");
+                    continue;
+                }
+                // Within a bound one step better than the k-th: exactly the values before
+                // it, then padding.
+                let inside: Vec<(f32, u32)> = (0..cols)
+                    .map(|c| (x[r * cols + c], c as u32))
+                    .filter(|&(v, _)| {
+                        if largest {
+                            v >= bound(r)
+                        } else {
+                            v <= bound(r)
+                        }
+                    })
+                    .collect();
+                let mut one = TopK::default();
+                push_best(&mut one, inside, k, largest);
+                assert_eq!(got.ids[s.clone()], one.ids, "{what} row {r}");
+                assert_eq!(got.values[s], one.values, "{what} row {r}");
+            }
+        }
+    }
+    // Too few bounds is an error.
+    let b = gpu.upload(&[1.0f32; 5]).unwrap();
+    assert!(TopKPlan::bounded(gpu, &data, (rows, cols, k), false, (&b, 1)).is_err());
+}

@@ -906,3 +906,69 @@ fn exact_precision_takes_the_verified_path_where_the_tuning_says_so() {
         "no verified search once most proofs failed"
     );
 }
+
+#[test]
+fn exact_through_f16_key_tiles_is_exact_and_falls_back() {
+    // The verified path with its candidates from key tiles (ranges of 32 rows: the top-k pass
+    // is bounded), every metric, blocking and async; then near-duplicates, where every proof
+    // fails and the f32 search answers.
+    let tiles = Gpu::with_options(
+        common::options()
+            .with_override("WGFAISS_KNN_EXACT_PATH", "verified")
+            .with_override("WGFAISS_KNN_VERIFIED_MIN_QUERIES", 5)
+            .with_override("WGFAISS_KNN_HALF_TILE_QUERIES", 64)
+            .with_override("WGFAISS_KNN_HALF_KEYS_STEPS", 1),
+    )
+    .unwrap();
+    let mut rng = Rng::new(seed("flat key tiles"));
+    let exact = SearchParams::default();
+    let (d, nb, nq) = (24, 3000, 40);
+    let base = data(&mut rng, nb * d);
+    let ids = sequential(nb);
+    for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+        let mut index = FlatIndex::new(&tiles, d, metric).unwrap();
+        index.add(&base).unwrap();
+        for n in [nq, 5] {
+            let q = data(&mut rng, n * d);
+            let before = index.verified_queries();
+            let r = index.search(&q, 10, &exact).unwrap();
+            assert_eq!(
+                index.verified_queries() - before,
+                n,
+                "{metric:?} {n}: verified"
+            );
+            check(
+                &r,
+                &q,
+                &base,
+                &ids,
+                d,
+                metric,
+                &format!("{metric:?} key tiles {n}"),
+            );
+            let a = pollster::block_on(index.search_async(&q, 10, &exact)).unwrap();
+            assert_eq!(
+                (&a.ids, &a.distances),
+                (&r.ids, &r.distances),
+                "{metric:?} async"
+            );
+        }
+    }
+    let (d, nb) = (16, 1000);
+    let base: Vec<f32> = (0..nb * d).map(|_| 8.0 + rng.f32()).collect();
+    let mut l2 = FlatIndex::new(&tiles, d, Metric::L2).unwrap();
+    l2.add(&base).unwrap();
+    let q: Vec<f32> = (0..nq * d).map(|_| 8.0 + rng.f32()).collect();
+    let before = l2.verified_fallbacks();
+    let r = l2.search(&q, 10, &exact).unwrap();
+    assert_eq!(l2.verified_fallbacks() - before, nq, "the proof must fail");
+    check(
+        &r,
+        &q,
+        &base,
+        &sequential(nb),
+        d,
+        Metric::L2,
+        "key tiles near-duplicates",
+    );
+}

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use half::f16;
 
-use crate::buffer::GpuBuffer;
+use crate::buffer::{GpuBuffer, SplitBuffer};
 use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::Kernel;
@@ -24,7 +24,7 @@ use crate::ops::knn::{
     DbChunk, KnnMetric, KnnPlan, grid_plan, list_slots, stream_constants, stream_lanes,
     stream_segment, uses_stream,
 };
-use crate::ops::topk::{TopK, parse_lists};
+use crate::ops::topk::{TopK, TopKOptions, TopKPlan, parse_lists};
 use crate::submit::Batch;
 
 /// Queries per team of the f16 kernel (a team is 32 invocations: one subgroup for the
@@ -161,20 +161,52 @@ pub fn source(v: HalfVariant) -> String {
         HalfProduct::Coop => coop_parts(v.steps, v.stage),
         HalfProduct::Plain => plain_parts(),
     };
-    let keys = keys();
-    crate::kernels::KNN_HALF_TEMPLATE
+    expand(crate::kernels::KNN_HALF_TEMPLATE, &parts)
+        .replace("// @SLOTS\n", &format!("const KB: u32 = {}u;\n", v.slots))
+        .replace("        // @KEYS\n", &keys())
+        + crate::kernels::BOUND
+}
+
+/// The f16 key-tile kernel (`wgsl/half_keys.wgsl`) with the product parts of `v`'s form and
+/// K steps, never staged (see [`KeyTiles`]).
+pub fn keys_source(v: HalfVariant) -> String {
+    let parts = match v.form {
+        HalfProduct::Coop => coop_parts(v.steps, false),
+        HalfProduct::Plain => plain_parts(),
+    };
+    let mut scan = String::new();
+    let mut write = String::new();
+    for c in 0..32 {
+        scan += &format!("        let sk{c} = ct[(team * 32u + {c}u) * TSC + r];\n");
+        write += &format!(
+            "        let qk{c} = ({c}u + r / 8u) % 32u;\n        let wk{c} = ct[(team * 32u + r) * TSC + qk{c}];\n"
+        );
+    }
+    for c in 0..32 {
+        scan += &format!(
+            "        if n0 + {c}u < p.n {{\n            let kv = select(-sk{c}, fma(-2.0, sk{c}, xs[team * 32u + {c}u]), METRIC == 0u);\n            run = select(run, kv, kv < run);\n        }}\n"
+        );
+        write += &format!(
+            "        if (col < p.n) & (m0 + team * 32u + qk{c} < p.m) {{\n            keys[(m0 + team * 32u + qk{c}) * p.n + col] = select(wk{c}, fma(-2.0, wk{c}, xn), METRIC == 0u);\n        }}\n"
+        );
+    }
+    expand(crate::kernels::HALF_KEYS_TEMPLATE, &parts)
+        .replace("        // @SCAN\n", &scan)
+        .replace("        // @WRITE\n", &write)
+}
+
+/// A template with the `@...` lines that both f16 templates share written from `parts`.
+fn expand(template: &str, parts: &Parts) -> String {
+    template
         .replace("// @ENABLE\n", &parts.enable)
         .replace("// @BINDINGS\n", &parts.bindings)
         .replace("            // @BUILTINS\n", &parts.builtins)
-        .replace("// @SLOTS\n", &format!("const KB: u32 = {}u;\n", v.slots))
         .replace("    // @TEAM\n", &parts.team)
         .replace("    // @DECL\n", &parts.decl)
         .replace("        // @STAGE\n", &parts.stage)
         .replace("        // @PRODUCT\n", &parts.product)
         .replace("        // @SYNC\n", &parts.sync)
         .replace("        // @END\n", &parts.end)
-        .replace("        // @KEYS\n", &keys)
-        + crate::kernels::BOUND
 }
 
 /// The generated pieces of one product form (see `wgsl/knn_half.wgsl`).
@@ -536,11 +568,188 @@ impl HalfBase {
     }
 }
 
+/// How a plan chooses its candidates.
+enum Lists {
+    /// The fused kernel (or, for 1–4 queries, the streaming kernel) and the segment merge.
+    Fused(Box<KnnPlan>),
+    /// Key tiles and the top-k kernel.
+    Tiles(Box<KeyTiles>),
+}
+
+impl Lists {
+    fn record(&self, batch: &mut Batch<'_>) {
+        match self {
+            Lists::Fused(plan) => plan.record(batch),
+            Lists::Tiles(tiles) => {
+                let (k, bg, grid) = &tiles.keys;
+                batch.dispatch(k, bg, *grid);
+                tiles.bound.record(batch);
+                tiles.select.record(batch);
+            }
+        }
+    }
+
+    /// Per query the `kc` candidates' f16 values and ids, best first.
+    fn outputs(&self) -> (&GpuBuffer<f32>, &GpuBuffer<u32>) {
+        match self {
+            Lists::Fused(plan) => plan.outputs(),
+            Lists::Tiles(tiles) => tiles.select.outputs(),
+        }
+    }
+
+    fn read(&self, gpu: &Gpu) -> Result<TopK> {
+        match self {
+            Lists::Fused(plan) => plan.read(gpu),
+            Lists::Tiles(tiles) => tiles.select.read(gpu),
+        }
+    }
+
+    fn poison(&self, gpu: &Gpu) -> Result<()> {
+        match self {
+            Lists::Fused(plan) => plan.poison(gpu),
+            Lists::Tiles(tiles) => tiles.select.poison(gpu),
+        }
+    }
+}
+
+/// Whether a batch of `nq` queries with `kc` candidates each (more than the streaming kernel
+/// takes) gets its f16 candidates from key tiles ([`KeyTiles`]) rather than the fused
+/// kernel: at most `knn.half_tile_queries` queries, or (the fused kernel's lists grow with
+/// `kc`) any batch whose `kc` is at least `knn.half_tile_kc` (0: never); a base of one chunk
+/// whose ids start at 0 (the top-k kernel's ids are the tile's columns), and a tile of `nq` ×
+/// its rows within one binding and `knn.tile_bytes`.
+pub fn uses_key_tiles(gpu: &Gpu, nq: usize, kc: usize, db: &[DbChunk<'_>]) -> bool {
+    let mut live = db.iter().filter(|c| c.rows > 0);
+    let (Some(chunk), None) = (live.next(), live.next()) else {
+        return false;
+    };
+    let t = gpu.tuning();
+    let wide = t.int("knn.half_tile_kc");
+    chunk.id0 == 0
+        && (nq as u64 <= t.int("knn.half_tile_queries") || wide > 0 && kc as u64 >= wide)
+        && nq <= crate::ops::knn::tile_queries(gpu, chunk.rows)
+}
+
+/// Workgroup memory of the key-tile kernel with `teams` teams: the zero fragment (tensor
+/// cores) and the teams' blocks.
+pub fn key_shared_bytes(v: HalfVariant, teams: u32) -> u64 {
+    let zero = if v.form == HalfProduct::Coop { 1024 } else { 0 };
+    zero + u64::from(teams) * (HALF_TN * (HALF_TEAM + KEYS_PAD)) as u64 * 4
+}
+
+/// Teams per workgroup of the key-tile kernel for `nq` queries: `knn.half_keys_teams`, fewer
+/// where the batch has fewer query blocks or the workgroup memory holds fewer.
+pub fn key_teams(gpu: &Gpu, v: HalfVariant, nq: usize) -> Option<u32> {
+    let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
+    let most = gpu.tuning().int("knn.half_keys_teams").clamp(1, 8) as u32;
+    let most = most.min(nq.div_ceil(HALF_TEAM).max(1) as u32);
+    (1..=most).rev().find(|&t| key_shared_bytes(v, t) <= limit)
+}
+
+/// Override constants of the key-tile kernel.
+pub fn key_constants(teams: u32, metric: KnnMetric) -> Vec<(&'static str, u32)> {
+    vec![
+        ("S", teams),
+        ("WG", teams * HALF_TEAM as u32),
+        ("TSC", (HALF_TEAM + KEYS_PAD) as u32),
+        ("METRIC", u32::from(metric == KnnMetric::InnerProduct)),
+    ]
+}
+
+/// Padding of the key-tile kernel's block columns (floats): 36-float columns keep the
+/// cooperative stores 16-byte aligned, and the write-out's rotation by `l / 8` puts a turn's 32
+/// reads in 32 banks (`wgsl/half_keys.wgsl`).
+const KEYS_PAD: usize = 4;
+
+/// The f16 candidates of a batch without a fused list: a key tile (`wgsl/half_keys.wgsl`,
+/// `nq` × the base's rows, the values the fused kernel compares: L2 `|x|^2 - 2 <q, x>`, inner
+/// products) and [`TopKPlan`] over it, `kc` per query with ties by smaller id. The fused
+/// kernel fills a list per (query, segment), and a small batch has few query blocks, so it
+/// either runs few workgroups or short segments that each fill their lists from empty, one
+/// insertion after another; the tile costs a write and a read of `nq` × rows floats instead.
+/// The top-k pass would fill its segments' lists from empty too, so the key kernel also
+/// writes each (query, workgroup range)'s best key; the `kc`-th best of those bounds the
+/// query's `kc`-th key (`kc` distinct keys are within it), and the selection over the tile
+/// offers only keys within the bound ([`TopKPlan::bounded`]).
+struct KeyTiles {
+    keys: Dispatch,
+    /// Per query a bound of its `kc`-th key from the ranges' best keys.
+    bound: TopKPlan,
+    select: TopKPlan,
+    segments: usize,
+    /// The key tile and the ranges' best keys.
+    _tiles: (SplitBuffer<f32>, SplitBuffer<f32>),
+}
+
+impl KeyTiles {
+    /// Plans the tile of `nq` queries (`queries`: f16, rows of `dp` padded to the teams)
+    /// against one chunk (`b` its f16 rows) and the selection of `kc` per query.
+    fn new(
+        gpu: &Gpu,
+        (variant, teams, metric): (HalfVariant, u32, KnnMetric),
+        (nq, dp, kc): (usize, usize, usize),
+        (queries, b, chunk): (&GpuBuffer<f16>, &GpuBuffer<f16>, &DbChunk<'_>),
+    ) -> Result<KeyTiles> {
+        let rows = chunk.rows;
+        let kernel = gpu.kernel(
+            &crate::kernels::half_keys(variant),
+            "half_keys",
+            &key_constants(teams, metric),
+        )?;
+        let steps = gpu.tuning().int("knn.half_keys_steps").clamp(1, 1 << 16) as usize;
+        let seg_len = HALF_TN * steps;
+        let segs = rows.div_ceil(seg_len);
+        let blocks = nq.div_ceil(teams as usize * HALF_TEAM);
+        let (x, y) = gpu.grid((segs * blocks) as u32);
+        let params = gpu.uniform(&crate::ops::knn::Params {
+            m: nq as u32,
+            n: rows as u32,
+            k: dp as u32,
+            lda: dp as u32,
+            ldb: dp as u32,
+            seg_len: seg_len as u32,
+            segs: segs as u32,
+            seg0: 0,
+            total_segs: segs as u32,
+            id0: 0,
+            topk: kc as u32,
+            wg_x: x,
+        });
+        let tile = gpu.alloc::<f32>(nq * rows)?;
+        let best = gpu.alloc::<f32>(nq * segs)?;
+        let bg = gpu.bind(
+            &kernel,
+            &[
+                (0, params.as_entire_binding()),
+                (1, queries.binding()),
+                (2, b.binding()),
+                (3, chunk.norms.binding()),
+                (5, tile.binding()),
+                (6, best.binding()),
+            ],
+        );
+        // Per query the kc-th best of its ranges' bests (padding, no bound, where there are
+        // fewer ranges than kc), then the selection over the tile within it.
+        let ip = metric == KnnMetric::InnerProduct;
+        let best = SplitBuffer::from_buffer(best);
+        let bound = TopKPlan::new(gpu, &best, nq, segs, kc, ip, &TopKOptions::default())?;
+        let tile = SplitBuffer::from_buffer(tile);
+        let select = TopKPlan::bounded(gpu, &tile, (nq, rows, kc), ip, (bound.outputs().0, kc))?;
+        Ok(KeyTiles {
+            keys: (kernel, bg, (x, y, 1)),
+            bound,
+            select,
+            segments: segs,
+            _tiles: (tile, best),
+        })
+    }
+}
+
 /// A planned f16 search of a query batch (see the module documentation).
 pub struct KnnHalfPlan {
     /// The queries rounded to f16 (not for the streaming kernel, which reads them in f32).
     convert: Option<Dispatch>,
-    lists: KnnPlan,
+    lists: Lists,
     rerank: Vec<Dispatch>,
     select: Dispatch,
     out_v: GpuBuffer<f32>,
@@ -552,7 +761,7 @@ pub struct KnnHalfPlan {
     k: usize,
     _queries_half: Option<GpuBuffer<f16>>,
     _exact: GpuBuffer<f32>,
-    /// The tiled kernel's per-query bounds (None: the streaming kernel).
+    /// The tiled kernel's per-query bounds (None: the streaming kernel or key tiles).
     bound: Option<GpuBuffer<u32>>,
 }
 
@@ -600,7 +809,7 @@ impl KnnHalfPlan {
         // them), the lists at 5 and 6, the tiled kernel's per-query bounds (zeroed before each
         // run) at 7.
         let streamed = streams(gpu, nq, d, kc);
-        let bound = if streamed {
+        let bound = if streamed || uses_key_tiles(gpu, nq, kc, db) {
             None
         } else {
             Some(gpu.alloc::<u32>(nq)?)
@@ -647,7 +856,37 @@ impl KnnHalfPlan {
                     bind_lists(kernel, params, chunk, out, queries.binding())
                 },
             )?;
-            (None, lists, None)
+            (None, Lists::Fused(Box::new(lists)), None)
+        } else if uses_key_tiles(gpu, nq, kc, db) {
+            // A mid-size batch: key tiles and the top-k kernel.
+            let unroll = gpu.tuning().int("knn.half_unroll") == 1;
+            let variant = HalfVariant::new(form, d, kc, unroll, false);
+            let teams = key_teams(gpu, variant, nq).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "f16 precision: one team of 32 queries needs {} bytes of workgroup memory; this adapter has {}",
+                    key_shared_bytes(variant, 1),
+                    gpu.capabilities().workgroup_memory_bytes
+                ))
+            })?;
+            let m_pad = nq.next_multiple_of(teams as usize * HALF_TEAM);
+            let queries_half = gpu.alloc::<f16>(m_pad * dp)?;
+            let convert = to_half(gpu, queries, &queries_half, (nq, d), (m_pad, dp))?;
+            let chunk = db
+                .iter()
+                .find(|c| c.rows > 0)
+                .expect("checked by uses_key_tiles");
+            let b = half.chunk(chunk.id0).expect("checked above");
+            let tiles = KeyTiles::new(
+                gpu,
+                (variant, teams, metric),
+                (nq, dp, kc),
+                (&queries_half, b, chunk),
+            )?;
+            (
+                Some(convert),
+                Lists::Tiles(Box::new(tiles)),
+                Some(queries_half),
+            )
         } else {
             let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
             let pad = gpu.tuning().choice("knn.half_col_pad").parse().unwrap_or(0);
@@ -681,7 +920,11 @@ impl KnnHalfPlan {
                     bind_lists(kernel, params, chunk, out, queries_half.binding())
                 },
             )?;
-            (Some(convert), lists, Some(queries_half))
+            (
+                Some(convert),
+                Lists::Fused(Box::new(lists)),
+                Some(queries_half),
+            )
         };
         let (_, cand) = lists.outputs();
         let exact = gpu.alloc::<f32>(nq * kc)?;
@@ -788,9 +1031,19 @@ impl KnnHalfPlan {
     }
 
     /// The product form (None: the streaming kernel, for 1–4 queries) and the segments per
-    /// query.
+    /// query (key tiles: the workgroups per query block).
     pub fn config(&self) -> (Option<HalfProduct>, usize) {
-        (self.form, self.lists.config().1)
+        let segments = match &self.lists {
+            Lists::Fused(plan) => plan.config().1,
+            Lists::Tiles(tiles) => tiles.segments,
+        };
+        (self.form, segments)
+    }
+
+    /// Whether key tiles and the top-k kernel choose the candidates ([`uses_key_tiles`]),
+    /// rather than the fused or the streaming kernel.
+    pub fn key_tiles(&self) -> bool {
+        matches!(self.lists, Lists::Tiles(_))
     }
 
     /// The candidates of the last run before the re-rank (`nq × kc`, by their f16 keys).

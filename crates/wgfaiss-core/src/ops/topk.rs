@@ -173,6 +173,17 @@ impl TopKPlan {
         largest: bool,
         opts: &TopKOptions,
     ) -> Result<TopKPlan> {
+        TopKPlan::check(data, rows, cols, k)?;
+        let cfg = Config::new(gpu, k, rows, largest, opts)?;
+        if opts.segment.is_none() && opts.workgroup_size.is_none() && uses_radix(gpu, cols, k) {
+            return TopKPlan::radix(gpu, data, &cfg, cols, k);
+        }
+        let constants = constants(cfg.wg, cfg.kp, cfg.rpt, largest, false);
+        TopKPlan::filter(gpu, data, &cfg, (cols, k), (&constants, None))
+    }
+
+    /// The argument checks every plan over a matrix makes.
+    fn check(data: &SplitBuffer<f32>, rows: usize, cols: usize, k: usize) -> Result<()> {
         if k == 0 || k > MAX_K {
             return Err(Error::InvalidArgument(format!(
                 "top-k: k = {k}, expected 1..={MAX_K}"
@@ -195,10 +206,17 @@ impl TopKPlan {
                     .into(),
             ));
         }
-        let cfg = Config::new(gpu, k, rows, largest, opts)?;
-        if opts.segment.is_none() && opts.workgroup_size.is_none() && uses_radix(gpu, cols, k) {
-            return TopKPlan::radix(gpu, data, &cfg, cols, k);
-        }
+        Ok(())
+    }
+
+    /// The filter kernel over `data` (with `bounds`: its bounded entry point).
+    fn filter(
+        gpu: &Gpu,
+        data: &SplitBuffer<f32>,
+        cfg: &Config,
+        (cols, k): (usize, usize),
+        pass: (&[(&'static str, u32)], Option<&GpuBuffer<f32>>),
+    ) -> Result<TopKPlan> {
         // The first pass reads no ids, but its layout still declares them (the EXPLICIT
         // branch is removed only when the driver compiles the pipeline): bind a stand-in.
         let no_ids = gpu.alloc::<u32>(1)?;
@@ -208,10 +226,35 @@ impl TopKPlan {
             .zip(data.starts())
             .map(|(chunk, &start)| (chunk, &no_ids, chunk.len() / cols, start / cols))
             .collect();
-        let constants = constants(cfg.wg, cfg.kp, cfg.rpt, largest, false);
-        let mut plan = TopKPlan::first_and_merge(gpu, &cfg, &constants, cols, k, &inputs)?;
+        let mut plan = TopKPlan::first_and_merge(gpu, cfg, pass, cols, k, &inputs)?;
         plan._no_ids = Some(no_ids);
         Ok(plan)
+    }
+
+    /// [`TopKPlan::new`] with a known upper bound of each row's k-th value (lower bound for
+    /// `largest`): `bounds[(r + 1) · stride − 1]` for row r — the last of a sorted list of
+    /// `stride` values per row, as another plan's output with k = `stride` holds it. Only
+    /// values at or within the bound are offered, so the segments need not fill their lists
+    /// from empty (`topk_select_bounded`). A bound that cuts into a row's true k best leaves
+    /// fewer than k (padded); NaN means no bound. Always the filter kernel.
+    pub fn bounded(
+        gpu: &Gpu,
+        data: &SplitBuffer<f32>,
+        (rows, cols, k): (usize, usize, usize),
+        largest: bool,
+        (bounds, stride): (&GpuBuffer<f32>, usize),
+    ) -> Result<TopKPlan> {
+        if stride == 0 || bounds.len() < rows * stride {
+            return Err(Error::InvalidArgument(format!(
+                "top-k: {} bounds are not {rows} rows of {stride}",
+                bounds.len()
+            )));
+        }
+        TopKPlan::check(data, rows, cols, k)?;
+        let cfg = Config::new(gpu, k, rows, largest, &TopKOptions::default())?;
+        let mut constants = constants(cfg.wg, cfg.kp, cfg.rpt, largest, false);
+        constants.push(("BOUND_STRIDE", stride as u32));
+        TopKPlan::filter(gpu, data, &cfg, (cols, k), (&constants, Some(bounds)))
     }
 
     /// One workgroup per row finds its k-th key by radix selection (`topk_radix`, see
@@ -283,20 +326,26 @@ impl TopKPlan {
         let cfg = Config::new(gpu, k, rows, largest, &TopKOptions::default())?;
         let constants = ranged_constants(cfg.wg, cfg.kp, cfg.rpt, largest);
         let inputs = [(values, ranges, rows, 0)];
-        TopKPlan::first_and_merge(gpu, &cfg, &constants, max_cols.max(1), k, &inputs)
+        TopKPlan::first_and_merge(gpu, &cfg, (&constants, None), max_cols.max(1), k, &inputs)
     }
 
     /// The first pass over `cols`-wide rows (one dispatch per input: values, the id binding,
-    /// its rows, its first row) into per-segment lists, and their merge.
+    /// its rows, its first row) into per-segment lists, and their merge; with `bounds`, the
+    /// bounded entry point reading them.
     fn first_and_merge(
         gpu: &Gpu,
         cfg: &Config,
-        constants: &[(&'static str, u32)],
+        (constants, bounds): (&[(&'static str, u32)], Option<&GpuBuffer<f32>>),
         cols: usize,
         k: usize,
         inputs: &[Input<'_>],
     ) -> Result<TopKPlan> {
-        let kernel = gpu.kernel(&TOPK, "topk_select", constants)?;
+        let entry = if bounds.is_some() {
+            "topk_select_bounded"
+        } else {
+            "topk_select"
+        };
+        let kernel = gpu.kernel(&TOPK, entry, constants)?;
         let cols = cols as u32;
         let seg = cfg.segment(cols);
         let segs = cols.div_ceil(seg);
@@ -315,7 +364,20 @@ impl TopKPlan {
                 row0: row0 as u32,
                 _pad: 0,
             });
-            let bg = bind_pass(gpu, &kernel, &params, values, Some(ids), (&out_v, &out_i));
+            let bg = match bounds {
+                Some(b) => gpu.bind(
+                    &kernel,
+                    &[
+                        (0, params.as_entire_binding()),
+                        (1, values.binding()),
+                        (2, ids.binding()),
+                        (3, out_v.binding()),
+                        (4, out_i.binding()),
+                        (5, b.binding()),
+                    ],
+                ),
+                None => bind_pass(gpu, &kernel, &params, values, Some(ids), (&out_v, &out_i)),
+            };
             groups.push((bg, (x, y, 1)));
         }
         let merge = SegmentMerge::with_config(gpu, cfg, out_v, out_i, cfg.rows, segs, k)?;
