@@ -500,7 +500,7 @@ fn tune_exact(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
     let queries = rng.vec(s.nq * d);
     let mut flat = FlatIndex::new(gpu, d, Metric::L2)?;
     flat.add(&base)?;
-    let sizes: Vec<usize> = [1, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]
+    let sizes: Vec<usize> = [1, 4, 5, 8, 16, 32, 64, 128, 256, 512, 1024, 4096]
         .into_iter()
         .filter(|&n| n < s.nq)
         .chain([s.nq])

@@ -286,6 +286,13 @@ fn key_tiles_choose_the_fused_kernels_candidates() {
         .unwrap()
     };
     let (four, one) = (tiles(4, 2), tiles(1, 1));
+    // The fused kernel whatever the adapter's entry says.
+    let fused_only = Gpu::with_options(
+        options()
+            .with_override("WGFAISS_KNN_HALF_TILE_QUERIES", 0u64)
+            .with_override("WGFAISS_KNN_HALF_TILE_KC", 0u64),
+    )
+    .unwrap();
     let mut rng = Rng::new(seed("f16 key tiles"));
     let (nb, d) = (1000, 20);
     let q = data(&mut rng, 70 * d);
@@ -296,8 +303,9 @@ fn key_tiles_choose_the_fused_kernels_candidates() {
             for n in [45, 5, 64] {
                 let qs = &q[..n * d];
                 // The fused kernel's candidates (one chunk, as the tiles need).
-                let (fused, fused_cand, t) = search_tiles(gpu(), qs, &db, d, nb, (k, kc), metric);
-                assert!(!t, "the default tuning keeps the fused kernel");
+                let (fused, fused_cand, t) =
+                    search_tiles(&fused_only, qs, &db, d, nb, (k, kc), metric);
+                assert!(!t, "no key tiles where the tuning says 0");
                 for (gpu, teams) in [(&four, 4), (&one, 1)] {
                     let what = format!("{metric:?} k={k} kc={kc} nq={n} teams {teams}");
                     let (got, cand, t) = search_tiles(gpu, qs, &db, d, nb, (k, kc), metric);

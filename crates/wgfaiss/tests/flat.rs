@@ -850,10 +850,18 @@ fn exact_precision_takes_the_verified_path_where_the_tuning_says_so() {
     let empty = FlatIndex::new(&tuned, d, Metric::L2).unwrap();
     let r = empty.search(&data(&mut rng, nq * d), 3, &exact).unwrap();
     assert_eq!(r.ids, vec![-1; nq * 3]);
-    // The shipped default (and lavapipe's entry) keeps the f32 kernel.
-    let mut plain = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
-    plain.add(&base).unwrap();
-    assert_eq!(plain.exact_path(nq, 10, Precision::Exact), Precision::F32);
+    // knn.exact_path = f32 (the shipped default and lavapipe's entry; the H100's says
+    // verified) keeps the f32 kernel.
+    let f32_path =
+        Gpu::with_options(common::options().with_override("WGFAISS_KNN_EXACT_PATH", "f32"))
+            .unwrap();
+    for g in [&f32_path, gpu()] {
+        if g.tuning().choice("knn.exact_path") == "f32" {
+            let mut plain = FlatIndex::new(g, d, Metric::L2).unwrap();
+            plain.add(&base).unwrap();
+            assert_eq!(plain.exact_path(nq, 10, Precision::Exact), Precision::F32);
+        }
+    }
     // d beyond 256 (the f16 kernel's loop form, slower than f32): f32.
     let mut wide = FlatIndex::new(&tuned, 257, Metric::L2).unwrap();
     wide.add(&data(&mut rng, 50 * 257)).unwrap();
