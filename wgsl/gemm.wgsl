@@ -12,7 +12,10 @@
 //
 // The generator adds `epilogue(row, col, v)`, applied to every value written: v itself, or for
 // squared L2 distances (alpha = -2, beta = 0) max(v + colv[col] + rowv[row], 0) with the base
-// and query norms (bindings 5, 6), the same sums in the same order as a separate pass.
+// and query norms (bindings 5, 6), the same sums in the same order as a separate pass. The
+// best variant (distance tiles) also writes each row's smallest value of the workgroup's TN
+// columns to best[row * p.best_ld + wid.x] (binding 7): a k-selection over the tile takes
+// the k-th smallest of a row's tile minima as a bound (ops/knn.rs, `TiledKnn`).
 //
 // Staging moves quads (4 consecutive values along the stored matrix's contiguous dimension):
 // one vec4 load when that dimension is a multiple of 4 (VEC_A / VEC_B), else 4 guarded scalar
@@ -42,7 +45,8 @@ struct Params {
     // its partial product at c[z * c_split + ...] (k_split = k, c_split = 0 without a split).
     k_split: u32,
     c_split: u32,
-    _pad0: u32,
+    // The best variant: column tiles per row of `best` (its row stride).
+    best_ld: u32,
     _pad1: u32,
 }
 
@@ -71,10 +75,12 @@ fn at_b(row: u32, col: u32, rows: u32, cols: u32) -> f32 {
     return b_get(row * p.ldb + col);
 }
 
-// Writes alpha * v (+ beta * C) to C[row][col0 .. col0 + 4] of split `z`, within bounds.
-fn store4(z: u32, row: u32, col0: u32, v: vec4<f32>) {
+// Writes alpha * v (+ beta * C) to C[row][col0 .. col0 + 4] of split `z`, within bounds;
+// returns the smallest value written (+inf: none), which the best variant keeps per row.
+fn store4(z: u32, row: u32, col0: u32, v: vec4<f32>) -> f32 {
+    var least = bitcast<f32>(0x7f800000u);
     if row >= p.m {
-        return;
+        return least;
     }
     for (var j = 0u; j < 4u; j++) {
         let col = col0 + j;
@@ -84,9 +90,12 @@ fn store4(z: u32, row: u32, col0: u32, v: vec4<f32>) {
             if p.beta != 0.0 {
                 out = fma(p.beta, c[at], out);
             }
-            c[at] = epilogue(row, col, out);
+            let e = epilogue(row, col, out);
+            c[at] = e;
+            least = min(least, e);
         }
     }
+    return least;
 }
 
 @compute @workgroup_size(WG)

@@ -547,5 +547,36 @@ fn l2_epilogue_writes_squared_distances() {
         assert!(Gemm::new_l2(gpu, (&qb, &xb, &c), beta, &opts, (&xnb, &qnb)).is_err());
         // (Every case has fewer queries than base vectors: the query norms are too short.)
         assert!(Gemm::new_l2(gpu, (&qb, &xb, &c), shape, &opts, (&qnb, &qnb)).is_err());
+        // The rows' minima per column tile (one K slice only): exactly the smallest value
+        // written in each tile, the last tile partial.
+        let tiles = Gemm::column_tiles(gpu, &shape, &opts).unwrap();
+        let best = gpu.upload(&vec![f32::NAN; m * tiles]).unwrap();
+        let with_best = Gemm::new_l2_best(gpu, (&qb, &xb, &c), shape, &opts, (&xnb, &qnb), &best);
+        if split > 1 {
+            assert!(with_best.is_err(), "row minima need one K slice");
+            continue;
+        }
+        let with_best = with_best.unwrap();
+        gpu.write(&c, &vec![f32::NAN; m * n]).unwrap();
+        let mut batch = gpu.batch(false);
+        with_best.record(&mut batch);
+        batch.finish().unwrap();
+        let (again, mins) = (gpu.read(&c).unwrap(), gpu.read(&best).unwrap());
+        assert_eq!(again, got, "{m}x{n}x{d}: the same distances");
+        let tn = with_best.config().0.1 as usize;
+        assert_eq!(tiles, n.div_ceil(tn));
+        assert!(tiles > 1, "{m}x{n}: several column tiles");
+        for i in 0..m {
+            for t in 0..tiles {
+                let want = got[i * n + t * tn..(i * n + (t + 1) * tn).min((i + 1) * n)]
+                    .iter()
+                    .copied()
+                    .fold(f32::INFINITY, f32::min);
+                assert_eq!(mins[i * tiles + t], want, "{m}x{n}x{d}: row {i} tile {t}");
+            }
+        }
+        let short = gpu.alloc::<f32>(m * tiles - 1).unwrap();
+        let bad = Gemm::new_l2_best(gpu, (&qb, &xb, &c), shape, &opts, (&xnb, &qnb), &short);
+        assert!(bad.is_err(), "short minima");
     }
 }

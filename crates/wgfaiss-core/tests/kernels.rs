@@ -111,7 +111,7 @@ fn every_family_and_override_set_validates_with_naga() {
     // the configurations the shipped table and the heuristics give.
     let mut gemm_sets = 0;
     let (all, shipped) = gemm_tiles();
-    let mut check = |tiles, (trans_a, trans_b, vec_a, vec_b), l2| {
+    let mut check = |tiles, (trans_a, trans_b, vec_a, vec_b), l2: bool| {
         let family = gemm_family(&gemm::GemmVariant {
             tiles,
             trans_a,
@@ -119,6 +119,18 @@ fn every_family_and_override_set_validates_with_naga() {
             vec_a,
             vec_b,
             l2,
+            best: false,
+        });
+        validate(&family, &gemm::constants(tiles)).unwrap_or_else(|e| panic!("{tiles:?}: {e}"));
+        // With the L2 epilogue, also the variant that writes the rows' tile minima.
+        let family = gemm_family(&gemm::GemmVariant {
+            tiles,
+            trans_a,
+            trans_b,
+            vec_a,
+            vec_b,
+            l2,
+            best: l2,
         });
         validate(&family, &gemm::constants(tiles)).unwrap_or_else(|e| panic!("{tiles:?}: {e}"));
         gemm_sets += 1;

@@ -556,3 +556,47 @@ fn streaming_kernel_breaks_ties_by_the_smaller_id() {
         }
     }
 }
+
+#[test]
+fn distance_tiles_select_within_the_row_minima_bound() {
+    // The unfused k-NN (GEMM distance tile + top-k). L2 bounds each query's k-th distance by
+    // the k-th smallest of its per-column-tile minima (3 000 rows: dozens of column tiles,
+    // so k = 17 and 50 are bounded and k = 400 is not); inner products select unbounded.
+    // Random data, and data on a grid of 1/4 where many distances tie (ties by smaller id).
+    use wgfaiss_core::ops::knn::TiledKnn;
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("tiled knn bound"));
+    let (nq, nb, d) = (37, 3000, 20);
+    let q = data(&mut rng, nq * d);
+    let db = data(&mut rng, nb * d);
+    let grid = |v: &[f32]| -> Vec<f32> { v.iter().map(|x| (x * 4.0).round() / 4.0).collect() };
+    let (qt, dbt) = (grid(&q), grid(&db));
+    for (qs, base, what) in [(&q, &db, "random"), (&qt, &dbt, "ties")] {
+        let (qb, qnb) = (
+            gpu.upload(qs).unwrap(),
+            gpu.upload(&squared_norms(qs, d)).unwrap(),
+        );
+        let (xb, xnb) = (
+            gpu.upload(base).unwrap(),
+            gpu.upload(&squared_norms(base, d)).unwrap(),
+        );
+        let chunk = DbChunk {
+            data: &xb,
+            norms: &xnb,
+            rows: nb,
+            id0: 0,
+        };
+        for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+            for k in [17, 50, 400] {
+                let plan = TiledKnn::new(gpu, &qb, &qnb, nq, d, chunk, k, metric).unwrap();
+                plan.poison(gpu).unwrap();
+                let mut batch = gpu.batch(false);
+                plan.record(&mut batch);
+                batch.finish().unwrap();
+                let got = plan.read(gpu).unwrap();
+                let what = format!("{what} {metric:?} k={k}");
+                verify(&got, qs, base, d, k, metric, &|_, _| true, &what);
+            }
+        }
+    }
+}

@@ -108,7 +108,9 @@ struct Params {
     beta: f32,
     k_split: u32,
     c_split: u32,
-    _pad: [u32; 2],
+    /// With the best variant: column tiles per row of `best`.
+    best_ld: u32,
+    _pad: u32,
 }
 
 /// The override constants of the f32 GEMM for a tile configuration.
@@ -149,6 +151,9 @@ pub struct GemmVariant {
     pub vec_b: bool,
     /// Writes `max(v + colv[j] + rowv[i], 0)` instead of `v` (see [`Gemm::new_l2`]).
     pub l2: bool,
+    /// Also writes each row's smallest written value per tile of columns (see
+    /// [`Gemm::new_l2_best`]).
+    pub best: bool,
 }
 
 impl GemmVariant {
@@ -162,6 +167,7 @@ impl GemmVariant {
             vec_a: lda % 4 == 0,
             vec_b: ldb % 4 == 0,
             l2: false,
+            best: false,
         }
     }
 
@@ -170,12 +176,13 @@ impl GemmVariant {
         let (tm, tn, tk, rm, rn) = self.tiles;
         let t = |b: bool| if b { 't' } else { 'n' };
         format!(
-            "gemm_{tm}x{tn}x{tk}_{rm}x{rn}_{}{}_v{}{}{}",
+            "gemm_{tm}x{tn}x{tk}_{rm}x{rn}_{}{}_v{}{}{}{}",
             t(self.trans_a),
             t(self.trans_b),
             u8::from(self.vec_a),
             u8::from(self.vec_b),
-            if self.l2 { "_l2" } else { "" }
+            if self.l2 { "_l2" } else { "" },
+            if self.best { "_best" } else { "" }
         )
     }
 }
@@ -304,20 +311,48 @@ pub fn source(v: &GemmVariant) -> String {
     } else {
         "fn epilogue(row: u32, col: u32, v: f32) -> f32 { return v; }\n"
     };
-    let bindings = operand_binding("a", 1, v.vec_a) + &operand_binding("b", 2, v.vec_b) + epilogue;
+    let mut bindings =
+        operand_binding("a", 1, v.vec_a) + &operand_binding("b", 2, v.vec_b) + epilogue;
+    if v.best {
+        bindings += "@group(0) @binding(7) var<storage, read_write> best: array<f32>;\n\
+                     var<workgroup> bmin: array<f32, TM * (TN / RN)>;\n";
+    }
     let sa = staging("a", tm, tk, wg, !v.trans_a, v.vec_a, "p.m", None);
     let sb = staging("b", tn, tk, wg, v.trans_b, v.vec_b, "p.n", None);
     let mut decl = sa.decl + &sb.decl;
     let mut store = String::new();
     for i in 0..rm {
+        let row = format!("{}u * (TM * 4u / RM) + ty * 4u + {}u", i / 4, i % 4);
+        let mut least = String::from("bitcast<f32>(0x7f800000u)");
         for h in 0..hn {
             decl += &format!("    var acc_{i}_{h} = vec4<f32>(0.0);\n");
-            store += &format!(
-                "    store4(wid.z, m0 + {}u * (TM * 4u / RM) + ty * 4u + {}u, n0 + {h}u * (TN * 4u / RN) + tx * 4u, acc_{i}_{h});\n",
-                i / 4,
-                i % 4
+            let call = format!(
+                "store4(wid.z, m0 + {row}, n0 + {h}u * (TN * 4u / RN) + tx * 4u, acc_{i}_{h})"
             );
+            if v.best {
+                least = format!("min({least}, {call})");
+            } else {
+                store += &format!("    {call};\n");
+            }
         }
+        if v.best {
+            store += &format!("    bmin[({row}) * (TN / RN) + tx] = {least};\n");
+        }
+    }
+    if v.best {
+        // Each row's smallest over its tile: the invocations' own, then over the TN / RN
+        // invocations of the row.
+        store += "    workgroupBarrier();
+    for (var t = tid; t < TM; t += WG) {
+        var least = bitcast<f32>(0x7f800000u);
+        for (var x = 0u; x < TN / RN; x++) {
+            least = min(least, bmin[t * (TN / RN) + x]);
+        }
+        if m0 + t < p.m {
+            best[(m0 + t) * p.best_ld + wid.x] = least;
+        }
+    }
+";
     }
     GEMM_TEMPLATE
         .replace("// @BINDINGS\n", &bindings)
@@ -385,6 +420,28 @@ fn with_norms<'a>(
     entries
 }
 
+/// The L2 epilogue's norms (columns, rows), if any.
+type Norms<'a> = Option<(&'a GpuBuffer<f32>, &'a GpuBuffer<f32>)>;
+
+/// The L2 epilogue's requirements: β = 0 and norms for every column and row.
+fn l2_checks(shape: &GemmShape, col: &GpuBuffer<f32>, row: &GpuBuffer<f32>) -> Result<()> {
+    if shape.beta != 0.0 {
+        return Err(Error::InvalidArgument(
+            "gemm with the L2 epilogue: beta must be 0".into(),
+        ));
+    }
+    if col.len() < shape.n || row.len() < shape.m {
+        return Err(Error::InvalidArgument(format!(
+            "gemm with the L2 epilogue: norms of {} columns and {} rows, expected {} and {}",
+            col.len(),
+            row.len(),
+            shape.n,
+            shape.m
+        )));
+    }
+    Ok(())
+}
+
 /// The summing pass of a split-K product, with the partial products it owns.
 struct SplitSum {
     kernel: Arc<Kernel>,
@@ -416,7 +473,7 @@ impl Gemm {
         shape: GemmShape,
         opts: &GemmOptions,
     ) -> Result<Gemm> {
-        Gemm::plan(gpu, (a, b, c), shape, opts, None)
+        Gemm::plan(gpu, (a, b, c), shape, opts, (None, None))
     }
 
     /// Plans squared L2 distances `c = max(α·op(a)·op(b) + col[j] + row[i], 0)` — with
@@ -430,21 +487,61 @@ impl Gemm {
         opts: &GemmOptions,
         (col, row): (&GpuBuffer<f32>, &GpuBuffer<f32>),
     ) -> Result<Gemm> {
-        if shape.beta != 0.0 {
+        l2_checks(&shape, col, row)?;
+        Gemm::plan(gpu, (a, b, c), shape, opts, (Some((col, row)), None))
+    }
+
+    /// [`Gemm::new_l2`] that also writes, per row of C, its smallest value in each tile of
+    /// columns: `best[i · t + j]` for column tile `j` of the `t` = [`Gemm::column_tiles`]
+    /// (a distance tile's minima: the k-th smallest of a row's minima bounds its k-th
+    /// smallest distance). One K slice only (`opts.split_k` = `Some(1)`).
+    pub fn new_l2_best(
+        gpu: &Gpu,
+        (a, b, c): (&GpuBuffer<f32>, &GpuBuffer<f32>, &GpuBuffer<f32>),
+        shape: GemmShape,
+        opts: &GemmOptions,
+        (col, row): (&GpuBuffer<f32>, &GpuBuffer<f32>),
+        best: &GpuBuffer<f32>,
+    ) -> Result<Gemm> {
+        if opts.split_k != Some(1) {
             return Err(Error::InvalidArgument(
-                "gemm with the L2 epilogue: beta must be 0".into(),
+                "gemm with row minima: one K slice only (split_k = 1)".into(),
             ));
         }
-        if col.len() < shape.n || row.len() < shape.m {
+        let tiles = Gemm::column_tiles(gpu, &shape, opts)?;
+        if best.len() < shape.m * tiles {
             return Err(Error::InvalidArgument(format!(
-                "gemm with the L2 epilogue: norms of {} columns and {} rows, expected {} and {}",
-                col.len(),
-                row.len(),
-                shape.n,
+                "gemm with row minima: {} values for {} rows of {tiles} column tiles",
+                best.len(),
                 shape.m
             )));
         }
-        Gemm::plan(gpu, (a, b, c), shape, opts, Some((col, row)))
+        l2_checks(&shape, col, row)?;
+        Gemm::plan(gpu, (a, b, c), shape, opts, (Some((col, row)), Some(best)))
+    }
+
+    /// Column tiles of the product `shape` with `opts` (the row minima per row of
+    /// [`Gemm::new_l2_best`]).
+    pub fn column_tiles(gpu: &Gpu, shape: &GemmShape, opts: &GemmOptions) -> Result<usize> {
+        let tiles = Gemm::tiles(gpu, shape, opts);
+        check_tiles(gpu, tiles)?;
+        Ok(shape.n.div_ceil(tiles.1 as usize))
+    }
+
+    /// The tile configuration for `shape`: the caller's, the small-M one, or the tuning's.
+    fn tiles(gpu: &Gpu, shape: &GemmShape, opts: &GemmOptions) -> Tiles {
+        let t = gpu.tuning();
+        match opts.tiles {
+            Some(tiles) => tiles,
+            None if shape.m <= 16 => SMALL_M_TILES,
+            None => (
+                t.int("gemm.tile_m") as u32,
+                t.int("gemm.tile_n") as u32,
+                t.int("gemm.tile_k") as u32,
+                t.int("gemm.thread_m") as u32,
+                t.int("gemm.thread_n") as u32,
+            ),
+        }
     }
 
     fn plan(
@@ -452,7 +549,7 @@ impl Gemm {
         (a, b, c): (&GpuBuffer<f32>, &GpuBuffer<f32>, &GpuBuffer<f32>),
         shape: GemmShape,
         opts: &GemmOptions,
-        l2: Option<(&GpuBuffer<f32>, &GpuBuffer<f32>)>,
+        (l2, best): (Norms<'_>, Option<&GpuBuffer<f32>>),
     ) -> Result<Gemm> {
         let (la, lb, lc) = shape.lens();
         if a.len() < la || b.len() < lb || c.len() < lc {
@@ -485,18 +582,7 @@ impl Gemm {
                 )));
             }
         }
-        let t = gpu.tuning();
-        let tiles = match opts.tiles {
-            Some(tiles) => tiles,
-            None if shape.m <= 16 => SMALL_M_TILES,
-            None => (
-                t.int("gemm.tile_m") as u32,
-                t.int("gemm.tile_n") as u32,
-                t.int("gemm.tile_k") as u32,
-                t.int("gemm.thread_m") as u32,
-                t.int("gemm.thread_n") as u32,
-            ),
-        };
+        let tiles = Gemm::tiles(gpu, &shape, opts);
         check_tiles(gpu, tiles)?;
         let (tm, tn, tk, ..) = tiles;
         let gx = (shape.n as u32).div_ceil(tn);
@@ -535,6 +621,7 @@ impl Gemm {
         let variant = GemmVariant::for_shape(&shape, tiles);
         let epilogue = gemm_family(&GemmVariant {
             l2: l2.is_some(),
+            best: best.is_some(),
             ..variant
         });
         let family = if splits > 1 {
@@ -555,7 +642,8 @@ impl Gemm {
             beta,
             k_split: if splits > 1 { k_split } else { k.max(1) },
             c_split,
-            _pad: [0; 2],
+            best_ld: gx,
+            _pad: 0,
         };
         let bind_gemm = |out: &GpuBuffer<f32>, p: Params, last: bool| {
             // `last`: the product writes C (its kernel has the epilogue).
@@ -566,7 +654,11 @@ impl Gemm {
                 (2, b.binding()),
                 (3, out.binding()),
             ];
-            gpu.bind(&kernel, &with_norms(entries, l2.filter(|_| last)))
+            let mut entries = with_norms(entries, l2.filter(|_| last));
+            if let Some(best) = best.filter(|_| last) {
+                entries.push((7, best.binding()));
+            }
+            gpu.bind(&kernel, &entries)
         };
         let (group, sum) = if splits > 1 {
             let part = gpu.alloc::<f32>(splits as usize * lc)?;

@@ -1180,6 +1180,8 @@ impl ItemKnnPlan {
 /// the tile to memory, which the fused kernel avoids.
 pub struct TiledKnn {
     gemm: Gemm,
+    /// L2: per query a bound of its k-th distance, from the tile's row minima.
+    bound: Option<(TopKPlan, SplitBuffer<f32>)>,
     select: TopKPlan,
     _tile: SplitBuffer<f32>,
     id0: u32,
@@ -1226,29 +1228,45 @@ impl TiledKnn {
             split_k: Some(1),
             ..Default::default()
         };
-        let gemm = if metric == KnnMetric::L2 {
-            Gemm::new_l2(
+        // L2 also writes each query's smallest distance per column tile of the GEMM: the
+        // k-th smallest of those minima bounds its k-th distance (k distinct distances are
+        // within it), so the selection offers only distances within the bound instead of
+        // filling every segment's list from empty.
+        let minima = if metric == KnnMetric::L2 {
+            Some(gpu.alloc::<f32>(nq * Gemm::column_tiles(gpu, &shape, &opts)?)?)
+        } else {
+            None
+        };
+        let gemm = match &minima {
+            Some(minima) => Gemm::new_l2_best(
                 gpu,
                 (queries, chunk.data, &tile),
                 shape,
                 &opts,
                 (chunk.norms, qnorms),
-            )?
-        } else {
-            Gemm::new(gpu, queries, chunk.data, &tile, shape, &opts)?
+                minima,
+            )?,
+            None => Gemm::new(gpu, queries, chunk.data, &tile, shape, &opts)?,
         };
         let tile = SplitBuffer::from_buffer(tile);
-        let select = TopKPlan::new(
-            gpu,
-            &tile,
-            nq,
-            rows,
-            k,
-            metric == KnnMetric::InnerProduct,
-            &TopKOptions::default(),
-        )?;
+        let (bound, select) = match minima {
+            Some(minima) => {
+                let cols = minima.len() / nq;
+                let minima = SplitBuffer::from_buffer(minima);
+                let bound =
+                    TopKPlan::new(gpu, &minima, nq, cols, k, false, &TopKOptions::default())?;
+                let select =
+                    TopKPlan::bounded(gpu, &tile, (nq, rows, k), false, (bound.outputs().0, k))?;
+                (Some((bound, minima)), select)
+            }
+            None => {
+                let opts = TopKOptions::default();
+                (None, TopKPlan::new(gpu, &tile, nq, rows, k, true, &opts)?)
+            }
+        };
         Ok(TiledKnn {
             gemm,
+            bound,
             select,
             _tile: tile,
             id0: chunk.id0,
@@ -1260,9 +1278,17 @@ impl TiledKnn {
         self.select.outputs()
     }
 
-    /// Records the product (with the norms) and the selection.
+    /// Poisons the outputs (tests use it before a run).
+    pub fn poison(&self, gpu: &Gpu) -> Result<()> {
+        self.select.poison(gpu)
+    }
+
+    /// Records the product (with the norms), the bound (L2) and the selection.
     pub fn record(&self, batch: &mut Batch<'_>) {
         self.gemm.record(batch);
+        if let Some((bound, _)) = &self.bound {
+            bound.record(batch);
+        }
         self.select.record(batch);
     }
 
