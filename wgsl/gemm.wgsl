@@ -14,8 +14,9 @@
 // squared L2 distances (alpha = -2, beta = 0) max(v + colv[col] + rowv[row], 0) with the base
 // and query norms (bindings 5, 6), the same sums in the same order as a separate pass. The
 // best variant (distance tiles) also writes each row's smallest value of the workgroup's TN
-// columns to best[row * p.best_ld + wid.x] (binding 7): a k-selection over the tile takes
-// the k-th smallest of a row's tile minima as a bound (ops/knn.rs, `TiledKnn`).
+// columns to best[row * p.best_ld + wid.x] (binding 7; the largest for inner products): a
+// k-selection over the tile takes the k-th best of a row's tile extremes as a bound
+// (ops/knn.rs, `TiledKnn`).
 //
 // Staging moves quads (4 consecutive values along the stored matrix's contiguous dimension):
 // one vec4 load when that dimension is a multiple of 4 (VEC_A / VEC_B), else 4 guarded scalar
@@ -76,7 +77,8 @@ fn at_b(row: u32, col: u32, rows: u32, cols: u32) -> f32 {
 }
 
 // Writes alpha * v (+ beta * C) to C[row][col0 .. col0 + 4] of split `z`, within bounds;
-// returns the smallest value written (+inf: none), which the best variant keeps per row.
+// returns the smallest of BEST_SIGN * the values written (+inf: none), which the best variant
+// keeps per row (BEST_SIGN = -1: the largest value, negated).
 fn store4(z: u32, row: u32, col0: u32, v: vec4<f32>) -> f32 {
     var least = bitcast<f32>(0x7f800000u);
     if row >= p.m {
@@ -92,7 +94,7 @@ fn store4(z: u32, row: u32, col0: u32, v: vec4<f32>) -> f32 {
             }
             let e = epilogue(row, col, out);
             c[at] = e;
-            least = min(least, e);
+            least = min(least, BEST_SIGN * e);
         }
     }
     return least;

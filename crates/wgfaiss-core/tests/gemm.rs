@@ -578,5 +578,36 @@ fn l2_epilogue_writes_squared_distances() {
         let short = gpu.alloc::<f32>(m * tiles - 1).unwrap();
         let bad = Gemm::new_l2_best(gpu, (&qb, &xb, &c), shape, &opts, (&xnb, &qnb), &short);
         assert!(bad.is_err(), "short minima");
+        // Inner products (α = 1, no epilogue) with the rows' tile maxima.
+        let mut ip = shape;
+        ip.alpha = 1.0;
+        let plan = Gemm::new_best(gpu, (&qb, &xb, &c), ip, &opts, &best).unwrap();
+        gpu.write(&best, &vec![f32::NAN; m * tiles]).unwrap();
+        let mut batch = gpu.batch(false);
+        plan.record(&mut batch);
+        batch.finish().unwrap();
+        let (dots, maxima) = (gpu.read(&c).unwrap(), gpu.read(&best).unwrap());
+        for i in 0..m {
+            for t in 0..tiles {
+                let want = dots[i * n + t * tn..(i * n + (t + 1) * tn).min((i + 1) * n)]
+                    .iter()
+                    .copied()
+                    .fold(f32::NEG_INFINITY, f32::max);
+                assert_eq!(
+                    maxima[i * tiles + t],
+                    want,
+                    "{m}x{n}x{d}: row {i} tile {t} max"
+                );
+            }
+            let want: f64 = q[i * d..(i + 1) * d]
+                .iter()
+                .zip(&x[..d])
+                .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                .sum();
+            assert!((f64::from(dots[i * n]) - want).abs() <= 1e-4 * (1.0 + want.abs()));
+        }
+        let mut beta = ip;
+        beta.beta = 1.0;
+        assert!(Gemm::new_best(gpu, (&qb, &xb, &c), beta, &opts, &best).is_err());
     }
 }

@@ -120,9 +120,10 @@ fn every_family_and_override_set_validates_with_naga() {
             vec_b,
             l2,
             best: false,
+            largest: false,
         });
         validate(&family, &gemm::constants(tiles)).unwrap_or_else(|e| panic!("{tiles:?}: {e}"));
-        // With the L2 epilogue, also the variant that writes the rows' tile minima.
+        // Also the variant that writes the rows' tile minima (L2) or maxima (plain).
         let family = gemm_family(&gemm::GemmVariant {
             tiles,
             trans_a,
@@ -130,7 +131,8 @@ fn every_family_and_override_set_validates_with_naga() {
             vec_a,
             vec_b,
             l2,
-            best: l2,
+            best: true,
+            largest: !l2,
         });
         validate(&family, &gemm::constants(tiles)).unwrap_or_else(|e| panic!("{tiles:?}: {e}"));
         gemm_sets += 1;

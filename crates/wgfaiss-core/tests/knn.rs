@@ -560,8 +560,9 @@ fn streaming_kernel_breaks_ties_by_the_smaller_id() {
 #[test]
 fn distance_tiles_select_within_the_row_minima_bound() {
     // The unfused k-NN (GEMM distance tile + top-k). L2 bounds each query's k-th distance by
-    // the k-th smallest of its per-column-tile minima (3 000 rows: dozens of column tiles,
-    // so k = 17 and 50 are bounded and k = 400 is not); inner products select unbounded.
+    // the k-th smallest of its per-column-tile minima, inner products by the k-th largest of
+    // the maxima (3 000 rows: dozens of column tiles, so k = 17 and 50 are bounded and
+    // k = 400 is not).
     // Random data, and data on a grid of 1/4 where many distances tie (ties by smaller id).
     use wgfaiss_core::ops::knn::TiledKnn;
     let gpu = gpu();

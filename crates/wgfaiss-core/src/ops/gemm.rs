@@ -154,6 +154,8 @@ pub struct GemmVariant {
     /// Also writes each row's smallest written value per tile of columns (see
     /// [`Gemm::new_l2_best`]).
     pub best: bool,
+    /// With `best`: the largest instead (see [`Gemm::new_best`]).
+    pub largest: bool,
 }
 
 impl GemmVariant {
@@ -168,6 +170,7 @@ impl GemmVariant {
             vec_b: ldb % 4 == 0,
             l2: false,
             best: false,
+            largest: false,
         }
     }
 
@@ -176,13 +179,14 @@ impl GemmVariant {
         let (tm, tn, tk, rm, rn) = self.tiles;
         let t = |b: bool| if b { 't' } else { 'n' };
         format!(
-            "gemm_{tm}x{tn}x{tk}_{rm}x{rn}_{}{}_v{}{}{}{}",
+            "gemm_{tm}x{tn}x{tk}_{rm}x{rn}_{}{}_v{}{}{}{}{}",
             t(self.trans_a),
             t(self.trans_b),
             u8::from(self.vec_a),
             u8::from(self.vec_b),
             if self.l2 { "_l2" } else { "" },
-            if self.best { "_best" } else { "" }
+            if self.best { "_best" } else { "" },
+            if self.best && self.largest { "max" } else { "" }
         )
     }
 }
@@ -311,8 +315,12 @@ pub fn source(v: &GemmVariant) -> String {
     } else {
         "fn epilogue(row: u32, col: u32, v: f32) -> f32 { return v; }\n"
     };
-    let mut bindings =
-        operand_binding("a", 1, v.vec_a) + &operand_binding("b", 2, v.vec_b) + epilogue;
+    // store4 returns the smallest of BEST_SIGN · value (the largest value with -1).
+    let sign = if v.best && v.largest { "-1.0" } else { "1.0" };
+    let mut bindings = operand_binding("a", 1, v.vec_a)
+        + &operand_binding("b", 2, v.vec_b)
+        + epilogue
+        + &format!("const BEST_SIGN: f32 = {sign};\n");
     if v.best {
         bindings += "@group(0) @binding(7) var<storage, read_write> best: array<f32>;\n\
                      var<workgroup> bmin: array<f32, TM * (TN / RN)>;\n";
@@ -349,7 +357,7 @@ pub fn source(v: &GemmVariant) -> String {
             least = min(least, bmin[t * (TN / RN) + x]);
         }
         if m0 + t < p.m {
-            best[(m0 + t) * p.best_ld + wid.x] = least;
+            best[(m0 + t) * p.best_ld + wid.x] = BEST_SIGN * least;
         }
     }
 ";
@@ -503,21 +511,57 @@ impl Gemm {
         (col, row): (&GpuBuffer<f32>, &GpuBuffer<f32>),
         best: &GpuBuffer<f32>,
     ) -> Result<Gemm> {
-        if opts.split_k != Some(1) {
+        l2_checks(&shape, col, row)?;
+        Gemm::check_best(gpu, &shape, opts, best)?;
+        Gemm::plan(
+            gpu,
+            (a, b, c),
+            shape,
+            opts,
+            (Some((col, row)), Some((best, false))),
+        )
+    }
+
+    /// [`Gemm::new`] (β = 0) that also writes, per row of C, its largest value in each tile
+    /// of columns (inner products: the k-th largest of a row's maxima bounds its k-th
+    /// largest product), laid out as [`Gemm::new_l2_best`]'s minima. One K slice only.
+    pub fn new_best(
+        gpu: &Gpu,
+        (a, b, c): (&GpuBuffer<f32>, &GpuBuffer<f32>, &GpuBuffer<f32>),
+        shape: GemmShape,
+        opts: &GemmOptions,
+        best: &GpuBuffer<f32>,
+    ) -> Result<Gemm> {
+        if shape.beta != 0.0 {
             return Err(Error::InvalidArgument(
-                "gemm with row minima: one K slice only (split_k = 1)".into(),
+                "gemm with row maxima: beta must be 0".into(),
             ));
         }
-        let tiles = Gemm::column_tiles(gpu, &shape, opts)?;
+        Gemm::check_best(gpu, &shape, opts, best)?;
+        Gemm::plan(gpu, (a, b, c), shape, opts, (None, Some((best, true))))
+    }
+
+    /// The row extremes' requirements: one K slice, room for every row's column tiles.
+    fn check_best(
+        gpu: &Gpu,
+        shape: &GemmShape,
+        opts: &GemmOptions,
+        best: &GpuBuffer<f32>,
+    ) -> Result<()> {
+        if opts.split_k != Some(1) {
+            return Err(Error::InvalidArgument(
+                "gemm with row minima or maxima: one K slice only (split_k = 1)".into(),
+            ));
+        }
+        let tiles = Gemm::column_tiles(gpu, shape, opts)?;
         if best.len() < shape.m * tiles {
             return Err(Error::InvalidArgument(format!(
-                "gemm with row minima: {} values for {} rows of {tiles} column tiles",
+                "gemm with row minima or maxima: {} values for {} rows of {tiles} column tiles",
                 best.len(),
                 shape.m
             )));
         }
-        l2_checks(&shape, col, row)?;
-        Gemm::plan(gpu, (a, b, c), shape, opts, (Some((col, row)), Some(best)))
+        Ok(())
     }
 
     /// Column tiles of the product `shape` with `opts` (the row minima per row of
@@ -549,7 +593,7 @@ impl Gemm {
         (a, b, c): (&GpuBuffer<f32>, &GpuBuffer<f32>, &GpuBuffer<f32>),
         shape: GemmShape,
         opts: &GemmOptions,
-        (l2, best): (Norms<'_>, Option<&GpuBuffer<f32>>),
+        (l2, best): (Norms<'_>, Option<(&GpuBuffer<f32>, bool)>),
     ) -> Result<Gemm> {
         let (la, lb, lc) = shape.lens();
         if a.len() < la || b.len() < lb || c.len() < lc {
@@ -622,6 +666,7 @@ impl Gemm {
         let epilogue = gemm_family(&GemmVariant {
             l2: l2.is_some(),
             best: best.is_some(),
+            largest: best.is_some_and(|b| b.1),
             ..variant
         });
         let family = if splits > 1 {
@@ -655,7 +700,7 @@ impl Gemm {
                 (3, out.binding()),
             ];
             let mut entries = with_norms(entries, l2.filter(|_| last));
-            if let Some(best) = best.filter(|_| last) {
+            if let Some((best, _)) = best.filter(|_| last) {
                 entries.push((7, best.binding()));
             }
             gpu.bind(&kernel, &entries)

@@ -1180,8 +1180,9 @@ impl ItemKnnPlan {
 /// the tile to memory, which the fused kernel avoids.
 pub struct TiledKnn {
     gemm: Gemm,
-    /// L2: per query a bound of its k-th distance, from the tile's row minima.
-    bound: Option<(TopKPlan, SplitBuffer<f32>)>,
+    /// Per query a bound of its k-th value, from the tile's row minima (L2) or maxima
+    /// (inner products), and those extremes.
+    bound: (TopKPlan, SplitBuffer<f32>),
     select: TopKPlan,
     _tile: SplitBuffer<f32>,
     id0: u32,
@@ -1228,45 +1229,32 @@ impl TiledKnn {
             split_k: Some(1),
             ..Default::default()
         };
-        // L2 also writes each query's smallest distance per column tile of the GEMM: the
-        // k-th smallest of those minima bounds its k-th distance (k distinct distances are
-        // within it), so the selection offers only distances within the bound instead of
+        // The GEMM also writes each query's smallest distance (largest inner product) per
+        // column tile: the k-th best of those bounds its k-th value (k distinct values are
+        // within it), so the selection offers only values within the bound instead of
         // filling every segment's list from empty.
-        let minima = if metric == KnnMetric::L2 {
-            Some(gpu.alloc::<f32>(nq * Gemm::column_tiles(gpu, &shape, &opts)?)?)
+        let cols = Gemm::column_tiles(gpu, &shape, &opts)?;
+        let extremes = gpu.alloc::<f32>(nq * cols)?;
+        let ip = metric == KnnMetric::InnerProduct;
+        let gemm = if ip {
+            Gemm::new_best(gpu, (queries, chunk.data, &tile), shape, &opts, &extremes)?
         } else {
-            None
-        };
-        let gemm = match &minima {
-            Some(minima) => Gemm::new_l2_best(
+            Gemm::new_l2_best(
                 gpu,
                 (queries, chunk.data, &tile),
                 shape,
                 &opts,
                 (chunk.norms, qnorms),
-                minima,
-            )?,
-            None => Gemm::new(gpu, queries, chunk.data, &tile, shape, &opts)?,
+                &extremes,
+            )?
         };
         let tile = SplitBuffer::from_buffer(tile);
-        let (bound, select) = match minima {
-            Some(minima) => {
-                let cols = minima.len() / nq;
-                let minima = SplitBuffer::from_buffer(minima);
-                let bound =
-                    TopKPlan::new(gpu, &minima, nq, cols, k, false, &TopKOptions::default())?;
-                let select =
-                    TopKPlan::bounded(gpu, &tile, (nq, rows, k), false, (bound.outputs().0, k))?;
-                (Some((bound, minima)), select)
-            }
-            None => {
-                let opts = TopKOptions::default();
-                (None, TopKPlan::new(gpu, &tile, nq, rows, k, true, &opts)?)
-            }
-        };
+        let extremes = SplitBuffer::from_buffer(extremes);
+        let bound = TopKPlan::new(gpu, &extremes, nq, cols, k, ip, &TopKOptions::default())?;
+        let select = TopKPlan::bounded(gpu, &tile, (nq, rows, k), ip, (bound.outputs().0, k))?;
         Ok(TiledKnn {
             gemm,
-            bound,
+            bound: (bound, extremes),
             select,
             _tile: tile,
             id0: chunk.id0,
@@ -1283,12 +1271,10 @@ impl TiledKnn {
         self.select.poison(gpu)
     }
 
-    /// Records the product (with the norms), the bound (L2) and the selection.
+    /// Records the product (with the norms for L2), the bound and the selection.
     pub fn record(&self, batch: &mut Batch<'_>) {
         self.gemm.record(batch);
-        if let Some((bound, _)) = &self.bound {
-            bound.record(batch);
-        }
+        self.bound.0.record(batch);
         self.select.record(batch);
     }
 
