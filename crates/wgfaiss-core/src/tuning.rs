@@ -402,6 +402,12 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "tiled_max_queries",
+        kind: int(0, 1 << 20),
+        doc: "f32 k-NN: batches of more queries than the streaming kernel takes and at most this many run unfused (distance tile and bounded top-k) at any k where one tile holds them (0: only for k > 16)",
+    },
+    ParamSpec {
+        family: "knn",
         key: "half_tile_kc",
         kind: int(0, 256),
         doc: "f16 precision search: batches with at least this many candidates per query take the key tiles at any size that fits one tile (0: only as knn.half_tile_queries says)",
@@ -770,6 +776,7 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             "off until measured on the adapter (the fused kernel needs no tile memory)",
         ),
         ("knn", "half_tile_kc") => int(0, "off until measured on the adapter"),
+        ("knn", "tiled_max_queries") => int(0, "off until measured on the adapter"),
         ("knn", "half_keys_teams") => int(
             1,
             "1M x 128 on an H100: 64 queries 0.750 ms with one team, 0.777 with 2 or 4 (2026-11-27)",

@@ -980,3 +980,34 @@ fn exact_through_f16_key_tiles_is_exact_and_falls_back() {
         "key tiles near-duplicates",
     );
 }
+
+#[test]
+fn f32_mid_size_batches_through_distance_tiles_are_exact() {
+    // knn.tiled_max_queries: 5–40 queries run the distance tile and the bounded top-k at
+    // k = 10 (1–4 keep the streaming kernel, more than 40 the fused one).
+    let tiled = Gpu::with_options(
+        common::options()
+            .with_override("WGFAISS_KNN_EXACT_PATH", "f32")
+            .with_override("WGFAISS_KNN_TILED_MAX_QUERIES", 40),
+    )
+    .unwrap();
+    let rows = Some(2500);
+    assert!(wgfaiss::ops::knn::prefer_tiled(&tiled, 5, 10, rows));
+    assert!(wgfaiss::ops::knn::prefer_tiled(&tiled, 40, 10, rows));
+    assert!(!wgfaiss::ops::knn::prefer_tiled(&tiled, 4, 10, rows));
+    assert!(!wgfaiss::ops::knn::prefer_tiled(&tiled, 41, 10, rows));
+    assert!(!wgfaiss::ops::knn::prefer_tiled(&tiled, 20, 10, None));
+    let mut rng = Rng::new(seed("flat f32 tiled mid-size"));
+    let (d, nb) = (24, 2500);
+    let base = data(&mut rng, nb * d);
+    for metric in [Metric::L2, Metric::InnerProduct, Metric::Cosine] {
+        let mut index = FlatIndex::new(&tiled, d, metric).unwrap();
+        index.add(&base).unwrap();
+        for (n, k) in [(5, 10), (40, 1), (23, 16)] {
+            let q = data(&mut rng, n * d);
+            let r = index.search(&q, k, &SearchParams::default()).unwrap();
+            let what = format!("{metric:?} tiled n={n} k={k}");
+            check(&r, &q, &base, &sequential(nb), d, metric, &what);
+        }
+    }
+}

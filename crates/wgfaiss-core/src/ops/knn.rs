@@ -667,10 +667,13 @@ pub(crate) fn fill_pass(
 /// single chunk of `single_chunk_rows` (a small base such as an IVF quantizer's centroids, or
 /// few queries): then a GEMM tile and the top-k kernel beat lists filled one insertion at a
 /// time (on an H200: 10 000 queries × 4096 centroids with k = 64, 1.2 ms against 10+ ms; one
-/// query over 1M with k = 100, 0.32 against 2.34 ms).
+/// query over 1M with k = 100, 0.32 against 2.34 ms). Also for any k when the batch has more
+/// queries than the streaming kernel takes and at most `knn.tiled_max_queries` (0: never):
+/// mid-size batches, where the fused kernel runs few, short-segmented workgroups.
 pub fn prefer_tiled(gpu: &Gpu, nq: usize, k: usize, single_chunk_rows: Option<usize>) -> bool {
+    let mid = nq > STREAM_MAX_QUERIES && nq as u64 <= gpu.tuning().int("knn.tiled_max_queries");
     fused_tiles(gpu, nq, k).is_none()
-        || (k > 16 && single_chunk_rows.is_some_and(|rows| nq <= tile_queries(gpu, rows)))
+        || ((k > 16 || mid) && single_chunk_rows.is_some_and(|rows| nq <= tile_queries(gpu, rows)))
 }
 
 /// Output slots per (query, segment), the dispatch of each base chunk (its segments, times
