@@ -6,11 +6,13 @@
 //! through cooperative matrices where the adapter has them with subgroups of 32, else with
 //! plain loops — and keeps per query the best `kc ≥ k` candidates of each segment of the base
 //! (1–4 queries: the streaming kernel over the f16 base with the f32 queries instead);
-//! the segments are merged ([`SegmentMerge`]), then every candidate's distance is computed
-//! again exactly in f32 from the f32 base (the operations of the exact kernels), and the best
-//! `k` of the `kc` are returned. So values are exact; only which candidates are considered is
-//! approximate: a true neighbour is missed only when f16 rounding moves more than `kc − k`
-//! others ahead of it. Recall against the exact mode is what the benchmark reports.
+//! the segments are merged ([`SegmentMerge`]; mid-size batches instead write f16 key tiles
+//! and select from them within a bound, [`uses_key_tiles`]), then every candidate's distance
+//! is computed again exactly in f32 from the f32 base (the operations of the exact kernels),
+//! and the best `k` of the `kc` are returned. So values are exact; only which candidates are
+//! considered is approximate: a true neighbour is missed only when f16 rounding moves more
+//! than `kc − k` others ahead of it. Recall against the exact mode is what the benchmark
+//! reports.
 
 use std::sync::Arc;
 
@@ -631,10 +633,10 @@ pub fn uses_key_tiles(gpu: &Gpu, nq: usize, kc: usize, db: &[DbChunk<'_>]) -> bo
 }
 
 /// Workgroup memory of the key-tile kernel with `teams` teams: the zero fragment (tensor
-/// cores) and the teams' blocks.
+/// cores), the teams' blocks and their steps' norms.
 pub fn key_shared_bytes(v: HalfVariant, teams: u32) -> u64 {
     let zero = if v.form == HalfProduct::Coop { 1024 } else { 0 };
-    zero + u64::from(teams) * (HALF_TN * (HALF_TEAM + KEYS_PAD)) as u64 * 4
+    zero + u64::from(teams) * (HALF_TN * (HALF_TEAM + KEYS_PAD + 1)) as u64 * 4
 }
 
 /// Teams per workgroup of the key-tile kernel for `nq` queries: `knn.half_keys_teams`, fewer
