@@ -233,10 +233,16 @@ impl Coalescer {
                 .iter()
                 .flat_map(|(_, r)| r.queries.iter().copied())
                 .collect();
-            // Pad to a power of two (repeating the first query): the index plans a search per
-            // batch size, and a handful of sizes keeps its cached plans in use.
+            // Pad (repeating the first query) to a multiple of 16 up to 64, a power of two
+            // beyond: the index plans a search per batch size, and a handful of sizes keeps
+            // its cached plans in use, while a batch of 33 no longer pays for 64.
             let n = all.len() / d;
-            let padded = n.next_power_of_two().min(self.max_queries.max(n));
+            let padded = if n <= 64 {
+                n.next_multiple_of(16)
+            } else {
+                n.next_power_of_two()
+            }
+            .min(self.max_queries.max(n));
             let first = all[..d].to_vec();
             for _ in n..padded {
                 all.extend_from_slice(&first);
