@@ -441,6 +441,8 @@ fn tune_tiles(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
         );
         Ok((times[0], times[1]))
     };
+    // The trial's time: the tiles' summed over the sizes they took, else the fused kernel's
+    // at the first size.
     let mut upto = 0u64;
     let (mut fused_s, mut tiles_s) = (0.0, 0.0);
     for n in [8, 16, 32, 64, 128, 192, 256, 384, 512] {
@@ -449,6 +451,9 @@ fn tune_tiles(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
         }
         let (f, t) = time(n, 10)?;
         if t >= f {
+            if upto == 0 {
+                fused_s = f;
+            }
             break;
         }
         upto = n as u64;

@@ -493,12 +493,17 @@ fn tune_writes_an_entry_that_info_then_uses() {
         "tune",
         "--quick",
         "--families",
-        "knn,ivf,exact",
+        "knn,ivf,tiles,exact",
         "--out",
         &f,
     ]);
     let out = succeeded(&o);
     assert!(out.contains("best ivf   scan="), "{out}");
+    // The f16 key tiles against the fused kernel (lavapipe has f16: the plain form).
+    assert!(
+        out.contains("best knn   half_tile_queries=") || out.contains("tiles: skipped"),
+        "{out}"
+    );
     // The exact path: measured where the adapter has f16 (lavapipe does), else f32.
     assert!(
         out.contains("best knn   exact_path=")
@@ -525,6 +530,7 @@ fn tune_writes_an_entry_that_info_then_uses() {
         "topk.workgroup_size",
         "knn.tile_n",
         "knn.exact_path",
+        "knn.half_tile_queries",
         "ivf.scan",
     ] {
         let src = &v["tuning"]["params"][key]["source"];
