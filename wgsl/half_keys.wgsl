@@ -27,22 +27,7 @@ override WG: u32 = 32u;       // 32 * S
 override TSC: u32 = 36u;      // column stride of `ct`: 32 rows + 4
 override METRIC: u32 = 0u;
 
-struct Params {
-    m: u32,          // queries
-    n: u32,          // base rows (the tile's row stride)
-    k: u32,          // padded dimension (multiple of 16): the row stride of A and B
-    lda: u32,
-    ldb: u32,
-    seg_len: u32,    // base rows per workgroup (a multiple of 32)
-    segs: u32,       // workgroups per query block
-    seg0: u32,
-    total_segs: u32,
-    id0: u32,
-    topk: u32,
-    wg_x: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// Params, p and place(): half_place.wgsl.
 // @BINDINGS
 @group(0) @binding(3) var<storage, read> xnorm: array<f32>;
 @group(0) @binding(5) var<storage, read_write> keys: array<f32>;
@@ -61,13 +46,11 @@ fn half_keys(@builtin(workgroup_id) wid: vec3<u32>,
             @builtin(local_invocation_index) tid: u32
             // @BUILTINS
             ) {
-    let g = wid.x + wid.y * p.wg_x;
-    let tm = 32u * S;
-    let blocks = (p.m + tm - 1u) / tm;
-    let seg = g / blocks;
-    let m0 = (g % blocks) * tm;
-    let seg_start = min(seg, p.segs) * p.seg_len;
-    let seg_end = min(p.n, seg_start + p.seg_len);
+    let at = place(wid);
+    let seg = at.seg;
+    let m0 = at.m0;
+    let seg_start = at.start;
+    let seg_end = at.end;
     // @TEAM
     let row = m0 + team * 32u + r;
     // @DECL

@@ -42,22 +42,7 @@ override METRIC: u32 = 0u;
 
 const NONE: u32 = 0xffffffffu;
 
-struct Params {
-    m: u32,          // queries in this dispatch
-    n: u32,          // database vectors in this chunk
-    k: u32,          // padded dimension (multiple of 16): the row stride of A and B
-    lda: u32,
-    ldb: u32,
-    seg_len: u32,    // database vectors per segment (a multiple of 32)
-    segs: u32,       // segments in this chunk
-    seg0: u32,       // global index of this chunk's first segment
-    total_segs: u32, // segments per query over all chunks
-    id0: u32,        // id of this chunk's first vector
-    topk: u32,       // k' (list length, <= KB)
-    wg_x: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// Params, p and place(): half_place.wgsl.
 // @BINDINGS
 @group(0) @binding(3) var<storage, read> xnorm: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out_v: array<f32>;
@@ -120,15 +105,11 @@ fn knn_half(@builtin(workgroup_id) wid: vec3<u32>,
             @builtin(local_invocation_index) tid: u32
             // @BUILTINS
             ) {
-    let g = wid.x + wid.y * p.wg_x;
-    // Query blocks vary fastest: the workgroups of one segment run together and share its
-    // rows in the cache. Past the last segment (grid padding) the range is empty.
-    let tm = 32u * S;
-    let blocks = (p.m + tm - 1u) / tm;
-    let seg = g / blocks;
-    let m0 = (g % blocks) * tm;
-    let seg_start = min(seg, p.segs) * p.seg_len;
-    let seg_end = min(p.n, seg_start + p.seg_len);
+    let at = place(wid);
+    let seg = at.seg;
+    let m0 = at.m0;
+    let seg_start = at.start;
+    let seg_end = at.end;
     // Invocation (team, r) owns query m0 + 32 team + r.
     // @TEAM
     let row = m0 + team * 32u + r;

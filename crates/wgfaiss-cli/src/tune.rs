@@ -372,6 +372,31 @@ fn tune_knn(s: &Sizes) -> Result<Vec<Trial>> {
     Ok(out)
 }
 
+/// The median GPU time (wall time where the search reports none) of `iters` (at least 3)
+/// searches of `queries` with `k` and `p`, and the first search's ids. The first search plans
+/// the shape (and makes an f16 copy); then the clocks are raised again, as in `tune_ivf`
+/// (short searches between host work let an NVIDIA card fall to a low clock: the first H100
+/// run of the exact family timed 1 024 queries at 3× their warm time).
+fn time_search(
+    gpu: &Gpu,
+    flat: &FlatIndex,
+    (queries, k, p): (&[f32], usize, &SearchParams),
+    iters: usize,
+) -> Result<(f64, Vec<i64>)> {
+    let run = || -> Result<(f64, Vec<i64>)> {
+        let t = Instant::now();
+        let r = flat.search(queries, k, p)?;
+        Ok((r.gpu_seconds.unwrap_or(t.elapsed().as_secs_f64()), r.ids))
+    };
+    let (_, ids) = run()?;
+    crate::bench::warm_clocks(gpu)?;
+    let mut all = Vec::new();
+    for _ in 0..iters.max(3) {
+        all.push(run()?.0);
+    }
+    Ok((crate::bench::median(all), ids))
+}
+
 /// The f16 search's key tiles against its fused kernel (`knn.half_tile_queries`,
 /// `knn.half_tile_kc`): the f16 search of one flat index with each, timed at batch sizes
 /// from 8 queries to 512 for k = 10 (26 candidates), and at 64, 256 and 512 for k = 20 (40).
@@ -417,18 +442,9 @@ fn tune_tiles(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
         let mut times = [0.0; 2];
         let mut answers = Vec::new();
         for (slot, (g, flat)) in indexes.iter().enumerate() {
-            let run = || -> Result<(f64, Vec<i64>)> {
-                let t = Instant::now();
-                let r = flat.search(q, k, &p)?;
-                Ok((r.gpu_seconds.unwrap_or(t.elapsed().as_secs_f64()), r.ids))
-            };
-            answers.push(run()?.1);
-            crate::bench::warm_clocks(g)?;
-            let mut all = Vec::new();
-            for _ in 0..s.iters.max(3) {
-                all.push(run()?.0);
-            }
-            times[slot] = crate::bench::median(all);
+            let (seconds, ids) = time_search(g, flat, (q, k, &p), s.iters)?;
+            answers.push(ids);
+            times[slot] = seconds;
         }
         agree(
             &answers,
@@ -525,23 +541,9 @@ fn tune_exact(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
                 precision,
                 ..Default::default()
             };
-            let run = || -> Result<(f64, Vec<i64>)> {
-                let t = Instant::now();
-                let r = flat.search(q, 10, &p)?;
-                Ok((r.gpu_seconds.unwrap_or(t.elapsed().as_secs_f64()), r.ids))
-            };
-            // The first run plans the shape (and makes the f16 copy); then the clocks are
-            // raised again, as in `tune_ivf` (short searches between host work let an NVIDIA
-            // card fall to a low clock: the first H100 run timed 1 024 queries at 3× their
-            // warm time).
-            let (_, ids) = run()?;
+            let (seconds, ids) = time_search(gpu, &flat, (q, 10, &p), s.iters)?;
             answers.push(ids);
-            crate::bench::warm_clocks(gpu)?;
-            let mut all = Vec::new();
-            for _ in 0..s.iters.max(3) {
-                all.push(run()?.0);
-            }
-            times[slot] = crate::bench::median(all);
+            times[slot] = seconds;
         }
         // Both are exact: a difference beyond ties is a bug.
         agree(

@@ -374,6 +374,10 @@ pub fn knn_half(v: crate::ops::knn_half::HalfVariant) -> Family {
     })
 }
 
+/// The parameters and grid placement both f16 templates share (appended by
+/// [`crate::ops::knn_half::source`] and [`crate::ops::knn_half::keys_source`]).
+pub const HALF_PLACE: &str = include_str!("../../../wgsl/half_place.wgsl");
+
 /// The f16 key-tile template (expanded by [`crate::ops::knn_half::keys_source`]).
 pub const HALF_KEYS_TEMPLATE: &str = include_str!("../../../wgsl/half_keys.wgsl");
 

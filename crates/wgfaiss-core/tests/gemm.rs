@@ -566,12 +566,13 @@ fn l2_epilogue_writes_squared_distances() {
         let tn = with_best.config().0.1 as usize;
         assert_eq!(tiles, n.div_ceil(tn));
         assert!(tiles > 1, "{m}x{n}: several column tiles");
+        // Row i's values in column tile t.
+        let tile = |c: &[f32], i: usize, t: usize| {
+            c[i * n + t * tn..(i * n + (t + 1) * tn).min((i + 1) * n)].to_vec()
+        };
         for i in 0..m {
             for t in 0..tiles {
-                let want = got[i * n + t * tn..(i * n + (t + 1) * tn).min((i + 1) * n)]
-                    .iter()
-                    .copied()
-                    .fold(f32::INFINITY, f32::min);
+                let want = tile(&got, i, t).into_iter().fold(f32::INFINITY, f32::min);
                 assert_eq!(mins[i * tiles + t], want, "{m}x{n}x{d}: row {i} tile {t}");
             }
         }
@@ -589,9 +590,8 @@ fn l2_epilogue_writes_squared_distances() {
         let (dots, maxima) = (gpu.read(&c).unwrap(), gpu.read(&best).unwrap());
         for i in 0..m {
             for t in 0..tiles {
-                let want = dots[i * n + t * tn..(i * n + (t + 1) * tn).min((i + 1) * n)]
-                    .iter()
-                    .copied()
+                let want = tile(&dots, i, t)
+                    .into_iter()
                     .fold(f32::NEG_INFINITY, f32::max);
                 assert_eq!(
                     maxima[i * tiles + t],

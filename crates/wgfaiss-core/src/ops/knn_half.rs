@@ -197,7 +197,8 @@ pub fn keys_source(v: HalfVariant) -> String {
         .replace("        // @WRITE\n", &write)
 }
 
-/// A template with the `@...` lines that both f16 templates share written from `parts`.
+/// A template with the `@...` lines that both f16 templates share written from `parts`, and
+/// their shared parameters and placement (`wgsl/half_place.wgsl`).
 fn expand(template: &str, parts: &Parts) -> String {
     template
         .replace("// @ENABLE\n", &parts.enable)
@@ -209,6 +210,7 @@ fn expand(template: &str, parts: &Parts) -> String {
         .replace("        // @PRODUCT\n", &parts.product)
         .replace("        // @SYNC\n", &parts.sync)
         .replace("        // @END\n", &parts.end)
+        + crate::kernels::HALF_PLACE
 }
 
 /// The generated pieces of one product form (see `wgsl/knn_half.wgsl`).
@@ -518,6 +520,32 @@ fn to_half(
     Ok((kernel, bg, (x, y, 1)))
 }
 
+/// The error of an adapter whose workgroup memory holds not even one team (`needs` bytes).
+fn no_team(gpu: &Gpu, needs: u64) -> Error {
+    Error::InvalidArgument(format!(
+        "f16 precision: one team of 32 queries needs {needs} bytes of workgroup memory; this adapter has {}",
+        gpu.capabilities().workgroup_memory_bytes
+    ))
+}
+
+/// The queries (`nq × d` f32) rounded to f16 for a kernel of `teams` teams: rows padded with
+/// zeros to a multiple of its queries per workgroup, the dimension to [`padded_dim`]; the
+/// dispatch that rounds them and the buffer.
+fn half_queries(
+    gpu: &Gpu,
+    queries: &GpuBuffer<f32>,
+    (nq, d): (usize, usize),
+    teams: u32,
+) -> Result<(Dispatch, GpuBuffer<f16>)> {
+    let (m_pad, dp) = (
+        nq.next_multiple_of(teams as usize * HALF_TEAM),
+        padded_dim(d),
+    );
+    let out = gpu.alloc::<f16>(m_pad * dp)?;
+    let convert = to_half(gpu, queries, &out, (nq, d), (m_pad, dp))?;
+    Ok((convert, out))
+}
+
 /// The base in f16 for the f16 kernel: each chunk of a [`DbChunk`] list rounded to f16,
 /// rows padded with zeros to a multiple of 32, the dimension to [`padded_dim`]. A chunk's f16
 /// copy must fit one storage binding (for d ≥ 16 it is at most half the f32 chunk's bytes; for
@@ -811,7 +839,8 @@ impl KnnHalfPlan {
         // them), the lists at 5 and 6, the tiled kernel's per-query bounds (zeroed before each
         // run) at 7.
         let streamed = streams(gpu, nq, d, kc);
-        let bound = if streamed || uses_key_tiles(gpu, nq, kc, db) {
+        let tiled = !streamed && uses_key_tiles(gpu, nq, kc, db);
+        let bound = if streamed || tiled {
             None
         } else {
             Some(gpu.alloc::<u32>(nq)?)
@@ -859,20 +888,13 @@ impl KnnHalfPlan {
                 },
             )?;
             (None, Lists::Fused(Box::new(lists)), None)
-        } else if uses_key_tiles(gpu, nq, kc, db) {
+        } else if tiled {
             // A mid-size batch: key tiles and the top-k kernel.
             let unroll = gpu.tuning().int("knn.half_unroll") == 1;
             let variant = HalfVariant::new(form, d, kc, unroll, false);
-            let teams = key_teams(gpu, variant, nq).ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "f16 precision: one team of 32 queries needs {} bytes of workgroup memory; this adapter has {}",
-                    key_shared_bytes(variant, 1),
-                    gpu.capabilities().workgroup_memory_bytes
-                ))
-            })?;
-            let m_pad = nq.next_multiple_of(teams as usize * HALF_TEAM);
-            let queries_half = gpu.alloc::<f16>(m_pad * dp)?;
-            let convert = to_half(gpu, queries, &queries_half, (nq, d), (m_pad, dp))?;
+            let teams = key_teams(gpu, variant, nq)
+                .ok_or_else(|| no_team(gpu, key_shared_bytes(variant, 1)))?;
+            let (convert, queries_half) = half_queries(gpu, queries, (nq, d), teams)?;
             let chunk = db
                 .iter()
                 .find(|c| c.rows > 0)
@@ -895,16 +917,10 @@ impl KnnHalfPlan {
             let unroll = gpu.tuning().int("knn.half_unroll") == 1;
             let stage = gpu.tuning().int("knn.half_stage") == 1;
             let variant = HalfVariant::new(form, d, kc, unroll, stage);
-            let teams = teams(gpu, variant, nq, pad, limit).ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "f16 precision: one team of 32 queries needs {} bytes of workgroup memory; this adapter has {limit}",
-                    shared_bytes(variant, 1, pad),
-                ))
-            })?;
+            let teams = teams(gpu, variant, nq, pad, limit)
+                .ok_or_else(|| no_team(gpu, shared_bytes(variant, 1, pad)))?;
             let tm = teams as usize * HALF_TEAM;
-            let m_pad = nq.next_multiple_of(tm);
-            let queries_half = gpu.alloc::<f16>(m_pad * dp)?;
-            let convert = to_half(gpu, queries, &queries_half, (nq, d), (m_pad, dp))?;
+            let (convert, queries_half) = half_queries(gpu, queries, (nq, d), teams)?;
             let kernel = gpu.kernel(
                 &crate::kernels::knn_half(variant),
                 "knn_half",
