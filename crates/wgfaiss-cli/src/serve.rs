@@ -149,11 +149,13 @@ pub fn bench(
             st.searches -= before.searches;
             st.queries -= before.queries;
             st.search_seconds -= before.search_seconds;
+            st.gather_seconds -= before.gather_seconds;
             outln!(
-                "  coalescer: {} batched searches, {:.1} queries each, {:.3} ms each in the index (window {} us, {} in flight)",
+                "  coalescer: {} batched searches, {:.1} queries each, {:.3} ms each in the index, {:.3} gathering (window {} us, {} in flight)",
                 st.searches,
                 st.queries as f64 / st.searches.max(1) as f64,
                 st.search_seconds * 1e3 / st.searches.max(1) as f64,
+                st.gather_seconds * 1e3 / st.searches.max(1) as f64,
                 window_us.unwrap_or(gpu.tuning().int("submit.coalesce_window_us")),
                 gpu.tuning().int("submit.coalesce_in_flight")
             );
