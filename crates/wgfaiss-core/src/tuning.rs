@@ -122,7 +122,7 @@ pub const PARAMS: &[ParamSpec] = &[
         family: "submit",
         key: "coalesce_adaptive",
         kind: int(0, 1),
-        doc: "1: a gathered batch starts as soon as the queries expected back (the last batch's, and those that arrived while it ran) are pending, instead of waiting out the window",
+        doc: "1: a gathered batch starts as soon as the queries expected back (those of finished batches whose callers have not called again, and the pending ones) are here and no batch runs, instead of waiting out the window",
     },
     ParamSpec {
         family: "submit",
@@ -659,7 +659,7 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("submit", "coalesce_max_queries") => int(if cpu { 256 } else { 4096 }, "one batch"),
         ("submit", "coalesce_adaptive") => int(
             0,
-            "off until measured on a GPU (bench serve times both); then per adapter",
+            "off unless measured on the adapter (bench serve times both; on for the H100)",
         ),
         ("submit", "coalesce_in_flight") => int(
             1,
