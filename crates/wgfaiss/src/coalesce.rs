@@ -39,7 +39,8 @@ use wgfaiss_core::{Error, Result};
 
 use crate::index::{Index, SearchParams, SearchResult, check_k, check_vectors};
 
-/// How long a caller waits for its batch before giving up.
+/// How long a caller waits for its batch before giving up, unless [`Coalescer::timeout`]
+/// says otherwise.
 const WAIT: Duration = Duration::from_secs(120);
 
 /// What a waiting caller is told.
@@ -152,6 +153,8 @@ pub struct Coalescer {
     max_queries: usize,
     in_flight: usize,
     adaptive: bool,
+    /// How long a caller waits for its results before an `Error::Timeout`.
+    wait: Duration,
     stats: Mutex<CoalescerStats>,
 }
 
@@ -195,6 +198,14 @@ impl Coalescer {
         self
     }
 
+    /// How long a caller waits for its results before giving up with `Error::Timeout`
+    /// ([`Coalescer::with`] starts with 120 s). Its queries are still searched with a later
+    /// batch; nobody else waits for it.
+    pub fn timeout(mut self, wait: Duration) -> Coalescer {
+        self.wait = wait;
+        self
+    }
+
     /// A coalescer with an explicit window and batch limit.
     pub fn with(index: Arc<dyn Index>, window: Duration, max_queries: usize) -> Coalescer {
         Coalescer {
@@ -205,6 +216,7 @@ impl Coalescer {
             max_queries: max_queries.max(1),
             in_flight: 1,
             adaptive: false,
+            wait: WAIT,
             stats: Mutex::new(CoalescerStats::default()),
         }
     }
@@ -253,7 +265,7 @@ impl Coalescer {
             self.arrived.notify_one();
         }
         drop(st);
-        let give_up = Instant::now() + WAIT;
+        let give_up = Instant::now() + self.wait;
         let mut turn = slot.lock();
         loop {
             match std::mem::replace(&mut *turn, Turn::Wait) {
@@ -273,7 +285,7 @@ impl Coalescer {
             let now = Instant::now();
             if now >= give_up {
                 *turn = Turn::Abandoned;
-                return Err(Error::Timeout(WAIT, "a coalesced search"));
+                return Err(Error::Timeout(self.wait, "a coalesced search"));
             }
             turn = slot
                 .ready
@@ -321,14 +333,11 @@ impl Coalescer {
             // The callers expected back did not come: forget them.
             st.returning = 0;
         }
-        let take = st.pending.len();
-        let taken = st.pending_queries;
-        let batch: Vec<Request> = st.pending.drain(..take).collect();
-        st.pending_queries -= taken;
+        let batch = std::mem::take(&mut st.pending);
+        let taken = std::mem::take(&mut st.pending_queries);
         st.gathering = false;
         st.running += 1;
         st.running_queries += taken;
-        self.promote(&mut st);
         drop(st);
         self.add_gather_time(started.elapsed());
         let mut mine = None;

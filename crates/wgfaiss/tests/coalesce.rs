@@ -104,9 +104,14 @@ fn many_single_queries_equal_one_batch_in_few_searches() {
     // separate cached plans).
     for in_flight in [1, 3] {
         let before = idx.searches.load(Ordering::SeqCst);
+        // A caller whose wake-up is lost sleeps until its 20 s bound and then finds its
+        // results: the time check below fails instead of the test taking 120 s per round.
         let co = Arc::new(
-            Coalescer::with(idx.clone(), Duration::from_millis(300), 1 << 20).in_flight(in_flight),
+            Coalescer::with(idx.clone(), Duration::from_millis(300), 1 << 20)
+                .in_flight(in_flight)
+                .timeout(Duration::from_secs(20)),
         );
+        let began = std::time::Instant::now();
         let start = Arc::new(Barrier::new(threads));
         std::thread::scope(|s| {
             for t in 0..threads {
@@ -129,6 +134,11 @@ fn many_single_queries_equal_one_batch_in_few_searches() {
                 });
             }
         });
+        assert!(
+            began.elapsed() < Duration::from_secs(15),
+            "{:?}: a caller waited out its bound ({in_flight} in flight)",
+            began.elapsed()
+        );
         let searches = idx.searches.load(Ordering::SeqCst) - before;
         assert!(
             searches < threads * per / 4,
