@@ -659,7 +659,7 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("submit", "coalesce_max_queries") => int(if cpu { 256 } else { 4096 }, "one batch"),
         ("submit", "coalesce_adaptive") => int(
             0,
-            "off unless measured on the adapter (bench serve times both; on for the H100)",
+            "off unless measured on the adapter (bench serve times both; on for the H100 and H200)",
         ),
         ("submit", "coalesce_in_flight") => int(
             1,
