@@ -116,6 +116,28 @@ fn sequential(n: usize) -> Vec<i64> {
     (0..n as i64).collect()
 }
 
+/// An exact search (k = 10) of `q` that takes the verified path for every query, checked
+/// against the reference over `base` (ids `ids`); then the same search async, with the same
+/// results.
+fn verified_and_exact(index: &FlatIndex, q: &[f32], (base, ids): (&[f32], &[i64]), what: &str) {
+    let exact = SearchParams::default();
+    let (d, metric) = (index.dim(), index.metric());
+    let before = index.verified_queries();
+    let r = index.search(q, 10, &exact).unwrap();
+    assert_eq!(
+        index.verified_queries() - before,
+        q.len() / d,
+        "{what}: verified"
+    );
+    check(&r, q, base, ids, d, metric, what);
+    let a = pollster::block_on(index.search_async(q, 10, &exact)).unwrap();
+    assert_eq!(
+        (&a.ids, &a.distances),
+        (&r.ids, &r.distances),
+        "{what}: async"
+    );
+}
+
 #[test]
 fn exact_for_every_metric_dimension_and_k() {
     let gpu = gpu();
@@ -757,26 +779,11 @@ fn exact_precision_takes_the_verified_path_where_the_tuning_says_so() {
             index.exact_path(nq, 10, Precision::Exact),
             Precision::F16Verified
         );
-        let r = index.search(&q, 10, &exact).unwrap();
-        assert_eq!(
-            index.verified_queries(),
-            nq,
-            "{metric:?}: the verified path ran"
-        );
-        check(
-            &r,
+        verified_and_exact(
+            &index,
             &q,
-            &base,
-            &ids,
-            d,
-            metric,
+            (&base, &ids),
             &format!("{metric:?} exact, verified"),
-        );
-        let a = pollster::block_on(index.search_async(&q, 10, &exact)).unwrap();
-        assert_eq!(
-            (&a.ids, &a.distances),
-            (&r.ids, &r.distances),
-            "{metric:?} async"
         );
         assert_eq!(
             index.verified_queries(),
@@ -938,27 +945,11 @@ fn exact_through_f16_key_tiles_is_exact_and_falls_back() {
         index.add(&base).unwrap();
         for n in [nq, 5] {
             let q = data(&mut rng, n * d);
-            let before = index.verified_queries();
-            let r = index.search(&q, 10, &exact).unwrap();
-            assert_eq!(
-                index.verified_queries() - before,
-                n,
-                "{metric:?} {n}: verified"
-            );
-            check(
-                &r,
+            verified_and_exact(
+                &index,
                 &q,
-                &base,
-                &ids,
-                d,
-                metric,
+                (&base, &ids),
                 &format!("{metric:?} key tiles {n}"),
-            );
-            let a = pollster::block_on(index.search_async(&q, 10, &exact)).unwrap();
-            assert_eq!(
-                (&a.ids, &a.distances),
-                (&r.ids, &r.distances),
-                "{metric:?} async"
             );
         }
     }
