@@ -88,7 +88,11 @@ pub const QR_SUBGROUP: Family = Family {
 
 const TOPK_PART: &str = include_str!("../../../wgsl/topk.wgsl");
 
-/// Per-row top-k selection (threshold filter, bitonic merges in workgroup memory).
+/// Per-row top-k selection (threshold filter, bitonic merges in workgroup memory). Trusted:
+/// workgroup indices are below their arrays by construction given 1 <= k <= KP (the host's
+/// plans reject other k), candidate slots are checked against CP, and `topk_lists` runs only
+/// for k <= `topk.list_merge_max_k` (at most 256) < its CP of 1 024. Checked, the index
+/// clamps cost 5 % at k = 10 and 15 % at k = 1 024 (1 000 x 1M on an H100).
 pub const TOPK: Family = Family {
     name: "topk",
     parts: &[TOPK_PART],
@@ -103,7 +107,7 @@ pub const TOPK: Family = Family {
         "topk_radix",
         "topk_lists",
     ],
-    trusted: false,
+    trusted: true,
 };
 
 const ELEMENTWISE_PART: &str = include_str!("../../../wgsl/elementwise.wgsl");
