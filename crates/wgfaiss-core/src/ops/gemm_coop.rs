@@ -295,7 +295,7 @@ impl CoopTiles {
             t.pad,
             t.stages,
             t.stage,
-            t.width,
+            t.width
         )
     }
 
@@ -383,7 +383,6 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
     let tk = t.tile_k;
     let mut s = String::new();
     if t.stage == CoopStage::Halves {
-        // 16-byte pieces of A and B as two vec4<f16>.
         // 16-byte pieces of A and B (8 halves) as one load each.
         s += "@group(0) @binding(4) var<storage, read> a8: array<vec4<u32>>;\n@group(0) @binding(5) var<storage, read> b8: array<vec4<u32>>;\n";
     }
