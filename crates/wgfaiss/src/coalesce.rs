@@ -84,17 +84,14 @@ impl Slot {
     fn wake(mut done: Vec<(Arc<Slot>, Result<SearchResult>)>) {
         // Caller i wakes callers FAN_OUT * i + 1 ..= FAN_OUT * (i + 1); the first FAN_OUT
         // are woken here.
-        let mut children: Vec<Vec<Arc<Slot>>> = vec![Vec::new(); done.len()];
-        for (i, c) in children.iter_mut().enumerate() {
-            let first = FAN_OUT * i + FAN_OUT;
-            let last = (first + FAN_OUT).min(done.len());
-            c.extend(
-                done.get(first..last)
-                    .into_iter()
-                    .flatten()
-                    .map(|(s, _)| s.clone()),
-            );
-        }
+        let n = done.len();
+        let children: Vec<Vec<Arc<Slot>>> = (0..n)
+            .map(|i| {
+                let first = (FAN_OUT * (i + 1)).min(n);
+                let last = (first + FAN_OUT).min(n);
+                done[first..last].iter().map(|(s, _)| s.clone()).collect()
+            })
+            .collect();
         let mut roots: Vec<Arc<Slot>> = done.iter().take(FAN_OUT).map(|(s, _)| s.clone()).collect();
         // Results first, wake-ups after: a caller woken early finds its children's results.
         // A caller that gave up wakes nobody: its children are woken here.
@@ -223,7 +220,7 @@ impl Coalescer {
 
     /// Searches, queries and search time so far (mean batch size = queries / searches).
     pub fn stats(&self) -> CoalescerStats {
-        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
+        *self.stats_mut()
     }
 
     /// The wrapped index.
@@ -233,6 +230,10 @@ impl Coalescer {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn stats_mut(&self) -> MutexGuard<'_, CoalescerStats> {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Searches `queries` (`nq × dim`) as part of whatever batch is being gathered; returns
@@ -339,7 +340,7 @@ impl Coalescer {
         st.running += 1;
         st.running_queries += taken;
         drop(st);
-        self.add_gather_time(started.elapsed());
+        self.stats_mut().gather_seconds += started.elapsed().as_secs_f64();
         let mut mine = None;
         let mut others = Vec::new();
         for (slot, r) in self.run(batch) {
@@ -377,11 +378,6 @@ impl Coalescer {
         }
     }
 
-    fn add_gather_time(&self, t: Duration) {
-        let mut st = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-        st.gather_seconds += t.as_secs_f64();
-    }
-
     /// Searches a gathered batch: one search per (k, parameters), rows handed back.
     fn run(&self, batch: Vec<Request>) -> Vec<(Arc<Slot>, Result<SearchResult>)> {
         let d = self.index.dim();
@@ -412,7 +408,7 @@ impl Coalescer {
             let started = Instant::now();
             let searched = self.index.search(&all, k, &reqs[0].params);
             {
-                let mut st = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+                let mut st = self.stats_mut();
                 st.searches += 1;
                 st.queries += n as u64;
                 st.search_seconds += started.elapsed().as_secs_f64();
