@@ -398,32 +398,38 @@ fn time_search(
 }
 
 /// The f16 search's key tiles against its fused kernel (`knn.half_tile_queries`,
-/// `knn.half_tile_kc`): the f16 search of one flat index with each, timed at batch sizes
+/// `knn.half_tile_kc`) and, on tensor cores, the key tiles' two kernels against each other
+/// (`knn.half_keys_tiled`): the f16 search of one flat index with each, timed at batch sizes
 /// from 8 queries to 512 for k = 10 (26 candidates), and at 64, 256 and 512 for k = 20 (40).
-/// The tiles take every batch up to the largest size below which they won at every size
-/// measured, and every batch that fits a tile for 33 candidates and more if they won at each
-/// k = 20 size. Both choose the same candidates (checked).
+/// The tiles (the faster of their kernels at each size) take every batch up to the largest
+/// size below which they won at every size measured, and every batch that fits a tile for 33
+/// candidates and more if they won at each k = 20 size; the GEMM-like kernel takes the tiles
+/// from the smallest k = 10 size from which it won at every larger one (0: it never did). All
+/// choose the same candidates (checked).
 fn tune_tiles(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
     use wgfaiss::Precision;
-    if wgfaiss::ops::knn_half::product_form(gpu).is_none() {
+    use wgfaiss::ops::knn_half::{HalfProduct, product_form};
+    let Some(form) = product_form(gpu) else {
         outln!("tiles: skipped (no SHADER_F16 on this adapter)");
         return Ok(Vec::new());
-    }
+    };
     let d = 128;
     let mut rng = Rng::new(16);
     let base = rng.vec(s.nb * d);
     let queries = rng.vec(s.nq * d);
     let fits = wgfaiss::ops::knn::tile_queries(gpu, s.nb);
-    let modes = [
+    let mode = |upto: u64, tiled: u64| {
         vec![
-            ("half_tile_queries", Value::from(0)),
+            ("half_tile_queries", Value::from(upto)),
             ("half_tile_kc", Value::from(0)),
-        ],
-        vec![
-            ("half_tile_queries", Value::from(1u64 << 20)),
-            ("half_tile_kc", Value::from(0)),
-        ],
-    ];
+            ("half_keys_tiled", Value::from(tiled)),
+        ]
+    };
+    // The fused kernel, the teams key kernel and (tensor cores) the GEMM-like one.
+    let mut modes = vec![mode(0, 0), mode(1 << 20, 0)];
+    if form == HalfProduct::Coop {
+        modes.push(mode(1 << 20, 1));
+    }
     let mut indexes = Vec::new();
     for m in &modes {
         let g = gpu_with("knn", m)?;
@@ -436,10 +442,10 @@ fn tune_tiles(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
         precision: Precision::F16,
         ..Default::default()
     };
-    // (fused, tiles) seconds of `n` queries with `k`.
-    let time = |n: usize, k: usize| -> Result<(f64, f64)> {
+    // (fused, teams, GEMM-like or +inf) seconds of `n` queries with `k`.
+    let time = |n: usize, k: usize| -> Result<(f64, f64, f64)> {
         let q = &queries[..n * d];
-        let mut times = [0.0; 2];
+        let mut times = [f64::INFINITY; 3];
         let mut answers = Vec::new();
         for (slot, (g, flat)) in indexes.iter().enumerate() {
             let (seconds, ids) = time_search(g, flat, (q, k, &p), s.iters)?;
@@ -451,21 +457,26 @@ fn tune_tiles(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
             &format!("tiles: the fused and tiled f16 searches of {n} queries, k = {k}"),
         )?;
         eprintln!(
-            "tiles: k = {k:>3} {n:>6} queries  fused {:>9.3} ms  tiles {:>9.3} ms",
+            "tiles: k = {k:>3} {n:>6} queries  fused {:>9.3} ms  tiles {:>9.3} ms  tiles like the GEMM {:>9.3} ms",
             times[0] * 1e3,
-            times[1] * 1e3
+            times[1] * 1e3,
+            times[2] * 1e3
         );
-        Ok((times[0], times[1]))
+        Ok((times[0], times[1], times[2]))
     };
     // The trial's time: the tiles' summed over the sizes they took, else the fused kernel's
     // at the first size.
     let mut upto = 0u64;
     let (mut fused_s, mut tiles_s) = (0.0, 0.0);
+    // Per k = 10 size, whether the GEMM-like kernel beat the teams one.
+    let mut gemm_like = Vec::new();
     for n in [8, 16, 32, 64, 128, 192, 256, 384, 512] {
         if n > s.nq || n > fits {
             break;
         }
-        let (f, t) = time(n, 10)?;
+        let (f, teams, tiled) = time(n, 10)?;
+        gemm_like.push((n as u64, tiled < teams));
+        let t = teams.min(tiled);
         if t >= f {
             if upto == 0 {
                 fused_s = f;
@@ -475,15 +486,23 @@ fn tune_tiles(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
         upto = n as u64;
         (fused_s, tiles_s) = (fused_s + f, tiles_s + t);
     }
+    // From the first size of the last run of wins (0: it lost at the last size measured).
+    let mut tiled_from = 0u64;
+    for &(n, won) in gemm_like.iter().rev() {
+        if !won {
+            break;
+        }
+        tiled_from = n;
+    }
     let mut wide = 33u64;
     let mut wide_sizes = 0;
     for n in [64, 256, 512] {
         if n > s.nq || n > fits {
             break;
         }
-        let (f, t) = time(n, 20)?;
+        let (f, teams, tiled) = time(n, 20)?;
         wide_sizes += 1;
-        if t >= f {
+        if teams.min(tiled) >= f {
             wide = 0;
         }
     }
@@ -495,6 +514,7 @@ fn tune_tiles(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
         values: vec![
             ("half_tile_queries", Value::from(upto)),
             ("half_tile_kc", Value::from(wide)),
+            ("half_keys_tiled", Value::from(tiled_from)),
         ],
         seconds: if upto > 0 { tiles_s } else { fused_s },
     }])

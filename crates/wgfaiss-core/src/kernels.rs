@@ -461,6 +461,24 @@ pub fn generated_coop(name: String, source: impl FnOnce() -> String) -> Family {
     generated_with(name, &["coop_tiled"], true, needs, source)
 }
 
+/// A generated cooperative-matrix family with one entry (the tiled f16 key kernel of
+/// `ops::knn_half_tiles`), compiled trusted like [`generated_coop`]: every index into
+/// workgroup memory is a constant or bounded by the workgroup's shape, device rows are
+/// clamped to the buffers' last ones.
+pub fn generated_coop_entry(
+    name: String,
+    entry: &'static str,
+    source: impl FnOnce() -> String,
+) -> Family {
+    let needs = Needs {
+        subgroups: true,
+        f16: true,
+        coop_matrix: true,
+    };
+    let entries: &'static [&'static str] = Box::leak(vec![entry].into_boxed_slice());
+    generated_with(name, entries, true, needs, source)
+}
+
 /// [`generated`] for a family with device needs.
 fn generated_with(
     name: String,

@@ -426,6 +426,12 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "half_keys_tiled",
+        kind: int(0, 1 << 20),
+        doc: "f16 key tiles on tensor cores: batches of at least this many queries compute them like the tiled f16 GEMM (64 queries x 256 base rows per workgroup, the base staged in slices) where the dimension fits; smaller ones, or all with 0, with teams of 32 x 32 blocks (knn.half_keys_teams, knn.half_keys_steps)",
+    },
+    ParamSpec {
+        family: "knn",
         key: "half_unroll",
         kind: int(0, 1),
         doc: "f16 precision search on tensor cores: 1 writes the K steps out (d <= 256) and loads every fragment before the products; 0 loops over the steps",
@@ -785,6 +791,7 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             8,
             "the query fragments loaded once per 256 base rows; thousands of workgroups for 1M rows",
         ),
+        ("knn", "half_keys_tiled") => int(0, "off until measured on the adapter"),
         ("knn", "half_unroll") => int(
             1,
             "the loads of all steps in flight at once (10 000 x 1M x 128 on an H100: 37.6 ms, 96.2 looped; 2026-11-27)",

@@ -195,6 +195,24 @@ fn every_family_and_override_set_validates_with_naga() {
             validate(&t.family(nt), &[]).unwrap_or_else(|e| panic!("{t:?} nt {nt}: {e}"));
         }
     }
+    // The tiled f16 key kernel: every dimension form that fits 48 KiB (slices of 32 and 16),
+    // both metrics.
+    {
+        use wgfaiss_core::ops::knn_half_tiles::{tiled_keys_family, tiled_slice};
+        let mut forms = BTreeSet::new();
+        for dp in (16..=256).step_by(16) {
+            if let Some(tk) = tiled_slice(dp, 48 << 10) {
+                forms.insert(tk);
+                for (metric, vec4) in [(0, true), (1, true), (0, false), (1, false)] {
+                    validate(&tiled_keys_family(dp, tk, vec4), &[("METRIC", metric)])
+                        .unwrap_or_else(|e| panic!("tiled keys d {dp} slice {tk} {vec4}: {e}"));
+                }
+            }
+        }
+        assert_eq!(forms.len(), 2, "both slice depths occur");
+        assert_eq!(tiled_slice(128, 48 << 10), Some(32));
+        assert_eq!(tiled_slice(256, 48 << 10), None);
+    }
     // Fused k-NN: every tile configuration the plan can pick from the shipped tiles (the
     // query tile halved, the base tile widened or narrowed: `tile_candidates`), scalar and vec4
     // loads, both metrics, several list and slot sizes, grid and work-item modes.

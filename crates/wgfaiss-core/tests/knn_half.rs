@@ -270,22 +270,46 @@ fn candidates_by_f16_keys_and_exact_rerank_both_metrics() {
     assert!(recall >= 0.97, "recall {recall}");
 }
 
+/// Key tiles hold the values the fused kernel compares, selected by (key, id): the same
+/// candidates, keys and results as the fused kernel's.
+fn same_as_fused((got, cand): (&TopK, &TopK), (fused, fused_cand): (&TopK, &TopK), what: &str) {
+    assert_eq!(cand.ids, fused_cand.ids, "{what}: candidates");
+    assert_eq!(cand.values, fused_cand.values, "{what}: candidate keys");
+    assert_eq!(
+        (&got.ids, &got.values),
+        (&fused.ids, &fused.values),
+        "{what}"
+    );
+}
+
 #[test]
 fn key_tiles_choose_the_fused_kernels_candidates() {
-    // Key tiles for batches of up to 64 queries: workgroups of 2 steps (64 rows: 16 ranges
-    // of 1 000 rows, the last one partial; fewer than most kc, so no bound) with the default
-    // teams (4: one workgroup holds the two blocks of 45 queries, the second with 13 live),
-    // and of 1 step with one team (32 ranges: the top-k pass is bounded for kc <= 32).
-    let tiles = |teams: u64, steps: u64| {
+    // Key tiles for batches of up to 64 queries. On tensor cores, the tiled kernel
+    // (knn.half_keys_tiled from 1 query: 64 queries x 256 rows per workgroup, keys written
+    // 16 bytes at a time) with four ranges of one tile (the last partial: 1 000 rows) or one
+    // range of all four (knn.target_groups 1); and the teams kernel:
+    // workgroups of 2 steps (64 rows: 16 ranges of 1 000 rows, the last one partial; fewer
+    // than most kc, so no bound) with the default teams (4: one workgroup holds the two blocks
+    // of 45 queries, the second with 13 live), and of 1 step with one team (32 ranges: the
+    // top-k pass is bounded for kc <= 32). Without tensor cores every form is the teams one.
+    let tiles_up_to = |most: u64, teams: u64, steps: u64, tiled: u64, groups: u64| {
         Gpu::with_options(
             options()
-                .with_override("WGFAISS_KNN_HALF_TILE_QUERIES", 64u64)
+                .with_override("WGFAISS_KNN_HALF_TILE_QUERIES", most)
                 .with_override("WGFAISS_KNN_HALF_KEYS_STEPS", steps)
-                .with_override("WGFAISS_KNN_HALF_KEYS_TEAMS", teams),
+                .with_override("WGFAISS_KNN_HALF_KEYS_TEAMS", teams)
+                .with_override("WGFAISS_KNN_HALF_KEYS_TILED", tiled)
+                .with_override("WGFAISS_KNN_TARGET_GROUPS", groups),
         )
         .unwrap()
     };
-    let (four, one) = (tiles(4, 2), tiles(1, 1));
+    let tiles = |teams, steps, tiled, groups| tiles_up_to(64, teams, steps, tiled, groups);
+    let forms = [
+        (tiles(4, 2, 0, 512), "teams 4"),
+        (tiles(1, 1, 0, 512), "teams 1"),
+        (tiles(4, 2, 1, 512), "tiled, ranges of 256"),
+        (tiles(4, 2, 1, 1), "tiled, one range"),
+    ];
     // The fused kernel whatever the adapter's entry says.
     let fused_only = Gpu::with_options(
         options()
@@ -306,21 +330,36 @@ fn key_tiles_choose_the_fused_kernels_candidates() {
                 let (fused, fused_cand, t) =
                     search_tiles(&fused_only, qs, &db, d, nb, (k, kc), metric);
                 assert!(!t, "no key tiles where the tuning says 0");
-                for (gpu, teams) in [(&four, 4), (&one, 1)] {
-                    let what = format!("{metric:?} k={k} kc={kc} nq={n} teams {teams}");
+                for (gpu, form) in &forms {
+                    let what = format!("{metric:?} k={k} kc={kc} nq={n} {form}");
                     let (got, cand, t) = search_tiles(gpu, qs, &db, d, nb, (k, kc), metric);
                     assert!(t, "{what}: key tiles");
                     verify(qs, &db, d, (k, kc), metric, (&got, &cand), &what);
-                    // The same keys, selected by (key, id): the same candidates and results.
-                    assert_eq!(cand.ids, fused_cand.ids, "{what}: candidates");
-                    assert_eq!(cand.values, fused_cand.values, "{what}: candidate keys");
-                    assert_eq!(
-                        (&got.ids, &got.values),
-                        (&fused.ids, &fused.values),
-                        "{what}"
-                    );
+                    same_as_fused((&got, &cand), (&fused, &fused_cand), &what);
                 }
             }
+        }
+    }
+    // A dimension padded to 112 (not a multiple of 32): the tiled kernel's slices of 16, seven
+    // per tile; 998 rows (not a multiple of 4): its keys written one at a time; 100 queries:
+    // two blocks of 64.
+    let (d2, nb2) = (100, 998);
+    let q2 = data(&mut rng, 100 * d2);
+    let wide_forms = [
+        (tiles_up_to(128, 4, 2, 1, 512), "tiled, ranges of 256"),
+        (tiles_up_to(128, 4, 2, 1, 1), "tiled, one range"),
+    ];
+    let db2 = data(&mut rng, nb2 * d2);
+    for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+        let kc = candidates(10, 0).unwrap();
+        let (fused, fused_cand, _) =
+            search_tiles(&fused_only, &q2, &db2, d2, nb2, (10, kc), metric);
+        for (gpu, form) in &wide_forms {
+            let what = format!("{metric:?} d={d2} {form}");
+            let (got, cand, t) = search_tiles(gpu, &q2, &db2, d2, nb2, (10, kc), metric);
+            assert!(t, "{what}: key tiles");
+            verify(&q2, &db2, d2, (10, kc), metric, (&got, &cand), &what);
+            same_as_fused((&got, &cand), (&fused, &fused_cand), &what);
         }
     }
     // knn.half_tile_kc: from 33 candidates on, any batch that fits a tile takes it.
@@ -349,8 +388,15 @@ fn key_tiles_choose_the_fused_kernels_candidates() {
     for (n, rows_per_chunk) in [(70, nb), (45, 384)] {
         let qs = &q[..n * d];
         let kc = candidates(10, 0).unwrap();
-        let (got, cand, t) =
-            search_tiles(&four, qs, &db, d, rows_per_chunk, (10, kc), KnnMetric::L2);
+        let (got, cand, t) = search_tiles(
+            &forms[0].0,
+            qs,
+            &db,
+            d,
+            rows_per_chunk,
+            (10, kc),
+            KnnMetric::L2,
+        );
         assert!(!t, "nq={n}, chunks of {rows_per_chunk}: fused");
         verify(
             qs,

@@ -637,7 +637,7 @@ impl Lists {
     fn poison(&self, gpu: &Gpu) -> Result<()> {
         match self {
             Lists::Fused(plan) => plan.poison(gpu),
-            Lists::Tiles(tiles) => tiles.select.poison(gpu),
+            Lists::Tiles(tiles) => tiles.poison(gpu),
         }
     }
 }
@@ -708,7 +708,9 @@ struct KeyTiles {
     select: TopKPlan,
     segments: usize,
     /// The key tile and the ranges' best keys.
-    _tiles: (SplitBuffer<f32>, SplitBuffer<f32>),
+    tiles: (SplitBuffer<f32>, SplitBuffer<f32>),
+    /// Inner products (largest first).
+    ip: bool,
 }
 
 impl KeyTiles {
@@ -721,15 +723,40 @@ impl KeyTiles {
         (queries, b, chunk): (&GpuBuffer<f16>, &GpuBuffer<f16>, &DbChunk<'_>),
     ) -> Result<KeyTiles> {
         let rows = chunk.rows;
-        let kernel = gpu.kernel(
-            &crate::kernels::half_keys(variant),
-            "half_keys",
-            &key_constants(teams, metric),
-        )?;
-        let steps = gpu.tuning().int("knn.half_keys_steps").clamp(1, 1 << 16) as usize;
-        let seg_len = HALF_TN * steps;
-        let segs = rows.div_ceil(seg_len);
-        let blocks = nq.div_ceil(teams as usize * HALF_TEAM);
+        let t = gpu.tuning();
+        let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
+        let from = t.int("knn.half_keys_tiled");
+        let tiled = (variant.form == HalfProduct::Coop && from > 0 && nq as u64 >= from)
+            .then(|| crate::ops::knn_half_tiles::tiled_slice(dp, limit))
+            .flatten();
+        let (kernel, seg_len, segs, blocks) = if let Some(tk) = tiled {
+            // Like the tiled GEMM (ops/knn_half_tiles.rs): blocks of 64 queries and about
+            // knn.target_groups workgroups in all, range r of a block being every segs-th
+            // 256-row tile from tile r (`seg_len` is one tile).
+            use crate::ops::knn_half_tiles::{TILED_QUERIES, TILED_ROWS, tiled_keys_family};
+            let kernel = gpu.kernel(
+                &tiled_keys_family(dp, tk, rows.is_multiple_of(4)),
+                "half_keys_tiled",
+                &[("METRIC", u32::from(metric == KnnMetric::InnerProduct))],
+            )?;
+            let blocks = nq.div_ceil(TILED_QUERIES);
+            let tiles = rows.div_ceil(TILED_ROWS);
+            let segs = (t.int("knn.target_groups").max(1) as usize / blocks).clamp(1, tiles);
+            (kernel, TILED_ROWS, segs, blocks)
+        } else {
+            let kernel = gpu.kernel(
+                &crate::kernels::half_keys(variant),
+                "half_keys",
+                &key_constants(teams, metric),
+            )?;
+            let seg_len = HALF_TN * t.int("knn.half_keys_steps").clamp(1, 1 << 16) as usize;
+            (
+                kernel,
+                seg_len,
+                rows.div_ceil(seg_len),
+                nq.div_ceil(teams as usize * HALF_TEAM),
+            )
+        };
         let (x, y) = gpu.grid((segs * blocks) as u32);
         let params = gpu.uniform(&crate::ops::knn::Params {
             m: nq as u32,
@@ -770,8 +797,21 @@ impl KeyTiles {
             bound,
             select,
             segments: segs,
-            _tiles: (tile, best),
+            tiles: (tile, best),
+            ip,
         })
+    }
+
+    /// Fills the tile, the ranges' bests and the selection's outputs with values that would
+    /// be chosen first if a kernel left them unwritten (tests).
+    fn poison(&self, gpu: &Gpu) -> Result<()> {
+        let first = if self.ip { 3e38f32 } else { -3e38 };
+        for buf in [&self.tiles.0, &self.tiles.1] {
+            for c in buf.chunks() {
+                gpu.write(c, &vec![first; c.len()])?;
+            }
+        }
+        self.select.poison(gpu)
     }
 }
 

@@ -6,6 +6,7 @@ pub mod gemm_coop;
 pub mod ivf;
 pub mod knn;
 pub mod knn_half;
+pub mod knn_half_tiles;
 pub mod linalg;
 pub mod reduce;
 pub mod stream;

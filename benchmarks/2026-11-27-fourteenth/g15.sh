@@ -1,0 +1,9 @@
+# Tiled f16 key kernel, keys written 16 bytes a lane (whole 128-byte lines), against teams.
+echo commit $(cat commit.txt); date -u
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+O=${OUT:-.}
+timeout 300 ./t_knn_half > $O/t_knn_half.txt 2>&1; echo "t_knn_half: $(grep -E 'test result|FAILED|panicked' $O/t_knn_half.txt | head -5)"
+echo "== profile nq 64 tiled"; WGFAISS_PROFILE=1 timeout 100 ./wgfaiss bench flat --nq 64 --k 10 --precisions exact --iters 1 --single 0 2>&1 | grep -E "half_keys|batch" | tail -2
+for nq in 16 64 192; do
+  for t in 0 1; do echo "== nq $nq tiled $t"; WGFAISS_KNN_HALF_KEYS_TILED=$t timeout 100 ./wgfaiss bench flat --nq $nq --k 10 --precisions exact --iters 5 --single 0 2>&1 | grep -E "d=128 batch"; done
+done

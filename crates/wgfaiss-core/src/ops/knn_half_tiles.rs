@@ -1,0 +1,297 @@
+//! The f16 key tiles of mid-size batches on tensor cores, computed like the tiled f16 GEMM
+//! (entry `half_keys_tiled`): the same outputs as `wgsl/half_keys.wgsl` (the tile of keys and
+//! each (query, range)'s best key, bit for bit: the same fragment products in the same order),
+//! a different organisation of the products. Batches of at least `knn.half_keys_tiled`
+//! queries take it (0: never).
+//!
+//! `half_keys.wgsl` gives each subgroup 32 queries × 32 base rows per step (2 × 2 fragments,
+//! the base fragments loaded from device memory by every team): for 64 queries × 1M × 128 on
+//! an H100 its products alone took 0.33 ms (~50 TFLOP/s), a chain of latencies per warp. Here
+//! a workgroup of 4 subgroups keeps a block of 64 queries in workgroup memory and walks its
+//! range of the base in tiles of 256 rows, each subgroup computing 64 queries × 64 rows as
+//! 4 × 4 fragments; the base goes through workgroup memory in K slices, one 16-byte load per
+//! piece into registers (the next slice fetched while this one is multiplied), as the tiled
+//! GEMM stages it. Range r of a query block is every `p.segs`-th tile from tile r, so the
+//! workgroups running at once write neighbouring tiles of each key row.
+//!
+//! After a tile's products each subgroup moves two fragments at a time (16 queries × 32 rows)
+//! through its own part of workgroup memory, column-major with columns 20 floats apart (a
+//! fragment's stores hit every bank once; 16 apart, four lanes share a bank), and
+//! - folds each query's best key: invocation (h, r) = (l / 16, l % 16) reads row r of columns
+//!   16 h + ((c + 4 h) & 15), c = 0 .. 15 (the two halves 16 banks apart), keeping one running
+//!   best per fragment row; the 8 partial bests of a query (4 subgroups × 2 halves) meet in
+//!   workgroup memory at the end;
+//! - writes the keys: where the tile's rows are a multiple of 4 long, invocation l writes
+//!   columns 4 (l % 8) .. + 3 of row 4 u + l / 8 in turn u as one `vec4<f32>` (each row piece
+//!   a whole 128-byte line); else one key at a time, column l of row (t + l / 8) % 16 in turn
+//!   t (the 32 reads of a turn in 32 banks).
+//!
+//! Measured on an H100 (2026-11-27, `benchmarks/2026-11-27-fourteenth/`), 64 queries × 1M ×
+//! 128: the products alone 0.15 ms (the tile probe), with the best and the keys computed but
+//! not written 0.275; keys written one at a time 0.49 (contiguous ranges) and 0.47 (strided),
+//! as `vec4<f32>` 0.35, against the teams kernel's 0.39. Whole exact searches (GPU ms, teams →
+//! tiled): 48 queries 0.545 → 0.458, 64 0.574 → 0.504, 128 1.027 → 0.883, 192 1.483 → 1.242;
+//! below 33 queries the padding to 64 costs more than it gives (32: 0.354 → 0.409).
+//!
+//! Workgroup memory: the query block (64 rows of the padded dimension + 8 halves), one slice
+//! (256 rows of the slice + 8), the fragments' 4 × 640 floats and the tile's 256 norms: with
+//! slices of 32 exactly 48 KiB at d = 128; dimensions that do not fit use slices of 16 or the
+//! teams kernel ([`tiled_slice`]).
+
+use crate::kernels::Family;
+
+/// Queries per workgroup (4 fragment rows).
+pub const TILED_QUERIES: usize = 64;
+/// Base rows per tile (4 subgroups × 64).
+pub const TILED_ROWS: usize = 256;
+/// Invocations per workgroup (4 subgroups of exactly 32).
+const WG: usize = 128;
+/// Floats of one subgroup's part of the fragment buffer: 32 columns, 20 apart.
+const FRAG_FLOATS: usize = 640;
+/// Vector lanes by index.
+const LANES: [&str; 4] = ["x", "y", "z", "w"];
+
+/// Workgroup memory of the kernel for padded dimension `dp` and slices of `tk`.
+pub fn tiled_shared_bytes(dp: usize, tk: usize) -> u64 {
+    (TILED_QUERIES * (dp + 8) * 2 + TILED_ROWS * (tk + 8) * 2 + 4 * FRAG_FLOATS * 4 + 256 * 4)
+        as u64
+}
+
+/// The slice depth for padded dimension `dp` (a multiple of 16): 32 where `dp` is a multiple
+/// of 32 and the workgroup memory (`limit` bytes) holds it, else 16 where it holds that, else
+/// `None` (the teams kernel).
+pub fn tiled_slice(dp: usize, limit: u64) -> Option<usize> {
+    [32, 16]
+        .into_iter()
+        .find(|&tk| dp.is_multiple_of(tk) && tiled_shared_bytes(dp, tk) <= limit)
+}
+
+/// The family for padded dimension `dp`, slices of `tk` and keys written as `vec4<f32>`
+/// (`vec4`: rows of the tile a multiple of 4 long) or one by one (override constant `METRIC`:
+/// 0 L2, 1 inner product).
+pub fn tiled_keys_family(dp: usize, tk: usize, vec4: bool) -> Family {
+    crate::kernels::generated_coop_entry(
+        format!("half_keys_tiled_d{dp}_k{tk}_v{}", u8::from(vec4)),
+        "half_keys_tiled",
+        move || tiled_keys_source(dp, tk, vec4),
+    )
+}
+
+/// Stores `count` 16-byte pieces from registers `reg<i>` into `array` (elements of 4 halves,
+/// `stride` elements per row, `per_row` pieces per row): piece q = lid + 128 i is row
+/// q / per_row, part q % per_row.
+fn put_pieces(array: &str, reg: &str, count: usize, per_row: usize, stride: usize) -> String {
+    let mut o = String::new();
+    for i in 0..count {
+        let q = format!("(lid + {}u)", WG * i);
+        for e in 0..2 {
+            // Four halves from two u32 each (naga's bitcast keeps the width, so through f32:
+            // exact for every f16).
+            o += &format!(
+                "    {array}[({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * 2u + {e}u] = vec4<f16>(vec2<f16>(unpack2x16float({reg}{i}.{})), vec2<f16>(unpack2x16float({reg}{i}.{})));\n",
+                LANES[2 * e],
+                LANES[2 * e + 1]
+            );
+        }
+    }
+    o
+}
+
+/// The WGSL of the kernel for padded dimension `dp` and slices of `tk`, writing the keys as
+/// `vec4<f32>` (the tile's row length a multiple of 4) or one float at a time (see the module
+/// notes).
+pub fn tiled_keys_source(dp: usize, tk: usize, vec4: bool) -> String {
+    let qs4 = (dp + 8) / 4; // vec4<f16> elements per staged query row
+    let bs4 = (tk + 8) / 4; // per staged base row
+    let slices = dp / tk;
+    let qkv = dp / 8; // 16-byte pieces per row of A or B
+    let kv = tk / 8; // per row of a slice
+    let mut s = String::from(
+        "enable f16;
+enable wgpu_cooperative_matrix;
+
+override METRIC: u32 = 0u;
+// Two teams of 32: the query blocks of `place` (half_place.wgsl, appended) are 64 queries.
+override S: u32 = 2u;
+
+// The queries (f16 rows of p.lda halves) and the base (f16 rows of p.ldb), 8 halves a piece.
+@group(0) @binding(1) var<storage, read> q8: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> b8: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read> xnorm: array<f32>;
+// The tile (queries x base rows, row stride p.n) and per (query, range) the best key: the
+// smallest L2 key, the largest inner product (`best[query * p.segs + range]`).
+@group(0) @binding(5) var<storage, read_write> keys: array<@KEY>;
+@group(0) @binding(6) var<storage, read_write> best: array<f32>;
+
+",
+    );
+    s += &format!(
+        "var<workgroup> Qs: array<vec4<f16>, {}>;\n",
+        TILED_QUERIES * qs4
+    );
+    s += &format!(
+        "var<workgroup> Bs: array<vec4<f16>, {}>;\n",
+        TILED_ROWS * bs4
+    );
+    s += &format!("var<workgroup> Es: array<f32, {}>;\n", 4 * FRAG_FLOATS);
+    s += "var<workgroup> Xs: array<f32, 256>;\n\n";
+    s += "// The smaller key first (NaN never counts).
+fn better(run: f32, kv: f32) -> f32 {
+    return select(run, kv, kv < run);
+}
+
+@compute @workgroup_size(128)
+fn half_keys_tiled(@builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(subgroup_id) sg: u32,
+    @builtin(subgroup_invocation_id) lane: u32) {
+    // Query blocks vary fastest (the blocks of one range share its rows in the cache). Range
+    // `seg` is every p.segs-th tile from tile `seg`, so the workgroups running at once write
+    // neighbouring tiles of each key row. Past the last range (grid padding) it is empty.
+    let at = place(wid);
+    let seg = at.seg;
+    let m0 = at.m0;
+    let start = select(p.n, seg * 256u, seg < p.segs);
+    let stride = p.segs * 256u;
+    let end = p.n;
+    let lastq = p.m - 1u;
+    let lastn = p.n - 1u;
+";
+    // The query block (rows past the last query repeat it; their keys are never written).
+    let per_q = TILED_QUERIES * qkv / WG;
+    for i in 0..per_q {
+        let q = format!("(lid + {}u)", WG * i);
+        s += &format!(
+            "    let qp{i} = q8[min(m0 + {q} / {qkv}u, lastq) * (p.lda / 8u) + {q} % {qkv}u];\n"
+        );
+    }
+    s += &put_pieces("Qs", "qp", per_q, qkv, qs4);
+    s += "    let zero = coop_mat16x16<f32, C>();\n";
+    for i in 0..4 {
+        for j in 0..4 {
+            s += &format!("    var c{i}{j} = zero;\n");
+        }
+    }
+    s += "    let h = lane / 16u;\n    let r = lane % 16u;\n";
+    for i in 0..4 {
+        s += "    var run";
+        s += &format!("{i} = bitcast<f32>(0x7f800000u);\n");
+    }
+    // The pieces of a slice: 256 rows of tk / 8 (rows past the chunk repeat its last row).
+    let per_b = TILED_ROWS * kv / WG;
+    let fetch = |n0: &str, ks: &str, decl: &str| -> String {
+        let mut o = String::new();
+        for i in 0..per_b {
+            let q = format!("(lid + {}u)", WG * i);
+            o += &format!(
+                "    {decl}pb{i} = b8[min({n0} + {q} / {kv}u, lastn) * (p.ldb / 8u) + ({ks}) * {kv}u + {q} % {kv}u];\n"
+            );
+        }
+        o
+    };
+    s += &fetch("start", "0u", "var ");
+    s += "    for (var n0 = start; n0 < end; n0 += stride) {\n";
+    for ks in 0..slices {
+        // The previous slice's products (and the previous tile's reads of Xs) are done.
+        s += "    workgroupBarrier();\n";
+        s += &put_pieces("Bs", "pb", per_b, kv, bs4);
+        if ks == 0 {
+            s += "    Xs[lid] = xnorm[min(n0 + lid, lastn)];\n    Xs[lid + 128u] = xnorm[min(n0 + lid + 128u, lastn)];\n";
+        }
+        s += "    workgroupBarrier();\n";
+        // The next slice (after the last: the next tile's first; past the range, harmless).
+        if ks + 1 < slices {
+            s += &fetch("n0", &format!("{}u", ks + 1), "");
+        } else {
+            s += &fetch("n0 + stride", "0u", "");
+        }
+        for kk in 0..tk / 16 {
+            let k = ks * tk + kk * 16;
+            for i in 0..4 {
+                s += &format!(
+                    "    let a{i}_{ks}_{kk} = coopLoadT<coop_mat16x16<f16, A>>(&Qs[{}u], {qs4}u);\n",
+                    16 * i * qs4 + k / 4
+                );
+            }
+            for j in 0..4 {
+                s += &format!(
+                    "    let b{j}_{ks}_{kk} = coopLoad<coop_mat16x16<f16, B>>(&Bs[(sg * 64u + {}u) * {bs4}u + {}u], {bs4}u);\n",
+                    16 * j,
+                    kk * 4
+                );
+            }
+            for i in 0..4 {
+                for j in 0..4 {
+                    let acc = if ks == 0 && kk == 0 {
+                        "zero".to_string()
+                    } else {
+                        format!("c{i}{j}")
+                    };
+                    s += &format!(
+                        "    c{i}{j} = coopMultiplyAdd(a{i}_{ks}_{kk}, b{j}_{ks}_{kk}, {acc});\n"
+                    );
+                }
+            }
+        }
+    }
+    // The epilogue: two fragments at a time through this subgroup's part of Es.
+    for i in 0..4 {
+        for half in 0..2 {
+            for jj in 0..2 {
+                let j = 2 * half + jj;
+                s += &format!(
+                    "    let o{i}{j} = sg * {FRAG_FLOATS}u + {}u;\n    let v{i}{j} = c{i}{j};\n    coopStore(v{i}{j}, &Es[o{i}{j}], 20u);\n",
+                    320 * jj
+                );
+            }
+            s += "    subgroupBarrier();\n    {\n";
+            s += &format!("    let col0 = sg * 64u + {}u;\n", 32 * half);
+            // The best: row r of 16 columns.
+            for c in 0..16 {
+                s += &format!(
+                    "    {{\n        let cc = h * 16u + (({c}u + 4u * h) & 15u);\n        let v = Es[sg * {FRAG_FLOATS}u + cc * 20u + r];\n        let kv = select(-v, fma(-2.0, v, Xs[col0 + cc]), METRIC == 0u);\n        if n0 + col0 + cc < end {{\n            run{i} = better(run{i}, kv);\n        }}\n    }}\n"
+                );
+            }
+            if vec4 {
+                // The keys, 16 bytes a lane: invocation l writes columns 4 (l % 8) .. + 3 of
+                // row 4 u + l / 8 in turn u (each row piece a whole 128-byte line).
+                s += "    let c4 = (lane % 8u) * 4u;\n    let col = n0 + col0 + c4;\n";
+                s += "    let xn = vec4<f32>(Xs[col0 + c4], Xs[col0 + c4 + 1u], Xs[col0 + c4 + 2u], Xs[col0 + c4 + 3u]);\n";
+                for u in 0..4 {
+                    s += &format!(
+                        "    {{\n        let row = {}u + lane / 8u;\n        let e = sg * {FRAG_FLOATS}u + c4 * 20u + row;\n        let v = vec4<f32>(Es[e], Es[e + 20u], Es[e + 40u], Es[e + 60u]);\n        let q = m0 + {}u + row;\n        if (col < end) & (q < p.m) {{\n            keys[(q * p.n + col) / 4u] = select(v, fma(vec4<f32>(-2.0), v, xn), METRIC == 0u);\n        }}\n    }}\n",
+                        4 * u,
+                        16 * i
+                    );
+                }
+            } else {
+                // The keys one a lane: column `lane`, rows in turn.
+                s += "    let col = n0 + col0 + lane;\n    let xn = Xs[col0 + lane];\n";
+                for t in 0..16 {
+                    s += &format!(
+                        "    {{\n        let row = ({t}u + lane / 8u) % 16u;\n        let v = Es[sg * {FRAG_FLOATS}u + lane * 20u + row];\n        let q = m0 + {}u + row;\n        if (col < end) & (q < p.m) {{\n            keys[q * p.n + col] = select(v, fma(-2.0, v, xn), METRIC == 0u);\n        }}\n    }}\n",
+                        16 * i
+                    );
+                }
+            }
+            s += "    }\n    subgroupBarrier();\n";
+        }
+    }
+    s += "    }\n";
+    // The 8 partial bests of each query (4 subgroups x 2 halves) through Es.
+    s += "    workgroupBarrier();\n";
+    for i in 0..4 {
+        s += &format!("    Es[(sg * 2u + h) * 64u + {}u + r] = run{i};\n", 16 * i);
+    }
+    s += "    workgroupBarrier();\n";
+    s += "    if lid < 64u && m0 + lid < p.m && seg < p.segs {
+        var b = Es[lid];
+        for (var t = 1u; t < 8u; t++) {
+            b = better(b, Es[t * 64u + lid]);
+        }
+        best[(m0 + lid) * p.segs + seg] = select(-b, b, METRIC == 0u);
+    }
+}
+";
+    s.replace("@KEY", if vec4 { "vec4<f32>" } else { "f32" }) + crate::kernels::HALF_PLACE
+}
