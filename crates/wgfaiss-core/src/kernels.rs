@@ -448,26 +448,18 @@ fn generated(
     generated_with(name, entries, trusted, Needs::default(), source)
 }
 
-/// A staged cooperative-matrix GEMM family (entry `coop_tiled`), generated once per tile shape.
-pub fn generated_coop(name: String, source: impl FnOnce() -> String) -> Family {
-    let needs = Needs {
-        subgroups: true,
-        f16: true,
-        coop_matrix: true,
-    };
-    // Trusted: whole tiles on an exact grid over operands whose lengths `CoopGemm::new`
-    // checks, workgroup indices bounded by the tile shape (`CoopTiles::problem`). Checked,
-    // the index clamps on the staged slices cost a third of its speed on an H100.
-    generated_with(name, &["coop_tiled"], true, needs, source)
-}
-
-/// A generated cooperative-matrix family with one entry (the tiled f16 key kernel of
-/// `ops::knn_half_tiles`), compiled trusted like [`generated_coop`]: every index into
-/// workgroup memory is a constant or bounded by the workgroup's shape, device rows are
-/// clamped to the buffers' last ones.
-pub fn generated_coop_entry(
+/// A generated cooperative-matrix family, compiled trusted: the staged f16 GEMM (entry
+/// `coop_tiled`, one family per tile shape) and the tiled f16 key kernel of
+/// `ops::knn_half_tiles` (entry `half_keys_tiled`). Why each may be trusted: the GEMM runs
+/// whole tiles on an exact grid over operands whose lengths `CoopGemm::new` checks, its
+/// workgroup indices bounded by the tile shape (`CoopTiles::problem`); checked, the index
+/// clamps on the staged slices cost a third of its speed on an H100. The key kernel indexes
+/// workgroup memory only with constants and terms bounded by its workgroup's shape, clamps
+/// every row it reads to the buffers' last ones and writes only rows and columns inside the
+/// tile.
+pub fn generated_coop(
     name: String,
-    entry: &'static str,
+    entries: &'static [&'static str],
     source: impl FnOnce() -> String,
 ) -> Family {
     let needs = Needs {
@@ -475,7 +467,6 @@ pub fn generated_coop_entry(
         f16: true,
         coop_matrix: true,
     };
-    let entries: &'static [&'static str] = Box::leak(vec![entry].into_boxed_slice());
     generated_with(name, entries, true, needs, source)
 }
 

@@ -302,7 +302,9 @@ impl CoopTiles {
     /// The family of the tiled kernel (entry `coop_tiled`) for these tiles.
     pub fn family(&self, nt: bool) -> crate::kernels::Family {
         let t = *self;
-        crate::kernels::generated_coop(t.name(nt), move || coop_tiled_source(t, nt))
+        crate::kernels::generated_coop(t.name(nt), &["coop_tiled"], move || {
+            coop_tiled_source(t, nt)
+        })
     }
 }
 
@@ -368,6 +370,18 @@ type Put = dyn Fn(&str) -> String;
 
 /// Vector lanes by index.
 const LANES: [&str; 4] = ["x", "y", "z", "w"];
+
+/// Element `e` of width `w` halves (1, 2 or 4: `f16`, `vec2<f16>`, `vec4<f16>`) of a 16-byte
+/// piece held as the `vec4<u32>` `reg`: halves w e .. w e + w of its four u32s, two halves
+/// each (naga's bitcast keeps the width, so they go through f32: exact for every f16).
+pub(crate) fn piece_element(reg: &str, e: usize, w: u32) -> String {
+    let half2 = |l: usize| format!("vec2<f16>(unpack2x16float({reg}.{}))", LANES[l]);
+    match w {
+        1 => format!("{}[{}u]", half2(e / 2), e % 2),
+        2 => half2(e),
+        _ => format!("vec4<f16>({}, {})", half2(2 * e), half2(2 * e + 1)),
+    }
+}
 
 /// The tiled kernel for `t` (entry `coop_tiled`). Staged forms: the next slice is fetched
 /// from device memory (clamped at the last slice, which is fetched again, so no branch guards
@@ -473,17 +487,8 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
                             "({buf}) * {len}u + ({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * {}u",
                             8 / w
                         );
-                        // Element e of the piece: halves w e .. w e + w of its four u32s, two
-                        // halves each (naga's bitcast keeps the width, so they go through
-                        // f32: exact for every f16).
-                        let half2 =
-                            |l: usize| format!("vec2<f16>(unpack2x16float({reg}{i}.{}))", LANES[l]);
                         for e in 0..(8 / w) as usize {
-                            let v = match w {
-                                1 => format!("{}[{}u]", half2(e / 2), e % 2),
-                                2 => half2(e),
-                                _ => format!("vec4<f16>({}, {})", half2(2 * e), half2(2 * e + 1)),
-                            };
+                            let v = piece_element(&format!("{reg}{i}"), e, w);
                             o += &format!("    {arr}[{at} + {e}u] = {v};\n");
                         }
                     }

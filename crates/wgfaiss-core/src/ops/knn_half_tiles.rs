@@ -48,8 +48,6 @@ pub const TILED_ROWS: usize = 256;
 const WG: usize = 128;
 /// Floats of one subgroup's part of the fragment buffer: 32 columns, 20 apart.
 const FRAG_FLOATS: usize = 640;
-/// Vector lanes by index.
-const LANES: [&str; 4] = ["x", "y", "z", "w"];
 
 /// Workgroup memory of the kernel for padded dimension `dp` and slices of `tk`.
 pub fn tiled_shared_bytes(dp: usize, tk: usize) -> u64 {
@@ -70,9 +68,9 @@ pub fn tiled_slice(dp: usize, limit: u64) -> Option<usize> {
 /// (`vec4`: rows of the tile a multiple of 4 long) or one by one (override constant `METRIC`:
 /// 0 L2, 1 inner product).
 pub fn tiled_keys_family(dp: usize, tk: usize, vec4: bool) -> Family {
-    crate::kernels::generated_coop_entry(
+    crate::kernels::generated_coop(
         format!("half_keys_tiled_d{dp}_k{tk}_v{}", u8::from(vec4)),
-        "half_keys_tiled",
+        &["half_keys_tiled"],
         move || tiled_keys_source(dp, tk, vec4),
     )
 }
@@ -85,12 +83,9 @@ fn put_pieces(array: &str, reg: &str, count: usize, per_row: usize, stride: usiz
     for i in 0..count {
         let q = format!("(lid + {}u)", WG * i);
         for e in 0..2 {
-            // Four halves from two u32 each (naga's bitcast keeps the width, so through f32:
-            // exact for every f16).
+            let v = crate::ops::gemm_coop::piece_element(&format!("{reg}{i}"), e, 4);
             o += &format!(
-                "    {array}[({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * 2u + {e}u] = vec4<f16>(vec2<f16>(unpack2x16float({reg}{i}.{})), vec2<f16>(unpack2x16float({reg}{i}.{})));\n",
-                LANES[2 * e],
-                LANES[2 * e + 1]
+                "    {array}[({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * 2u + {e}u] = {v};\n"
             );
         }
     }
