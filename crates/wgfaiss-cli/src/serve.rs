@@ -80,6 +80,47 @@ pub fn bench(
         "-",
         "-"
     );
+    // What one cycle of `threads` waiting callers cannot go below: a device round trip (a
+    // 4-byte readback, no work) and one search of `threads` queries on its own (the batch the
+    // coalescer forms at best). Callers that wait for their results keep at most `threads`
+    // queries outstanding, so `threads` over that search's time bounds every coalesced mode.
+    let probe = gpu.alloc::<u32>(1)?;
+    let mut rt = (0..500)
+        .map(|_| -> Result<f64> {
+            let t = Instant::now();
+            gpu.read(&probe)?;
+            Ok(t.elapsed().as_secs_f64())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let group = &queries[..threads.min(nq) * d];
+    index.search(group, k, &p)?; // the plan of this batch size
+    let mut one = (0..50)
+        .map(|_| -> Result<f64> {
+            let t = Instant::now();
+            index.search(group, k, &p)?;
+            Ok(t.elapsed().as_secs_f64())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (rt50, one50) = (percentile(&mut rt, 0.5), percentile(&mut one, 0.5));
+    outln!(
+        "{:<28} {:>12} {:>10.3} {:>10.3}",
+        "device round trip",
+        "-",
+        rt50 * 1e3,
+        percentile(&mut rt, 0.99) * 1e3
+    );
+    outln!(
+        "{:<28} {:>12.0} {:>10.3} {:>10.3}",
+        format!("one search of {} queries", threads.min(nq)),
+        threads.min(nq) as f64 / one50,
+        one50 * 1e3,
+        percentile(&mut one, 0.99) * 1e3
+    );
+    outln!(
+        "  with {threads} callers waiting for their results, at most {:.0} QPS ({:.0} % of one batch)",
+        threads.min(nq) as f64 / one50,
+        100.0 * threads.min(nq) as f64 / one50 / (nq as f64 / batch_s)
+    );
     // The coalescer with the adaptive start on and off (`submit.coalesce_adaptive`), then no
     // coalescing.
     let make = |adaptive: bool| {

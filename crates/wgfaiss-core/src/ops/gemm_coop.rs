@@ -383,6 +383,68 @@ pub(crate) fn piece_element(reg: &str, e: usize, w: u32) -> String {
     }
 }
 
+/// Bank-conflict wavefronts of staging 16-byte pieces as two 8-byte stores each into
+/// workgroup memory: piece q (invocation q mod 32 of its subgroup) goes to row
+/// q / `per_row`, part q % `per_row`, rows `stride_bytes` apart (a multiple of 16). With
+/// `order` = Some(j), piece q stores its upper half first when bit j of q is set (so the
+/// subgroup's first store covers other banks than with one order for all). Model (NVIDIA):
+/// an 8-byte store is served per half-subgroup, in as many wavefronts as the most distinct
+/// 4-byte words any one of 32 banks holds. Summed over one period of the pattern.
+fn store_wavefronts(per_row: u32, stride_bytes: u32, order: Option<u32>) -> u32 {
+    // Rows repeat their banks every 8 (strides are multiples of 16 bytes); lanes every 32.
+    let period = 8 * per_row * 32;
+    let mut total = 0;
+    for q0 in (0..period).step_by(16) {
+        for first in 0..2 {
+            let mut words: Vec<(u32, u32)> = Vec::with_capacity(32);
+            for q in q0..q0 + 16 {
+                let upper = first ^ order.map_or(0, |j| (q >> j) & 1);
+                let byte = (q / per_row) * stride_bytes + (q % per_row) * 16 + 8 * upper;
+                words.extend([byte / 4, byte / 4 + 1].map(|w| (w % 32, w)));
+            }
+            words.sort_unstable();
+            words.dedup();
+            total += (0..32)
+                .map(|bank| words.iter().filter(|&&(b, _)| b == bank).count() as u32)
+                .max()
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+/// The order of the two 8-byte halves of each staged piece (see [`store_wavefronts`]):
+/// `None` (lower half first everywhere) unless some bit of the piece index gives fewer
+/// wavefronts.
+///
+/// What it measured on an H100 (driver 580.159.04, `benchmarks/2026-11-27-fifteenth/`): the
+/// staged GEMM with both A and B in this order, A·B 4096³ 271 → 277 TFLOP/s and 8192³ 298 →
+/// 302–305; A·Bᵀ unchanged. But the model does not explain it alone: B of A·B ordered and A
+/// not ran at 252 (the model's best case for B), A alone at 264–268, and the mid-size key
+/// tiles (rows of 4 pieces) ran 6 % slower in this order — so only the GEMM uses it, with
+/// both sides ordered.
+pub(crate) fn store_order(per_row: u32, stride_bytes: u32) -> Option<u32> {
+    let plain = store_wavefronts(per_row, stride_bytes, None);
+    (0..5)
+        .map(|j| (store_wavefronts(per_row, stride_bytes, Some(j)), j))
+        .min()
+        .filter(|&(w, _)| w < plain)
+        .map(|(_, j)| j)
+}
+
+/// Stores the 16-byte piece held as the `vec4<u32>` `reg` into a staged array of
+/// `vec4<f16>` at element `at` (its two halves at `at` and `at + 1`); piece index `q` and
+/// `order` ([`store_order`]) decide which half is stored first.
+pub(crate) fn put_piece(arr: &str, at: &str, reg: &str, q: &str, order: Option<u32>) -> String {
+    let (lo, hi) = (piece_element(reg, 0, 4), piece_element(reg, 1, 4));
+    match order {
+        None => format!("    {arr}[{at} + 0u] = {lo};\n    {arr}[{at} + 1u] = {hi};\n"),
+        Some(j) => format!(
+            "    {{\n        let up = ({q} >> {j}u) & 1u;\n        let lo = {lo};\n        let hi = {hi};\n        {arr}[{at} + up] = select(lo, hi, up == 1u);\n        {arr}[{at} + 1u - up] = select(hi, lo, up == 1u);\n    }}\n"
+        ),
+    }
+}
+
 /// The tiled kernel for `t` (entry `coop_tiled`). Staged forms: the next slice is fetched
 /// from device memory (clamped at the last slice, which is fetched again, so no branch guards
 /// a cooperative operation) while the subgroups multiply this one from workgroup memory, then
@@ -481,12 +543,18 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
                     ("Bs", "pb", per_b, bv, sb, blen),
                 ];
                 for (arr, reg, count, per_row, stride, len) in sides {
+                    // Elements of 4 halves: the two 8-byte stores in the bank model's order.
+                    let order = store_order(per_row, stride * w * 2);
                     for i in 0..count {
                         let q = format!("(lid + {}u)", wg * i as u32);
                         let at = format!(
                             "({buf}) * {len}u + ({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * {}u",
                             8 / w
                         );
+                        if w == 4 {
+                            o += &put_piece(arr, &at, &format!("{reg}{i}"), &q, order);
+                            continue;
+                        }
                         for e in 0..(8 / w) as usize {
                             let v = piece_element(&format!("{reg}{i}"), e, w);
                             o += &format!("    {arr}[{at} + {e}u] = {v};\n");
@@ -1059,5 +1127,39 @@ impl Gpu {
         Ok((0..shape.m)
             .flat_map(|r| full[r * np..r * np + shape.n].iter().copied())
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{store_order, store_wavefronts};
+
+    /// The bank model against figures worked out by hand (and by a separate script): per
+    /// subgroup store, B of A·B in 256-column rows 528 bytes apart takes 4 wavefronts with
+    /// one order and 2 (the least for 256 bytes) when lanes 8–15 and 24–31 store their upper
+    /// halves first; A in rows of 6 pieces 112 bytes apart 16/3 and 10/3 (bit 0); rows of 4
+    /// pieces 80 bytes apart 6 and 4.
+    #[test]
+    fn the_store_order_spreads_the_banks() {
+        // Subgroup stores per period: 8 * per_row rows' worth of pieces / 32, two each.
+        let per_store = |per_row: u32, stride: u32, order| {
+            f64::from(store_wavefronts(per_row, stride, order)) / f64::from(8 * per_row * 2)
+        };
+        assert_eq!(per_store(32, 528, None), 4.0);
+        assert_eq!(per_store(32, 528, Some(3)), 2.0);
+        assert_eq!(store_order(32, 528), Some(3));
+        assert!((per_store(6, 112, None) - 16.0 / 3.0).abs() < 1e-12);
+        assert!((per_store(6, 112, Some(0)) - 10.0 / 3.0).abs() < 1e-12);
+        assert_eq!(store_order(6, 112), Some(0));
+        assert_eq!(per_store(4, 80, None), 6.0);
+        let j = store_order(4, 80).expect("an order for rows of 4 pieces");
+        assert_eq!(per_store(4, 80, Some(j)), 4.0);
+        assert_eq!(store_order(16, 272), Some(3));
+        // Every half-subgroup store writes 128 bytes: at least one wavefront.
+        for (per_row, stride) in [(8, 144), (16, 272), (64, 1040), (32, 512)] {
+            let order = store_order(per_row, stride);
+            assert!(per_store(per_row, stride, order) >= 2.0);
+            assert!(per_store(per_row, stride, order) <= per_store(per_row, stride, None));
+        }
     }
 }

@@ -77,17 +77,15 @@ pub fn tiled_keys_family(dp: usize, tk: usize, vec4: bool) -> Family {
 
 /// Stores `count` 16-byte pieces from registers `reg<i>` into `array` (elements of 4 halves,
 /// `stride` elements per row, `per_row` pieces per row): piece q = lid + 128 i is row
-/// q / per_row, part q % per_row.
+/// q / per_row, part q % per_row; each piece's lower half first (the GEMM's bank-model order,
+/// [`crate::ops::gemm_coop::store_order`], made this kernel 6 % slower on an H100).
 fn put_pieces(array: &str, reg: &str, count: usize, per_row: usize, stride: usize) -> String {
+    use crate::ops::gemm_coop::put_piece;
     let mut o = String::new();
     for i in 0..count {
         let q = format!("(lid + {}u)", WG * i);
-        for e in 0..2 {
-            let v = crate::ops::gemm_coop::piece_element(&format!("{reg}{i}"), e, 4);
-            o += &format!(
-                "    {array}[({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * 2u + {e}u] = {v};\n"
-            );
-        }
+        let at = format!("({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * 2u");
+        o += &put_piece(array, &at, &format!("{reg}{i}"), &q, None);
     }
     o
 }

@@ -1,0 +1,12 @@
+# GEMM: staged-store bank conflicts. MAP=1: 8 consecutive pieces take one part of 8 rows
+# (rows-of-K sides); HSEL=3: halves of a piece stored in an order by (q>>3)&1.
+echo commit $(cat commit.txt); date -u
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+O=${OUT:-.}
+for v in "WGFAISS_EXP_MAP=1 WGFAISS_EXP_HSEL=3" "WGFAISS_EXP_HSEL=3"; do env $v timeout 200 ./t_gemm > $O/t.txt 2>&1; echo "t_gemm $v: $(grep -E 'test result|FAILED|panicked' $O/t.txt | head -3)"; done
+S="--f16 --sustained --shapes 4096x4096x4096,8192x8192x8192 --trans nn,nt --iters 10"
+for r in 1 2; do
+for v in "X=0" "WGFAISS_EXP_MAP=1" "WGFAISS_EXP_HSEL=3" "WGFAISS_EXP_MAP=1 WGFAISS_EXP_HSEL=3" "WGFAISS_EXP_HSEL=0"; do echo "== gemm f16 $v"; env $v timeout 60 ./wgfaiss bench gemm $S 2>&1 | grep -vE "XDG|^$|backtrace|RUST_BACK|MxNxK" | tail -4 | awk 'NF>5{print $1, $2, $(NF-3), $(NF-1)} NF<=5{print}'; done
+done
+echo "== torch"
+timeout 120 python3 peer_gemm.py --shapes 4096x4096x4096,8192x8192x8192 --iters 10 2>&1 | grep -v float32
