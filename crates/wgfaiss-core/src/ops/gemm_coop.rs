@@ -542,23 +542,36 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
                     ("As", "pa", per_a, kv, sa, alen),
                     ("Bs", "pb", per_b, bv, sb, blen),
                 ];
-                for (arr, reg, count, per_row, stride, len) in sides {
+                // A's and B's pieces interleaved in proportion, the i-th of a side's `count` at
+                // (i + 1/2) / count (B0 A0 B1 B2 A1 B3 B4 A2 B5 for 3 and 6; A first on a tie):
+                // on an H100 4096³ A·Bᵀ 263–264 → 267–269 TFLOP/s (two calls, six runs against
+                // four), A·B within the runs' spread, against all of A's stores before B's.
+                let mut pieces: Vec<(usize, usize)> = (0..2)
+                    .flat_map(|side| (0..sides[side].2).map(move |i| (side, i)))
+                    .collect();
+                pieces.sort_by(|&(s0, i0), &(s1, i1)| {
+                    // (i + 1/2) / count compared as fractions.
+                    let (c0, c1) = (sides[s0].2, sides[s1].2);
+                    ((2 * i0 + 1) * c1)
+                        .cmp(&((2 * i1 + 1) * c0))
+                        .then(s0.cmp(&s1))
+                });
+                for (side, i) in pieces {
+                    let (arr, reg, _, per_row, stride, len) = sides[side];
                     // Elements of 4 halves: the two 8-byte stores in the bank model's order.
                     let order = store_order(per_row, stride * w * 2);
-                    for i in 0..count {
-                        let q = format!("(lid + {}u)", wg * i as u32);
-                        let at = format!(
-                            "({buf}) * {len}u + ({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * {}u",
-                            8 / w
-                        );
-                        if w == 4 {
-                            o += &put_piece(arr, &at, &format!("{reg}{i}"), &q, order);
-                            continue;
-                        }
-                        for e in 0..(8 / w) as usize {
-                            let v = piece_element(&format!("{reg}{i}"), e, w);
-                            o += &format!("    {arr}[{at} + {e}u] = {v};\n");
-                        }
+                    let q = format!("(lid + {}u)", wg * i as u32);
+                    let at = format!(
+                        "({buf}) * {len}u + ({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * {}u",
+                        8 / w
+                    );
+                    if w == 4 {
+                        o += &put_piece(arr, &at, &format!("{reg}{i}"), &q, order);
+                        continue;
+                    }
+                    for e in 0..(8 / w) as usize {
+                        let v = piece_element(&format!("{reg}{i}"), e, w);
+                        o += &format!("    {arr}[{at} + {e}u] = {v};\n");
                     }
                 }
                 o
