@@ -702,3 +702,31 @@ fn keys_of_one_query_beyond_a_binding_are_an_error() {
     let b = flat.search(&q, 10, &SearchParams::default()).unwrap();
     assert_same(&a, &b, "fused, all lists");
 }
+
+#[test]
+fn keys_scan_with_more_probes_than_a_workgroup_has_invocations() {
+    // The keys scan lays out each query's keys over its probes: 300, more than one
+    // workgroup's 256 invocations (a form that spreads a query's probes over a workgroup
+    // needs two rounds here). Every list probed: the flat index's answers; 290 of 300: the
+    // fused scan's.
+    let mut rng = Rng::new(seed("ivf keys many probes"));
+    let (d, nlist) = (4, 300);
+    let base = clustered(&mut rng, 40, d, 3000);
+    let q = clustered(&mut rng, 40, d, 9);
+    let mut ivf = IvfFlatIndex::new(gpu(), d, nlist, Metric::L2).unwrap();
+    ivf.kmeans.niter = 3;
+    ivf.train(&base).unwrap();
+    ivf.add(&base).unwrap();
+    let mut flat = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
+    flat.add(&base).unwrap();
+    let with = |nprobe, scan| SearchParams {
+        scan: Some(scan),
+        ..params(nprobe)
+    };
+    let all = ivf.search(&q, 10, &with(nlist, ScanMode::Keys)).unwrap();
+    let b = flat.search(&q, 10, &SearchParams::default()).unwrap();
+    assert_same(&all, &b, "keys scan, 300 of 300 lists");
+    let part = ivf.search(&q, 10, &with(290, ScanMode::Keys)).unwrap();
+    let fused = ivf.search(&q, 10, &with(290, ScanMode::Fused)).unwrap();
+    assert_same(&part, &fused, "keys scan against fused, 290 of 300 lists");
+}
