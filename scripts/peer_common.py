@@ -1,4 +1,6 @@
-"""Shared timing for the peer scripts: median GPU time of a torch callable with CUDA events."""
+"""Shared timing for the peer scripts: GPU time of a torch callable with CUDA events."""
+import time
+
 import torch
 
 
@@ -24,7 +26,6 @@ def sustained_ms(fn, iters, warm_s=0.3, reps=5):
     """Milliseconds per call of `iters` calls back to back between two events (the median of
     `reps` such runs), after `warm_s` seconds of calls to raise the clocks — the way
     `wgfaiss bench gemm --sustained` times its kernels."""
-    import time
     t0 = time.time()
     while time.time() - t0 < warm_s:
         fn()

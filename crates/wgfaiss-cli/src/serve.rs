@@ -1,6 +1,7 @@
 //! `wgfaiss bench serve`: single-query searches from many threads, with and without the
 //! coalescer, against one batched search of the same queries (flat or IVF index, the SIFT1M
-//! stand-in data of `bench ivf`).
+//! stand-in data of `bench ivf`), and the most that many waiting callers can reach: a device
+//! round trip and one search of as many queries as there are callers.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -558,14 +558,14 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
                 });
                 for (side, i) in pieces {
                     let (arr, reg, _, per_row, stride, len) = sides[side];
-                    // Elements of 4 halves: the two 8-byte stores in the bank model's order.
-                    let order = store_order(per_row, stride * w * 2);
                     let q = format!("(lid + {}u)", wg * i as u32);
                     let at = format!(
                         "({buf}) * {len}u + ({q} / {per_row}u) * {stride}u + ({q} % {per_row}u) * {}u",
                         8 / w
                     );
                     if w == 4 {
+                        // Elements of 4 halves: two 8-byte stores in the bank model's order.
+                        let order = store_order(per_row, stride * w * 2);
                         o += &put_piece(arr, &at, &format!("{reg}{i}"), &q, order);
                         continue;
                     }
@@ -1147,7 +1147,7 @@ impl Gpu {
 mod tests {
     use super::{store_order, store_wavefronts};
 
-    /// The bank model against figures worked out by hand (and by a separate script): per
+    /// The bank model against figures worked out by hand: per
     /// subgroup store, B of A·B in 256-column rows 528 bytes apart takes 4 wavefronts with
     /// one order and 2 (the least for 256 bytes) when lanes 8–15 and 24–31 store their upper
     /// halves first; A in rows of 6 pieces 112 bytes apart 16/3 and 10/3 (bit 0); rows of 4
