@@ -4,22 +4,29 @@ import time
 import torch
 
 
+def events_ms(fn, calls):
+    """Milliseconds per call of `calls` calls back to back between two CUDA events."""
+    a = torch.cuda.Event(enable_timing=True)
+    b = torch.cuda.Event(enable_timing=True)
+    a.record()
+    for _ in range(calls):
+        fn()
+    b.record()
+    torch.cuda.synchronize()
+    return a.elapsed_time(b) / calls
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
 def median_ms(fn, iters, warmup=3):
     """Median of `iters` timings (milliseconds) after `warmup` untimed calls."""
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
-    times = []
-    for _ in range(iters):
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        torch.cuda.synchronize()
-        times.append(a.elapsed_time(b))
-    times.sort()
-    return times[len(times) // 2]
+    return median(events_ms(fn, 1) for _ in range(iters))
 
 
 def sustained_ms(fn, iters, warm_s=0.3, reps=5):
@@ -30,15 +37,4 @@ def sustained_ms(fn, iters, warm_s=0.3, reps=5):
     while time.time() - t0 < warm_s:
         fn()
         torch.cuda.synchronize()
-    runs = []
-    for _ in range(reps):
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record()
-        for _ in range(iters):
-            fn()
-        b.record()
-        torch.cuda.synchronize()
-        runs.append(a.elapsed_time(b) / iters)
-    runs.sort()
-    return runs[len(runs) // 2]
+    return median(events_ms(fn, iters) for _ in range(reps))

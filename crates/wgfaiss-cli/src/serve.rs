@@ -15,6 +15,17 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
+/// Wall seconds of each of `n` calls of `f`.
+fn seconds_each(n: usize, mut f: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f()?;
+            Ok(t.elapsed().as_secs_f64())
+        })
+        .collect()
+}
+
 pub fn bench(
     kind: &str,
     (nb, nq): (usize, usize),
@@ -86,22 +97,17 @@ pub fn bench(
     // coalescer forms at best). Callers that wait for their results keep at most `threads`
     // queries outstanding, so `threads` over that search's time bounds every coalesced mode.
     let probe = gpu.alloc::<u32>(1)?;
-    let mut rt = (0..500)
-        .map(|_| -> Result<f64> {
-            let t = Instant::now();
-            gpu.read(&probe)?;
-            Ok(t.elapsed().as_secs_f64())
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let group = &queries[..threads.min(nq) * d];
+    let mut rt = seconds_each(500, || {
+        gpu.read(&probe)?;
+        Ok(())
+    })?;
+    let outstanding = threads.min(nq);
+    let group = &queries[..outstanding * d];
     index.search(group, k, &p)?; // the plan of this batch size
-    let mut one = (0..50)
-        .map(|_| -> Result<f64> {
-            let t = Instant::now();
-            index.search(group, k, &p)?;
-            Ok(t.elapsed().as_secs_f64())
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut one = seconds_each(50, || {
+        index.search(group, k, &p)?;
+        Ok(())
+    })?;
     let (rt50, one50) = (percentile(&mut rt, 0.5), percentile(&mut one, 0.5));
     outln!(
         "{:<28} {:>12} {:>10.3} {:>10.3}",
@@ -112,15 +118,15 @@ pub fn bench(
     );
     outln!(
         "{:<28} {:>12.0} {:>10.3} {:>10.3}",
-        format!("one search of {} queries", threads.min(nq)),
-        threads.min(nq) as f64 / one50,
+        format!("one search of {outstanding} queries"),
+        outstanding as f64 / one50,
         one50 * 1e3,
         percentile(&mut one, 0.99) * 1e3
     );
     outln!(
         "  with {threads} callers waiting for their results, at most {:.0} QPS ({:.0} % of one batch)",
-        threads.min(nq) as f64 / one50,
-        100.0 * threads.min(nq) as f64 / one50 / (nq as f64 / batch_s)
+        outstanding as f64 / one50,
+        100.0 * outstanding as f64 / one50 / (nq as f64 / batch_s)
     );
     // The coalescer with the adaptive start on and off (`submit.coalesce_adaptive`), then no
     // coalescing.

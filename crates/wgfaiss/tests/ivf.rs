@@ -137,6 +137,31 @@ fn params(nprobe: usize) -> SearchParams {
     }
 }
 
+/// [`params`] with the list scan `scan`.
+fn scanned(nprobe: usize, scan: ScanMode) -> SearchParams {
+    SearchParams {
+        scan: Some(scan),
+        ..params(nprobe)
+    }
+}
+
+/// An L2 IVF index of `nlist` lists on `gpu`, trained on `base` (`niter` k-means iterations)
+/// and holding it.
+fn trained(gpu: &wgfaiss::Gpu, d: usize, nlist: usize, niter: usize, base: &[f32]) -> IvfFlatIndex {
+    let mut ivf = IvfFlatIndex::new(gpu, d, nlist, Metric::L2).unwrap();
+    ivf.kmeans.niter = niter;
+    ivf.train(base).unwrap();
+    ivf.add(base).unwrap();
+    ivf
+}
+
+/// The exact L2 flat index of `base` (the default adapter).
+fn exact(d: usize, base: &[f32]) -> FlatIndex {
+    let mut flat = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
+    flat.add(base).unwrap();
+    flat
+}
+
 #[test]
 fn all_lists_probed_equals_the_flat_index() {
     for gpu in scans() {
@@ -644,17 +669,9 @@ fn keys_that_overflow_the_plan_are_searched_again_in_halves() {
     let (d, nlist) = (4, 6);
     let base = clustered(&mut rng, 6, d, 900);
     let q = clustered(&mut rng, 6, d, 40);
-    let mut ivf = IvfFlatIndex::new(&tight, d, nlist, Metric::L2).unwrap();
-    ivf.kmeans.niter = 4;
-    ivf.train(&base).unwrap();
-    ivf.add(&base).unwrap();
-    let mut flat = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
-    flat.add(&base).unwrap();
-    let with = |nprobe, scan| SearchParams {
-        scan: Some(scan),
-        ..params(nprobe)
-    };
-    let keys = with(nlist, ScanMode::Keys);
+    let ivf = trained(&tight, d, nlist, 4, &base);
+    let flat = exact(d, &base);
+    let keys = scanned(nlist, ScanMode::Keys);
     assert_eq!(ivf.batch_queries(40, 10, &keys).unwrap(), 40);
     let a = ivf.search(&q, 10, &keys).unwrap();
     assert!(ivf.keys_overflows() > 0, "no batch overflowed");
@@ -662,8 +679,8 @@ fn keys_that_overflow_the_plan_are_searched_again_in_halves() {
     assert_same(&a, &b, "overflowed keys, all lists");
     let a2 = pollster::block_on(ivf.search_async(&q, 10, &keys)).unwrap();
     assert_same(&a2, &b, "overflowed keys, async");
-    let part = ivf.search(&q, 10, &with(2, ScanMode::Keys)).unwrap();
-    let fused = ivf.search(&q, 10, &with(2, ScanMode::Fused)).unwrap();
+    let part = ivf.search(&q, 10, &scanned(2, ScanMode::Keys)).unwrap();
+    let fused = ivf.search(&q, 10, &scanned(2, ScanMode::Fused)).unwrap();
     assert_same(&part, &fused, "overflowed keys, two lists");
 }
 
@@ -713,20 +730,12 @@ fn keys_scan_with_more_probes_than_a_workgroup_has_invocations() {
     let (d, nlist) = (4, 300);
     let base = clustered(&mut rng, 40, d, 3000);
     let q = clustered(&mut rng, 40, d, 9);
-    let mut ivf = IvfFlatIndex::new(gpu(), d, nlist, Metric::L2).unwrap();
-    ivf.kmeans.niter = 3;
-    ivf.train(&base).unwrap();
-    ivf.add(&base).unwrap();
-    let mut flat = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
-    flat.add(&base).unwrap();
-    let with = |nprobe, scan| SearchParams {
-        scan: Some(scan),
-        ..params(nprobe)
-    };
-    let all = ivf.search(&q, 10, &with(nlist, ScanMode::Keys)).unwrap();
+    let ivf = trained(gpu(), d, nlist, 3, &base);
+    let flat = exact(d, &base);
+    let all = ivf.search(&q, 10, &scanned(nlist, ScanMode::Keys)).unwrap();
     let b = flat.search(&q, 10, &SearchParams::default()).unwrap();
     assert_same(&all, &b, "keys scan, 300 of 300 lists");
-    let part = ivf.search(&q, 10, &with(290, ScanMode::Keys)).unwrap();
-    let fused = ivf.search(&q, 10, &with(290, ScanMode::Fused)).unwrap();
+    let part = ivf.search(&q, 10, &scanned(290, ScanMode::Keys)).unwrap();
+    let fused = ivf.search(&q, 10, &scanned(290, ScanMode::Fused)).unwrap();
     assert_same(&part, &fused, "keys scan against fused, 290 of 300 lists");
 }

@@ -556,6 +556,12 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
                         .cmp(&((2 * i1 + 1) * c0))
                         .then(s0.cmp(&s1))
                 });
+                // Elements of 4 halves: each side's two 8-byte stores in the bank model's order.
+                let orders = sides.map(|(_, _, _, per_row, stride, _)| {
+                    (w == 4)
+                        .then(|| store_order(per_row, stride * w * 2))
+                        .flatten()
+                });
                 for (side, i) in pieces {
                     let (arr, reg, _, per_row, stride, len) = sides[side];
                     let q = format!("(lid + {}u)", wg * i as u32);
@@ -564,9 +570,7 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
                         8 / w
                     );
                     if w == 4 {
-                        // Elements of 4 halves: two 8-byte stores in the bank model's order.
-                        let order = store_order(per_row, stride * w * 2);
-                        o += &put_piece(arr, &at, &format!("{reg}{i}"), &q, order);
+                        o += &put_piece(arr, &at, &format!("{reg}{i}"), &q, orders[side]);
                         continue;
                     }
                     for e in 0..(8 / w) as usize {
