@@ -62,20 +62,33 @@ const KNN_CANDIDATES: [(u32, u32, u32, u32, u32); 7] = [
 const TOPK_CANDIDATES: [u32; 3] = [64, 128, 256];
 
 /// f16 GEMM candidates: (tile_m, tile_n, tile_k, frag_m, frag_n, stages, stage_type,
-/// stage_width), all with rows padded by 8 halves. The fastest on an H100 first
-/// (BENCHMARKS.md, ninth session); the others were close there or may suit other adapters
-/// (scalar-staged ones for drivers that refuse vector-typed cooperative loads).
+/// stage_width, swap), all with rows padded by 8 halves. The fastest on an H100 first
+/// (BENCHMARKS.md, ninth and sixteenth sessions); the others were close there or may suit
+/// other adapters (scalar-staged ones for drivers that refuse vector-typed cooperative loads,
+/// unswapped ones for drivers whose row-major fragment stores are not slow).
 /// One f16 GEMM candidate (fields as listed above).
-type CoopCandidate = (u32, u32, u32, u32, u32, u32, &'static str, &'static str);
+type CoopCandidate = (
+    u32,
+    u32,
+    u32,
+    u32,
+    u32,
+    u32,
+    &'static str,
+    &'static str,
+    &'static str,
+);
 
-const COOP_CANDIDATES: [CoopCandidate; 7] = [
-    (128, 256, 48, 4, 4, 1, "halves", "4"),
-    (128, 256, 32, 4, 4, 1, "halves", "4"),
-    (256, 128, 48, 4, 4, 1, "halves", "4"),
-    (128, 128, 32, 4, 2, 1, "halves", "4"),
-    (128, 256, 32, 4, 4, 1, "auto", "1"),
-    (128, 128, 32, 4, 2, 2, "halves", "1"),
-    (128, 128, 32, 4, 2, 2, "fragments", "1"),
+const COOP_CANDIDATES: [CoopCandidate; 9] = [
+    (128, 256, 48, 4, 4, 1, "halves", "4", "yes"),
+    (128, 256, 48, 4, 4, 1, "halves", "4", "no"),
+    (128, 256, 32, 4, 4, 1, "halves", "4", "yes"),
+    (256, 128, 48, 4, 4, 1, "halves", "4", "yes"),
+    (128, 128, 32, 4, 2, 1, "halves", "4", "yes"),
+    (128, 128, 32, 4, 2, 1, "halves", "4", "no"),
+    (128, 256, 32, 4, 4, 1, "auto", "1", "no"),
+    (128, 128, 32, 4, 2, 2, "halves", "1", "no"),
+    (128, 128, 32, 4, 2, 2, "fragments", "1", "no"),
 ];
 
 /// One measured candidate.
@@ -255,7 +268,7 @@ fn tune_gemm_coop(s: &Sizes) -> Result<Vec<Trial>> {
     let mut rng = Rng::new(15);
     let a = to_f16_padded(&rng.vec(n * n), n, n, n, n);
     let mut out = Vec::new();
-    for (tm, tn, tk, fm, fnn, stages, stage, width) in COOP_CANDIDATES {
+    for (tm, tn, tk, fm, fnn, stages, stage, width, swap) in COOP_CANDIDATES {
         let values = vec![
             ("coop_tile_m", tm.into()),
             ("coop_tile_n", tn.into()),
@@ -266,6 +279,7 @@ fn tune_gemm_coop(s: &Sizes) -> Result<Vec<Trial>> {
             ("coop_stages", stages.into()),
             ("coop_stage_type", Value::from(stage)),
             ("coop_stage_width", Value::from(width)),
+            ("coop_swap", Value::from(swap)),
         ];
         let label = shown(&values);
         let attempt = || -> Result<f64> {

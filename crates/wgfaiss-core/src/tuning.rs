@@ -228,6 +228,12 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "gemm",
+        key: "coop_swap",
+        kind: Kind::Choice(&["no", "yes"]),
+        doc: "f16 tensor-core GEMM (tiled kernel): yes computes each block as C^T = op(B)^T * A^T and stores the fragments column-major (C's rows); no stores C's fragments row-major",
+    },
+    ParamSpec {
+        family: "gemm",
         key: "coop_stages",
         kind: int(1, 2),
         doc: "f16 tensor-core GEMM (staged kernel): slices in workgroup memory (2: the next slice is stored while this one is multiplied, one barrier per slice)",
@@ -721,6 +727,10 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
         ("gemm", "coop_stage_width") => choice(
             "1",
             "scalar f16 elements: the form every cooperative-matrix driver must accept",
+        ),
+        ("gemm", "coop_swap") => choice(
+            "no",
+            "C's fragments stored as computed; the H100's entry says yes (its driver's row-major fragment stores are slow)",
         ),
         ("gemm", "coop_stage_type") => choice(
             "halves",

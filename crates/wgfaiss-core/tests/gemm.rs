@@ -269,7 +269,8 @@ fn f16_tensor_core_path() {
     // take the tiled kernel (the adapter's tiles — on the H100 128 x 256, and 128 x 128 for
     // the product too narrow for them; then other shapes: deeper 256 x 128 tiles with one
     // stage, small 64 x 64 ones, no staging, halves, vector-staged halves in slices of 48,
-    // fragments), the rest the direct one.
+    // fragments), the rest the direct one. Each tile set runs twice: computing C's fragments
+    // and storing them row-major, and swapped (Cᵀ's fragments stored column-major).
     let staged = [
         vec![],
         vec![
@@ -315,10 +316,15 @@ fn f16_tensor_core_path() {
         ],
     ];
     let mut rng = Rng::new(seed("gemm_f16"));
-    for (v, overrides) in staged.iter().enumerate() {
+    let runs = staged
+        .iter()
+        .flat_map(|o| ["no", "yes"].map(|swap| (o, swap)))
+        .enumerate();
+    for (v, (overrides, swap)) in runs {
         let opts = overrides
             .iter()
-            .fold(common::options(), |o, (var, val)| o.with_override(var, val));
+            .fold(common::options(), |o, (var, val)| o.with_override(var, val))
+            .with_override("WGFAISS_GEMM_COOP_SWAP", swap);
         let gpu =
             Gpu::with_options(opts).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"));
         let has = gpu.capabilities().cooperative_matrix;
@@ -333,7 +339,7 @@ fn f16_tensor_core_path() {
             (300, 130, 70, true),
             (256, 256, 192, false),
         ];
-        let shapes = if v == 0 {
+        let shapes = if v < 2 {
             [&direct[..], &tiled[..]].concat()
         } else {
             tiled.to_vec()
@@ -378,7 +384,9 @@ fn check_f16(
             let got = f64::from(c[i * n + j]);
             assert!(
                 (got - dot).abs() <= tol,
-                "tiles {v}, {m}x{n}x{k} tb{tb}: C[{i}][{j}] = {got}, want {dot}"
+                "tile set {}, swapped {}, {m}x{n}x{k} tb{tb}: C[{i}][{j}] = {got}, want {dot}",
+                v / 2,
+                v % 2 == 1
             );
         }
     }
@@ -426,6 +434,7 @@ fn coop_tiles_the_adapter_cannot_hold_are_named() {
         stages: 1,
         stage: CoopStage::Fragments,
         width: 1,
+        swap: false,
     };
     for stage in [CoopStage::Direct, CoopStage::Halves, CoopStage::Fragments] {
         assert_eq!(

@@ -175,6 +175,7 @@ fn every_family_and_override_set_validates_with_naga() {
         stages,
         stage,
         width: 1,
+        swap: false,
     };
     let wide = |t: gemm::CoopTiles, width| gemm::CoopTiles { width, ..t };
     for t in [
@@ -191,7 +192,9 @@ fn every_family_and_override_set_validates_with_naga() {
         coop(128, 256, 32, 4, 4, 8, 1, Fragments),
         coop(128, 128, 32, 4, 2, 8, 2, Fragments),
     ] {
-        for nt in [false, true] {
+        // Each also computing Cᵀ's fragments (swapped operands, column-major stores).
+        for (nt, swap) in [(false, false), (true, false), (false, true), (true, true)] {
+            let t = gemm::CoopTiles { swap, ..t };
             validate(&t.family(nt), &[]).unwrap_or_else(|e| panic!("{t:?} nt {nt}: {e}"));
         }
     }

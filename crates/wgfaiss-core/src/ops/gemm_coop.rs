@@ -38,18 +38,34 @@ const COOP_WG: u32 = 128;
 
 /// Stores of the accumulators `c<i><j>` (`rows` x `cols` fragments) at row `row0 + 16 i`,
 /// column `col0 + 16 j`, with every argument let-bound first (naga 30's SPIR-V writer).
-fn coop_stores(rows: usize, cols: usize, row0: &str, col0: &str) -> String {
+/// With `swap` each accumulator holds the block of Cᵀ (see [`CoopTiles::swap`]) and is stored
+/// column-major, which puts it in C's rows.
+fn coop_stores(rows: usize, cols: usize, row0: &str, col0: &str, swap: bool) -> String {
     let mut out = String::from("    let ldc = p.ldc;\n");
+    let store = if swap { "coopStore" } else { "coopStoreT" };
     for i in 0..rows {
         for j in 0..cols {
             out += &format!(
-                "    let o{i}{j} = ({row0} + {}u) * ldc + {col0} + {}u;\n    let r{i}{j} = c{i}{j};\n    coopStoreT(r{i}{j}, &c[o{i}{j}], ldc);\n",
+                "    let o{i}{j} = ({row0} + {}u) * ldc + {col0} + {}u;\n    let r{i}{j} = c{i}{j};\n    {store}(r{i}{j}, &c[o{i}{j}], ldc);\n",
                 16 * i,
                 16 * j
             );
         }
     }
     out
+}
+
+/// A cooperative load of a 16 × 16 f16 fragment at `ptr` (`stride` elements between rows if
+/// `row_major`, else between columns) as the left (`left`: A) or right (B) operand. With `swap`
+/// the fragment's transpose: the same memory read in the other layout, as the other operand
+/// (products computed as Cᵀ = op(B)ᵀ·Aᵀ; [`CoopTiles::swap`]).
+fn frag_load(left: bool, row_major: bool, ptr: &str, stride: &str, swap: bool) -> String {
+    let (left, row_major) = (left != swap, row_major != swap);
+    format!(
+        "coopLoad{}<coop_mat16x16<f16, {}>>({ptr}, {stride})",
+        if row_major { "T" } else { "" },
+        if left { "A" } else { "B" }
+    )
 }
 
 /// The direct kernel: a 32 x 32 block per subgroup, fragments from device memory.
@@ -66,11 +82,11 @@ fn coop_direct_entry(nt: bool) -> String {
     s += "    let lda = p.lda;\n    let ldb = p.ldb;\n";
     s += &coop_accumulators(2, 2);
     s += "    for (var k0 = 0u; k0 < p.k; k0 += 16u) {\n";
-    let a = |i: usize| global_fragment(true, nt, &format!("m0 + {}u", 16 * i), "k0");
-    let b = |j: usize| global_fragment(false, nt, &format!("n0 + {}u", 16 * j), "k0");
-    s += &coop_step(2, 2, &a, &b, "        ");
+    let a = |i: usize| global_fragment(true, nt, &format!("m0 + {}u", 16 * i), "k0", false);
+    let b = |j: usize| global_fragment(false, nt, &format!("n0 + {}u", 16 * j), "k0", false);
+    s += &coop_step(2, 2, &a, &b, "        ", false);
     s += "    }\n";
-    s += &coop_stores(2, 2, "m0", "n0");
+    s += &coop_stores(2, 2, "m0", "n0", false);
     s += "}\n\n";
     s
 }
@@ -122,6 +138,13 @@ pub struct CoopTiles {
     /// (`vec4<f16>`). Wider elements store a staged piece in fewer, wider stores; cooperative
     /// loads and stores address the arrays in elements (strides divided by the width).
     pub width: u32,
+    /// Each subgroup computes its block of Cᵀ = op(B)ᵀ·Aᵀ (the operands swapped, every
+    /// fragment read transposed: the same memory in the other layout) and stores it
+    /// column-major, which lays it out as C's rows (tuning key `gemm.coop_swap`). On an H100
+    /// the driver's row-major stores of f32 fragments cost ~16 µs per wave of tiles — the
+    /// whole fixed cost of a tile — and column-major ones little: 4096³ A·B 277 → 298–300
+    /// TFLOP/s, A·Bᵀ 268 → 288–290.
+    pub swap: bool,
 }
 
 /// The smallest stride of at least `x` halves whose bytes are 80 mod 128: the stride at which
@@ -154,6 +177,7 @@ impl CoopTiles {
                 _ => CoopStage::Fragments,
             },
             width: t.choice("gemm.coop_stage_width").parse().unwrap_or(1),
+            swap: t.choice("gemm.coop_swap") == "yes",
         }
     }
 
@@ -285,7 +309,7 @@ impl CoopTiles {
     fn name(&self, nt: bool) -> String {
         let t = self;
         format!(
-            "gemm_coop_{}_{}x{}x{}_f{}x{}_p{}_s{}_{:?}_w{}",
+            "gemm_coop_{}_{}x{}x{}_f{}x{}_p{}_s{}_{:?}_w{}{}",
             if nt { "nt" } else { "nn" },
             t.tile_m,
             t.tile_n,
@@ -295,7 +319,8 @@ impl CoopTiles {
             t.pad,
             t.stages,
             t.stage,
-            t.width
+            t.width,
+            if t.swap { "_swap" } else { "" }
         )
     }
 
@@ -320,13 +345,15 @@ fn coop_accumulators(fm: usize, fnn: usize) -> String {
 }
 
 /// One K step of a subgroup's block: fragments `a<i>` and `b<j>` bound from the given
-/// expressions, then the `frag_m × frag_n` products into `c<i><j>`.
+/// expressions, then the `frag_m × frag_n` products into `c<i><j>` (with `swap`, of the
+/// transposed fragments: `c<i><j> += b<j> · a<i>`).
 fn coop_step(
     fm: usize,
     fnn: usize,
     a_frag: &dyn Fn(usize) -> String,
     b_frag: &dyn Fn(usize) -> String,
     ind: &str,
+    swap: bool,
 ) -> String {
     let mut s = String::new();
     for i in 0..fm {
@@ -335,30 +362,42 @@ fn coop_step(
     for j in 0..fnn {
         s += &format!("{ind}let b{j} = {};\n", b_frag(j));
     }
-    s + &coop_products(fm, fnn, ind)
+    s + &coop_products(fm, fnn, ind, swap)
 }
 
-/// The `frag_m × frag_n` products `c<i><j> += a<i> · b<j>`.
-fn coop_products(fm: usize, fnn: usize, ind: &str) -> String {
+/// The `frag_m × frag_n` products `c<i><j> += a<i> · b<j>` (with `swap`, `b<j> · a<i>`).
+fn coop_products(fm: usize, fnn: usize, ind: &str, swap: bool) -> String {
     let mut s = String::new();
     for i in 0..fm {
         for j in 0..fnn {
-            s += &format!("{ind}c{i}{j} = coopMultiplyAdd(a{i}, b{j}, c{i}{j});\n");
+            let (x, y) = if swap {
+                (format!("b{j}"), format!("a{i}"))
+            } else {
+                (format!("a{i}"), format!("b{j}"))
+            };
+            s += &format!("{ind}c{i}{j} = coopMultiplyAdd({x}, {y}, c{i}{j});\n");
         }
     }
     s
 }
 
 /// A load of a 16 × 16 fragment of A (row-major `m × k` at `a`) or of B (`nt`: `n × k`
-/// row-major, else `k × n`) at row `r0` and K offset `k` (for B: column `r0`).
-fn global_fragment(is_a: bool, nt: bool, r0: &str, k: &str) -> String {
+/// row-major, else `k × n`) at row `r0` and K offset `k` (for B: column `r0`); with `swap`,
+/// its transpose as the other operand ([`frag_load`]).
+fn global_fragment(is_a: bool, nt: bool, r0: &str, k: &str, swap: bool) -> String {
     if is_a {
-        format!("coopLoadT<coop_mat16x16<f16, A>>(&a[({r0}) * lda + {k}], lda)")
+        frag_load(true, true, &format!("&a[({r0}) * lda + {k}]"), "lda", swap)
     } else if nt {
         // B stored N x K row-major is K x N column-major.
-        format!("coopLoad<coop_mat16x16<f16, B>>(&b[({r0}) * ldb + {k}], ldb)")
+        frag_load(
+            false,
+            false,
+            &format!("&b[({r0}) * ldb + {k}]"),
+            "ldb",
+            swap,
+        )
     } else {
-        format!("coopLoadT<coop_mat16x16<f16, B>>(&b[({k}) * ldb + {r0}], ldb)")
+        frag_load(false, true, &format!("&b[({k}) * ldb + {r0}]"), "ldb", swap)
     }
 }
 
@@ -457,6 +496,7 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
     let (fm, fnn) = (t.frag_m as usize, t.frag_n as usize);
     let ((sa, sb), (alen, blen)) = t.layout(nt);
     let tk = t.tile_k;
+    let swap = t.swap;
     let mut s = String::new();
     if t.stage == CoopStage::Halves {
         // 16-byte pieces of A and B (8 halves) as one load each.
@@ -498,11 +538,11 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
             let fetch = move |k: &str, decl: &str| -> String {
                 let mut o = String::new();
                 for i in 0..fm {
-                    let f = global_fragment(true, nt, &format!("rm + {}u", 16 * i), k);
+                    let f = global_fragment(true, nt, &format!("rm + {}u", 16 * i), k, swap);
                     o += &format!("    {decl}ga{i} = {f};\n");
                 }
                 for j in 0..fnn {
-                    let f = global_fragment(false, nt, &format!("cn + {}u", 16 * j), k);
+                    let f = global_fragment(false, nt, &format!("cn + {}u", 16 * j), k, swap);
                     o += &format!("    {decl}gb{j} = {f};\n");
                 }
                 o
@@ -596,11 +636,13 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
                 {
                     for q in 0..count {
                         let f = format!("(sg + {}u)", nsg * q as u32);
+                        // Staged as loaded: never swapped here.
                         let g = global_fragment(
                             is_a,
                             nt,
                             &format!("{origin} + ({f} / {kf}u) * 16u"),
                             &format!("{k} + ({f} % {kf}u) * 16u"),
+                            false,
                         );
                         o += &format!("    {decl}{reg}{q} = {g};\n");
                     }
@@ -637,7 +679,7 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
         s += &fetch("kn", "let n");
         let a = |i: usize| format!("ga{i}");
         let b = |j: usize| format!("gb{j}");
-        s += &coop_step(fm, fnn, &a, &b, "    ");
+        s += &coop_step(fm, fnn, &a, &b, "    ", swap);
         for i in 0..fm {
             s += &format!("    ga{i} = nga{i};\n");
         }
@@ -648,24 +690,50 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
     } else {
         let (ra, rb) = ("(rm - m0)", "(cn - n0)");
         // Offsets along a staged row are in elements (`kk`, `ra`, `rb` and 16 i in halves).
+        let sas = format!("{sa}u");
+        let sbs = format!("{sb}u");
         let a = |i: usize| match t.stage {
-            CoopStage::Halves => format!(
-                "coopLoadT<coop_mat16x16<f16, A>>(&As[cur * {alen}u + ({ra} + {}u) * {sa}u + kk / {w}u], {sa}u)",
-                16 * i
+            CoopStage::Halves => frag_load(
+                true,
+                true,
+                &format!(
+                    "&As[cur * {alen}u + ({ra} + {}u) * {sa}u + kk / {w}u]",
+                    16 * i
+                ),
+                &sas,
+                swap,
             ),
-            _ => format!(
-                "coopLoad<coop_mat16x16<f16, A>>(&As[cur * {alen}u + kk * {sa}u + ({ra} + {}u) / {w}u], {sa}u)",
-                16 * i
+            _ => frag_load(
+                true,
+                false,
+                &format!(
+                    "&As[cur * {alen}u + kk * {sa}u + ({ra} + {}u) / {w}u]",
+                    16 * i
+                ),
+                &sas,
+                swap,
             ),
         };
         let b = |j: usize| match t.stage {
-            CoopStage::Halves if !nt => format!(
-                "coopLoadT<coop_mat16x16<f16, B>>(&Bs[cur * {blen}u + kk * {sb}u + ({rb} + {}u) / {w}u], {sb}u)",
-                16 * j
+            CoopStage::Halves if !nt => frag_load(
+                false,
+                true,
+                &format!(
+                    "&Bs[cur * {blen}u + kk * {sb}u + ({rb} + {}u) / {w}u]",
+                    16 * j
+                ),
+                &sbs,
+                swap,
             ),
-            _ => format!(
-                "coopLoad<coop_mat16x16<f16, B>>(&Bs[cur * {blen}u + ({rb} + {}u) * {sb}u + kk / {w}u], {sb}u)",
-                16 * j
+            _ => frag_load(
+                false,
+                false,
+                &format!(
+                    "&Bs[cur * {blen}u + ({rb} + {}u) * {sb}u + kk / {w}u]",
+                    16 * j
+                ),
+                &sbs,
+                swap,
             ),
         };
         s += &put("0u");
@@ -677,7 +745,7 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
         );
         s += &fetch("kn", "");
         s += &format!("    for (var kk = 0u; kk < {tk}u; kk += 16u) {{\n");
-        s += &coop_step(fm, fnn, &a, &b, "        ");
+        s += &coop_step(fm, fnn, &a, &b, "        ", swap);
         s += "    }\n";
         if t.stages == 2 {
             s += &put("1u - cur");
@@ -687,7 +755,7 @@ fn coop_tiled_source(t: CoopTiles, nt: bool) -> String {
         }
         s += "    workgroupBarrier();\n    }\n";
     }
-    s += &coop_stores(fm, fnn, "rm", "cn");
+    s += &coop_stores(fm, fnn, "rm", "cn", swap);
     s += "}\n";
     crate::kernels::GEMM_COOP_TEMPLATE.replace("// @ENTRIES\n", &s)
 }
@@ -821,7 +889,7 @@ fn coop_peak_entry(src: ProbeSource) -> String {
         s += &format!("        let off = (t % 2u) * {}u;\n", 8 * frag);
         s += &loads("off + ", "        ");
     }
-    s += &coop_products(4, 4, "        ");
+    s += &coop_products(4, 4, "        ", false);
     if staged {
         // Rows of 40 halves, 8 halves per invocation as a staging store writes them.
         s += "        let h = f16(t);\n";
@@ -839,7 +907,7 @@ fn coop_peak_entry(src: ProbeSource) -> String {
     }
     s += "    }\n";
     // Block blk is rows blk * 64 .. of a C 64 wide (p.ldc = 64).
-    s += &coop_stores(4, 4, "blk * 64u", "0u");
+    s += &coop_stores(4, 4, "blk * 64u", "0u", false);
     s + "}\n\n"
 }
 
