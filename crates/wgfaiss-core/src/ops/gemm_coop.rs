@@ -141,9 +141,9 @@ pub struct CoopTiles {
     /// Each subgroup computes its block of Cᵀ = op(B)ᵀ·Aᵀ (the operands swapped, every
     /// fragment read transposed: the same memory in the other layout) and stores it
     /// column-major, which lays it out as C's rows (tuning key `gemm.coop_swap`). On an H100
-    /// the driver's row-major stores of f32 fragments cost ~16 µs per wave of tiles — the
-    /// whole fixed cost of a tile — and column-major ones little: 4096³ A·B 277 → 298–300
-    /// TFLOP/s, A·Bᵀ 268 → 288–290.
+    /// the driver's row-major stores of f32 fragments cost ~16 µs per wave of tiles — most of
+    /// a tile's fixed cost — and column-major ones little: 4096³ A·B 275–280 → 299–302
+    /// TFLOP/s, A·Bᵀ 266–269 → 289–292 (BENCHMARKS.md, sixteenth session).
     pub swap: bool,
 }
 
