@@ -79,7 +79,8 @@ type CoopCandidate = (
     &'static str,
 );
 
-const COOP_CANDIDATES: [CoopCandidate; 9] = [
+const COOP_CANDIDATES: [CoopCandidate; 10] = [
+    (128, 256, 48, 4, 4, 1, "halves", "auto", "yes"),
     (128, 256, 48, 4, 4, 1, "halves", "4", "yes"),
     (128, 256, 48, 4, 4, 1, "halves", "4", "no"),
     (128, 256, 32, 4, 4, 1, "halves", "4", "yes"),

@@ -223,8 +223,8 @@ pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         family: "gemm",
         key: "coop_stage_width",
-        kind: Kind::Choice(&["1", "2", "4"]),
-        doc: "f16 tensor-core GEMM (staged kernel): halves per element of the staged arrays (f16, vec2<f16>, vec4<f16>): wider elements stage a slice in fewer stores",
+        kind: Kind::Choice(&["1", "2", "4", "auto"]),
+        doc: "f16 tensor-core GEMM (staged kernel): halves per element of the staged arrays (f16, vec2<f16>, vec4<f16>): wider elements stage a slice in fewer stores; auto: 2 for A*B, 4 for A*B^T",
     },
     ParamSpec {
         family: "gemm",

@@ -179,6 +179,9 @@ fn every_family_and_override_set_validates_with_naga() {
     };
     let wide = |t: gemm::CoopTiles, width| gemm::CoopTiles { width, ..t };
     for t in [
+        // The H100/H200 entries' tiles: slices of 48, elements of 2 (A·B) and 4 (A·Bᵀ).
+        wide(coop(128, 256, 48, 4, 4, 8, 1, Halves), 2),
+        wide(coop(128, 256, 48, 4, 4, 8, 1, Halves), 4),
         wide(coop(128, 256, 32, 4, 4, 8, 1, Halves), 2),
         wide(coop(128, 256, 32, 4, 4, 8, 1, Halves), 4),
         wide(coop(128, 128, 32, 4, 2, 0, 2, Halves), 4),

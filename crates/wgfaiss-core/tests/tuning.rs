@@ -263,7 +263,7 @@ fn shipped_table_has_the_required_entries_and_resolves_for_them() {
         assert_eq!(t.matched_entry.as_deref(), Some(entry), "{name}");
         // The H100/H200 entries carry the f16 GEMM's measured tiles; others the heuristic's.
         let (tile_n, tile_k, width) = if name.starts_with("NVIDIA") {
-            (256, 48, "4")
+            (256, 48, "auto")
         } else {
             (128, 32, "1")
         };

@@ -156,8 +156,9 @@ fn bank_stride(x: u32) -> u32 {
 
 impl CoopTiles {
     /// The adapter's tiles for products `A·B` (`nt` false) or `A·Bᵀ` from the tuning layer
-    /// (`gemm.coop_stage_type = auto` stages fragments for `A·B`, halves for `A·Bᵀ`: the
-    /// faster of the two for each on an H100).
+    /// (`gemm.coop_stage_type = auto` stages fragments for `A·B`, halves for `A·Bᵀ`;
+    /// `gemm.coop_stage_width = auto` elements of 2 halves for `A·B`, 4 for `A·Bᵀ`: the
+    /// faster of each pair on an H100).
     pub fn from_tuning(gpu: &Gpu, nt: bool) -> CoopTiles {
         let t = gpu.tuning();
         let int = |k: &str| t.int(k) as u32;
@@ -176,7 +177,14 @@ impl CoopTiles {
                 _ if nt => CoopStage::Halves,
                 _ => CoopStage::Fragments,
             },
-            width: t.choice("gemm.coop_stage_width").parse().unwrap_or(1),
+            // auto: pieces of 2 halves for A·B, of 4 for A·Bᵀ (with the swapped form on an
+            // H100: A·B 4096³ 298–300 → 303–304 TFLOP/s, 8192³ 309–314 → 322–325; A·Bᵀ
+            // 289–290 → 284 at 4096³).
+            width: match t.choice("gemm.coop_stage_width") {
+                "auto" if nt => 4,
+                "auto" => 2,
+                w => w.parse().unwrap_or(1),
+            },
             swap: t.choice("gemm.coop_swap") == "yes",
         }
     }
