@@ -266,8 +266,9 @@ fn bad_shapes_and_tiles_are_errors() {
 fn f16_tensor_core_path() {
     // Runs the numerics where the adapter has f16 cooperative matrices (NVIDIA through
     // Vulkan), and checks the clear error elsewhere (lavapipe has none). Shapes of 128 and more
-    // take the tiled kernel (the adapter's tiles — on the H100 128 x 256, and 128 x 128 for
-    // the product too narrow for them; then other shapes: deeper 256 x 128 tiles with one
+    // take the tiled kernel (the adapter's tiles — on the H100 128 x 256 x 48 staged in
+    // elements of 2 halves for A·B and 4 for A·Bᵀ, and 128 x 128 for the product too narrow
+    // for them; then other shapes: deeper 256 x 128 tiles with one
     // stage, small 64 x 64 ones, no staging, halves, vector-staged halves in slices of 48,
     // fragments), the rest the direct one. Each tile set runs twice: computing C's fragments
     // and storing them row-major, and swapped (Cᵀ's fragments stored column-major).
