@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
-use wgfaiss::ops::gemm::{CoopGemm, Gemm, GemmOptions, GemmShape, Tiles, to_f16_padded};
+use wgfaiss::ops::gemm::{CoopGemm, CoopTiles, Gemm, GemmOptions, GemmShape, Tiles, to_f16_padded};
 use wgfaiss::ops::topk::{TopKOptions, TopKPlan};
 use wgfaiss::rng::Rng;
 use wgfaiss::tuning::{ConfigSource, SHIPPED_CONFIG, Tuning, gemm_tiles_problem};
@@ -267,7 +267,7 @@ fn tune_gemm(gpu: &Gpu, s: &Sizes) -> Result<Vec<Trial>> {
 fn tune_gemm_coop(s: &Sizes) -> Result<Vec<Trial>> {
     let n = s.gemm;
     let mut rng = Rng::new(15);
-    let a = to_f16_padded(&rng.vec(n * n), n, n, n, n);
+    let x = rng.vec(n * n);
     let mut out = Vec::new();
     for (tm, tn, tk, fm, fnn, stages, stage, width, swap) in COOP_CANDIDATES {
         let values = vec![
@@ -285,17 +285,30 @@ fn tune_gemm_coop(s: &Sizes) -> Result<Vec<Trial>> {
         let label = shown(&values);
         let attempt = || -> Result<f64> {
             let gpu = gpu_with("gemm", &values)?;
-            let (ga, gb) = (gpu.upload(&a)?, gpu.upload(&a)?);
-            let gc = gpu.alloc::<f32>(n * n)?;
             let mut total = 0.0;
             for trans_b in [false, true] {
+                // Padded to the grid a product of this size gets (K to the candidate's slices,
+                // as `gemm_f16` pads it): unpadded, a K off the slices (2048 with slices of
+                // 48) ran the next candidate's tiles under this one's name.
+                let (mp, np, kp) = CoopGemm::padded(&gpu, n, n, n, trans_b);
+                let ga = gpu.upload(&to_f16_padded(&x, n, n, mp, kp))?;
+                let gb = gpu.upload(&if trans_b {
+                    to_f16_padded(&x, n, n, np, kp)
+                } else {
+                    to_f16_padded(&x, n, n, kp, np)
+                })?;
+                let gc = gpu.alloc::<f32>(mp * np)?;
                 let shape = GemmShape {
                     trans_b,
-                    ..GemmShape::new(n, n, n)
+                    ..GemmShape::new(mp, np, kp)
                 };
                 let plan = CoopGemm::new(&gpu, &ga, &gb, &gc, shape)?;
-                if plan.staged().is_none() {
-                    bail!("the tiled kernel does not run these tiles here");
+                let tiles = CoopTiles::from_tuning(&gpu, trans_b);
+                if plan.staged() != Some(tiles) {
+                    bail!(
+                        "{n}³ runs {:?} here, not these tiles ({mp} x {np} x {kp} padded)",
+                        plan.staged()
+                    );
                 }
                 let (g, w) = time(&gpu, s.iters, &|batch| plan.record(batch))?;
                 total += g.unwrap_or(w);
