@@ -3,9 +3,7 @@
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use wgfaiss::Gpu;
-use wgfaiss::ops::gemm::{
-    CoopGemm, CoopPeak, Gemm, GemmOptions, GemmShape, PROBES, Tiles, to_f16_padded,
-};
+use wgfaiss::ops::gemm::{CoopPeak, Gemm, GemmOptions, GemmShape, PROBES, PaddedCoopGemm, Tiles};
 use wgfaiss::rng::Rng;
 
 use crate::bench::time;
@@ -25,22 +23,12 @@ fn bench_f16(
     if shape.trans_a {
         bail!("--f16 supports nn and nt");
     }
-    let (mp, np, kp) = CoopGemm::padded(gpu, m, n, k, shape.trans_b);
-    let ga = gpu.upload(&to_f16_padded(a, m, k, mp, kp))?;
-    let gb = if shape.trans_b {
-        gpu.upload(&to_f16_padded(b, n, k, np, kp))?
-    } else {
-        gpu.upload(&to_f16_padded(b, k, n, kp, np))?
-    };
-    let gc = gpu.alloc::<f32>(mp * np)?;
-    gpu.write(&gc, &vec![f32::NAN; mp * np])?;
-    let padded = GemmShape {
-        trans_b: shape.trans_b,
-        ..GemmShape::new(mp, np, kp)
-    };
-    let plan = CoopGemm::new(gpu, &ga, &gb, &gc, padded)?;
+    let p = PaddedCoopGemm::new(gpu, a, b, shape)?;
+    let (mp, np, _) = p.padded;
+    let plan = &p.plan;
+    gpu.write(&p.c, &vec![f32::NAN; mp * np])?;
     let (g, w) = time(gpu, iters, &|batch| plan.record(batch))?;
-    let c = gpu.read(&gc)?;
+    let c = gpu.read(&p.c)?;
     let mut worst = 0.0f64;
     for s in 0..64 {
         let (i, j) = ((s * 7919) % m, (s * 104_729) % n);

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
-use wgfaiss::ops::gemm::{CoopGemm, CoopTiles, Gemm, GemmOptions, GemmShape, Tiles, to_f16_padded};
+use wgfaiss::ops::gemm::{CoopTiles, Gemm, GemmOptions, GemmShape, PaddedCoopGemm, Tiles};
 use wgfaiss::ops::topk::{TopKOptions, TopKPlan};
 use wgfaiss::rng::Rng;
 use wgfaiss::tuning::{ConfigSource, SHIPPED_CONFIG, Tuning, gemm_tiles_problem};
@@ -290,21 +290,14 @@ fn tune_gemm_coop(s: &Sizes) -> Result<Vec<Trial>> {
                 // Padded to the grid a product of this size gets (K to the candidate's slices,
                 // as `gemm_f16` pads it): unpadded, a K off the slices (2048 with slices of
                 // 48) ran the next candidate's tiles under this one's name.
-                let (mp, np, kp) = CoopGemm::padded(&gpu, n, n, n, trans_b);
-                let ga = gpu.upload(&to_f16_padded(&x, n, n, mp, kp))?;
-                let gb = gpu.upload(&if trans_b {
-                    to_f16_padded(&x, n, n, np, kp)
-                } else {
-                    to_f16_padded(&x, n, n, kp, np)
-                })?;
-                let gc = gpu.alloc::<f32>(mp * np)?;
                 let shape = GemmShape {
                     trans_b,
-                    ..GemmShape::new(mp, np, kp)
+                    ..GemmShape::new(n, n, n)
                 };
-                let plan = CoopGemm::new(&gpu, &ga, &gb, &gc, shape)?;
-                let tiles = CoopTiles::from_tuning(&gpu, trans_b);
-                if plan.staged() != Some(tiles) {
+                let p = PaddedCoopGemm::new(&gpu, &x, &x, shape)?;
+                let plan = &p.plan;
+                if plan.staged() != Some(CoopTiles::from_tuning(&gpu, trans_b)) {
+                    let (mp, np, kp) = p.padded;
                     bail!(
                         "{n}³ runs {:?} here, not these tiles ({mp} x {np} x {kp} padded)",
                         plan.staged()

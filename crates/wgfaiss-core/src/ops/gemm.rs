@@ -20,7 +20,7 @@ use crate::submit::Batch;
 use crate::tuning::gemm_tiles_problem;
 
 pub use crate::ops::gemm_coop::{
-    CoopGemm, CoopPeak, CoopStage, CoopTiles, PROBES, ProbeSource, to_f16_padded,
+    CoopGemm, CoopPeak, CoopStage, CoopTiles, PROBES, PaddedCoopGemm, ProbeSource, to_f16_padded,
 };
 
 /// Shapes and scalars of one product.

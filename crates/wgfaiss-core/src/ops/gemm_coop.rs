@@ -1180,43 +1180,74 @@ pub fn to_f16_padded(
     out
 }
 
-impl Gpu {
-    /// `op(A)·op(B)` with A, B rounded to f16 and f32 accumulation on tensor cores (opt-in
-    /// precision; `trans_a` is not supported). Pads to the tile grid and crops the result.
-    pub fn gemm_f16(&self, a: &[f32], b: &[f32], shape: GemmShape) -> Result<Vec<f32>> {
+/// A product `A·op(B)` of row-major f32 inputs made ready on the device: both rounded to f16
+/// and padded with zeros to the grid of the kernel that will run ([`CoopGemm::padded`]), C
+/// allocated at the padded size, and the plan made. [`Gpu::gemm_f16`], `wgfaiss bench gemm
+/// --f16` and `wgfaiss tune` all start from it.
+pub struct PaddedCoopGemm {
+    /// A, `m × k` padded to `padded.0 × padded.2`.
+    pub a: GpuBuffer<half::f16>,
+    /// B, padded like A (`k × n`, or `n × k` for `A·Bᵀ`).
+    pub b: GpuBuffer<half::f16>,
+    /// C, `padded.0 × padded.1`; the product's rows are `padded.1` apart.
+    pub c: GpuBuffer<f32>,
+    /// The padded `(m, n, k)`.
+    pub padded: (usize, usize, usize),
+    /// The plan over the padded buffers.
+    pub plan: CoopGemm,
+}
+
+impl PaddedCoopGemm {
+    /// Checks the shape (no transposed A, alpha 1, beta 0) and the inputs' lengths, then
+    /// uploads and plans.
+    pub fn new(gpu: &Gpu, a: &[f32], b: &[f32], shape: GemmShape) -> Result<PaddedCoopGemm> {
         if shape.trans_a || shape.alpha != 1.0 || shape.beta != 0.0 {
             return Err(Error::InvalidArgument(
                 "f16 GEMM: only C = A·op(B) (no transposed A, alpha 1, beta 0)".into(),
             ));
         }
+        let (m, n, k) = (shape.m, shape.n, shape.k);
         let (la, lb, _) = shape.lens();
         if (a.len(), b.len()) != (la, lb) {
             return Err(Error::InvalidArgument(format!(
-                "f16 GEMM {}x{}x{}: A holds {}, B {} values",
-                shape.m,
-                shape.n,
-                shape.k,
+                "f16 GEMM {m}x{n}x{k}: A holds {}, B {} values",
                 a.len(),
                 b.len()
             )));
         }
-        let (mp, np, kp) = CoopGemm::padded(self, shape.m, shape.n, shape.k, shape.trans_b);
-        let a16 = self.upload(&to_f16_padded(a, shape.m, shape.k, mp, kp))?;
+        let (mp, np, kp) = CoopGemm::padded(gpu, m, n, k, shape.trans_b);
+        let a16 = gpu.upload(&to_f16_padded(a, m, k, mp, kp))?;
         let b16 = if shape.trans_b {
-            self.upload(&to_f16_padded(b, shape.n, shape.k, np, kp))?
+            gpu.upload(&to_f16_padded(b, n, k, np, kp))?
         } else {
-            self.upload(&to_f16_padded(b, shape.k, shape.n, kp, np))?
+            gpu.upload(&to_f16_padded(b, k, n, kp, np))?
         };
-        let c = self.alloc::<f32>(mp * np)?;
+        let c = gpu.alloc::<f32>(mp * np)?;
         let padded = GemmShape {
             trans_b: shape.trans_b,
             ..GemmShape::new(mp, np, kp)
         };
-        let plan = CoopGemm::new(self, &a16, &b16, &c, padded)?;
+        let plan = CoopGemm::new(gpu, &a16, &b16, &c, padded)?;
+        Ok(PaddedCoopGemm {
+            a: a16,
+            b: b16,
+            c,
+            padded: (mp, np, kp),
+            plan,
+        })
+    }
+}
+
+impl Gpu {
+    /// `op(A)·op(B)` with A, B rounded to f16 and f32 accumulation on tensor cores (opt-in
+    /// precision; `trans_a` is not supported). Pads to the tile grid and crops the result.
+    pub fn gemm_f16(&self, a: &[f32], b: &[f32], shape: GemmShape) -> Result<Vec<f32>> {
+        let p = PaddedCoopGemm::new(self, a, b, shape)?;
         let mut batch = self.batch(false);
-        plan.record(&mut batch);
+        p.plan.record(&mut batch);
         batch.finish()?;
-        let full = self.read(&c)?;
+        let full = self.read(&p.c)?;
+        let np = p.padded.1;
         Ok((0..shape.m)
             .flat_map(|r| full[r * np..r * np + shape.n].iter().copied())
             .collect())
