@@ -470,6 +470,16 @@ pub fn generated_coop(
     generated_with(name, entries, true, needs, source)
 }
 
+/// A generated family that needs nothing of the device, compiled with run-time checks (the
+/// survivors' selection of `ops::knn_half_tiles`, one per slot count).
+pub fn generated_plain(
+    name: String,
+    entries: &'static [&'static str],
+    source: impl FnOnce() -> String,
+) -> Family {
+    generated(name, entries, false, source)
+}
+
 /// [`generated`] for a family with device needs.
 fn generated_with(
     name: String,

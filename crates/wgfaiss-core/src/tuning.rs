@@ -438,6 +438,30 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "knn",
+        key: "half_survivors",
+        kind: int(0, 1),
+        doc: "f16 key tiles on tensor cores: 1 bounds each query's kc-th key from a sample of the base's tiles and keeps only the keys within it (no key tile, no selection over it) where the base has enough tiles; 0 writes the whole key tile",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "half_survivor_queries",
+        kind: int(0, 1 << 20),
+        doc: "f16 survivors: batches of up to this many queries take them where knn.half_tile_queries is smaller (no key tile limits them)",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "half_survivor_cap",
+        kind: pow2(64, 4096),
+        doc: "f16 survivors: keys kept per query at most (a query with more is searched again in f32)",
+    },
+    ParamSpec {
+        family: "knn",
+        key: "half_survivor_ranges",
+        kind: int(0, 1 << 20),
+        doc: "f16 survivors: tiles of 256 rows sampled for the bound (0: enough for about a sixteenth of knn.half_survivor_cap to pass on random data, and the survivors only where that is at most a quarter of the base)",
+    },
+    ParamSpec {
+        family: "knn",
         key: "half_unroll",
         kind: int(0, 1),
         doc: "f16 precision search on tensor cores: 1 writes the K steps out (d <= 256) and loads every fragment before the products; 0 loops over the steps",
@@ -802,6 +826,13 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             "the query fragments loaded once per 256 base rows; thousands of workgroups for 1M rows",
         ),
         ("knn", "half_keys_tiled") => int(0, "off until measured on the adapter"),
+        ("knn", "half_survivors") => int(0, "off until measured on the adapter"),
+        ("knn", "half_survivor_cap") => int(
+            4096,
+            "the selection sorts a query's survivors in workgroup memory: 4 096 keys and ids are 32 KiB",
+        ),
+        ("knn", "half_survivor_ranges") => int(0, "sized from the base and the candidates"),
+        ("knn", "half_survivor_queries") => int(0, "off until measured on the adapter"),
         ("knn", "half_unroll") => int(
             1,
             "the loads of all steps in flight at once (10 000 x 1M x 128 on an H100: 37.6 ms, 96.2 looped; 2026-11-27)",

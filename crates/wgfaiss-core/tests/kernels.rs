@@ -204,15 +204,35 @@ fn every_family_and_override_set_validates_with_naga() {
     // The tiled f16 key kernel: every dimension form that fits 48 KiB (slices of 32 and 16),
     // both metrics.
     {
-        use wgfaiss_core::ops::knn_half_tiles::{tiled_keys_family, tiled_slice};
+        use wgfaiss_core::ops::knn_half_tiles::{
+            TiledOut, survivors_select_family, tiled_keys_family, tiled_slice,
+        };
         let mut forms = BTreeSet::new();
+        let outs = [
+            TiledOut::Keys { vec4: true },
+            TiledOut::Keys { vec4: false },
+            TiledOut::Sample,
+            TiledOut::Survivors { cap: 64 },
+            TiledOut::Survivors { cap: 4096 },
+        ];
         for dp in (16..=256).step_by(16) {
             if let Some(tk) = tiled_slice(dp, 48 << 10) {
                 forms.insert(tk);
-                for (metric, vec4) in [(0, true), (1, true), (0, false), (1, false)] {
-                    validate(&tiled_keys_family(dp, tk, vec4), &[("METRIC", metric)])
-                        .unwrap_or_else(|e| panic!("tiled keys d {dp} slice {tk} {vec4}: {e}"));
+                for metric in [0, 1] {
+                    for out in outs {
+                        validate(&tiled_keys_family(dp, tk, out), &[("METRIC", metric)])
+                            .unwrap_or_else(|e| {
+                                panic!("tiled keys d {dp} slice {tk} {out:?}: {e}")
+                            });
+                    }
                 }
+            }
+        }
+        // The survivors' selection at the smallest and largest slot counts.
+        for cap in [64, 4096] {
+            for metric in [0, 1] {
+                validate(&survivors_select_family(cap), &[("METRIC", metric)])
+                    .unwrap_or_else(|e| panic!("survivors select cap {cap}: {e}"));
             }
         }
         assert_eq!(forms.len(), 2, "both slice depths occur");

@@ -101,6 +101,30 @@ fn search_tiles(
     (k, kc): (usize, usize),
     metric: KnnMetric,
 ) -> (TopK, TopK, bool) {
+    let r = run(gpu, (q, db, d), rows_per_chunk, (k, kc), metric);
+    (r.got, r.cand, r.tiles)
+}
+
+/// What one planned search gave.
+struct Run {
+    got: TopK,
+    cand: TopK,
+    /// Key tiles chose the candidates.
+    tiles: bool,
+    /// A survivors search's counts and slots.
+    survivors: Option<(Vec<u32>, usize)>,
+    /// Per query the last candidate's f16 value.
+    last: Vec<f32>,
+}
+
+/// One search of `q` over `db` (chunks of `rows_per_chunk`) with poisoned outputs.
+fn run(
+    gpu: &Gpu,
+    (q, db, d): (&[f32], &[f32], usize),
+    rows_per_chunk: usize,
+    (k, kc): (usize, usize),
+    metric: KnnMetric,
+) -> Run {
     let base = Base::new(gpu, db, d, rows_per_chunk);
     let chunks = base.chunks();
     let half = HalfBase::new(gpu, &chunks, d).unwrap();
@@ -114,11 +138,23 @@ fn search_tiles(
     let mut batch = gpu.batch(false);
     plan.record(&mut batch);
     batch.finish().unwrap();
-    (
-        plan.read(gpu).unwrap(),
-        plan.candidates(gpu).unwrap(),
-        plan.key_tiles(),
+    Run {
+        got: plan.read(gpu).unwrap(),
+        cand: plan.candidates(gpu).unwrap(),
+        tiles: plan.key_tiles(),
+        survivors: plan.survivors(gpu).unwrap(),
+        last: plan.read_last(gpu).unwrap(),
+    }
+}
+
+/// The fused kernel whatever the adapter's entry says.
+fn fused_only() -> Gpu {
+    Gpu::with_options(
+        options()
+            .with_override("WGFAISS_KNN_HALF_TILE_QUERIES", 0u64)
+            .with_override("WGFAISS_KNN_HALF_TILE_KC", 0u64),
     )
+    .unwrap()
 }
 
 /// Checks candidates and results of one search; returns (true neighbours found, k·nq).
@@ -310,13 +346,7 @@ fn key_tiles_choose_the_fused_kernels_candidates() {
         (tiles(4, 2, 1, 512), "tiled, ranges of 256"),
         (tiles(4, 2, 1, 1), "tiled, one range"),
     ];
-    // The fused kernel whatever the adapter's entry says.
-    let fused_only = Gpu::with_options(
-        options()
-            .with_override("WGFAISS_KNN_HALF_TILE_QUERIES", 0u64)
-            .with_override("WGFAISS_KNN_HALF_TILE_KC", 0u64),
-    )
-    .unwrap();
+    let fused_only = fused_only();
     let mut rng = Rng::new(seed("f16 key tiles"));
     let (nb, d) = (1000, 20);
     let q = data(&mut rng, 70 * d);
@@ -602,4 +632,187 @@ fn verified_search_bounds_hold_and_decide() {
     assert!(verified(at - 1e-6, kth, d, (qn, xn), false));
     assert!(!verified(at + 1e-6, kth, d, (qn, xn), false));
     assert!(verified(f64::NEG_INFINITY, kth, d, (qn, xn), false));
+}
+
+/// The survivors' selection alone (any adapter): per query the first `kc` of its
+/// `min(count, cap)` slots by (key, row), padded with +inf / `NONE`, inner products negated
+/// back, and NaN as the last value where the count passed the slots. Counts 0, under kc,
+/// over kc, exactly cap and past it; keys with ties; poisoned outputs.
+#[test]
+fn survivors_selection_sorts_each_querys_slots() {
+    use wgfaiss_core::ops::knn_half_tiles::{SelectParams, survivors_select_family};
+    let gpu = gpu();
+    let mut rng = Rng::new(seed("survivors select"));
+    let cap = 64;
+    let counts = [0u32, 3, 40, 64, 100, 17, 63, 1];
+    let nq = counts.len();
+    // Keys from a few values (ties), rows distinct per query.
+    let keys: Vec<f32> = (0..nq * cap)
+        .map(|_| (rng.f32() * 8.0).floor() - 3.0)
+        .collect();
+    let rows: Vec<u32> = (0..nq * cap)
+        .map(|i| ((i % cap) as u32 * 7919 + 13) % 100_003)
+        .collect();
+    for metric in [0u32, 1] {
+        for kc in [1usize, 10, 50] {
+            let kernel = gpu
+                .kernel(
+                    &survivors_select_family(cap),
+                    "survivors_select",
+                    &[("METRIC", metric)],
+                )
+                .unwrap();
+            let (x, y) = gpu.grid(nq as u32);
+            let sp = gpu.uniform(&SelectParams {
+                nq: nq as u32,
+                kc: kc as u32,
+                wg_x: x,
+                pad: 0,
+            });
+            let (cb, kb, rb) = (
+                gpu.upload(&counts).unwrap(),
+                gpu.upload(&keys).unwrap(),
+                gpu.upload(&rows).unwrap(),
+            );
+            let cv = gpu.upload(&vec![-7.5f32; nq * kc]).unwrap();
+            let ci = gpu.upload(&vec![0xdead_beefu32; nq * kc]).unwrap();
+            let bg = gpu.bind(
+                &kernel,
+                &[
+                    (0, sp.as_entire_binding()),
+                    (1, cb.binding()),
+                    (2, kb.binding()),
+                    (3, rb.binding()),
+                    (4, cv.binding()),
+                    (5, ci.binding()),
+                ],
+            );
+            let mut batch = gpu.batch(false);
+            batch.dispatch(&kernel, &bg, (x, y, 1));
+            batch.finish().unwrap();
+            let (v, ids) = (gpu.read(&cv).unwrap(), gpu.read(&ci).unwrap());
+            for q in 0..nq {
+                let n = (counts[q] as usize).min(cap);
+                let mut want: Vec<(f32, u32)> = (0..n)
+                    .map(|j| (keys[q * cap + j], rows[q * cap + j]))
+                    .collect();
+                want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                for j in 0..kc {
+                    let (wk, wi) = want.get(j).copied().unwrap_or((f32::INFINITY, u32::MAX));
+                    let wv = if metric == 1 { -wk } else { wk };
+                    let what = format!(
+                        "metric {metric} kc {kc} query {q} (count {}) slot {j}",
+                        counts[q]
+                    );
+                    assert_eq!(ids[q * kc + j], wi, "{what}: row");
+                    if j + 1 == kc && counts[q] as usize > cap {
+                        assert!(v[q * kc + j].is_nan(), "{what}: lost candidates say NaN");
+                    } else {
+                        assert_eq!(v[q * kc + j], wv, "{what}: value");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Survivors searches (`knn.half_survivors`, tensor cores only): the sampled bound and the
+/// kept keys give the fused kernel's candidates exactly; with too few slots every query
+/// says it lost candidates (NaN last value) and its count shows how many passed. On an
+/// adapter without cooperative matrices the key tiles are the teams kernel's and no
+/// survivors search runs (checked, not skipped).
+#[test]
+fn survivors_choose_the_fused_kernels_candidates() {
+    let surv = |ranges: u64, cap: u64| {
+        Gpu::with_options(
+            options()
+                .with_override("WGFAISS_KNN_HALF_TILE_QUERIES", 128u64)
+                .with_override("WGFAISS_KNN_HALF_KEYS_TILED", 1u64)
+                .with_override("WGFAISS_KNN_HALF_SURVIVORS", 1u64)
+                .with_override("WGFAISS_KNN_HALF_SURVIVOR_RANGES", ranges)
+                .with_override("WGFAISS_KNN_HALF_SURVIVOR_CAP", cap)
+                .with_override("WGFAISS_KNN_TARGET_GROUPS", 64u64),
+        )
+        .unwrap()
+    };
+    let fused_only = fused_only();
+    let mut rng = Rng::new(seed("f16 survivors"));
+    // 20 000 rows: 79 tiles, the last partial; d = 20 (slices of 32); 70 queries: two blocks.
+    let (nb, d) = (20_000, 20);
+    let q = data(&mut rng, 70 * d);
+    let db = data(&mut rng, nb * d);
+    let run = |gpu: &Gpu, qs: &[f32], (k, kc): (usize, usize), metric| {
+        let r = run(gpu, (qs, &db, d), nb, (k, kc), metric);
+        (r.got, r.cand, r.survivors, r.last)
+    };
+    let coop = wgfaiss_core::ops::knn_half::product_form(gpu())
+        == Some(wgfaiss_core::ops::knn_half::HalfProduct::Coop);
+    if !coop {
+        // Without tensor cores: one search, from the teams kernel's key tiles, exact as
+        // always, and no survivors form (on lavapipe the full sweep below takes ten minutes).
+        let kc = candidates(10, 0).unwrap();
+        let qs = &q[..33 * d];
+        let (got, cand, counts, _) = run(&surv(32, 4096), qs, (10, kc), KnnMetric::L2);
+        assert!(counts.is_none(), "no survivors form without tensor cores");
+        verify(qs, &db, d, (10, kc), KnnMetric::L2, (&got, &cand), "teams");
+        return;
+    }
+    // 32 sampled tiles (every second), and the whole base as the sample.
+    let forms = [
+        (surv(32, 4096), "32 sampled"),
+        (surv(79, 4096), "all sampled"),
+    ];
+    for metric in [KnnMetric::L2, KnnMetric::InnerProduct] {
+        for (k, kc) in [(10, 0), (1, 3), (16, 32)] {
+            let kc = candidates(k, kc).unwrap();
+            for n in [70, 33] {
+                let qs = &q[..n * d];
+                let (fused, fused_cand, _, _) = run(&fused_only, qs, (k, kc), metric);
+                for (gpu, form) in &forms {
+                    let what = format!("{metric:?} k={k} kc={kc} nq={n} {form}");
+                    let (got, cand, counts, last) = run(gpu, qs, (k, kc), metric);
+                    match counts {
+                        Some((counts, cap)) => {
+                            assert!(coop, "{what}: survivors only on tensor cores");
+                            assert_eq!(counts.len(), n);
+                            assert!(
+                                counts
+                                    .iter()
+                                    .all(|&c| c as usize >= kc && c as usize <= cap),
+                                "{what}: counts {counts:?}"
+                            );
+                            assert!(last.iter().all(|v| !v.is_nan()), "{what}: nothing lost");
+                            eprintln!(
+                                "{what}: survivors mean {:.0}, most {}",
+                                counts.iter().sum::<u32>() as f64 / n as f64,
+                                counts.iter().max().unwrap()
+                            );
+                        }
+                        None => assert!(!coop, "{what}: the survivors form where it can run"),
+                    }
+                    verify(qs, &db, d, (k, kc), metric, (&got, &cand), &what);
+                    same_as_fused((&got, &cand), (&fused, &fused_cand), &what);
+                }
+            }
+        }
+    }
+    // 64 slots and one sampled tile (fewer ranges than kc: no bound): every key survives,
+    // every query lost candidates and says so.
+    let small = surv(1, 64);
+    let kc = candidates(10, 0).unwrap();
+    let (_, _, counts, last) = run(&small, &q[..40 * d], (10, kc), KnnMetric::L2);
+    match counts {
+        Some((counts, cap)) => {
+            assert_eq!(cap, 64);
+            assert!(
+                counts.iter().all(|&c| c as usize == nb),
+                "every key kept: {counts:?}"
+            );
+            assert!(
+                last.iter().all(|v| v.is_nan()),
+                "lost candidates say NaN: {last:?}"
+            );
+        }
+        None => assert!(!coop, "the survivors form where it can run"),
+    }
 }

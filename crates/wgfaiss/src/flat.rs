@@ -479,10 +479,24 @@ impl FlatIndex {
             })
             .collect();
         self.verified.fetch_add(result.nq, Relaxed);
+        self.fallbacks.fetch_add(failed.len(), Relaxed);
+        self.redo(queries, k, &failed, result, (timed, gpu))
+    }
+
+    /// Searches queries `failed` of `result` (`queries` prepared) again in f32 and replaces
+    /// their rows; adds the f32 search's GPU time to `gpu`.
+    fn redo(
+        &self,
+        queries: &[f32],
+        k: usize,
+        failed: &[usize],
+        result: &mut SearchResult,
+        (timed, gpu): (bool, &mut Option<f64>),
+    ) -> Result<()> {
         if failed.is_empty() {
             return Ok(());
         }
-        self.fallbacks.fetch_add(failed.len(), Relaxed);
+        let d = self.dim;
         let again: Vec<f32> = failed
             .iter()
             .flat_map(|&i| queries[i * d..(i + 1) * d].iter().copied())
@@ -561,7 +575,18 @@ impl FlatIndex {
         (mut result, lasts): (SearchResult, &Lasts),
         mut gpu_total: Option<f64>,
     ) -> Result<SearchResult> {
-        if params.precision == Precision::F16Verified {
+        if params.precision == Precision::F16 {
+            // A survivors search that lost candidates (more keys within a query's bound than
+            // its slots) says so with a NaN last value: those queries go to f32.
+            let lost: Vec<usize> = (0..result.nq).filter(|&i| lasts.at(i).0.is_nan()).collect();
+            self.redo(
+                queries,
+                k,
+                &lost,
+                &mut result,
+                (params.timed, &mut gpu_total),
+            )?;
+        } else if params.precision == Precision::F16Verified {
             self.verify(
                 queries,
                 k,

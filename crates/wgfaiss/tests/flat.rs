@@ -973,6 +973,90 @@ fn exact_through_f16_key_tiles_is_exact_and_falls_back() {
 }
 
 #[test]
+fn survivors_are_exact_and_lost_candidates_are_searched_again() {
+    // knn.half_survivors (tensor cores only): the verified path's candidates from the keys
+    // within a bound sampled from 26 of 32 tiles, every metric; then 64 slots and one sampled
+    // tile (no bound: every key survives, every query loses candidates), where the verified
+    // search's proof fails for all and the plain f16 search redoes all in f32 — both exact.
+    // Without cooperative matrices the same searches run from the teams kernel's key tiles
+    // (exact as always; nothing is lost).
+    let surv = |ranges: u64, cap: u64| {
+        Gpu::with_options(
+            common::options()
+                .with_override("WGFAISS_KNN_EXACT_PATH", "verified")
+                .with_override("WGFAISS_KNN_VERIFIED_MIN_QUERIES", 5)
+                .with_override("WGFAISS_KNN_HALF_TILE_QUERIES", 64)
+                .with_override("WGFAISS_KNN_HALF_KEYS_TILED", 1)
+                .with_override("WGFAISS_KNN_HALF_SURVIVORS", 1)
+                .with_override("WGFAISS_KNN_HALF_SURVIVOR_RANGES", ranges)
+                .with_override("WGFAISS_KNN_HALF_SURVIVOR_CAP", cap)
+                .with_override("WGFAISS_KNN_TARGET_GROUPS", 16),
+        )
+        .unwrap()
+    };
+    let sampled = surv(26, 4096);
+    let coop = wgfaiss::ops::knn_half::product_form(&sampled)
+        == Some(wgfaiss::ops::knn_half::HalfProduct::Coop);
+    let mut rng = Rng::new(seed("flat survivors"));
+    let (d, nb, nq) = (24, 8000, 40);
+    let base = data(&mut rng, nb * d);
+    let ids = sequential(nb);
+    let metrics: &[Metric] = if coop {
+        &[Metric::L2, Metric::InnerProduct, Metric::Cosine]
+    } else {
+        &[Metric::L2]
+    };
+    for &metric in metrics {
+        let mut index = FlatIndex::new(&sampled, d, metric).unwrap();
+        index.add(&base).unwrap();
+        let q = data(&mut rng, nq * d);
+        let before = index.verified_fallbacks();
+        verified_and_exact(&index, &q, (&base, &ids), &format!("{metric:?} survivors"));
+        assert_eq!(
+            index.verified_fallbacks(),
+            before,
+            "{metric:?}: every proof holds"
+        );
+    }
+    let lossy = surv(1, 64);
+    let mut index = FlatIndex::new(&lossy, d, Metric::L2).unwrap();
+    index.add(&base).unwrap();
+    let q = data(&mut rng, nq * d);
+    let before = index.verified_fallbacks();
+    let r = index.search(&q, 10, &SearchParams::default()).unwrap();
+    let lost = if coop { nq } else { 0 };
+    assert_eq!(
+        index.verified_fallbacks() - before,
+        lost,
+        "lost candidates fail the proof"
+    );
+    check(
+        &r,
+        &q,
+        &base,
+        &ids,
+        d,
+        Metric::L2,
+        "survivors lost, verified",
+    );
+    let f16 = SearchParams {
+        precision: Precision::F16,
+        ..SearchParams::default()
+    };
+    let r16 = index.search(&q, 10, &f16).unwrap();
+    if coop {
+        // Every query searched again in f32: the exact answer.
+        assert_eq!(
+            (&r16.ids, &r16.distances),
+            (&r.ids, &r.distances),
+            "f16 redone in f32"
+        );
+    } else {
+        assert_eq!(r16.ids.len(), nq * 10);
+    }
+}
+
+#[test]
 fn f32_mid_size_batches_through_distance_tiles_are_exact() {
     // knn.tiled_max_queries: 5–40 queries run the distance tile and the bounded top-k at
     // k = 10 (1–4 keep the streaming kernel, more than 40 the fused one).

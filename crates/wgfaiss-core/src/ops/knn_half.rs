@@ -610,12 +610,7 @@ impl Lists {
     fn record(&self, batch: &mut Batch<'_>) {
         match self {
             Lists::Fused(plan) => plan.record(batch),
-            Lists::Tiles(tiles) => {
-                let (k, bg, grid) = &tiles.keys;
-                batch.dispatch(k, bg, *grid);
-                tiles.bound.record(batch);
-                tiles.select.record(batch);
-            }
+            Lists::Tiles(tiles) => tiles.record(batch),
         }
     }
 
@@ -623,14 +618,14 @@ impl Lists {
     fn outputs(&self) -> (&GpuBuffer<f32>, &GpuBuffer<u32>) {
         match self {
             Lists::Fused(plan) => plan.outputs(),
-            Lists::Tiles(tiles) => tiles.select.outputs(),
+            Lists::Tiles(tiles) => tiles.outputs(),
         }
     }
 
     fn read(&self, gpu: &Gpu) -> Result<TopK> {
         match self {
             Lists::Fused(plan) => plan.read(gpu),
-            Lists::Tiles(tiles) => tiles.select.read(gpu),
+            Lists::Tiles(tiles) => tiles.read(gpu),
         }
     }
 
@@ -647,17 +642,50 @@ impl Lists {
 /// kernel: at most `knn.half_tile_queries` queries, or (the fused kernel's lists grow with
 /// `kc`) any batch whose `kc` is at least `knn.half_tile_kc` (0: never); a base of one chunk
 /// whose ids start at 0 (the top-k kernel's ids are the tile's columns), and a tile of `nq` ×
-/// its rows within one binding and `knn.tile_bytes`.
-pub fn uses_key_tiles(gpu: &Gpu, nq: usize, kc: usize, db: &[DbChunk<'_>]) -> bool {
-    let mut live = db.iter().filter(|c| c.rows > 0);
-    let (Some(chunk), None) = (live.next(), live.next()) else {
+/// its rows within one binding and `knn.tile_bytes` — or a survivors search
+/// ([`uses_survivors`]), which writes no tile.
+pub fn uses_key_tiles(gpu: &Gpu, nq: usize, (d, kc): (usize, usize), db: &[DbChunk<'_>]) -> bool {
+    let Some(chunk) = one_chunk(db) else {
         return false;
     };
     let t = gpu.tuning();
     let wide = t.int("knn.half_tile_kc");
-    chunk.id0 == 0
-        && (nq as u64 <= t.int("knn.half_tile_queries") || wide > 0 && kc as u64 >= wide)
-        && nq <= crate::ops::knn::tile_queries(gpu, chunk.rows)
+    uses_survivors(gpu, nq, (d, kc), db)
+        || (nq as u64 <= t.int("knn.half_tile_queries") || wide > 0 && kc as u64 >= wide)
+            && nq <= crate::ops::knn::tile_queries(gpu, chunk.rows)
+}
+
+/// The base's one chunk with rows, if it has one and its ids start at 0.
+fn one_chunk<'a>(db: &'a [DbChunk<'a>]) -> Option<&'a DbChunk<'a>> {
+    let mut live = db.iter().filter(|c| c.rows > 0);
+    match (live.next(), live.next()) {
+        (Some(chunk), None) if chunk.id0 == 0 => Some(chunk),
+        _ => None,
+    }
+}
+
+/// Whether the key tiles of a batch of `nq` queries (dimension `d`, `kc` candidates) are a
+/// survivors search: the tiled kernel on tensor cores (`knn.half_keys_tiled`, a dimension
+/// whose slices fit), [`survivor_ranges`] for the base's one chunk, and at most
+/// `knn.half_tile_queries` queries, or `knn.half_survivor_queries` where that is more (no
+/// tile limits the batch: its slots, `nq × knn.half_survivor_cap` keys and as many rows, each
+/// within one binding).
+pub fn uses_survivors(gpu: &Gpu, nq: usize, (d, kc): (usize, usize), db: &[DbChunk<'_>]) -> bool {
+    let Some(chunk) = one_chunk(db) else {
+        return false;
+    };
+    let t = gpu.tuning();
+    let from = t.int("knn.half_keys_tiled");
+    let most = t
+        .int("knn.half_tile_queries")
+        .max(t.int("knn.half_survivor_queries"));
+    let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
+    product_form(gpu) == Some(HalfProduct::Coop)
+        && from > 0
+        && (from..=most).contains(&(nq as u64))
+        && crate::ops::knn_half_tiles::tiled_slice(padded_dim(d), limit).is_some()
+        && (nq as u64) * t.int("knn.half_survivor_cap") * 4 <= gpu.max_binding_bytes()
+        && survivor_ranges(gpu, chunk.rows, kc).is_some()
 }
 
 /// Workgroup memory of the key-tile kernel with `teams` teams: the zero fragment (tensor
@@ -702,15 +730,77 @@ const KEYS_PAD: usize = 4;
 /// query's `kc`-th key (`kc` distinct keys are within it), and the selection over the tile
 /// offers only keys within the bound ([`TopKPlan::bounded`]).
 struct KeyTiles {
-    keys: Dispatch,
-    /// Per query a bound of its `kc`-th key from the ranges' best keys.
-    bound: TopKPlan,
-    select: TopKPlan,
+    form: TileForm,
     segments: usize,
-    /// The key tile and the ranges' best keys.
-    tiles: (SplitBuffer<f32>, SplitBuffer<f32>),
     /// Inner products (largest first).
     ip: bool,
+}
+
+/// How [`KeyTiles`] select: over the whole tile, or over the keys that survive a bound from a
+/// sample of the base (`knn.half_survivors`, [`survivor_ranges`]).
+enum TileForm {
+    Tile {
+        keys: Dispatch,
+        /// Per query a bound of its `kc`-th key from the ranges' best keys.
+        bound: TopKPlan,
+        select: TopKPlan,
+        /// The key tile and the ranges' best keys.
+        tiles: (SplitBuffer<f32>, SplitBuffer<f32>),
+    },
+    Survivors(Survivors),
+}
+
+/// The survivors form: the tiled kernel over a sample of tiles writes their best keys
+/// (`TiledOut::Sample`); per query the `kc`-th best of those bounds its `kc`-th key (they are
+/// `kc` distinct keys); the tiled kernel over the whole base keeps the keys within it
+/// (`TiledOut::Survivors`, up to `cap` a query, counted); one workgroup per query sorts them
+/// and writes the first `kc` (`survivors_select`). On random data about a sixteenth of
+/// `cap` survive (1M rows, `kc` 26: ~260 of 1M), so nothing of the size of the tile is written
+/// or read. A query with more than `cap` says so (its last candidate's value NaN), and the
+/// index searches it again in f32 — the verified search's proof fails on it, the plain f16
+/// search checks for it.
+struct Survivors {
+    sample: Dispatch,
+    bound: TopKPlan,
+    keys: Dispatch,
+    select: Dispatch,
+    /// The sampled tiles' best keys (read by `bound`).
+    _best: SplitBuffer<f32>,
+    /// Per query the count of keys within the bound (zeroed before each run), and its slots.
+    count: GpuBuffer<u32>,
+    _slots: (GpuBuffer<f32>, GpuBuffer<u32>),
+    /// The candidates: per query `kc` values and rows.
+    cand: (GpuBuffer<f32>, GpuBuffer<u32>),
+    nq: usize,
+    kc: usize,
+    cap: usize,
+}
+
+/// Tiles of 256 rows a survivors search over `rows` samples for `kc` candidates with `cap`
+/// slots a query, or None where the key tile is the better form: `knn.half_survivors` off,
+/// or (automatic, `knn.half_survivor_ranges` 0) a sample of more than a quarter of the base.
+/// Automatic: the `kc`-th best of `s` sampled tiles' bests lets about `rows · kc / (256 s)`
+/// random keys through; `s` is chosen for `cap / 16` (256 of 4 096 slots) and at least `2 kc`.
+/// On an H100 (1M × 128, k = 10: `kc` 26), 100 sampled tiles (~1 100 survivors) against 400
+/// (~260): 64 queries 0.382 / 0.340 ms, 128 0.617 / 0.544, 384 1.60 / 1.38 (the sample pass
+/// 0.021 / 0.042 ms, the kept keys' atomics and their sort 0.269 + 0.053 / 0.234 + 0.018;
+/// 200 and 800 in between).
+pub fn survivor_ranges(gpu: &Gpu, rows: usize, kc: usize) -> Option<usize> {
+    let t = gpu.tuning();
+    if t.int("knn.half_survivors") != 1 {
+        return None;
+    }
+    let tiles = rows.div_ceil(crate::ops::knn_half_tiles::TILED_ROWS);
+    let cap = t.int("knn.half_survivor_cap") as usize;
+    match t.int("knn.half_survivor_ranges") as usize {
+        0 => {
+            let s = (16 * kc * rows)
+                .div_ceil(crate::ops::knn_half_tiles::TILED_ROWS * cap)
+                .max(2 * kc);
+            (4 * s <= tiles).then_some(s)
+        }
+        s => Some(s.min(tiles)),
+    }
 }
 
 impl KeyTiles {
@@ -722,6 +812,7 @@ impl KeyTiles {
         (nq, dp, kc): (usize, usize, usize),
         (queries, b, chunk): (&GpuBuffer<f16>, &GpuBuffer<f16>, &DbChunk<'_>),
     ) -> Result<KeyTiles> {
+        use crate::ops::knn_half_tiles::{TILED_QUERIES, TILED_ROWS, TiledOut, tiled_keys_family};
         let rows = chunk.rows;
         let t = gpu.tuning();
         let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
@@ -729,20 +820,135 @@ impl KeyTiles {
         let tiled = (variant.form == HalfProduct::Coop && from > 0 && nq as u64 >= from)
             .then(|| crate::ops::knn_half_tiles::tiled_slice(dp, limit))
             .flatten();
+        let ip = metric == KnnMetric::InnerProduct;
+        let metric_c = ("METRIC", u32::from(ip));
+        let blocks_t = nq.div_ceil(TILED_QUERIES);
+        let params_for = |seg_len: usize, segs: usize, (x, _y): (u32, u32)| {
+            gpu.uniform(&crate::ops::knn::Params {
+                m: nq as u32,
+                n: rows as u32,
+                k: dp as u32,
+                lda: dp as u32,
+                ldb: dp as u32,
+                seg_len: seg_len as u32,
+                segs: segs as u32,
+                seg0: 0,
+                total_segs: segs as u32,
+                id0: 0,
+                topk: kc as u32,
+                wg_x: x,
+            })
+        };
+        if let (Some(tk), Some(sampled)) = (tiled, survivor_ranges(gpu, rows, kc)) {
+            let cap = t.int("knn.half_survivor_cap") as usize;
+            // The sample: one workgroup per (query block, sampled tile), best keys only.
+            let sample_k = gpu.kernel(
+                &tiled_keys_family(dp, tk, TiledOut::Sample),
+                "half_keys_tiled",
+                &[metric_c],
+            )?;
+            let grid = gpu.grid((sampled * blocks_t) as u32);
+            let params = params_for(TILED_ROWS, sampled, grid);
+            let best = gpu.alloc::<f32>(nq * sampled)?;
+            let bg = gpu.bind(
+                &sample_k,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, queries.binding()),
+                    (2, b.binding()),
+                    (3, chunk.norms.binding()),
+                    (6, best.binding()),
+                ],
+            );
+            let sample = (sample_k, bg, (grid.0, grid.1, 1));
+            let best = SplitBuffer::from_buffer(best);
+            let bound = TopKPlan::new(gpu, &best, nq, sampled, kc, ip, &TopKOptions::default())?;
+            // The whole base, ranges as the tile form's.
+            let keys_k = gpu.kernel(
+                &tiled_keys_family(dp, tk, TiledOut::Survivors { cap }),
+                "half_keys_tiled",
+                &[metric_c],
+            )?;
+            let tiles = rows.div_ceil(TILED_ROWS);
+            let segs = (t.int("knn.target_groups").max(1) as usize / blocks_t).clamp(1, tiles);
+            let grid = gpu.grid((segs * blocks_t) as u32);
+            let params = params_for(TILED_ROWS, segs, grid);
+            let count = gpu.alloc::<u32>(nq)?;
+            let slots = (gpu.alloc::<f32>(nq * cap)?, gpu.alloc::<u32>(nq * cap)?);
+            let bg = gpu.bind(
+                &keys_k,
+                &[
+                    (0, params.as_entire_binding()),
+                    (1, queries.binding()),
+                    (2, b.binding()),
+                    (3, chunk.norms.binding()),
+                    (5, slots.0.binding()),
+                    (6, slots.1.binding()),
+                    (7, count.binding()),
+                    (8, bound.outputs().0.binding()),
+                ],
+            );
+            let keys = (keys_k, bg, (grid.0, grid.1, 1));
+            let select_k = gpu.kernel(
+                &crate::ops::knn_half_tiles::survivors_select_family(cap),
+                "survivors_select",
+                &[metric_c],
+            )?;
+            let cand = (gpu.alloc::<f32>(nq * kc)?, gpu.alloc::<u32>(nq * kc)?);
+            let (x, y) = gpu.grid(nq as u32);
+            let sp = gpu.uniform(&crate::ops::knn_half_tiles::SelectParams {
+                nq: nq as u32,
+                kc: kc as u32,
+                wg_x: x,
+                pad: 0,
+            });
+            let bg = gpu.bind(
+                &select_k,
+                &[
+                    (0, sp.as_entire_binding()),
+                    (1, count.binding()),
+                    (2, slots.0.binding()),
+                    (3, slots.1.binding()),
+                    (4, cand.0.binding()),
+                    (5, cand.1.binding()),
+                ],
+            );
+            return Ok(KeyTiles {
+                form: TileForm::Survivors(Survivors {
+                    sample,
+                    bound,
+                    keys,
+                    select: (select_k, bg, (x, y, 1)),
+                    _best: best,
+                    count,
+                    _slots: slots,
+                    cand,
+                    nq,
+                    kc,
+                    cap,
+                }),
+                segments: segs,
+                ip,
+            });
+        }
         let (kernel, seg_len, segs, blocks) = if let Some(tk) = tiled {
             // Like the tiled GEMM (ops/knn_half_tiles.rs): blocks of 64 queries and about
             // knn.target_groups workgroups in all, range r of a block being every segs-th
             // 256-row tile from tile r (`seg_len` is one tile).
-            use crate::ops::knn_half_tiles::{TILED_QUERIES, TILED_ROWS, tiled_keys_family};
             let kernel = gpu.kernel(
-                &tiled_keys_family(dp, tk, rows.is_multiple_of(4)),
+                &tiled_keys_family(
+                    dp,
+                    tk,
+                    TiledOut::Keys {
+                        vec4: rows.is_multiple_of(4),
+                    },
+                ),
                 "half_keys_tiled",
-                &[("METRIC", u32::from(metric == KnnMetric::InnerProduct))],
+                &[metric_c],
             )?;
-            let blocks = nq.div_ceil(TILED_QUERIES);
             let tiles = rows.div_ceil(TILED_ROWS);
-            let segs = (t.int("knn.target_groups").max(1) as usize / blocks).clamp(1, tiles);
-            (kernel, TILED_ROWS, segs, blocks)
+            let segs = (t.int("knn.target_groups").max(1) as usize / blocks_t).clamp(1, tiles);
+            (kernel, TILED_ROWS, segs, blocks_t)
         } else {
             let kernel = gpu.kernel(
                 &crate::kernels::half_keys(variant),
@@ -757,21 +963,8 @@ impl KeyTiles {
                 nq.div_ceil(teams as usize * HALF_TEAM),
             )
         };
-        let (x, y) = gpu.grid((segs * blocks) as u32);
-        let params = gpu.uniform(&crate::ops::knn::Params {
-            m: nq as u32,
-            n: rows as u32,
-            k: dp as u32,
-            lda: dp as u32,
-            ldb: dp as u32,
-            seg_len: seg_len as u32,
-            segs: segs as u32,
-            seg0: 0,
-            total_segs: segs as u32,
-            id0: 0,
-            topk: kc as u32,
-            wg_x: x,
-        });
+        let grid = gpu.grid((segs * blocks) as u32);
+        let params = params_for(seg_len, segs, grid);
         let tile = gpu.alloc::<f32>(nq * rows)?;
         let best = gpu.alloc::<f32>(nq * segs)?;
         let bg = gpu.bind(
@@ -787,31 +980,99 @@ impl KeyTiles {
         );
         // Per query the kc-th best of its ranges' bests (padding, no bound, where there are
         // fewer ranges than kc), then the selection over the tile within it.
-        let ip = metric == KnnMetric::InnerProduct;
         let best = SplitBuffer::from_buffer(best);
         let bound = TopKPlan::new(gpu, &best, nq, segs, kc, ip, &TopKOptions::default())?;
         let tile = SplitBuffer::from_buffer(tile);
         let select = TopKPlan::bounded(gpu, &tile, (nq, rows, kc), ip, (bound.outputs().0, kc))?;
         Ok(KeyTiles {
-            keys: (kernel, bg, (x, y, 1)),
-            bound,
-            select,
+            form: TileForm::Tile {
+                keys: (kernel, bg, (grid.0, grid.1, 1)),
+                bound,
+                select,
+                tiles: (tile, best),
+            },
             segments: segs,
-            tiles: (tile, best),
             ip,
         })
+    }
+
+    fn record(&self, batch: &mut Batch<'_>) {
+        match &self.form {
+            TileForm::Tile {
+                keys,
+                bound,
+                select,
+                ..
+            } => {
+                batch.dispatch(&keys.0, &keys.1, keys.2);
+                bound.record(batch);
+                select.record(batch);
+            }
+            TileForm::Survivors(s) => {
+                batch.dispatch(&s.sample.0, &s.sample.1, s.sample.2);
+                s.bound.record(batch);
+                batch.clear(s.count.raw());
+                for (k, bg, grid) in [&s.keys, &s.select] {
+                    batch.dispatch(k, bg, *grid);
+                }
+            }
+        }
+    }
+
+    /// Per query the `kc` candidates' f16 values and ids, best first.
+    fn outputs(&self) -> (&GpuBuffer<f32>, &GpuBuffer<u32>) {
+        match &self.form {
+            TileForm::Tile { select, .. } => select.outputs(),
+            TileForm::Survivors(s) => (&s.cand.0, &s.cand.1),
+        }
+    }
+
+    fn read(&self, gpu: &Gpu) -> Result<TopK> {
+        match &self.form {
+            TileForm::Tile { select, .. } => select.read(gpu),
+            TileForm::Survivors(s) => {
+                let bytes = (s.nq * s.kc * 4) as u64;
+                Ok(parse_lists(&gpu.read_bytes(&[
+                    (s.cand.0.raw(), 0, bytes),
+                    (s.cand.1.raw(), 0, bytes),
+                ])?))
+            }
+        }
+    }
+
+    /// Per query the keys within its bound in the last run (past `cap`: some were lost), and
+    /// `cap`; None for the tile form.
+    fn survivors(&self, gpu: &Gpu) -> Result<Option<(Vec<u32>, usize)>> {
+        match &self.form {
+            TileForm::Tile { .. } => Ok(None),
+            TileForm::Survivors(s) => Ok(Some((gpu.read(&s.count)?, s.cap))),
+        }
     }
 
     /// Fills the tile, the ranges' bests and the selection's outputs with values that would
     /// be chosen first if a kernel left them unwritten (tests).
     fn poison(&self, gpu: &Gpu) -> Result<()> {
         let first = if self.ip { 3e38f32 } else { -3e38 };
-        for buf in [&self.tiles.0, &self.tiles.1] {
-            for c in buf.chunks() {
-                gpu.write(c, &vec![first; c.len()])?;
+        match &self.form {
+            TileForm::Tile { select, tiles, .. } => {
+                for buf in [&tiles.0, &tiles.1] {
+                    for c in buf.chunks() {
+                        gpu.write(c, &vec![first; c.len()])?;
+                    }
+                }
+                select.poison(gpu)
+            }
+            TileForm::Survivors(s) => {
+                for c in s._best.chunks() {
+                    gpu.write(c, &vec![first; c.len()])?;
+                }
+                gpu.write(&s._slots.0, &vec![first; s._slots.0.len()])?;
+                gpu.write(&s._slots.1, &vec![0u32; s._slots.1.len()])?;
+                gpu.write(&s.cand.0, &vec![first; s.cand.0.len()])?;
+                gpu.write(&s.cand.1, &vec![0u32; s.cand.1.len()])?;
+                gpu.write(&s.count, &vec![u32::MAX / 2; s.nq])
             }
         }
-        self.select.poison(gpu)
     }
 }
 
@@ -879,7 +1140,7 @@ impl KnnHalfPlan {
         // them), the lists at 5 and 6, the tiled kernel's per-query bounds (zeroed before each
         // run) at 7.
         let streamed = streams(gpu, nq, d, kc);
-        let tiled = !streamed && uses_key_tiles(gpu, nq, kc, db);
+        let tiled = !streamed && uses_key_tiles(gpu, nq, (d, kc), db);
         let bound = if streamed || tiled {
             None
         } else {
@@ -1098,6 +1359,16 @@ impl KnnHalfPlan {
         (self.form, segments)
     }
 
+    /// Survivors searches (`knn.half_survivors`): per query the keys within its sampled bound
+    /// in the last run, and the slots per query (a count past them sends the query to f32).
+    /// None for other forms.
+    pub fn survivors(&self, gpu: &Gpu) -> Result<Option<(Vec<u32>, usize)>> {
+        match &self.lists {
+            Lists::Tiles(tiles) => tiles.survivors(gpu),
+            Lists::Fused(_) => Ok(None),
+        }
+    }
+
     /// Whether key tiles and the top-k kernel choose the candidates ([`uses_key_tiles`]),
     /// rather than the fused or the streaming kernel.
     pub fn key_tiles(&self) -> bool {
@@ -1114,6 +1385,12 @@ impl KnnHalfPlan {
         self.lists.poison(gpu)?;
         gpu.write(&self.out_v, &vec![f32::NAN; self.nq * self.k])?;
         gpu.write(&self.out_i, &vec![0xdead_beef; self.nq * self.k])
+    }
+
+    /// Reads per query the last candidate's f16 value of the last recorded run (see
+    /// [`Self::parse_last`]; NaN: a survivors search lost candidates).
+    pub fn read_last(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        gpu.read(&self.last_v)
     }
 
     /// Reads the result of the last recorded run: per query `k` exact values and ids.

@@ -64,15 +64,201 @@ pub fn tiled_slice(dp: usize, limit: u64) -> Option<usize> {
         .find(|&tk| dp.is_multiple_of(tk) && tiled_shared_bytes(dp, tk) <= limit)
 }
 
-/// The family for padded dimension `dp`, slices of `tk` and keys written as `vec4<f32>`
-/// (`vec4`: rows of the tile a multiple of 4 long) or one by one (override constant `METRIC`:
-/// 0 L2, 1 inner product).
-pub fn tiled_keys_family(dp: usize, tk: usize, vec4: bool) -> Family {
+/// What the kernel writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TiledOut {
+    /// The whole key tile (as `vec4<f32>` where `vec4`: the tile's rows a multiple of 4
+    /// long; else one key at a time) and each (query, range)'s best key.
+    Keys {
+        /// Keys written 16 bytes at a time.
+        vec4: bool,
+    },
+    /// Only each (query, range)'s best key, range r being the single tile
+    /// `r · max(tiles / p.segs, 1)`: the sample a survivors search bounds its queries from.
+    Sample,
+    /// Per query the keys within its bound (`bound[q · p.topk + p.topk − 1]`, the last of a
+    /// sorted list of `p.topk` per query: the sample's `kc`-th best range; NaN: no bound),
+    /// appended to its `cap` slots through a count (a count past `cap` says some were lost).
+    Survivors {
+        /// Slots per query.
+        cap: usize,
+    },
+}
+
+impl TiledOut {
+    fn name(self) -> String {
+        match self {
+            TiledOut::Keys { vec4 } => format!("v{}", u8::from(vec4)),
+            TiledOut::Sample => "sample".into(),
+            TiledOut::Survivors { cap } => format!("s{cap}"),
+        }
+    }
+}
+
+/// The family for padded dimension `dp`, slices of `tk` and output `out` (override constant
+/// `METRIC`: 0 L2, 1 inner product).
+pub fn tiled_keys_family(dp: usize, tk: usize, out: TiledOut) -> Family {
     crate::kernels::generated_coop(
-        format!("half_keys_tiled_d{dp}_k{tk}_v{}", u8::from(vec4)),
+        format!("half_keys_tiled_d{dp}_k{tk}_{}", out.name()),
         &["half_keys_tiled"],
-        move || tiled_keys_source(dp, tk, vec4),
+        move || tiled_keys_source(dp, tk, out),
     )
+}
+
+/// The survivors' selection's parameters (its uniform `sp`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SelectParams {
+    /// Queries.
+    pub nq: u32,
+    /// Candidates written per query.
+    pub kc: u32,
+    /// Workgroups in x of the 2-D grid (query = `wid.x + wid.y * wg_x`).
+    pub wg_x: u32,
+    /// Padding (0).
+    pub pad: u32,
+}
+
+/// The survivors' selection for `cap` slots per query ([`survivors_select_source`]).
+pub fn survivors_select_family(cap: usize) -> Family {
+    crate::kernels::generated_plain(
+        format!("survivors_select_c{cap}"),
+        &["survivors_select"],
+        move || survivors_select_source(cap),
+    )
+}
+
+/// One workgroup of 256 per query sorts the query's survivors (`min(count, cap)` keys and
+/// rows; smaller key first, then smaller row) in workgroup memory by a bitonic network over
+/// the next power of two, and writes the first `kc` as the candidate list the re-rank reads:
+/// values (L2 keys, or inner products: the kernel kept their negation) and rows, padded with
+/// +inf (−inf) and `NONE` where fewer survived. A query whose count passed `cap` lost some:
+/// its last candidate's value is NaN, which no proof accepts (the search redoes it in f32).
+pub fn survivors_select_source(cap: usize) -> String {
+    format!("const CAP: u32 = {cap}u;\n") + SURVIVORS_SELECT
+}
+
+const SURVIVORS_SELECT: &str = "
+override METRIC: u32 = 0u;
+const NONE: u32 = 0xffffffffu;
+
+struct SelectParams {
+    nq: u32,
+    kc: u32,
+    wg_x: u32,
+    pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> sp: SelectParams;
+@group(0) @binding(1) var<storage, read> count: array<u32>;
+@group(0) @binding(2) var<storage, read> skeys: array<f32>;
+@group(0) @binding(3) var<storage, read> srows: array<u32>;
+@group(0) @binding(4) var<storage, read_write> cand_v: array<f32>;
+@group(0) @binding(5) var<storage, read_write> cand_i: array<u32>;
+
+var<workgroup> Ks: array<f32, CAP>;
+var<workgroup> Is: array<u32, CAP>;
+var<workgroup> size_w: u32;
+
+// (key, row) order: smaller key, then smaller row; padding (+inf, NONE) last.
+fn before(ka: f32, ia: u32, kb: f32, ib: u32) -> bool {
+    return ka < kb || (ka == kb && ia < ib);
+}
+
+@compute @workgroup_size(256)
+fn survivors_select(@builtin(workgroup_id) wid: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+    let q = wid.x + wid.y * sp.wg_x;
+    let live = q < sp.nq;
+    let c = select(0u, count[min(q, sp.nq - 1u)], live);
+    let n = min(c, CAP);
+    if lid == 0u {
+        var s = 1u;
+        while s < n {
+            s = s << 1u;
+        }
+        size_w = s;
+    }
+    let size = workgroupUniformLoad(&size_w);
+    for (var j = lid; j < size; j += 256u) {
+        var kv = bitcast<f32>(0x7f800000u);
+        var id = NONE;
+        if j < n {
+            kv = skeys[q * CAP + j];
+            id = srows[q * CAP + j];
+        }
+        Ks[j] = kv;
+        Is[j] = id;
+    }
+    workgroupBarrier();
+    for (var w = 2u; w <= size; w = w << 1u) {
+        for (var h = w >> 1u; h > 0u; h = h >> 1u) {
+            for (var t = lid; t < size / 2u; t += 256u) {
+                let a = (t / h) * 2u * h + t % h;
+                let b = a + h;
+                let ka = Ks[a];
+                let kb = Ks[b];
+                let ia = Is[a];
+                let ib = Is[b];
+                // Ascending where bit w of a is clear.
+                let up = (a & w) == 0u;
+                if select(before(ka, ia, kb, ib), before(kb, ib, ka, ia), up) {
+                    Ks[a] = kb;
+                    Ks[b] = ka;
+                    Is[a] = ib;
+                    Is[b] = ia;
+                }
+            }
+            workgroupBarrier();
+        }
+    }
+    if !live {
+        return;
+    }
+    for (var j = lid; j < sp.kc; j += 256u) {
+        var kv = bitcast<f32>(0x7f800000u);
+        var id = NONE;
+        if j < n {
+            kv = Ks[j];
+            id = Is[j];
+        }
+        var out = select(kv, -kv, METRIC == 1u);
+        if j + 1u == sp.kc && c > CAP {
+            out = bitcast<f32>(0x7fc00000u);
+        }
+        cand_v[q * sp.kc + j] = out;
+        cand_i[q * sp.kc + j] = id;
+    }
+}
+";
+
+/// The survivors form's look at two fragments of row block `i` (query 16 i + r, columns
+/// 16 h .. 16 h + 15 of the 32 in `Es`, as the best's fold reads them): a bit per key within
+/// the query's bound, then, for the few set bits, a slot each through the query's count.
+fn survivors_part(i: usize) -> String {
+    let mut o = String::from("    var m = 0u;\n");
+    for c in 0..16 {
+        o += &format!(
+            "    {{\n        let cc = h * 16u + (({c}u + 4u * h) & 15u);\n        let v = Es[sg * {FRAG_FLOATS}u + cc * 20u + r];\n        let kv = select(-v, fma(-2.0, v, Xs[col0 + cc]), METRIC == 0u);\n        m |= select(0u, {}u, (n0 + col0 + cc < end) & (kv <= bnd{i}) & (bq{i} < p.m));\n    }}\n",
+            1u32 << c
+        );
+    }
+    o += &format!(
+        "    while m != 0u {{
+        let c = firstTrailingBit(m);
+        m &= m - 1u;
+        let cc = h * 16u + ((c + 4u * h) & 15u);
+        let v = Es[sg * {FRAG_FLOATS}u + cc * 20u + r];
+        let kv = select(-v, fma(-2.0, v, Xs[col0 + cc]), METRIC == 0u);
+        let slot = atomicAdd(&count[bq{i}], 1u);
+        if slot < CAP {{
+            skeys[bq{i} * CAP + slot] = kv;
+            srows[bq{i} * CAP + slot] = n0 + col0 + cc;
+        }}
+    }}
+"
+    );
+    o
 }
 
 /// Stores `count` 16-byte pieces from registers `reg<i>` into `array` (elements of 4 halves,
@@ -90,10 +276,11 @@ fn put_pieces(array: &str, reg: &str, count: usize, per_row: usize, stride: usiz
     o
 }
 
-/// The WGSL of the kernel for padded dimension `dp` and slices of `tk`, writing the keys as
-/// `vec4<f32>` (the tile's row length a multiple of 4) or one float at a time (see the module
-/// notes).
-pub fn tiled_keys_source(dp: usize, tk: usize, vec4: bool) -> String {
+/// The WGSL of the kernel for padded dimension `dp`, slices of `tk` and output `out` (see the
+/// module notes and [`TiledOut`]).
+pub fn tiled_keys_source(dp: usize, tk: usize, out: TiledOut) -> String {
+    let vec4 = out == TiledOut::Keys { vec4: true };
+    let keys_out = matches!(out, TiledOut::Keys { .. });
     let qs4 = (dp + 8) / 4; // vec4<f16> elements per staged query row
     let bs4 = (tk + 8) / 4; // per staged base row
     let slices = dp / tk;
@@ -111,13 +298,36 @@ override S: u32 = 2u;
 @group(0) @binding(1) var<storage, read> q8: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> b8: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read> xnorm: array<f32>;
-// The tile (queries x base rows, row stride p.n) and per (query, range) the best key: the
+",
+    );
+    s += &match out {
+        TiledOut::Keys { .. } => {
+            "// The tile (queries x base rows, row stride p.n) and per (query, range) the best key: the
 // smallest L2 key, the largest inner product (`best[query * p.segs + range]`).
 @group(0) @binding(5) var<storage, read_write> keys: array<@KEY>;
 @group(0) @binding(6) var<storage, read_write> best: array<f32>;
 
-",
-    );
+"
+            .to_string()
+        }
+        TiledOut::Sample => "// Per (query, sampled tile) the best key, as in the tile form.
+@group(0) @binding(6) var<storage, read_write> best: array<f32>;
+
+"
+        .to_string(),
+        TiledOut::Survivors { cap } => format!(
+            "// Per query up to CAP keys within its bound and their rows, in the order they were
+// found; the count of all that were (past CAP, some were lost). The bound: the last of
+// p.topk sorted values per query (an inner product for METRIC 1; NaN: none).
+const CAP: u32 = {cap}u;
+@group(0) @binding(5) var<storage, read_write> skeys: array<f32>;
+@group(0) @binding(6) var<storage, read_write> srows: array<u32>;
+@group(0) @binding(7) var<storage, read_write> count: array<atomic<u32>>;
+@group(0) @binding(8) var<storage, read> bound: array<f32>;
+
+"
+        ),
+    };
     s += &format!(
         "var<workgroup> Qs: array<vec4<f16>, {}>;\n",
         TILED_QUERIES * qs4
@@ -144,12 +354,21 @@ fn half_keys_tiled(@builtin(workgroup_id) wid: vec3<u32>,
     let at = place(wid);
     let seg = at.seg;
     let m0 = at.m0;
-    let start = select(p.n, seg * 256u, seg < p.segs);
+";
+    s += if out == TiledOut::Sample {
+        "    // One tile per range, spread over the base.
+    let tstep = max(((p.n + 255u) / 256u) / p.segs, 1u);
+    let start = select(p.n, seg * tstep * 256u, seg < p.segs);
+    let stride = p.n;
+    let end = min(start + 256u, p.n);
+"
+    } else {
+        "    let start = select(p.n, seg * 256u, seg < p.segs);
     let stride = p.segs * 256u;
     let end = p.n;
-    let lastq = p.m - 1u;
-    let lastn = p.n - 1u;
-";
+"
+    };
+    s += "    let lastq = p.m - 1u;\n    let lastn = p.n - 1u;\n";
     // The query block (rows past the last query repeat it; their keys are never written).
     let per_q = TILED_QUERIES * qkv / WG;
     for i in 0..per_q {
@@ -166,9 +385,19 @@ fn half_keys_tiled(@builtin(workgroup_id) wid: vec3<u32>,
         }
     }
     s += "    let h = lane / 16u;\n    let r = lane % 16u;\n";
-    for i in 0..4 {
-        s += "    var run";
-        s += &format!("{i} = bitcast<f32>(0x7f800000u);\n");
+    if let TiledOut::Survivors { .. } = out {
+        // Query 16 i + r's bound as a key (smaller passes): none past the last query.
+        for i in 0..4 {
+            s += &format!(
+                "    let bq{i} = m0 + {}u + r;\n    var bnd{i} = bitcast<f32>(0xff800000u);\n    if bq{i} < p.m {{\n        let b = bound[bq{i} * p.topk + p.topk - 1u];\n        bnd{i} = select(select(b, -b, METRIC == 1u), bitcast<f32>(0x7f800000u), b != b);\n    }}\n",
+                16 * i
+            );
+        }
+    } else {
+        for i in 0..4 {
+            s += "    var run";
+            s += &format!("{i} = bitcast<f32>(0x7f800000u);\n");
+        }
     }
     // The pieces of a slice: 256 rows of tk / 8 (rows past the chunk repeat its last row).
     let per_b = TILED_ROWS * kv / WG;
@@ -239,13 +468,19 @@ fn half_keys_tiled(@builtin(workgroup_id) wid: vec3<u32>,
             }
             s += "    subgroupBarrier();\n    {\n";
             s += &format!("    let col0 = sg * 64u + {}u;\n", 32 * half);
+            if let TiledOut::Survivors { .. } = out {
+                s += &survivors_part(i);
+                s += "    }\n    subgroupBarrier();\n";
+                continue;
+            }
             // The best: row r of 16 columns.
             for c in 0..16 {
                 s += &format!(
                     "    {{\n        let cc = h * 16u + (({c}u + 4u * h) & 15u);\n        let v = Es[sg * {FRAG_FLOATS}u + cc * 20u + r];\n        let kv = select(-v, fma(-2.0, v, Xs[col0 + cc]), METRIC == 0u);\n        if n0 + col0 + cc < end {{\n            run{i} = better(run{i}, kv);\n        }}\n    }}\n"
                 );
             }
-            if vec4 {
+            if !keys_out {
+            } else if vec4 {
                 // The keys, 16 bytes a lane: invocation l writes columns 4 (l % 8) .. + 3 of
                 // row 4 u + l / 8 in turn u (each row piece a whole 128-byte line).
                 s += "    let c4 = (lane % 8u) * 4u;\n    let col = n0 + col0 + c4;\n";
@@ -271,6 +506,9 @@ fn half_keys_tiled(@builtin(workgroup_id) wid: vec3<u32>,
         }
     }
     s += "    }\n";
+    if let TiledOut::Survivors { .. } = out {
+        return s + "}\n" + crate::kernels::HALF_PLACE;
+    }
     // The 8 partial bests of each query (4 subgroups x 2 halves) through Es.
     s += "    workgroupBarrier();\n";
     for i in 0..4 {
