@@ -456,7 +456,8 @@ fn generated(
 /// clamps on the staged slices cost a third of its speed on an H100. The key kernel indexes
 /// workgroup memory only with constants and terms bounded by its workgroup's shape, clamps
 /// every row it reads to the buffers' last ones and writes only rows and columns inside the
-/// tile.
+/// tile (its survivors form: slots below its constant count per query, of queries below
+/// `p.m`, into buffers of `p.m` × that count).
 pub fn generated_coop(
     name: String,
     entries: &'static [&'static str],

@@ -41,7 +41,7 @@ pub use buffer::{GpuBuffer, SplitBuffer};
 pub use device::{Capabilities, CoopMatrixConfig, Gpu, GpuOptions};
 pub use error::{Error, Result};
 pub use staging::ReadBytes;
-pub use submit::{Batch, BatchReport};
+pub use submit::{Batch, BatchReport, host_profile};
 pub use tuning::{Source, Tuning};
 
 #[cfg(test)]

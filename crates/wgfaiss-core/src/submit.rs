@@ -99,7 +99,7 @@ impl Gpu {
             last: None,
             profile: (timed && std::env::var("WGFAISS_PROFILE").is_ok_and(|v| v == "1"))
                 .then(Vec::new),
-            host: std::env::var("WGFAISS_PROFILE").is_ok_and(|v| v == "1" || v == "host"),
+            host: host_profile(),
             reads: Vec::new(),
             created: std::time::Instant::now(),
         }
@@ -468,6 +468,13 @@ fn profile_table(names: &[String], ticks: &[u64], period: f64) {
     for (name, count, ms) in rows {
         eprintln!("  {ms:>10.3} ms  {count:>4} x {name}");
     }
+}
+
+/// `WGFAISS_PROFILE=1` or `host`: batches (and the indexes' searches) print their host times
+/// on stderr. Read once per process.
+pub fn host_profile() -> bool {
+    static HOST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HOST.get_or_init(|| std::env::var("WGFAISS_PROFILE").is_ok_and(|v| v == "1" || v == "host"))
 }
 
 #[cfg(test)]

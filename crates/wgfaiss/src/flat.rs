@@ -765,11 +765,12 @@ impl SearchPlan {
         timed: bool,
     ) -> Result<wgfaiss_core::Batch<'g>> {
         let gpu = &index.gpu;
+        // The batch first: its host time (`WGFAISS_PROFILE=host`) includes the uploads.
+        let mut batch = gpu.batch(timed);
         let qn = squared_norms(q, index.dim);
         debug_assert_eq!(qn.len(), self.nq);
         gpu.write(&self.queries, q)?;
         gpu.write(&self.qnorms, &qn)?;
-        let mut batch = gpu.batch(timed);
         match &self.kind {
             PlanKind::Fused(plan) => {
                 plan.record(&mut batch);
@@ -904,9 +905,18 @@ impl Index for FlatIndex {
     fn search(&self, queries: &[f32], k: usize, params: &SearchParams) -> Result<SearchResult> {
         // Checked as given (an infinite value is named as such, not as the NaN that
         // normalizing would make of it), then prepared.
+        let t0 = wgfaiss_core::host_profile().then(std::time::Instant::now);
         let start = start_search(queries, self.dim, k, self.ntotal, self.metric)?;
         let params = self.resolved(queries.len() / self.dim, k, params);
-        self.search_prepared(&self.prepared(queries), k, &params, start)
+        let r = self.search_prepared(&self.prepared(queries), k, &params, start);
+        if let Some(t0) = t0 {
+            eprintln!(
+                "WGFAISS_PROFILE host: search of {} queries returned after {:.3} ms in all",
+                queries.len() / self.dim,
+                t0.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        r
     }
 
     fn remove_ids(&mut self, ids: &[i64]) -> Result<usize> {
