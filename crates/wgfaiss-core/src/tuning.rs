@@ -120,6 +120,12 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "submit",
+        key: "coalesce_fan_out",
+        kind: int(1, 64),
+        doc: "callers each woken caller of a finished coalesced batch wakes in turn (the finishing thread wakes this many first)",
+    },
+    ParamSpec {
+        family: "submit",
         key: "coalesce_adaptive",
         kind: int(0, 1),
         doc: "1: a gathered batch starts as soon as the queries expected back (those of finished batches whose callers have not called again, and the pending ones) are here and no batch runs, instead of waiting out the window",
@@ -693,6 +699,10 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             "about one search of a small batch",
         ),
         ("submit", "coalesce_max_queries") => int(if cpu { 256 } else { 4096 }, "one batch"),
+        ("submit", "coalesce_fan_out") => int(
+            4,
+            "64 callers woken in three rounds (H100, twelfth session: one thread waking all 63 was slower)",
+        ),
         ("submit", "coalesce_adaptive") => int(
             0,
             "off unless measured on the adapter (bench serve times both; on for the H100 and H200)",

@@ -15,8 +15,8 @@
 //!
 //! Every caller waits on its own slot (a mutex and a condition variable of its own), so a
 //! finished batch wakes each of its callers once and no other; the gatherer's only wake-up is
-//! the arrival it waits for. Wake-ups fan out: the gatherer wakes four callers, each of which
-//! wakes four more before returning, so the last of 64 runs after three wake-ups in a row
+//! the arrival it waits for. Wake-ups fan out (`submit.coalesce_fan_out`, 4): the gatherer
+//! wakes four callers, each of which wakes four more before returning, so the last of 64 runs after three wake-ups in a row
 //! instead of after 63 calls by one thread (one shared condition variable made every caller
 //! of a batch queue on one mutex; on an H100, 64 callers went from 36k to 56k QPS). When a
 //! batch ends with callers pending and nobody gathering, the oldest is told to gather.
@@ -78,21 +78,21 @@ impl Slot {
         true
     }
 
-    /// Hands a finished batch's results to its callers: each woken caller wakes [`FAN_OUT`]
-    /// more before it returns, so the last of 64 callers runs after three wake-ups in a row
-    /// rather than after 63 wake-up calls by one thread.
-    fn wake(mut done: Vec<(Arc<Slot>, Result<SearchResult>)>) {
-        // Caller i wakes callers FAN_OUT * i + 1 ..= FAN_OUT * (i + 1); the first FAN_OUT
+    /// Hands a finished batch's results to its callers: each woken caller wakes `fan_out`
+    /// more before it returns (`submit.coalesce_fan_out`), so with 4 the last of 64 callers
+    /// runs after three wake-ups in a row rather than after 63 wake-up calls by one thread.
+    fn wake(mut done: Vec<(Arc<Slot>, Result<SearchResult>)>, fan_out: usize) {
+        // Caller i wakes callers fan_out * (i + 1) .. fan_out * (i + 2); the first fan_out
         // are woken here.
         let n = done.len();
         let children: Vec<Vec<Arc<Slot>>> = (0..n)
             .map(|i| {
-                let first = (FAN_OUT * (i + 1)).min(n);
-                let last = (first + FAN_OUT).min(n);
+                let first = (fan_out * (i + 1)).min(n);
+                let last = (first + fan_out).min(n);
                 done[first..last].iter().map(|(s, _)| s.clone()).collect()
             })
             .collect();
-        let mut roots: Vec<Arc<Slot>> = done.iter().take(FAN_OUT).map(|(s, _)| s.clone()).collect();
+        let mut roots: Vec<Arc<Slot>> = done.iter().take(fan_out).map(|(s, _)| s.clone()).collect();
         // Results first, wake-ups after: a caller woken early finds its children's results.
         // A caller that gave up wakes nobody: its children are woken here.
         for ((slot, r), c) in done.drain(..).zip(children) {
@@ -108,9 +108,6 @@ impl Slot {
         }
     }
 }
-
-/// Callers each woken caller wakes (see [`Slot::wake`]).
-const FAN_OUT: usize = 4;
 
 struct Request {
     queries: Vec<f32>,
@@ -150,6 +147,8 @@ pub struct Coalescer {
     max_queries: usize,
     in_flight: usize,
     adaptive: bool,
+    /// Callers each woken caller wakes in turn ([`Slot::wake`]).
+    fan_out: usize,
     /// How long a caller waits for its results before an `Error::Timeout`.
     wait: Duration,
     stats: Mutex<CoalescerStats>,
@@ -180,12 +179,20 @@ impl Coalescer {
         )
         .in_flight(t.int("submit.coalesce_in_flight") as usize)
         .adaptive(t.int("submit.coalesce_adaptive") == 1)
+        .fan_out(t.int("submit.coalesce_fan_out") as usize)
     }
 
     /// Whether a batch starts as soon as the queries expected back are pending (see the module
     /// documentation; [`Coalescer::with`] starts with it off).
     pub fn adaptive(mut self, on: bool) -> Coalescer {
         self.adaptive = on;
+        self
+    }
+
+    /// Callers each woken caller of a finished batch wakes in turn (at least 1;
+    /// [`Coalescer::with`] starts with 4).
+    pub fn fan_out(mut self, n: usize) -> Coalescer {
+        self.fan_out = n.max(1);
         self
     }
 
@@ -213,6 +220,7 @@ impl Coalescer {
             max_queries: max_queries.max(1),
             in_flight: 1,
             adaptive: false,
+            fan_out: 4,
             wait: WAIT,
             stats: Mutex::new(CoalescerStats::default()),
         }
@@ -361,7 +369,7 @@ impl Coalescer {
         self.arrived.notify_one();
         self.promote(&mut st);
         drop(st);
-        Slot::wake(others);
+        Slot::wake(others, self.fan_out);
         mine.unwrap_or_else(|| Err(Error::Gpu("a coalesced batch lost a caller's rows".into())))
     }
 

@@ -101,14 +101,16 @@ fn many_single_queries_equal_one_batch_in_few_searches() {
         .map(|&k| idx.inner.search(&queries, k, &p).unwrap())
         .collect();
     // One batch at a time, and three in flight (concurrent searches of one batch size use
-    // separate cached plans).
-    for in_flight in [1, 3] {
+    // separate cached plans); wake-ups in a tree of 4 (the default), a chain (1) and all from
+    // the finishing thread (64).
+    for (in_flight, fan_out) in [(1, 4), (3, 4), (1, 1), (1, 64)] {
         let before = idx.searches.load(Ordering::SeqCst);
         // A caller whose wake-up is lost sleeps until its 20 s bound and then finds its
         // results: the time check below fails instead of the test taking 120 s per round.
         let co = Arc::new(
             Coalescer::with(idx.clone(), Duration::from_millis(300), 1 << 20)
                 .in_flight(in_flight)
+                .fan_out(fan_out)
                 .timeout(Duration::from_secs(20)),
         );
         let began = std::time::Instant::now();
@@ -136,7 +138,7 @@ fn many_single_queries_equal_one_batch_in_few_searches() {
         });
         assert!(
             began.elapsed() < Duration::from_secs(15),
-            "{:?}: a caller waited out its bound ({in_flight} in flight)",
+            "{:?}: a caller waited out its bound ({in_flight} in flight, fan-out {fan_out})",
             began.elapsed()
         );
         let searches = idx.searches.load(Ordering::SeqCst) - before;
