@@ -133,7 +133,17 @@ fn run(
         gpu.upload(q).unwrap(),
         gpu.upload(&squared_norms(q, d)).unwrap(),
     );
-    let plan = KnnHalfPlan::new(gpu, &qb, &qn, (nq, d), &chunks, &half, (k, kc), metric).unwrap();
+    let plan = KnnHalfPlan::new(
+        gpu,
+        &qb,
+        &qn,
+        (nq, d),
+        &chunks,
+        &half,
+        (k, kc),
+        (metric, true),
+    )
+    .unwrap();
     plan.poison(gpu).unwrap();
     let mut batch = gpu.batch(false);
     plan.record(&mut batch);
@@ -527,7 +537,17 @@ fn a_base_smaller_than_k_pads_and_bad_candidate_counts_are_errors() {
     );
     // A query count the buffers do not hold.
     assert!(
-        KnnHalfPlan::new(gpu, &qb, &qn, (7, d), &chunks, &half, (2, 4), KnnMetric::L2).is_err()
+        KnnHalfPlan::new(
+            gpu,
+            &qb,
+            &qn,
+            (7, d),
+            &chunks,
+            &half,
+            (2, 4),
+            (KnnMetric::L2, true)
+        )
+        .is_err()
     );
 }
 

@@ -85,6 +85,10 @@ pub struct FlatIndex {
     verified: AtomicUsize,
     /// The f16 copy could not be made for the current storage: [`Precision::Exact`] runs f32.
     half_failed: AtomicBool,
+    /// A survivors search lost candidates for more than one in eight of its queries: this
+    /// index's f16 plans use key tiles or the fused kernel instead (see
+    /// [`FlatIndex::survivors_turned_off`]).
+    survivors_off: AtomicBool,
 }
 
 impl std::fmt::Debug for FlatIndex {
@@ -122,7 +126,18 @@ impl FlatIndex {
             fallbacks: Default::default(),
             verified: Default::default(),
             half_failed: Default::default(),
+            survivors_off: Default::default(),
         })
+    }
+
+    /// Whether this index stopped using survivors searches (`knn.half_survivors`): one of
+    /// them lost candidates — more keys within a query's sampled bound than its slots, which
+    /// a base stored in an order that crowds a query's neighbours together can cause — for
+    /// more than one in eight of its queries. Those queries were searched again in f32
+    /// (exact, slower); later f16 searches of this index take the key tile or the fused
+    /// kernel. [`Index::reset`] turns them back on.
+    pub fn survivors_turned_off(&self) -> bool {
+        self.survivors_off.load(Relaxed)
     }
 
     /// Queries of [`Precision::F16Verified`] searches so far whose proof failed (they were
@@ -575,9 +590,17 @@ impl FlatIndex {
         (mut result, lasts): (SearchResult, &Lasts),
         mut gpu_total: Option<f64>,
     ) -> Result<SearchResult> {
-        if params.precision == Precision::F16 {
+        if matches!(params.precision, Precision::F16 | Precision::F16Verified) {
             // A survivors search that lost candidates (more keys within a query's bound than
-            // its slots) says so with a NaN last value: those queries go to f32.
+            // its slots) says so with a NaN last value. Lost for more than one in eight: no
+            // more survivors searches in this index.
+            let lost = (0..result.nq).filter(|&i| lasts.at(i).0.is_nan()).count();
+            if lost * 8 > result.nq && !self.survivors_off.swap(true, Relaxed) {
+                self.plans.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            }
+        }
+        if params.precision == Precision::F16 {
+            // The lost queries go to f32 (the verified search's proof fails on them).
             let lost: Vec<usize> = (0..result.nq).filter(|&i| lasts.at(i).0.is_nan()).collect();
             self.redo(
                 queries,
@@ -715,8 +738,16 @@ impl SearchPlan {
         let db = index.db();
         if kc > 0 {
             let half = index.half_base()?;
-            let plan =
-                KnnHalfPlan::new(gpu, &queries, &qnorms, (nq, d), &db, &half, (k, kc), metric)?;
+            let plan = KnnHalfPlan::new(
+                gpu,
+                &queries,
+                &qnorms,
+                (nq, d),
+                &db,
+                &half,
+                (k, kc),
+                (metric, !index.survivors_off.load(Relaxed)),
+            )?;
             return Ok(SearchPlan {
                 nq,
                 k,
@@ -968,6 +999,7 @@ impl Index for FlatIndex {
 
     fn reset(&mut self) -> Result<()> {
         self.forget_plans();
+        *self.survivors_off.get_mut() = false;
         self.chunks.clear();
         self.ntotal = 0;
         self.max_norm = 0.0;

@@ -977,7 +977,8 @@ fn survivors_are_exact_and_lost_candidates_are_searched_again() {
     // knn.half_survivors (tensor cores only): the verified path's candidates from the keys
     // within a bound sampled from 26 of 32 tiles, every metric; then 64 slots and one sampled
     // tile (no bound: every key survives, every query loses candidates), where the verified
-    // search's proof fails for all and the plain f16 search redoes all in f32 — both exact.
+    // search's proof fails for all and the plain f16 search redoes all in f32 — both exact —
+    // and the index turns its survivors searches off.
     // Without cooperative matrices the same searches run from the teams kernel's key tiles
     // (exact as always; nothing is lost).
     let surv = |ranges: u64, cap: u64| {
@@ -1019,17 +1020,62 @@ fn survivors_are_exact_and_lost_candidates_are_searched_again() {
         );
     }
     let lossy = surv(1, 64);
+    let lost = if coop { nq } else { 0 };
+    let q = data(&mut rng, nq * d);
+    // The plain f16 mode first: every query redone in f32, so the exact answer; the index
+    // then turns its survivors searches off, and the next f16 search loses nothing.
     let mut index = FlatIndex::new(&lossy, d, Metric::L2).unwrap();
     index.add(&base).unwrap();
-    let q = data(&mut rng, nq * d);
+    let f16 = SearchParams {
+        precision: Precision::F16,
+        ..SearchParams::default()
+    };
+    let r16 = index.search(&q, 10, &f16).unwrap();
+    assert_eq!(
+        index.survivors_turned_off(),
+        coop,
+        "lost for all: turned off"
+    );
+    if coop {
+        check(
+            &r16,
+            &q,
+            &base,
+            &ids,
+            d,
+            Metric::L2,
+            "survivors lost, f16 redone in f32",
+        );
+    }
     let before = index.verified_fallbacks();
     let r = index.search(&q, 10, &SearchParams::default()).unwrap();
-    let lost = if coop { nq } else { 0 };
+    assert_eq!(
+        index.verified_fallbacks(),
+        before,
+        "no survivors, nothing lost"
+    );
+    check(
+        &r,
+        &q,
+        &base,
+        &ids,
+        d,
+        Metric::L2,
+        "survivors off, verified",
+    );
+    index.reset().unwrap();
+    assert!(!index.survivors_turned_off(), "reset turns them back on");
+    // The verified search: the proof fails for every lost query, which f32 answers.
+    let mut index = FlatIndex::new(&lossy, d, Metric::L2).unwrap();
+    index.add(&base).unwrap();
+    let before = index.verified_fallbacks();
+    let r = index.search(&q, 10, &SearchParams::default()).unwrap();
     assert_eq!(
         index.verified_fallbacks() - before,
         lost,
         "lost candidates fail the proof"
     );
+    assert_eq!(index.survivors_turned_off(), coop);
     check(
         &r,
         &q,
@@ -1039,21 +1085,6 @@ fn survivors_are_exact_and_lost_candidates_are_searched_again() {
         Metric::L2,
         "survivors lost, verified",
     );
-    let f16 = SearchParams {
-        precision: Precision::F16,
-        ..SearchParams::default()
-    };
-    let r16 = index.search(&q, 10, &f16).unwrap();
-    if coop {
-        // Every query searched again in f32: the exact answer.
-        assert_eq!(
-            (&r16.ids, &r16.distances),
-            (&r.ids, &r.distances),
-            "f16 redone in f32"
-        );
-    } else {
-        assert_eq!(r16.ids.len(), nq * 10);
-    }
 }
 
 #[test]

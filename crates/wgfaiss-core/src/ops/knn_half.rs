@@ -642,15 +642,21 @@ impl Lists {
 /// kernel: at most `knn.half_tile_queries` queries, or (the fused kernel's lists grow with
 /// `kc`) any batch whose `kc` is at least `knn.half_tile_kc` (0: never); a base of one chunk
 /// whose ids start at 0 (the top-k kernel's ids are the tile's columns), and a tile of `nq` ×
-/// its rows within one binding and `knn.tile_bytes` — or a survivors search
-/// ([`uses_survivors`]), which writes no tile.
-pub fn uses_key_tiles(gpu: &Gpu, nq: usize, (d, kc): (usize, usize), db: &[DbChunk<'_>]) -> bool {
+/// its rows within one binding and `knn.tile_bytes` — or, where `survivors` allows it, a
+/// survivors search ([`uses_survivors`]), which writes no tile.
+pub fn uses_key_tiles(
+    gpu: &Gpu,
+    nq: usize,
+    (d, kc): (usize, usize),
+    db: &[DbChunk<'_>],
+    survivors: bool,
+) -> bool {
     let Some(chunk) = one_chunk(db) else {
         return false;
     };
     let t = gpu.tuning();
     let wide = t.int("knn.half_tile_kc");
-    uses_survivors(gpu, nq, (d, kc), db)
+    survivors && uses_survivors(gpu, nq, (d, kc), db)
         || (nq as u64 <= t.int("knn.half_tile_queries") || wide > 0 && kc as u64 >= wide)
             && nq <= crate::ops::knn::tile_queries(gpu, chunk.rows)
 }
@@ -809,7 +815,7 @@ impl KeyTiles {
     fn new(
         gpu: &Gpu,
         (variant, teams, metric): (HalfVariant, u32, KnnMetric),
-        (nq, dp, kc): (usize, usize, usize),
+        (nq, dp, kc, survivors): (usize, usize, usize, bool),
         (queries, b, chunk): (&GpuBuffer<f16>, &GpuBuffer<f16>, &DbChunk<'_>),
     ) -> Result<KeyTiles> {
         use crate::ops::knn_half_tiles::{TILED_QUERIES, TILED_ROWS, TiledOut, tiled_keys_family};
@@ -839,7 +845,8 @@ impl KeyTiles {
                 wg_x: x,
             })
         };
-        if let (Some(tk), Some(sampled)) = (tiled, survivor_ranges(gpu, rows, kc)) {
+        let sampled = survivors.then(|| survivor_ranges(gpu, rows, kc)).flatten();
+        if let (Some(tk), Some(sampled)) = (tiled, sampled) {
             let cap = t.int("knn.half_survivor_cap") as usize;
             // The sample: one workgroup per (query block, sampled tile), best keys only.
             let sample_k = gpu.kernel(
@@ -1099,7 +1106,8 @@ pub struct KnnHalfPlan {
 impl KnnHalfPlan {
     /// Plans the search of `nq` queries (`queries`: `nq × d` f32, `qnorms` their squared
     /// norms) against `db` and its f16 copy `half`, re-ranking `kc` candidates per query and
-    /// keeping `k`.
+    /// keeping `k`. `survivors`: whether a survivors search may run where the tuning allows
+    /// it ([`uses_survivors`]; an index whose queries lose candidates turns it off).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         gpu: &Gpu,
@@ -1109,7 +1117,7 @@ impl KnnHalfPlan {
         db: &[DbChunk<'_>],
         half: &HalfBase,
         (k, kc): (usize, usize),
-        metric: KnnMetric,
+        (metric, survivors): (KnnMetric, bool),
     ) -> Result<KnnHalfPlan> {
         let form = product_form(gpu).ok_or_else(|| {
             Error::InvalidArgument(format!(
@@ -1140,7 +1148,7 @@ impl KnnHalfPlan {
         // them), the lists at 5 and 6, the tiled kernel's per-query bounds (zeroed before each
         // run) at 7.
         let streamed = streams(gpu, nq, d, kc);
-        let tiled = !streamed && uses_key_tiles(gpu, nq, (d, kc), db);
+        let tiled = !streamed && uses_key_tiles(gpu, nq, (d, kc), db, survivors);
         let bound = if streamed || tiled {
             None
         } else {
@@ -1204,7 +1212,7 @@ impl KnnHalfPlan {
             let tiles = KeyTiles::new(
                 gpu,
                 (variant, teams, metric),
-                (nq, dp, kc),
+                (nq, dp, kc, survivors),
                 (&queries_half, b, chunk),
             )?;
             (
