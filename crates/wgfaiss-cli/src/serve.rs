@@ -128,6 +128,33 @@ pub fn bench(
         outstanding as f64 / one50,
         100.0 * outstanding as f64 / one50 / (nq as f64 / batch_s)
     );
+    // The same search after the host slept or spun for a coalesced cycle's idle part (~0.3
+    // ms: the callers' hand-out and return): the first tells an idle-state cost (host or
+    // device) from the search's own, the second keeps the host busy and leaves the device idle.
+    let pause = Duration::from_micros(300);
+    for (how, spin) in [("asleep", false), ("spinning", true)] {
+        let mut after = Vec::with_capacity(50);
+        for _ in 0..50 {
+            if spin {
+                let t = Instant::now();
+                while t.elapsed() < pause {
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::thread::sleep(pause);
+            }
+            let t = Instant::now();
+            index.search(group, k, &p)?;
+            after.push(t.elapsed().as_secs_f64());
+        }
+        outln!(
+            "{:<28} {:>12} {:>10.3} {:>10.3}",
+            format!("  after 0.3 ms {how}"),
+            "-",
+            percentile(&mut after, 0.5) * 1e3,
+            percentile(&mut after, 0.99) * 1e3
+        );
+    }
     // The coalescer with the adaptive start on and off (`submit.coalesce_adaptive`), then no
     // coalescing.
     let make = |adaptive: bool| {
@@ -198,12 +225,21 @@ pub fn bench(
             st.queries -= before.queries;
             st.search_seconds -= before.search_seconds;
             st.gather_seconds -= before.gather_seconds;
+            st.run_seconds -= before.run_seconds;
+            st.hand_out_seconds -= before.hand_out_seconds;
+            st.between_seconds -= before.between_seconds;
+            st.followed -= before.followed;
+            let per = |v: f64| v * 1e3 / st.searches.max(1) as f64;
             outln!(
-                "  coalescer: {} batched searches, {:.1} queries each, {:.3} ms each in the index, {:.3} gathering (window {} us, {} in flight)",
+                "  coalescer: {} batched searches, {:.1} queries each, {:.3} ms each in the index ({:.3} in the batch's run), {:.3} handing out, {:.3} from the rows to the next gathering ({} times), {:.3} gathering (window {} us, {} in flight)",
                 st.searches,
                 st.queries as f64 / st.searches.max(1) as f64,
-                st.search_seconds * 1e3 / st.searches.max(1) as f64,
-                st.gather_seconds * 1e3 / st.searches.max(1) as f64,
+                per(st.search_seconds),
+                per(st.run_seconds),
+                per(st.hand_out_seconds),
+                st.between_seconds * 1e3 / st.followed.max(1) as f64,
+                st.followed,
+                per(st.gather_seconds),
                 window_us.unwrap_or(gpu.tuning().int("submit.coalesce_window_us")),
                 gpu.tuning().int("submit.coalesce_in_flight")
             );

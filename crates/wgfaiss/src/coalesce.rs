@@ -135,6 +135,8 @@ struct State {
     returning: usize,
     /// A batch has finished (before that, nothing is expected).
     known: bool,
+    /// When the last batch's rows were ready (for [`CoalescerStats::between_seconds`]).
+    handed: Option<Instant>,
 }
 
 /// Gathers concurrent searches of one index into batched searches. See the module docs.
@@ -166,6 +168,19 @@ pub struct CoalescerStats {
     /// Wall seconds the batches' gatherers waited for queries (window, expected queries or
     /// a running batch), summed over batches.
     pub gather_seconds: f64,
+    /// Wall seconds from a gathered batch to its callers' rows (grouping, padding, the
+    /// searches, splitting the results), summed over batches (`search_seconds` is the part
+    /// inside the index).
+    pub run_seconds: f64,
+    /// Wall seconds from a batch's rows to its callers woken (the state updated, the rows
+    /// handed to their slots, the first wake-ups), summed over batches.
+    pub hand_out_seconds: f64,
+    /// Wall seconds from a batch's rows to the next batch's gathering, summed over the
+    /// `followed` gatherings that started within the window of them (the hand-out, and the
+    /// first caller back calling again).
+    pub between_seconds: f64,
+    /// Gatherings counted in `between_seconds`.
+    pub followed: u64,
 }
 
 impl Coalescer {
@@ -309,6 +324,16 @@ impl Coalescer {
     fn gather(&self, mut st: MutexGuard<'_, State>, own: &Slot) -> Result<SearchResult> {
         st.gathering = true;
         let started = Instant::now();
+        // A gathering that starts within the window of the last batch's rows follows it (a
+        // later one found the callers away: idle time, not a cost of the cycle).
+        if let Some(handed) = st.handed.take() {
+            let gap = started.saturating_duration_since(handed);
+            if gap <= self.window {
+                let mut stats = self.stats_mut();
+                stats.between_seconds += gap.as_secs_f64();
+                stats.followed += 1;
+            }
+        }
         let deadline = started + self.window;
         // Gather until the batch is full, or the window has passed and no batch is running
         // (while one runs, batches in flight > 1, the device is busy anyway, so the batch
@@ -348,10 +373,13 @@ impl Coalescer {
         st.running += 1;
         st.running_queries += taken;
         drop(st);
-        self.stats_mut().gather_seconds += started.elapsed().as_secs_f64();
+        let taken_at = Instant::now();
+        self.stats_mut().gather_seconds += (taken_at - started).as_secs_f64();
         let mut mine = None;
         let mut others = Vec::new();
-        for (slot, r) in self.run(batch) {
+        let rows = self.run(batch);
+        let ran_at = Instant::now();
+        for (slot, r) in rows {
             if std::ptr::eq(Arc::as_ptr(&slot), own) {
                 mine = Some(r);
             } else {
@@ -365,11 +393,18 @@ impl Coalescer {
         st.running_queries -= taken;
         st.returning += taken;
         st.known = true;
+        st.handed = Some(ran_at);
         // A gatherer waiting for the device to be free may start now.
         self.arrived.notify_one();
         self.promote(&mut st);
         drop(st);
         Slot::wake(others, self.fan_out);
+        let woken = Instant::now();
+        {
+            let mut stats = self.stats_mut();
+            stats.run_seconds += (ran_at - taken_at).as_secs_f64();
+            stats.hand_out_seconds += (woken - ran_at).as_secs_f64();
+        }
         mine.unwrap_or_else(|| Err(Error::Gpu("a coalesced batch lost a caller's rows".into())))
     }
 
@@ -395,10 +430,10 @@ impl Coalescer {
         }
         let mut out = Vec::new();
         for ((k, _), reqs) in groups {
-            let mut all: Vec<f32> = reqs
-                .iter()
-                .flat_map(|r| r.queries.iter().copied())
-                .collect();
+            let mut all: Vec<f32> = Vec::with_capacity(reqs.iter().map(|r| r.queries.len()).sum());
+            for r in &reqs {
+                all.extend_from_slice(&r.queries);
+            }
             // Pad (repeating the first query) to a multiple of 16 up to 64, a power of two
             // beyond: the index plans a search per batch size, and a handful of sizes keeps
             // its cached plans in use, while a batch of 33 no longer pays for 64.
