@@ -590,18 +590,20 @@ impl FlatIndex {
         (mut result, lasts): (SearchResult, &Lasts),
         mut gpu_total: Option<f64>,
     ) -> Result<SearchResult> {
-        if matches!(params.precision, Precision::F16 | Precision::F16Verified) {
-            // A survivors search that lost candidates (more keys within a query's bound than
-            // its slots) says so with a NaN last value. Lost for more than one in eight: no
-            // more survivors searches in this index.
-            let lost = (0..result.nq).filter(|&i| lasts.at(i).0.is_nan()).count();
-            if lost * 8 > result.nq && !self.survivors_off.swap(true, Relaxed) {
-                self.plans.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        // A survivors search that lost candidates (more keys within a query's bound than its
+        // slots) says so with a NaN last value. Lost for more than one in eight: no more
+        // survivors searches in this index.
+        let lost: Vec<usize> = match params.precision {
+            Precision::F16 | Precision::F16Verified => {
+                (0..result.nq).filter(|&i| lasts.at(i).0.is_nan()).collect()
             }
+            _ => Vec::new(),
+        };
+        if lost.len() * 8 > result.nq && !self.survivors_off.swap(true, Relaxed) {
+            self.plans.lock().unwrap_or_else(|p| p.into_inner()).clear();
         }
         if params.precision == Precision::F16 {
             // The lost queries go to f32 (the verified search's proof fails on them).
-            let lost: Vec<usize> = (0..result.nq).filter(|&i| lasts.at(i).0.is_nan()).collect();
             self.redo(
                 queries,
                 k,

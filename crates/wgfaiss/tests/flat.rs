@@ -1022,10 +1022,14 @@ fn survivors_are_exact_and_lost_candidates_are_searched_again() {
     let lossy = surv(1, 64);
     let lost = if coop { nq } else { 0 };
     let q = data(&mut rng, nq * d);
+    let lossy_index = || {
+        let mut index = FlatIndex::new(&lossy, d, Metric::L2).unwrap();
+        index.add(&base).unwrap();
+        index
+    };
     // The plain f16 mode first: every query redone in f32, so the exact answer; the index
     // then turns its survivors searches off, and the next f16 search loses nothing.
-    let mut index = FlatIndex::new(&lossy, d, Metric::L2).unwrap();
-    index.add(&base).unwrap();
+    let mut index = lossy_index();
     let f16 = SearchParams {
         precision: Precision::F16,
         ..SearchParams::default()
@@ -1066,8 +1070,7 @@ fn survivors_are_exact_and_lost_candidates_are_searched_again() {
     index.reset().unwrap();
     assert!(!index.survivors_turned_off(), "reset turns them back on");
     // The verified search: the proof fails for every lost query, which f32 answers.
-    let mut index = FlatIndex::new(&lossy, d, Metric::L2).unwrap();
-    index.add(&base).unwrap();
+    let index = lossy_index();
     let before = index.verified_fallbacks();
     let r = index.search(&q, 10, &SearchParams::default()).unwrap();
     assert_eq!(

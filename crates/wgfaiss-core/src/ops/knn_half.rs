@@ -681,17 +681,25 @@ pub fn uses_survivors(gpu: &Gpu, nq: usize, (d, kc): (usize, usize), db: &[DbChu
         return false;
     };
     let t = gpu.tuning();
-    let from = t.int("knn.half_keys_tiled");
     let most = t
         .int("knn.half_tile_queries")
         .max(t.int("knn.half_survivor_queries"));
-    let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
-    product_form(gpu) == Some(HalfProduct::Coop)
-        && from > 0
-        && (from..=most).contains(&(nq as u64))
-        && crate::ops::knn_half_tiles::tiled_slice(padded_dim(d), limit).is_some()
+    product_form(gpu).is_some_and(|form| tiled_key_slice(gpu, form, nq, padded_dim(d)).is_some())
+        && nq as u64 <= most
         && (nq as u64) * t.int("knn.half_survivor_cap") * 4 <= gpu.max_binding_bytes()
         && survivor_ranges(gpu, chunk.rows, kc).is_some()
+}
+
+/// The slice depth of the tiled key kernel (`ops::knn_half_tiles`) for a batch of `nq`
+/// queries of padded dimension `dp` in product form `form`: tensor cores, at least
+/// `knn.half_keys_tiled` queries (0: never) and slices that fit the workgroup memory; None
+/// where the teams kernel computes the keys.
+fn tiled_key_slice(gpu: &Gpu, form: HalfProduct, nq: usize, dp: usize) -> Option<usize> {
+    let from = gpu.tuning().int("knn.half_keys_tiled");
+    let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
+    (form == HalfProduct::Coop && from > 0 && nq as u64 >= from)
+        .then(|| crate::ops::knn_half_tiles::tiled_slice(dp, limit))
+        .flatten()
 }
 
 /// Workgroup memory of the key-tile kernel with `teams` teams: the zero fragment (tensor
@@ -771,10 +779,10 @@ struct Survivors {
     keys: Dispatch,
     select: Dispatch,
     /// The sampled tiles' best keys (read by `bound`).
-    _best: SplitBuffer<f32>,
+    best: SplitBuffer<f32>,
     /// Per query the count of keys within the bound (zeroed before each run), and its slots.
     count: GpuBuffer<u32>,
-    _slots: (GpuBuffer<f32>, GpuBuffer<u32>),
+    slots: (GpuBuffer<f32>, GpuBuffer<u32>),
     /// The candidates: per query `kc` values and rows.
     cand: (GpuBuffer<f32>, GpuBuffer<u32>),
     nq: usize,
@@ -811,7 +819,8 @@ pub fn survivor_ranges(gpu: &Gpu, rows: usize, kc: usize) -> Option<usize> {
 
 impl KeyTiles {
     /// Plans the tile of `nq` queries (`queries`: f16, rows of `dp` padded to the teams)
-    /// against one chunk (`b` its f16 rows) and the selection of `kc` per query.
+    /// against one chunk (`b` its f16 rows) and the selection of `kc` per query; the
+    /// survivors form where `survivors` ([`uses_survivors`] said so).
     fn new(
         gpu: &Gpu,
         (variant, teams, metric): (HalfVariant, u32, KnnMetric),
@@ -821,11 +830,12 @@ impl KeyTiles {
         use crate::ops::knn_half_tiles::{TILED_QUERIES, TILED_ROWS, TiledOut, tiled_keys_family};
         let rows = chunk.rows;
         let t = gpu.tuning();
-        let limit = u64::from(gpu.capabilities().workgroup_memory_bytes);
-        let from = t.int("knn.half_keys_tiled");
-        let tiled = (variant.form == HalfProduct::Coop && from > 0 && nq as u64 >= from)
-            .then(|| crate::ops::knn_half_tiles::tiled_slice(dp, limit))
-            .flatten();
+        let tiled = tiled_key_slice(gpu, variant.form, nq, dp);
+        // Ranges of the tiled kernel over the whole base: blocks of 64 queries and about
+        // knn.target_groups workgroups in all.
+        let tiles = rows.div_ceil(TILED_ROWS);
+        let segs_t = (t.int("knn.target_groups").max(1) as usize / nq.div_ceil(TILED_QUERIES))
+            .clamp(1, tiles);
         let ip = metric == KnnMetric::InnerProduct;
         let metric_c = ("METRIC", u32::from(ip));
         let blocks_t = nq.div_ceil(TILED_QUERIES);
@@ -876,10 +886,8 @@ impl KeyTiles {
                 "half_keys_tiled",
                 &[metric_c],
             )?;
-            let tiles = rows.div_ceil(TILED_ROWS);
-            let segs = (t.int("knn.target_groups").max(1) as usize / blocks_t).clamp(1, tiles);
-            let grid = gpu.grid((segs * blocks_t) as u32);
-            let params = params_for(TILED_ROWS, segs, grid);
+            let grid = gpu.grid((segs_t * blocks_t) as u32);
+            let params = params_for(TILED_ROWS, segs_t, grid);
             let count = gpu.alloc::<u32>(nq)?;
             let slots = (gpu.alloc::<f32>(nq * cap)?, gpu.alloc::<u32>(nq * cap)?);
             let bg = gpu.bind(
@@ -926,15 +934,15 @@ impl KeyTiles {
                     bound,
                     keys,
                     select: (select_k, bg, (x, y, 1)),
-                    _best: best,
+                    best,
                     count,
-                    _slots: slots,
+                    slots,
                     cand,
                     nq,
                     kc,
                     cap,
                 }),
-                segments: segs,
+                segments: segs_t,
                 ip,
             });
         }
@@ -953,9 +961,7 @@ impl KeyTiles {
                 "half_keys_tiled",
                 &[metric_c],
             )?;
-            let tiles = rows.div_ceil(TILED_ROWS);
-            let segs = (t.int("knn.target_groups").max(1) as usize / blocks_t).clamp(1, tiles);
-            (kernel, TILED_ROWS, segs, blocks_t)
+            (kernel, TILED_ROWS, segs_t, blocks_t)
         } else {
             let kernel = gpu.kernel(
                 &crate::kernels::half_keys(variant),
@@ -1070,11 +1076,11 @@ impl KeyTiles {
                 select.poison(gpu)
             }
             TileForm::Survivors(s) => {
-                for c in s._best.chunks() {
+                for c in s.best.chunks() {
                     gpu.write(c, &vec![first; c.len()])?;
                 }
-                gpu.write(&s._slots.0, &vec![first; s._slots.0.len()])?;
-                gpu.write(&s._slots.1, &vec![0u32; s._slots.1.len()])?;
+                gpu.write(&s.slots.0, &vec![first; s.slots.0.len()])?;
+                gpu.write(&s.slots.1, &vec![0u32; s.slots.1.len()])?;
                 gpu.write(&s.cand.0, &vec![first; s.cand.0.len()])?;
                 gpu.write(&s.cand.1, &vec![0u32; s.cand.1.len()])?;
                 gpu.write(&s.count, &vec![u32::MAX / 2; s.nq])
@@ -1212,7 +1218,12 @@ impl KnnHalfPlan {
             let tiles = KeyTiles::new(
                 gpu,
                 (variant, teams, metric),
-                (nq, dp, kc, survivors),
+                (
+                    nq,
+                    dp,
+                    kc,
+                    survivors && uses_survivors(gpu, nq, (d, kc), db),
+                ),
                 (&queries_half, b, chunk),
             )?;
             (
