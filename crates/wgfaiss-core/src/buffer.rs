@@ -326,6 +326,29 @@ impl Gpu {
         buf.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
         });
+        // `submit.spin_wait_us`: poll without blocking for a while first. A blocking wait
+        // sleeps in the driver, and the thread's wake-up after the device is done is part of
+        // every search's latency.
+        let spin = self.tuning().int("submit.spin_wait_us");
+        if spin > 0 {
+            let until = std::time::Instant::now() + Duration::from_micros(spin);
+            loop {
+                // Runs the callbacks of finished submissions, this map's among them.
+                let _ = self.device().poll(wgpu::PollType::Poll);
+                match rx.try_recv() {
+                    Ok(r) => {
+                        self.check_fault()?;
+                        return r.map_err(|e| Error::Gpu(format!("mapping a buffer failed: {e}")));
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => break,
+                    Err(mpsc::TryRecvError::Empty) => {}
+                }
+                if std::time::Instant::now() >= until {
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+        }
         self.wait(index)?;
         match rx.recv_timeout(Duration::from_secs(1)) {
             Ok(Ok(())) => Ok(()),

@@ -108,6 +108,12 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "submit",
+        key: "spin_wait_us",
+        kind: int(0, 100_000),
+        doc: "how long a thread waiting for a search's results polls the device without sleeping before it blocks (microseconds; 0: blocks at once)",
+    },
+    ParamSpec {
+        family: "submit",
         key: "coalesce_window_us",
         kind: int(0, 1_000_000),
         doc: "how long concurrent searches are gathered into one batch (microseconds)",
@@ -699,6 +705,10 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             "about one search of a small batch",
         ),
         ("submit", "coalesce_max_queries") => int(if cpu { 256 } else { 4096 }, "one batch"),
+        ("submit", "spin_wait_us") => int(
+            0,
+            "block at once: polling steals the cores a software adapter computes on; GPUs only where measured",
+        ),
         ("submit", "coalesce_fan_out") => int(
             4,
             "64 callers woken in three rounds (H100, twelfth session: one thread waking all 63 was slower)",

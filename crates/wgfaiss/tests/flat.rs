@@ -524,6 +524,54 @@ fn concurrent_searches_of_one_shape_use_their_own_plans() {
 }
 
 #[test]
+fn spinning_waits_give_the_blocking_answers() {
+    // submit.spin_wait_us: a long spin (the device finishes within it) and a 1 µs spin (it
+    // runs out and the blocking wait takes over), from four threads at once and over several
+    // submissions (batches of 7 queries): the same answers as a device that blocks at once.
+    let mut rng = Rng::new(seed("flat spin wait"));
+    let d = 24;
+    let base = rng.vec(900 * d);
+    let batches: Vec<Vec<f32>> = (0..4).map(|_| rng.vec(19 * d)).collect();
+    let answers = |spin: u64| -> Vec<SearchResult> {
+        let gpu = Gpu::with_options(
+            common::options()
+                .with_override("WGFAISS_SUBMIT_SPIN_WAIT_US", spin)
+                .with_override("WGFAISS_SUBMIT_QUERY_BATCH", 7),
+        )
+        .unwrap();
+        assert_eq!(gpu.tuning().int("submit.spin_wait_us"), spin);
+        let mut flat = FlatIndex::new(&gpu, d, Metric::L2).unwrap();
+        flat.add(&base).unwrap();
+        let flat = &flat;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = batches
+                .iter()
+                .map(|q| s.spawn(move || flat.search(q, 5, &SearchParams::default()).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    let blocking = answers(0);
+    for (q, r) in batches.iter().zip(&blocking) {
+        check(
+            r,
+            q,
+            &base,
+            &sequential(900),
+            d,
+            Metric::L2,
+            "blocking wait",
+        );
+    }
+    for spin in [100_000, 1] {
+        for (a, b) in answers(spin).iter().zip(&blocking) {
+            assert_eq!(a.ids, b.ids, "spin {spin} us");
+            assert_eq!(a.distances, b.distances, "spin {spin} us");
+        }
+    }
+}
+
+#[test]
 fn a_non_finite_value_in_a_large_input_is_found() {
     // Past the 4M-float threshold the finiteness check runs on several threads; the error
     // still names the first bad value, and nothing is added.
