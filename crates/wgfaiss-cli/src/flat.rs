@@ -215,10 +215,34 @@ pub fn bench(
                     let wall = median(w);
                     rows.push(Row {
                         case: format!("d={d} single"),
-                        precision: name,
+                        precision: name.clone(),
                         nq: 1,
                         k,
                         gpu_ms: (!g.is_empty()).then(|| median(g) * 1e3),
+                        wall_ms: wall * 1e3,
+                        qps: 1.0 / wall,
+                        checked: 0,
+                        recall: None,
+                    });
+                    // The same through `search_async` under pollster (the device's polling
+                    // thread completes the readback).
+                    let mut w = Vec::new();
+                    for i in 0..single + 3 {
+                        let qi = i % nq;
+                        let t = Instant::now();
+                        let q = &queries[qi * d..(qi + 1) * d];
+                        pollster::block_on(index.search_async(q, k, &params))?;
+                        if i >= 3 {
+                            w.push(t.elapsed().as_secs_f64());
+                        }
+                    }
+                    let wall = median(w);
+                    rows.push(Row {
+                        case: format!("d={d} async"),
+                        precision: name,
+                        nq: 1,
+                        k,
+                        gpu_ms: None,
                         wall_ms: wall * 1e3,
                         qps: 1.0 / wall,
                         checked: 0,

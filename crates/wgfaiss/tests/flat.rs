@@ -527,7 +527,8 @@ fn concurrent_searches_of_one_shape_use_their_own_plans() {
 fn spinning_waits_give_the_blocking_answers() {
     // submit.spin_wait_us: a long spin (the device finishes within it) and a 1 µs spin (it
     // runs out and the blocking wait takes over), from four threads at once and over several
-    // submissions (batches of 7 queries): the same answers as a device that blocks at once.
+    // submissions (batches of 7 queries), and search_async beside them: the same answers as
+    // a device that blocks at once.
     let mut rng = Rng::new(seed("flat spin wait"));
     let d = 24;
     let base = rng.vec(900 * d);
@@ -543,13 +544,22 @@ fn spinning_waits_give_the_blocking_answers() {
         let mut flat = FlatIndex::new(&gpu, d, Metric::L2).unwrap();
         flat.add(&base).unwrap();
         let flat = &flat;
-        std::thread::scope(|s| {
+        let out: Vec<SearchResult> = std::thread::scope(|s| {
             let handles: Vec<_> = batches
                 .iter()
                 .map(|q| s.spawn(move || flat.search(q, 5, &SearchParams::default()).unwrap()))
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
-        })
+        });
+        for (q, r) in batches.iter().zip(&out) {
+            let a = pollster::block_on(flat.search_async(q, 5, &SearchParams::default())).unwrap();
+            assert_eq!(
+                (&a.ids, &a.distances),
+                (&r.ids, &r.distances),
+                "async, spin {spin}"
+            );
+        }
+        out
     };
     let blocking = answers(0);
     for (q, r) in batches.iter().zip(&blocking) {
