@@ -41,5 +41,5 @@ pub use wgfaiss_core::ops::ivf::ScanMode;
 
 pub use wgfaiss_core::{
     Batch, BatchReport, Capabilities, CoopMatrixConfig, Error, Gpu, GpuBuffer, GpuOptions, Result,
-    Source, SplitBuffer, Tuning, buffer, device, kernels, ops, rng, submit, tuning,
+    Source, SplitBuffer, Tuning, buffer, device, kernels, ops, rng, submit, tuning, wgpu,
 };
