@@ -110,7 +110,7 @@ pub const PARAMS: &[ParamSpec] = &[
         family: "submit",
         key: "spin_wait_us",
         kind: int(0, 100_000),
-        doc: "how long a thread waiting for a search's results polls the device without sleeping before it blocks (microseconds; 0: blocks at once)",
+        doc: "how long a thread waiting for a readback (a search's results) polls the device without sleeping before it blocks (microseconds; 0: blocks at once)",
     },
     ParamSpec {
         family: "submit",

@@ -919,8 +919,8 @@ fn coop_peak_entry(src: ProbeSource) -> String {
     s + "}\n\n"
 }
 
-/// The cooperative-matrix throughput probe ([`coop_peak_entry`]) on `groups` workgroups of
-/// [`COOP_WG`] invocations, `rounds` rounds each: the kernel and its buffers, ready to record.
+/// The cooperative-matrix throughput probe (`coop_peak_entry`) on `groups` workgroups of
+/// `COOP_WG` invocations, `rounds` rounds each: the kernel and its buffers, ready to record.
 pub struct CoopPeak {
     kernel: Arc<Kernel>,
     group: wgpu::BindGroup,

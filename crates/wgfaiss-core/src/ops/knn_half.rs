@@ -6,7 +6,7 @@
 //! through cooperative matrices where the adapter has them with subgroups of 32, else with
 //! plain loops — and keeps per query the best `kc ≥ k` candidates of each segment of the base
 //! (1–4 queries: the streaming kernel over the f16 base with the f32 queries instead);
-//! the segments are merged ([`SegmentMerge`]; mid-size batches instead write f16 key tiles
+//! the segments are merged (the bounded `topk_lists` pass; mid-size batches instead write f16 key tiles
 //! and select from them within a bound, [`uses_key_tiles`]), then every candidate's distance
 //! is computed again exactly in f32 from the f32 base (the operations of the exact kernels),
 //! and the best `k` of the `kc` are returned. So values are exact; only which candidates are
@@ -170,7 +170,7 @@ pub fn source(v: HalfVariant) -> String {
 }
 
 /// The f16 key-tile kernel (`wgsl/half_keys.wgsl`) with the product parts of `v`'s form and
-/// K steps, never staged (see [`KeyTiles`]).
+/// K steps, never staged (see `KeyTiles`).
 pub fn keys_source(v: HalfVariant) -> String {
     let parts = match v.form {
         HalfProduct::Coop => coop_parts(v.steps, false),
@@ -638,7 +638,7 @@ impl Lists {
 }
 
 /// Whether a batch of `nq` queries with `kc` candidates each (more than the streaming kernel
-/// takes) gets its f16 candidates from key tiles ([`KeyTiles`]) rather than the fused
+/// takes) gets its f16 candidates from key tiles (`KeyTiles`) rather than the fused
 /// kernel: at most `knn.half_tile_queries` queries, or (the fused kernel's lists grow with
 /// `kc`) any batch whose `kc` is at least `knn.half_tile_kc` (0: never); a base of one chunk
 /// whose ids start at 0 (the top-k kernel's ids are the tile's columns), and a tile of `nq` ×
