@@ -459,13 +459,17 @@ fn planted_neighbours_are_found_exactly_over_several_segments() {
     let (nq, nb, d, k) = (7, 3000, 64, 8);
     let q = data(&mut rng, nq * d);
     let mut db = data(&mut rng, nb * d);
-    // Query r's k neighbours at rows r·37 + 5j, at distances growing with j (far below the
-    // random rows' ~ d·2/3).
+    // Query r's k neighbours at rows r·37 + 5j, each component 0.01 (j + 1) away with a random
+    // sign: squared distances 0.0064 (j + 1)², far apart next to the f32 re-rank's error
+    // (~1e-5 here) and far below the random rows' ~ d·2/3. (Random magnitudes made two
+    // planted rows 9e-6 apart once in CI, an order that the exact-order check below cannot
+    // demand.)
     for r in 0..nq {
         for j in 0..k {
             let row = r * 37 + 5 * j;
             for c in 0..d {
-                db[row * d + c] = q[r * d + c] + 0.01 * (j as f32 + 1.0) * rng.f32();
+                let sign = if rng.f32() < 0.5 { -1.0 } else { 1.0 };
+                db[row * d + c] = q[r * d + c] + 0.01 * (j as f32 + 1.0) * sign;
             }
         }
     }
