@@ -198,56 +198,47 @@ pub fn bench(
                     checked: if recall.is_none() { checked } else { 0 },
                     recall,
                 });
-                // Single queries, one search call each.
+                // Single queries, one search call each: blocking, then through `search_async`
+                // under pollster (the device's polling thread completes the readback; its GPU
+                // time is not reported).
                 if single > 0 {
-                    let (mut g, mut w) = (Vec::new(), Vec::new());
-                    for i in 0..single + 3 {
-                        let qi = i % nq;
-                        let t = Instant::now();
-                        let r = index.search(&queries[qi * d..(qi + 1) * d], k, &params)?;
-                        if i >= 3 {
-                            w.push(t.elapsed().as_secs_f64());
-                            if let Some(s) = r.gpu_seconds {
-                                g.push(s);
+                    type Search<'a> = &'a dyn Fn(&[f32]) -> wgfaiss::Result<wgfaiss::SearchResult>;
+                    let single_row = |case: &str, search: Search<'_>, gpu: bool| -> Result<Row> {
+                        let (mut g, mut w) = (Vec::new(), Vec::new());
+                        for i in 0..single + 3 {
+                            let qi = i % nq;
+                            let t = Instant::now();
+                            let r = search(&queries[qi * d..(qi + 1) * d])?;
+                            if i >= 3 {
+                                w.push(t.elapsed().as_secs_f64());
+                                if let Some(s) = r.gpu_seconds.filter(|_| gpu) {
+                                    g.push(s);
+                                }
                             }
                         }
-                    }
-                    let wall = median(w);
-                    rows.push(Row {
-                        case: format!("d={d} single"),
-                        precision: name.clone(),
-                        nq: 1,
-                        k,
-                        gpu_ms: (!g.is_empty()).then(|| median(g) * 1e3),
-                        wall_ms: wall * 1e3,
-                        qps: 1.0 / wall,
-                        checked: 0,
-                        recall: None,
-                    });
-                    // The same through `search_async` under pollster (the device's polling
-                    // thread completes the readback).
-                    let mut w = Vec::new();
-                    for i in 0..single + 3 {
-                        let qi = i % nq;
-                        let t = Instant::now();
-                        let q = &queries[qi * d..(qi + 1) * d];
-                        pollster::block_on(index.search_async(q, k, &params))?;
-                        if i >= 3 {
-                            w.push(t.elapsed().as_secs_f64());
-                        }
-                    }
-                    let wall = median(w);
-                    rows.push(Row {
-                        case: format!("d={d} async"),
-                        precision: name,
-                        nq: 1,
-                        k,
-                        gpu_ms: None,
-                        wall_ms: wall * 1e3,
-                        qps: 1.0 / wall,
-                        checked: 0,
-                        recall: None,
-                    });
+                        let wall = median(w);
+                        Ok(Row {
+                            case: format!("d={d} {case}"),
+                            precision: name.clone(),
+                            nq: 1,
+                            k,
+                            gpu_ms: (!g.is_empty()).then(|| median(g) * 1e3),
+                            wall_ms: wall * 1e3,
+                            qps: 1.0 / wall,
+                            checked: 0,
+                            recall: None,
+                        })
+                    };
+                    rows.push(single_row(
+                        "single",
+                        &|q| index.search(q, k, &params),
+                        true,
+                    )?);
+                    rows.push(single_row(
+                        "async",
+                        &|q| pollster::block_on(index.search_async(q, k, &params)),
+                        false,
+                    )?);
                 }
             }
         }

@@ -329,35 +329,37 @@ impl Gpu {
         // `submit.spin_wait_us`: poll without blocking for a while first. A blocking wait
         // sleeps in the driver, and the thread's wake-up after the device is done is part of
         // every search's latency.
-        let spin = self.tuning().int("submit.spin_wait_us");
-        if spin > 0 {
-            let until = std::time::Instant::now() + Duration::from_micros(spin);
-            loop {
-                // Runs the callbacks of finished submissions, this map's among them.
-                let _ = self.device().poll(wgpu::PollType::Poll);
-                match rx.try_recv() {
-                    Ok(r) => {
-                        self.check_fault()?;
-                        return r.map_err(|e| Error::Gpu(format!("mapping a buffer failed: {e}")));
-                    }
-                    Err(mpsc::TryRecvError::Disconnected) => break,
-                    Err(mpsc::TryRecvError::Empty) => {}
-                }
-                if std::time::Instant::now() >= until {
+        let spin = Duration::from_micros(self.tuning().int("submit.spin_wait_us"));
+        let until = std::time::Instant::now() + spin;
+        let mut outcome = None;
+        while !spin.is_zero() {
+            // Runs the callbacks of finished submissions, this map's among them.
+            let _ = self.device().poll(wgpu::PollType::Poll);
+            match rx.try_recv() {
+                Ok(r) => {
+                    self.check_fault()?;
+                    outcome = Some(r);
                     break;
                 }
-                std::hint::spin_loop();
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Empty) if std::time::Instant::now() >= until => break,
+                Err(mpsc::TryRecvError::Empty) => std::hint::spin_loop(),
             }
         }
-        self.wait(index)?;
-        match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Error::Gpu(format!("mapping a buffer failed: {e}"))),
-            Err(_) => {
-                self.check_fault()?;
-                Err(Error::Gpu("a buffer map never completed".into()))
+        let outcome = match outcome {
+            Some(r) => r,
+            None => {
+                self.wait(index)?;
+                match rx.recv_timeout(Duration::from_secs(1)) {
+                    Ok(r) => r,
+                    Err(_) => {
+                        self.check_fault()?;
+                        return Err(Error::Gpu("a buffer map never completed".into()));
+                    }
+                }
             }
-        }
+        };
+        outcome.map_err(|e| Error::Gpu(format!("mapping a buffer failed: {e}")))
     }
 
     /// Writes `bytes` (a multiple of 4) at `offset` of `buffer`. Under
