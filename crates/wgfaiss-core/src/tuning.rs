@@ -132,12 +132,6 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "submit",
-        key: "coalesce_hand_off",
-        kind: int(0, 1),
-        doc: "1: the arrival that completes a gathered batch searches it itself instead of waking the gatherer (one thread wake-up fewer per batch)",
-    },
-    ParamSpec {
-        family: "submit",
         key: "coalesce_adaptive",
         kind: int(0, 1),
         doc: "1: a gathered batch starts as soon as the queries expected back (those of finished batches whose callers have not called again, and the pending ones) are here and no batch runs, instead of waiting out the window",
@@ -719,7 +713,6 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             4,
             "64 callers woken in three rounds (H100, twelfth session: one thread waking all 63 was slower)",
         ),
-        ("submit", "coalesce_hand_off") => int(1, "the gatherer's wake-up is off the batch's path"),
         ("submit", "coalesce_adaptive") => int(
             0,
             "off unless measured on the adapter (bench serve times both; on for the H100 and H200)",

@@ -123,8 +123,7 @@ struct State {
     /// A caller is gathering the next batch.
     gathering: bool,
     /// Pending queries at which an arrival wakes the gatherer (it sleeps until then, the
-    /// window's end or the running batch's end) or, handing off, takes the batch; `usize::MAX`
-    /// until the gatherer has set it.
+    /// window's end or the running batch's end).
     wake_at: usize,
     /// Batches taken and not yet answered.
     running: usize,
@@ -138,11 +137,6 @@ struct State {
     known: bool,
     /// When the last batch's rows were ready (for [`CoalescerStats::between_seconds`]).
     handed: Option<Instant>,
-    /// Batches taken so far: a gatherer whose batch was taken by the arrival that completed
-    /// it (`submit.coalesce_hand_off`) sees this change and waits for its rows instead.
-    taken: u64,
-    /// When the batch being gathered began gathering.
-    gather_started: Option<Instant>,
 }
 
 /// Gathers concurrent searches of one index into batched searches. See the module docs.
@@ -157,8 +151,6 @@ pub struct Coalescer {
     adaptive: bool,
     /// Callers each woken caller wakes in turn ([`Slot::wake`]).
     fan_out: usize,
-    /// The arrival that completes a gathered batch searches it (see [`Coalescer::hand_off`]).
-    hand_off: bool,
     /// How long a caller waits for its results before an `Error::Timeout`.
     wait: Duration,
     stats: Mutex<CoalescerStats>,
@@ -189,9 +181,6 @@ pub struct CoalescerStats {
     pub between_seconds: f64,
     /// Gatherings counted in `between_seconds`.
     pub followed: u64,
-    /// Batches taken and searched by the arrival that completed them
-    /// ([`Coalescer::hand_off`]) rather than by their gatherer.
-    pub handed_off: u64,
 }
 
 impl Coalescer {
@@ -206,17 +195,6 @@ impl Coalescer {
         .in_flight(t.int("submit.coalesce_in_flight") as usize)
         .adaptive(t.int("submit.coalesce_adaptive") == 1)
         .fan_out(t.int("submit.coalesce_fan_out") as usize)
-        .hand_off(t.int("submit.coalesce_hand_off") == 1)
-    }
-
-    /// Whether the arrival that completes a gathered batch (fills it, or, adaptive, brings
-    /// the last query expected back while no batch runs) takes the batch and searches it
-    /// itself, instead of waking the gatherer to do it: that caller is running already, and
-    /// the gatherer's wake-up leaves the batch's path (the gatherer then waits for its rows
-    /// like any caller). [`Coalescer::with`] starts with it on.
-    pub fn hand_off(mut self, on: bool) -> Coalescer {
-        self.hand_off = on;
-        self
     }
 
     /// Whether a batch starts as soon as the queries expected back are pending (see the module
@@ -251,17 +229,13 @@ impl Coalescer {
     pub fn with(index: Arc<dyn Index>, window: Duration, max_queries: usize) -> Coalescer {
         Coalescer {
             index,
-            state: Mutex::new(State {
-                wake_at: usize::MAX,
-                ..State::default()
-            }),
+            state: Mutex::new(State::default()),
             arrived: Condvar::new(),
             window,
             max_queries: max_queries.max(1),
             in_flight: 1,
             adaptive: false,
             fan_out: 4,
-            hand_off: true,
             wait: WAIT,
             stats: Mutex::new(CoalescerStats::default()),
         }
@@ -312,39 +286,11 @@ impl Coalescer {
             // Nobody gathers and a batch may start: this caller gathers it.
             return self.gather(st, &slot);
         }
-        // Only the gatherer counts arrivals, and only the arrival it waits for wakes it — or,
-        // handing off, takes the batch itself when it may start at once.
+        // Only the gatherer counts arrivals, and only the arrival it waits for wakes it.
         if st.gathering && st.pending_queries >= st.wake_at {
-            if self.hand_off && self.may_start(&st) {
-                return self.take_and_run(st, &slot, false, true);
-            }
             self.arrived.notify_one();
         }
         drop(st);
-        self.wait_turn(&slot)
-    }
-
-    /// The queries a gatherer waits for: adaptive, once a batch has finished, those
-    /// circulating among steady callers (see the module documentation); otherwise no count
-    /// but the batch limit.
-    fn target(&self, st: &State) -> usize {
-        if self.adaptive && st.known {
-            (st.running_queries + st.pending_queries + st.returning).max(1)
-        } else {
-            usize::MAX
-        }
-    }
-
-    /// Whether the pending queries make a batch that starts now, whatever the window: a full
-    /// one, or all those expected back with no batch running.
-    fn may_start(&self, st: &State) -> bool {
-        st.pending_queries >= self.max_queries
-            || (st.pending_queries >= self.target(st) && st.running == 0)
-    }
-
-    /// Waits on `slot` until its caller's rows come (and wakes the callers it must wake), it
-    /// is told to gather, or the bounded wait runs out.
-    fn wait_turn(&self, slot: &Slot) -> Result<SearchResult> {
         let give_up = Instant::now() + self.wait;
         let mut turn = slot.lock();
         loop {
@@ -358,7 +304,7 @@ impl Coalescer {
                 }
                 Turn::Gather => {
                     drop(turn);
-                    return self.gather(self.state(), slot);
+                    return self.gather(self.state(), &slot);
                 }
                 Turn::Wait | Turn::Abandoned => {}
             }
@@ -380,8 +326,6 @@ impl Coalescer {
     fn gather(&self, mut st: MutexGuard<'_, State>, own: &Slot) -> Result<SearchResult> {
         st.gathering = true;
         let started = Instant::now();
-        st.gather_started = Some(started);
-        let batch_no = st.taken;
         // A gathering that starts within the window of the last batch's rows follows it (a
         // later one found the callers away: idle time, not a cost of the cycle).
         if let Some(handed) = st.handed.take() {
@@ -399,13 +343,11 @@ impl Coalescer {
         // (see the module documentation) and no batch is running.
         let mut waited_out = false;
         loop {
-            if st.taken != batch_no {
-                // The arrival that completed the batch took it (`hand_off`): this caller's
-                // query is in it.
-                drop(st);
-                return self.wait_turn(own);
-            }
-            let target = self.target(&st);
+            let target = if self.adaptive && st.known {
+                (st.running_queries + st.pending_queries + st.returning).max(1)
+            } else {
+                usize::MAX
+            };
             st.wake_at = self.max_queries.min(target);
             if st.pending_queries >= self.max_queries {
                 break;
@@ -423,47 +365,18 @@ impl Coalescer {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        self.take_and_run(st, own, waited_out, false)
-    }
-
-    /// Takes the pending queries as a batch (`waited_out`: the callers expected back did not
-    /// come, so they are forgotten), searches it, hands every caller its rows and returns
-    /// `own`'s. `handed_off`: the taker is the arrival that completed the batch, and the
-    /// gatherer is woken to wait for its rows instead.
-    fn take_and_run(
-        &self,
-        mut st: MutexGuard<'_, State>,
-        own: &Slot,
-        waited_out: bool,
-        handed_off: bool,
-    ) -> Result<SearchResult> {
         if waited_out {
+            // The callers expected back did not come: forget them.
             st.returning = 0;
         }
         let batch = std::mem::take(&mut st.pending);
         let taken = std::mem::take(&mut st.pending_queries);
         st.gathering = false;
-        // Nobody takes a batch before its gatherer has said what it waits for (a caller told
-        // to gather may not have woken yet).
-        st.wake_at = usize::MAX;
         st.running += 1;
         st.running_queries += taken;
-        st.taken += 1;
-        let started = st.gather_started.take();
         drop(st);
-        if handed_off {
-            // Off the batch's path: the device starts on the batch while the gatherer wakes.
-            // All waiters: a gatherer of an earlier taken batch may not have woken yet.
-            self.arrived.notify_all();
-        }
         let taken_at = Instant::now();
-        {
-            let mut stats = self.stats_mut();
-            if let Some(started) = started {
-                stats.gather_seconds += (taken_at - started).as_secs_f64();
-            }
-            stats.handed_off += u64::from(handed_off);
-        }
+        self.stats_mut().gather_seconds += (taken_at - started).as_secs_f64();
         let mut mine = None;
         let mut others = Vec::new();
         let rows = self.run(batch);
@@ -483,9 +396,8 @@ impl Coalescer {
         st.returning += taken;
         st.known = true;
         st.handed = Some(ran_at);
-        // A gatherer waiting for the device to be free may start now (all waiters: a gatherer
-        // whose batch was handed off may still be asleep here too).
-        self.arrived.notify_all();
+        // A gatherer waiting for the device to be free may start now.
+        self.arrived.notify_one();
         self.promote(&mut st);
         drop(st);
         Slot::wake(others, self.fan_out);
@@ -505,7 +417,6 @@ impl Coalescer {
             for r in &st.pending {
                 if r.slot.tell(Turn::Gather) {
                     st.gathering = true;
-                    st.wake_at = usize::MAX;
                     break;
                 }
             }

@@ -1274,7 +1274,8 @@ impl KnnHalfPlan {
                 ("METRIC", u32::from(metric == KnnMetric::InnerProduct)),
             ],
         )?;
-        let (x, y) = gpu.grid(((nq * kc) as u32).div_ceil(256));
+        // 256 invocations: 8 (query, candidate) pairs of 32 invocations each.
+        let (x, y) = gpu.grid(((nq * kc) as u32).div_ceil(8));
         let mut rerank = Vec::new();
         for (i, c) in db.iter().filter(|c| c.rows > 0).enumerate() {
             let params = gpu.uniform(&HelperParams {
