@@ -228,10 +228,11 @@ pub fn bench(
             st.run_seconds -= before.run_seconds;
             st.hand_out_seconds -= before.hand_out_seconds;
             st.between_seconds -= before.between_seconds;
+            st.recorded_ahead -= before.recorded_ahead;
             st.followed -= before.followed;
             let per = |v: f64| v * 1e3 / st.searches.max(1) as f64;
             outln!(
-                "  coalescer: {} batched searches, {:.1} queries each, {:.3} ms each in the index ({:.3} in the batch's run), {:.3} handing out, {:.3} from the rows to the next gathering ({} times), {:.3} gathering (window {} us, {} in flight)",
+                "  coalescer: {} batched searches, {:.1} queries each, {:.3} ms each in the index ({:.3} in the batch's run), {:.3} handing out, {:.3} from the rows to the next gathering ({} times), {:.3} gathering, {} recorded ahead (window {} us, {} in flight)",
                 st.searches,
                 st.queries as f64 / st.searches.max(1) as f64,
                 per(st.search_seconds),
@@ -240,6 +241,7 @@ pub fn bench(
                 st.between_seconds * 1e3 / st.followed.max(1) as f64,
                 st.followed,
                 per(st.gather_seconds),
+                st.recorded_ahead,
                 window_us.unwrap_or(gpu.tuning().int("submit.coalesce_window_us")),
                 gpu.tuning().int("submit.coalesce_in_flight")
             );

@@ -253,6 +253,13 @@ impl Batch<'_> {
             .extend(ranges.iter().map(|&(b, o, n)| (b.clone(), o, n, true)));
     }
 
+    /// Whether a command buffer of this batch has been submitted already (every
+    /// `submit.max_dispatches_per_submit` dispatches, or [`Batch::submit`]): data written to
+    /// its buffers with `queue.write_buffer` from now on lands before the rest only.
+    pub fn submitted_any(&self) -> bool {
+        self.submits > 0
+    }
+
     /// Submits what has been recorded so far.
     pub fn submit(&mut self) {
         self.end_pass();

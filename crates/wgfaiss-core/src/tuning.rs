@@ -132,6 +132,12 @@ pub const PARAMS: &[ParamSpec] = &[
     },
     ParamSpec {
         family: "submit",
+        key: "coalesce_record_ahead",
+        kind: int(0, 1),
+        doc: "1: while a coalesced batch's callers come back, the index records its search (shaped like the last batch) and takes the queries when they are here",
+    },
+    ParamSpec {
+        family: "submit",
         key: "coalesce_adaptive",
         kind: int(0, 1),
         doc: "1: a gathered batch starts as soon as the queries expected back (those of finished batches whose callers have not called again, and the pending ones) are here and no batch runs, instead of waiting out the window",
@@ -713,6 +719,9 @@ fn heuristic(spec: &ParamSpec, caps: &Capabilities) -> (ParamValue, String) {
             4,
             "64 callers woken in three rounds (H100, twelfth session: one thread waking all 63 was slower)",
         ),
+        ("submit", "coalesce_record_ahead") => {
+            int(1, "recording moves off the batch's path into the gathering")
+        }
         ("submit", "coalesce_adaptive") => int(
             0,
             "off unless measured on the adapter (bench serve times both; on for the H100 and H200)",

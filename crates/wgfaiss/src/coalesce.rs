@@ -137,6 +137,9 @@ struct State {
     known: bool,
     /// When the last batch's rows were ready (for [`CoalescerStats::between_seconds`]).
     handed: Option<Instant>,
+    /// The last batch's search (padded queries, k, parameters) when it was one search: the
+    /// next batch is recorded ahead with it ([`Coalescer::record_ahead`]).
+    last_shape: Option<(usize, usize, SearchParams)>,
 }
 
 /// Gathers concurrent searches of one index into batched searches. See the module docs.
@@ -151,6 +154,8 @@ pub struct Coalescer {
     adaptive: bool,
     /// Callers each woken caller wakes in turn ([`Slot::wake`]).
     fan_out: usize,
+    /// The next batch's search is recorded while its callers come back.
+    record_ahead: bool,
     /// How long a caller waits for its results before an `Error::Timeout`.
     wait: Duration,
     stats: Mutex<CoalescerStats>,
@@ -181,6 +186,9 @@ pub struct CoalescerStats {
     pub between_seconds: f64,
     /// Gatherings counted in `between_seconds`.
     pub followed: u64,
+    /// Batches whose search the index recorded before their queries were here
+    /// ([`Coalescer::record_ahead`]).
+    pub recorded_ahead: u64,
 }
 
 impl Coalescer {
@@ -195,6 +203,16 @@ impl Coalescer {
         .in_flight(t.int("submit.coalesce_in_flight") as usize)
         .adaptive(t.int("submit.coalesce_adaptive") == 1)
         .fan_out(t.int("submit.coalesce_fan_out") as usize)
+        .record_ahead(t.int("submit.coalesce_record_ahead") == 1)
+    }
+
+    /// Whether the gatherer has the index record the next batch's search while the batch's
+    /// callers come back, shaped like the last batch (queries padded, `k`, parameters), and
+    /// hands it the queries once they are here ([`Index::search_recorded_ahead`]); a batch
+    /// of another shape is searched as usual. [`Coalescer::with`] starts with it on.
+    pub fn record_ahead(mut self, on: bool) -> Coalescer {
+        self.record_ahead = on;
+        self
     }
 
     /// Whether a batch starts as soon as the queries expected back are pending (see the module
@@ -236,6 +254,7 @@ impl Coalescer {
             in_flight: 1,
             adaptive: false,
             fan_out: 4,
+            record_ahead: true,
             wait: WAIT,
             stats: Mutex::new(CoalescerStats::default()),
         }
@@ -323,7 +342,7 @@ impl Coalescer {
 
     /// Gathers a batch (holding the state, with `own` pending in it), searches it, hands every
     /// caller its rows and returns the gatherer's own.
-    fn gather(&self, mut st: MutexGuard<'_, State>, own: &Slot) -> Result<SearchResult> {
+    fn gather<'a>(&'a self, mut st: MutexGuard<'a, State>, own: &Slot) -> Result<SearchResult> {
         st.gathering = true;
         let started = Instant::now();
         // A gathering that starts within the window of the last batch's rows follows it (a
@@ -336,6 +355,47 @@ impl Coalescer {
                 stats.followed += 1;
             }
         }
+        // Recording ahead: the index records the search of a batch shaped like the last one
+        // while its callers come back, and gets the queries once they are here.
+        if let Some((n, k, params)) = st.last_shape.filter(|_| self.record_ahead) {
+            drop(st);
+            let mut taken = None;
+            let searched = self.index.search_recorded_ahead(n, k, &params, &mut || {
+                let (batch, count) = self.take_batch(self.state(), started);
+                let same =
+                    batch.iter().all(|r| r.k == k && r.params == params) && self.padded(count) == n;
+                let queries = same.then(|| self.padded_queries(&batch, n));
+                taken = Some((batch, count, Instant::now()));
+                queries
+            });
+            if let Some((batch, count, taken_at)) = taken {
+                let rows = match searched {
+                    Some(result) => {
+                        {
+                            let mut stats = self.stats_mut();
+                            stats.searches += 1;
+                            stats.queries += count as u64;
+                            stats.search_seconds += taken_at.elapsed().as_secs_f64();
+                            stats.recorded_ahead += 1;
+                        }
+                        Self::split(batch, k, self.index.dim(), result)
+                    }
+                    None => self.run(batch),
+                };
+                return self.hand_out(rows, count, own, taken_at);
+            }
+            // Nothing recorded ahead for this shape: gather as usual.
+            st = self.state();
+        }
+        let (batch, count) = self.take_batch(st, started);
+        let taken_at = Instant::now();
+        let rows = self.run(batch);
+        self.hand_out(rows, count, own, taken_at)
+    }
+
+    /// Waits until the batch being gathered may start (see the module documentation) and
+    /// takes it: its requests and their query count.
+    fn take_batch(&self, mut st: MutexGuard<'_, State>, started: Instant) -> (Vec<Request>, usize) {
         let deadline = started + self.window;
         // Gather until the batch is full, or the window has passed and no batch is running
         // (while one runs, batches in flight > 1, the device is busy anyway, so the batch
@@ -374,13 +434,30 @@ impl Coalescer {
         st.gathering = false;
         st.running += 1;
         st.running_queries += taken;
+        // The next batch is recorded ahead only after a batch of one search.
+        st.last_shape = match batch.first() {
+            Some(r) if batch.iter().all(|o| o.k == r.k && o.params == r.params) => {
+                Some((self.padded(taken), r.k, r.params))
+            }
+            _ => None,
+        };
         drop(st);
-        let taken_at = Instant::now();
-        self.stats_mut().gather_seconds += (taken_at - started).as_secs_f64();
+        self.stats_mut().gather_seconds += started.elapsed().as_secs_f64();
+        (batch, taken)
+    }
+
+    /// Hands a searched batch's rows (`count` queries, taken at `taken_at`) to its callers;
+    /// returns `own`'s.
+    fn hand_out(
+        &self,
+        rows: Vec<(Arc<Slot>, Result<SearchResult>)>,
+        count: usize,
+        own: &Slot,
+        taken_at: Instant,
+    ) -> Result<SearchResult> {
+        let ran_at = Instant::now();
         let mut mine = None;
         let mut others = Vec::new();
-        let rows = self.run(batch);
-        let ran_at = Instant::now();
         for (slot, r) in rows {
             if std::ptr::eq(Arc::as_ptr(&slot), own) {
                 mine = Some(r);
@@ -392,8 +469,8 @@ impl Coalescer {
         // batch counted among the returning ones.
         let mut st = self.state();
         st.running -= 1;
-        st.running_queries -= taken;
-        st.returning += taken;
+        st.running_queries -= count;
+        st.returning += count;
         st.known = true;
         st.handed = Some(ran_at);
         // A gatherer waiting for the device to be free may start now.
@@ -408,6 +485,70 @@ impl Coalescer {
             stats.hand_out_seconds += (woken - ran_at).as_secs_f64();
         }
         mine.unwrap_or_else(|| Err(Error::Gpu("a coalesced batch lost a caller's rows".into())))
+    }
+
+    /// The size a batch of `n` queries is searched at: a multiple of 16 up to 64, a power of
+    /// two beyond (the index plans a search per batch size, and a handful of sizes keeps its
+    /// cached plans in use, while a batch of 33 no longer pays for 64).
+    fn padded(&self, n: usize) -> usize {
+        if n <= 64 {
+            n.next_multiple_of(16)
+        } else {
+            n.next_power_of_two()
+        }
+        .min(self.max_queries.max(n))
+    }
+
+    /// The queries of `reqs` in order, padded to `n` rows by repeating the first.
+    fn padded_queries(&self, reqs: &[Request], n: usize) -> Vec<f32> {
+        let d = self.index.dim();
+        let mut all: Vec<f32> = Vec::with_capacity(n * d);
+        for r in reqs {
+            all.extend_from_slice(&r.queries);
+        }
+        let first = all[..d].to_vec();
+        while all.len() < n * d {
+            all.extend_from_slice(&first);
+        }
+        all
+    }
+
+    /// Each request's rows of a search of `reqs` (in order, then padding), or the search's
+    /// error for all of them.
+    fn split(
+        reqs: Vec<Request>,
+        k: usize,
+        d: usize,
+        searched: Result<SearchResult>,
+    ) -> Vec<(Arc<Slot>, Result<SearchResult>)> {
+        match searched {
+            Ok(res) => {
+                let mut row = 0;
+                reqs.into_iter()
+                    .map(|r| {
+                        let n = r.queries.len() / d;
+                        let rows = SearchResult {
+                            nq: n,
+                            k,
+                            ids: res.ids[row * k..(row + n) * k].to_vec(),
+                            distances: res.distances[row * k..(row + n) * k].to_vec(),
+                            gpu_seconds: res.gpu_seconds,
+                        };
+                        row += n;
+                        (r.slot, Ok(rows))
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                reqs.into_iter()
+                    .map(|r| {
+                        let e = Error::Gpu(format!("coalesced search failed: {msg}"));
+                        (r.slot, Err(e))
+                    })
+                    .collect()
+            }
+        }
     }
 
     /// With nobody gathering, a batch free to start and callers pending, the oldest caller
@@ -431,61 +572,18 @@ impl Coalescer {
             groups.entry((r.k, r.params)).or_default().push(r);
         }
         let mut out = Vec::new();
-        for ((k, _), reqs) in groups {
-            let mut all: Vec<f32> = Vec::with_capacity(reqs.iter().map(|r| r.queries.len()).sum());
-            for r in &reqs {
-                all.extend_from_slice(&r.queries);
-            }
-            // Pad (repeating the first query) to a multiple of 16 up to 64, a power of two
-            // beyond: the index plans a search per batch size, and a handful of sizes keeps
-            // its cached plans in use, while a batch of 33 no longer pays for 64.
-            let n = all.len() / d;
-            let padded = if n <= 64 {
-                n.next_multiple_of(16)
-            } else {
-                n.next_power_of_two()
-            }
-            .min(self.max_queries.max(n));
-            let first = all[..d].to_vec();
-            for _ in n..padded {
-                all.extend_from_slice(&first);
-            }
+        for ((k, params), reqs) in groups {
+            let n = reqs.iter().map(|r| r.queries.len()).sum::<usize>() / d;
+            let all = self.padded_queries(&reqs, self.padded(n));
             let started = Instant::now();
-            let searched = self.index.search(&all, k, &reqs[0].params);
+            let searched = self.index.search(&all, k, &params);
             {
                 let mut st = self.stats_mut();
                 st.searches += 1;
                 st.queries += n as u64;
                 st.search_seconds += started.elapsed().as_secs_f64();
             }
-            match searched {
-                Ok(res) => {
-                    let mut row = 0;
-                    for r in reqs {
-                        let n = r.queries.len() / d;
-                        out.push((
-                            r.slot,
-                            Ok(SearchResult {
-                                nq: n,
-                                k,
-                                ids: res.ids[row * k..(row + n) * k].to_vec(),
-                                distances: res.distances[row * k..(row + n) * k].to_vec(),
-                                gpu_seconds: res.gpu_seconds,
-                            }),
-                        ));
-                        row += n;
-                    }
-                }
-                Err(e) => {
-                    let msg = e.to_string();
-                    for r in reqs {
-                        out.push((
-                            r.slot,
-                            Err(Error::Gpu(format!("coalesced search failed: {msg}"))),
-                        ));
-                    }
-                }
-            }
+            out.extend(Self::split(reqs, k, d, searched));
         }
         out
     }

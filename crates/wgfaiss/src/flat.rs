@@ -797,28 +797,39 @@ impl SearchPlan {
         q: &[f32],
         timed: bool,
     ) -> Result<wgfaiss_core::Batch<'g>> {
-        let gpu = &index.gpu;
         // The batch first: its host time (`WGFAISS_PROFILE=host`) includes the uploads.
-        let mut batch = gpu.batch(timed);
+        let mut batch = index.gpu.batch(timed);
+        self.write_queries(index, q)?;
+        self.record_commands(&mut batch);
+        Ok(batch)
+    }
+
+    /// Writes the queries (`nq × d`, prepared) and their squared norms. `queue.write_buffer`
+    /// lands at the start of the next submission, so a batch recorded before (and not yet
+    /// submitted: [`wgfaiss_core::Batch::submitted_any`]) reads them.
+    fn write_queries(&self, index: &FlatIndex, q: &[f32]) -> Result<()> {
         let qn = squared_norms(q, index.dim);
         debug_assert_eq!(qn.len(), self.nq);
-        gpu.write(&self.queries, q)?;
-        gpu.write(&self.qnorms, &qn)?;
+        index.gpu.write(&self.queries, q)?;
+        index.gpu.write(&self.qnorms, &qn)
+    }
+
+    /// Records the search and its readback into `batch` (the queries are written apart).
+    fn record_commands(&self, batch: &mut wgfaiss_core::Batch<'_>) {
         match &self.kind {
             PlanKind::Fused(plan) => {
-                plan.record(&mut batch);
-                plan.read_after(&mut batch);
+                plan.record(batch);
+                plan.read_after(batch);
             }
             PlanKind::Unfused(plans) => plans.iter().for_each(|p| {
-                p.record(&mut batch);
-                p.read_after(&mut batch);
+                p.record(batch);
+                p.read_after(batch);
             }),
             PlanKind::Half(plan) => {
-                plan.record(&mut batch);
-                plan.read_after(&mut batch);
+                plan.record(batch);
+                plan.read_after(batch);
             }
         }
-        Ok(batch)
     }
 
     /// Per query `k` (value, position) from the bytes read back, and for the f16 search its
@@ -950,6 +961,62 @@ impl Index for FlatIndex {
             );
         }
         r
+    }
+
+    /// One batch of one plan (queries within `submit.query_batch`, the plan's dispatches
+    /// within one submission): the plan is taken and its commands recorded, then `gather`
+    /// gives the queries, which are checked, written and submitted with them.
+    fn search_recorded_ahead(
+        &self,
+        nq: usize,
+        k: usize,
+        params: &SearchParams,
+        gather: &mut dyn FnMut() -> Option<Vec<f32>>,
+    ) -> Option<Result<SearchResult>> {
+        if nq == 0
+            || self.ntotal == 0
+            || crate::index::check_k(k).is_err()
+            || nq > self.batch_queries(nq, k)
+        {
+            return None;
+        }
+        let params = self.resolved(nq, k, params);
+        let kc = rerank_candidates(k, &params).ok()?;
+        let plan = self.plan(nq, k, kc).ok()?;
+        let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
+        let mut batch = self.gpu.batch(params.timed);
+        plan.record_commands(&mut batch);
+        if batch.submitted_any() {
+            return None;
+        }
+        let queries = gather()?;
+        Some((|| {
+            let (got, mut result) =
+                match start_search(&queries, self.dim, k, self.ntotal, self.metric)? {
+                    Ok(start) => start,
+                    Err(done) => return Ok(done),
+                };
+            if got != nq {
+                return Err(Error::InvalidArgument(format!(
+                    "search_recorded_ahead: {got} queries gathered for a search of {nq}"
+                )));
+            }
+            let queries = self.prepared(&queries);
+            plan.write_queries(self, &queries)?;
+            let report = batch.finish()?;
+            let (top, last) = plan.parse(self, &report.reads);
+            result.push(top, |pos| self.id_at(pos as usize), self.metric);
+            let mut lasts = Lasts::default();
+            lasts.add(last);
+            drop(plan);
+            self.finish(
+                &queries,
+                (k, kc),
+                &params,
+                (result, &lasts),
+                report.gpu_seconds,
+            )
+        })())
     }
 
     fn remove_ids(&mut self, ids: &[i64]) -> Result<usize> {

@@ -285,6 +285,22 @@ pub trait Index: Send + Sync {
     fn reset(&mut self) -> Result<()>;
     /// Writes the index to `path` (atomically: a temporary file, synced, then renamed).
     fn save(&self, path: &Path) -> Result<()>;
+    /// A search of `nq` queries whose commands are recorded before the queries exist (a
+    /// [`crate::Coalescer`] records its next batch while the batch's callers come back).
+    /// Once recorded, the index calls `gather` once: it returns the `nq × dim` queries, or
+    /// None when the batch turned out otherwise (nothing is searched then). Returns the
+    /// search's result when `gather` gave queries, and None otherwise — also when the index
+    /// records nothing ahead for this search (the default), without calling `gather`.
+    fn search_recorded_ahead(
+        &self,
+        nq: usize,
+        k: usize,
+        params: &SearchParams,
+        gather: &mut dyn FnMut() -> Option<Vec<f32>>,
+    ) -> Option<Result<SearchResult>> {
+        let _ = (nq, k, params, gather);
+        None
+    }
 }
 
 /// Checks that `data` is whole finite rows of `dim`; returns the row count.

@@ -19,6 +19,8 @@ use wgfaiss::{
 struct Counting {
     inner: FlatIndex,
     searches: AtomicUsize,
+    /// Searches recorded ahead by the flat index.
+    ahead: AtomicUsize,
     fail: bool,
 }
 
@@ -49,18 +51,29 @@ impl Index for Counting {
         if self.fail {
             return Err(wgfaiss::Error::Gpu("injected: device lost".into()));
         }
-        // The parameters leave a mark on the distances (a caller served with another
-        // caller's parameters gets other values).
-        let mut r = self.inner.search(q, k, &SearchParams::default())?;
-        let mark = 1000.0 * p.nprobe as f32
-            + if p.precision == Precision::F16 {
-                1e5
-            } else {
-                0.0
-            }
-            + if p.scan.is_some() { 1e6 } else { 0.0 };
-        r.distances.iter_mut().for_each(|v| *v += mark - 1000.0);
-        Ok(r)
+        Ok(marked(
+            self.inner.search(q, k, &SearchParams::default())?,
+            p,
+        ))
+    }
+    fn search_recorded_ahead(
+        &self,
+        nq: usize,
+        k: usize,
+        p: &SearchParams,
+        gather: &mut dyn FnMut() -> Option<Vec<f32>>,
+    ) -> Option<Result<SearchResult>> {
+        if self.fail {
+            gather()?;
+            self.searches.fetch_add(1, Ordering::SeqCst);
+            return Some(Err(wgfaiss::Error::Gpu("injected: device lost".into())));
+        }
+        let r = self
+            .inner
+            .search_recorded_ahead(nq, k, &SearchParams::default(), gather)?;
+        self.searches.fetch_add(1, Ordering::SeqCst);
+        self.ahead.fetch_add(1, Ordering::SeqCst);
+        Some(r.map(|r| marked(r, p)))
     }
     fn remove_ids(&mut self, ids: &[i64]) -> Result<usize> {
         self.inner.remove_ids(ids)
@@ -76,12 +89,27 @@ impl Index for Counting {
     }
 }
 
+/// The parameters leave a mark on the distances (a caller served with another caller's
+/// parameters gets other values).
+fn marked(mut r: SearchResult, p: &SearchParams) -> SearchResult {
+    let mark = 1000.0 * p.nprobe as f32
+        + if p.precision == Precision::F16 {
+            1e5
+        } else {
+            0.0
+        }
+        + if p.scan.is_some() { 1e6 } else { 0.0 };
+    r.distances.iter_mut().for_each(|v| *v += mark - 1000.0);
+    r
+}
+
 fn index(fail: bool, d: usize, base: &[f32]) -> Arc<Counting> {
     let mut inner = FlatIndex::new(gpu(), d, Metric::L2).unwrap();
     inner.add(base).unwrap();
     Arc::new(Counting {
         inner,
         searches: AtomicUsize::new(0),
+        ahead: AtomicUsize::new(0),
         fail,
     })
 }
@@ -326,4 +354,130 @@ fn adaptive_batches_start_when_their_callers_are_back() {
         co.search(&q, 3, &SearchParams::default()).unwrap();
     }
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
+
+#[test]
+fn batches_recorded_ahead_give_the_batched_answers() {
+    // 32 callers with one k: from the second batch on, the flat index records each batch's
+    // search while its callers come back. Callers stop after 3 or 4 queries, so the last
+    // batches come out smaller than the one recorded for (searched as usual). The answers are
+    // the batched search's, with the option on and off.
+    let mut rng = Rng::new(seed("coalesce ahead"));
+    let d = 12;
+    let base = rng.vec(1500 * d);
+    let threads = 32;
+    let queries = rng.vec(threads * 4 * d);
+    let idx = index(false, d, &base);
+    let p = SearchParams::default();
+    let want = idx.inner.search(&queries, 7, &p).unwrap();
+    for (adaptive, ahead) in [(true, true), (false, true), (true, false)] {
+        let before = idx.ahead.load(Ordering::SeqCst);
+        let co = Arc::new(
+            Coalescer::with(idx.clone(), Duration::from_millis(100), 1 << 20)
+                .adaptive(adaptive)
+                .record_ahead(ahead)
+                .timeout(Duration::from_secs(20)),
+        );
+        let start = Barrier::new(threads);
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (co, start, queries, want) = (co.clone(), &start, &queries, &want);
+                s.spawn(move || {
+                    start.wait();
+                    for i in 0..3 + t % 2 {
+                        let qi = t * 4 + i;
+                        let r = co.search(&queries[qi * d..(qi + 1) * d], 7, &p).unwrap();
+                        assert_eq!(r.ids, want.ids_of(qi), "thread {t} query {qi}");
+                        assert_eq!(r.distances, want.distances_of(qi), "thread {t} query {qi}");
+                    }
+                });
+            }
+        });
+        let st = co.stats();
+        let by_index = idx.ahead.load(Ordering::SeqCst) - before;
+        assert_eq!(st.recorded_ahead as usize, by_index);
+        if ahead {
+            assert!(
+                st.recorded_ahead > 0,
+                "adaptive {adaptive}: nothing recorded ahead"
+            );
+            assert!(st.recorded_ahead < st.searches, "the first batch cannot be");
+        } else {
+            assert_eq!(st.recorded_ahead, 0);
+        }
+    }
+}
+
+#[test]
+fn a_batch_of_another_shape_is_searched_as_usual() {
+    // One caller at a time, so each call is one batch: the shape recorded ahead is the last
+    // call's (queries padded to 16 or 32, k, parameters). Only a call of the same shape is
+    // searched with the recorded commands; the others are searched as usual, and every
+    // answer is the index's own.
+    let mut rng = Rng::new(seed("coalesce shapes"));
+    let d = 8;
+    let base = rng.vec(700 * d);
+    let idx = index(false, d, &base);
+    let co = Coalescer::with(idx.clone(), Duration::from_millis(1), 1 << 20);
+    let f16 = SearchParams {
+        precision: Precision::F16,
+        ..SearchParams::default()
+    };
+    let calls: [(usize, usize, SearchParams, u64); 6] = [
+        (1, 5, SearchParams::default(), 0),  // nothing to record ahead yet
+        (20, 5, SearchParams::default(), 0), // 32 rows, 16 were recorded
+        (3, 7, SearchParams::default(), 0),  // k differs
+        (1, 7, SearchParams::default(), 1),  // 16 rows, k = 7, as the last one
+        (2, 7, f16, 1),                      // other parameters
+        (16, 7, f16, 2),                     // as the last one
+    ];
+    for (n, k, p, ahead) in calls {
+        let q = rng.vec(n * d);
+        let got = co.search(&q, k, &p).unwrap();
+        // The batch as searched: padded with its first query to a multiple of 16 (the search
+        // path, so the rounding, depends on the batch size).
+        let mut padded = q.clone();
+        while padded.len() < n.next_multiple_of(16) * d {
+            padded.extend_from_slice(&q[..d]);
+        }
+        let want = marked(
+            idx.inner
+                .search(&padded, k, &SearchParams::default())
+                .unwrap(),
+            &p,
+        );
+        assert_eq!(got.ids, want.ids[..n * k], "{n} queries, k = {k}");
+        assert_eq!(
+            got.distances,
+            want.distances[..n * k],
+            "{n} queries, k = {k}"
+        );
+        assert_eq!(co.stats().recorded_ahead, ahead, "{n} queries, k = {k}");
+    }
+}
+
+#[test]
+fn a_failing_search_recorded_ahead_reaches_every_caller() {
+    let mut rng = Rng::new(seed("coalesce ahead fails"));
+    let d = 8;
+    let base = rng.vec(300 * d);
+    let q = rng.vec(d);
+    let failing = Arc::new(
+        Coalescer::with(index(true, d, &base), Duration::from_millis(20), 1000)
+            .adaptive(true)
+            .timeout(Duration::from_secs(20)),
+    );
+    let start = Barrier::new(8);
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                start.wait();
+                for _ in 0..4 {
+                    let e = failing.search(&q, 2, &SearchParams::default()).unwrap_err();
+                    assert!(e.to_string().contains("injected: device lost"), "{e}");
+                }
+            });
+        }
+    });
+    assert!(failing.stats().recorded_ahead > 0);
 }
