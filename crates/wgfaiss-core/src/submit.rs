@@ -58,6 +58,19 @@ pub struct Batch<'g> {
     reads: Vec<(wgpu::Buffer, u64, u64, bool)>,
     /// When the batch was started (profile mode prints the recording time).
     created: std::time::Instant,
+    /// What [`Batch::seal`] made, until it is submitted.
+    sealed: Option<Sealed>,
+}
+
+/// A batch's last command buffer, finished with its readback copies and not yet submitted.
+struct Sealed {
+    commands: Option<wgpu::CommandBuffer>,
+    staging: Option<wgpu::Buffer>,
+    /// The read ranges' bytes, and whether each lands in 8-byte words.
+    sizes: Vec<(u64, bool)>,
+    timed_passes: u32,
+    /// How long sealing took (profile mode prints it).
+    took: std::time::Duration,
 }
 
 impl Gpu {
@@ -102,6 +115,7 @@ impl Gpu {
             host: host_profile(),
             reads: Vec::new(),
             created: std::time::Instant::now(),
+            sealed: None,
         }
     }
 
@@ -176,6 +190,10 @@ impl Batch<'_> {
         bind_group: &wgpu::BindGroup,
         groups: (u32, u32, u32),
     ) {
+        debug_assert!(
+            self.sealed.is_none(),
+            "a dispatch recorded after the batch was sealed"
+        );
         if let Some(names) = &mut self.profile {
             self.pass = None;
             names.push(kernel.name.clone());
@@ -288,8 +306,16 @@ impl Batch<'_> {
         async move { pending?.wait_async().await }
     }
 
-    /// Resolves the timestamps, records the copies into one staging buffer, and submits.
-    fn submit_all(mut self) -> Result<Pending> {
+    /// Ends the recording: resolves the timestamps, records the copies of the ranges to read
+    /// into one staging buffer and finishes the last command buffer, without submitting it
+    /// ([`Batch::finish`] does; nothing may be recorded after). Data written with
+    /// `queue.write_buffer` before that submission still lands before the batch's commands:
+    /// a search sealed before its queries exist only writes them and submits.
+    pub fn seal(&mut self) -> Result<()> {
+        if self.sealed.is_some() {
+            return Ok(());
+        }
+        let began = std::time::Instant::now();
         // Query results stay in the set across submissions: resolve them all once, at the end
         // (resolve offsets must be 256-byte aligned, so per-submission resolves would not pack).
         self.end_pass();
@@ -326,7 +352,25 @@ impl Batch<'_> {
         } else {
             None
         };
-        self.submit();
+        self.sealed = Some(Sealed {
+            commands: self.encoder.take().map(|e| e.finish()),
+            staging,
+            sizes: ranges.iter().map(|r| (r.2, r.3)).collect(),
+            timed_passes: used,
+            took: began.elapsed(),
+        });
+        Ok(())
+    }
+
+    /// Seals the batch (unless [`Batch::seal`] did) and submits it.
+    fn submit_all(mut self) -> Result<Pending> {
+        self.seal()?;
+        let sealed = self.sealed.take().expect("sealed");
+        let submitting = std::time::Instant::now();
+        if let Some(commands) = sealed.commands {
+            self.last = Some(self.gpu.queue().submit([commands]));
+            self.submits += 1;
+        }
         // Every use of the timestamp set is now queued, in order, before any later batch's:
         // the next batch may take it.
         if let Some(t) = self.timing.take() {
@@ -334,12 +378,14 @@ impl Batch<'_> {
         }
         Ok(Pending {
             recorded: self.created.elapsed(),
+            sealing: sealed.took,
+            submitting: submitting.elapsed(),
             submitted: std::time::Instant::now(),
             gpu: self.gpu.clone(),
-            staging,
+            staging: sealed.staging,
             last: self.last.take(),
-            sizes: ranges.iter().map(|r| (r.2, r.3)).collect(),
-            timed_passes: used,
+            sizes: sealed.sizes,
+            timed_passes: sealed.timed_passes,
             timing_complete: self.timing_complete,
             profile: self.profile.take(),
             host: self.host,
@@ -352,8 +398,10 @@ impl Batch<'_> {
 /// A submitted batch whose results are not read yet.
 struct Pending {
     /// How long recording and submitting took, and when the last submission went out
-    /// (profile mode prints both).
+    /// (profile mode prints both), with the parts spent sealing and in the last submission.
     recorded: std::time::Duration,
+    sealing: std::time::Duration,
+    submitting: std::time::Duration,
     submitted: std::time::Instant,
     gpu: Gpu,
     staging: Option<wgpu::Buffer>,
@@ -435,8 +483,10 @@ impl Pending {
             }
             if self.host {
                 eprintln!(
-                    "WGFAISS_PROFILE host: recorded and submitted in {:.3} ms, last submit to results mapped {:.3} ms, {} bytes copied out of the mapping in {:.3} ms",
+                    "WGFAISS_PROFILE host: recorded and submitted in {:.3} ms ({:.3} sealing, {:.3} submitting), last submit to results mapped {:.3} ms, {} bytes copied out of the mapping in {:.3} ms",
                     self.recorded.as_secs_f64() * 1e3,
+                    self.sealing.as_secs_f64() * 1e3,
+                    self.submitting.as_secs_f64() * 1e3,
                     (mapped - self.submitted).as_secs_f64() * 1e3,
                     self.sizes.iter().map(|s| s.0).sum::<u64>(),
                     copied.as_secs_f64() * 1e3

@@ -989,6 +989,9 @@ impl Index for FlatIndex {
         if batch.submitted_any() {
             return None;
         }
+        // The readback copies recorded and the command buffer finished: once the queries
+        // are here, they are written and the buffer submitted.
+        batch.seal().ok()?;
         let queries = gather()?;
         Some((|| {
             let (got, mut result) =
