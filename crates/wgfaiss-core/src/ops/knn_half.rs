@@ -905,10 +905,7 @@ impl KeyTiles {
             );
             let keys = (keys_k, bg, (grid.0, grid.1, 1));
             let select_k = gpu.kernel(
-                &crate::ops::knn_half_tiles::survivors_select_family(
-                    cap,
-                    crate::ops::knn_half_tiles::SURVIVORS_RANKED,
-                ),
+                &crate::ops::knn_half_tiles::survivors_select_family(cap),
                 "survivors_select",
                 &[metric_c],
             )?;

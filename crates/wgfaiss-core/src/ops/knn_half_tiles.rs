@@ -119,31 +119,23 @@ pub struct SelectParams {
     pub pad: u32,
 }
 
-/// Survivor counts up to which the survivors' selection ranks them by counting
-/// ([`survivors_select_source`]); beyond, a bitonic network sorts them.
-pub const SURVIVORS_RANKED: usize = 512;
-
-/// The survivors' selection for `cap` slots per query, ranking up to `ranked` survivors by
-/// counting ([`survivors_select_source`]; searches use [`SURVIVORS_RANKED`]).
-pub fn survivors_select_family(cap: usize, ranked: usize) -> Family {
+/// The survivors' selection for `cap` slots per query ([`survivors_select_source`]).
+pub fn survivors_select_family(cap: usize) -> Family {
     crate::kernels::generated_plain(
-        format!("survivors_select_c{cap}_r{ranked}"),
+        format!("survivors_select_c{cap}"),
         &["survivors_select"],
-        move || survivors_select_source(cap, ranked),
+        move || survivors_select_source(cap),
     )
 }
 
-/// One workgroup of 256 per query orders the query's survivors (`min(count, cap)` keys and
-/// rows; smaller key first, then smaller row) and writes the first `kc` as the candidate list
-/// the re-rank reads: values (L2 keys, or inner products: the kernel kept their negation) and
-/// rows, padded with +inf (−inf) and `NONE` where fewer survived. Up to `ranked` survivors
-/// (the next power of two of the count), each survivor's place is the number of survivors
-/// before it, counted against all of them in workgroup memory — one barrier; more are sorted
-/// by a bitonic network over the next power of two (log2 · (log2 + 1) / 2 steps with a
-/// barrier each: 45 for 512). A query whose count passed `cap` lost some: its last
-/// candidate's value is NaN, which no proof accepts (the search redoes it in f32).
-pub fn survivors_select_source(cap: usize, ranked: usize) -> String {
-    format!("const CAP: u32 = {cap}u;\nconst RANKED: u32 = {ranked}u;\n") + SURVIVORS_SELECT
+/// One workgroup of 256 per query sorts the query's survivors (`min(count, cap)` keys and
+/// rows; smaller key first, then smaller row) in workgroup memory by a bitonic network over
+/// the next power of two, and writes the first `kc` as the candidate list the re-rank reads:
+/// values (L2 keys, or inner products: the kernel kept their negation) and rows, padded with
+/// +inf (−inf) and `NONE` where fewer survived. A query whose count passed `cap` lost some:
+/// its last candidate's value is NaN, which no proof accepts (the search redoes it in f32).
+pub fn survivors_select_source(cap: usize) -> String {
+    format!("const CAP: u32 = {cap}u;\n") + SURVIVORS_SELECT
 }
 
 const SURVIVORS_SELECT: &str = "
@@ -173,17 +165,6 @@ fn before(ka: f32, ia: u32, kb: f32, ib: u32) -> bool {
     return ka < kb || (ka == kb && ia < ib);
 }
 
-// Candidate j of query q: the key (negated back for inner products) and row; the last one's
-// value NaN where the count passed the slots.
-fn put(q: u32, j: u32, kv: f32, id: u32, c: u32) {
-    var out = select(kv, -kv, METRIC == 1u);
-    if j + 1u == sp.kc && c > CAP {
-        out = bitcast<f32>(0x7fc00000u);
-    }
-    cand_v[q * sp.kc + j] = out;
-    cand_i[q * sp.kc + j] = id;
-}
-
 @compute @workgroup_size(256)
 fn survivors_select(@builtin(workgroup_id) wid: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
@@ -199,32 +180,6 @@ fn survivors_select(@builtin(workgroup_id) wid: vec3<u32>,
         size_w = s;
     }
     let size = workgroupUniformLoad(&size_w);
-    if size <= RANKED {
-        for (var j = lid; j < n; j += 256u) {
-            Ks[j] = skeys[q * CAP + j];
-            Is[j] = srows[q * CAP + j];
-        }
-        workgroupBarrier();
-        if !live {
-            return;
-        }
-        // Rows are distinct, so the places are.
-        for (var j = lid; j < n; j += 256u) {
-            let kj = Ks[j];
-            let ij = Is[j];
-            var place = 0u;
-            for (var i = 0u; i < n; i++) {
-                place += select(0u, 1u, before(Ks[i], Is[i], kj, ij));
-            }
-            if place < sp.kc {
-                put(q, place, kj, ij, c);
-            }
-        }
-        for (var j = n + lid; j < sp.kc; j += 256u) {
-            put(q, j, bitcast<f32>(0x7f800000u), NONE, c);
-        }
-        return;
-    }
     for (var j = lid; j < size; j += 256u) {
         var kv = bitcast<f32>(0x7f800000u);
         var id = NONE;
@@ -267,7 +222,12 @@ fn survivors_select(@builtin(workgroup_id) wid: vec3<u32>,
             kv = Ks[j];
             id = Is[j];
         }
-        put(q, j, kv, id, c);
+        var out = select(kv, -kv, METRIC == 1u);
+        if j + 1u == sp.kc && c > CAP {
+            out = bitcast<f32>(0x7fc00000u);
+        }
+        cand_v[q * sp.kc + j] = out;
+        cand_i[q * sp.kc + j] = id;
     }
 }
 ";
