@@ -21,6 +21,13 @@
 //! of a batch queue on one mutex; on an H100, 64 callers went from 36k to 56k QPS). When a
 //! batch ends with callers pending and nobody gathering, the oldest is told to gather.
 //!
+//! Recording ahead (`submit.coalesce_record_ahead`): after a batch that was one search, the
+//! next gatherer has the index record a search of the same shape (queries padded, `k`,
+//! parameters) while the callers come back — commands, readback copies, the command buffer
+//! finished ([`Index::search_recorded_ahead`]) — and gives it the queries once they are here:
+//! only writing them and submitting stay on the batch's path. A batch of another shape is
+//! searched as usual. The flat index records ahead; other indexes do not (nothing changes).
+//!
 //! Up to `submit.coalesce_in_flight` batches run at once (the indexes keep `submit.in_flight`
 //! plans per batch size, so they do not wait for each other's plan): one uploads and submits
 //! while another runs on the device or is read back. A caller alone waits at most the window.
