@@ -178,7 +178,7 @@ pub struct CoalescerStats {
     /// Wall seconds spent in the batched searches, summed over batches (which may overlap).
     pub search_seconds: f64,
     /// Wall seconds the batches' gatherers waited for queries (window, expected queries or
-    /// a running batch), summed over batches.
+    /// a running batch; recording ahead happens within it), summed over batches.
     pub gather_seconds: f64,
     /// Wall seconds from a gathered batch to its callers' rows (grouping, padding, the
     /// searches, splitting the results), summed over batches (`search_seconds` is the part
