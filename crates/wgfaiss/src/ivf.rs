@@ -915,6 +915,57 @@ impl Index for IvfFlatIndex {
         Ok(finished(result, gpu_total, params.timed))
     }
 
+    /// One submission of one plan (queries within [`IvfFlatIndex::batch_queries`], the plan's
+    /// dispatches within one command buffer): the plan is taken and its search recorded and
+    /// sealed, then `gather` gives the queries, which are checked, written and submitted. A
+    /// batch whose keys overflow the plan is searched again in halves, as usual.
+    fn search_recorded_ahead(
+        &self,
+        nq: usize,
+        k: usize,
+        params: &SearchParams,
+        gather: &mut dyn FnMut() -> Option<Vec<f32>>,
+    ) -> Option<Result<SearchResult>> {
+        let searchable = nq > 0
+            && k > 0
+            && self.ntotal > 0
+            && self.centroids.is_some()
+            && (1..=self.nlist).contains(&params.nprobe)
+            && matches!(
+                params.precision,
+                crate::index::Precision::Exact | crate::index::Precision::F32
+            );
+        if !searchable || nq > self.batch_queries(nq, k, params).ok()? {
+            return None;
+        }
+        let plan = self.plan(nq, k, params).ok()?;
+        let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
+        let mut batch = plan.record_commands(&self.gpu, params.timed);
+        if batch.submitted_any() {
+            return None;
+        }
+        batch.seal().ok()?;
+        let queries = gather()?;
+        Some((|| {
+            let (got, mut result) = match self.check_search(&queries, k, params)? {
+                Ok(start) => start,
+                Err(done) => return Ok(done),
+            };
+            if got != nq {
+                return Err(Error::InvalidArgument(format!(
+                    "search_recorded_ahead: {got} queries gathered for a search of {nq}"
+                )));
+            }
+            let queries = self.prepared(&queries);
+            plan.write_queries(&self.gpu, &queries, &squared_norms(&queries, self.dim))?;
+            let searched = plan.parse(batch.finish()?)?;
+            drop(plan);
+            let mut gpu = Some(0.0);
+            self.absorb(searched, &queries, k, params, &mut result, &mut gpu)?;
+            Ok(finished(result, gpu, params.timed))
+        })())
+    }
+
     fn remove_ids(&mut self, ids: &[i64]) -> Result<usize> {
         let remove: std::collections::HashSet<i64> = ids.iter().copied().collect();
         let hit = self

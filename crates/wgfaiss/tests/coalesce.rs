@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use common::{Rng, gpu, seed};
 use wgfaiss::{
-    Coalescer, FlatIndex, Index, Metric, Precision, Result, ScanMode, SearchParams, SearchResult,
+    Coalescer, FlatIndex, Index, IvfFlatIndex, Metric, Precision, Result, ScanMode, SearchParams,
+    SearchResult,
 };
 
 /// An index that counts searches and can fail them.
@@ -480,4 +481,53 @@ fn a_failing_search_recorded_ahead_reaches_every_caller() {
         }
     });
     assert!(failing.stats().recorded_ahead > 0);
+}
+
+#[test]
+fn ivf_batches_recorded_ahead_give_the_batched_answers() {
+    // The IVF index records ahead too: 24 callers with one k and nprobe, adaptive, get what
+    // one batched search of all their queries gives, with recording ahead on and off.
+    let mut rng = Rng::new(seed("coalesce ivf ahead"));
+    let d = 8;
+    let base = rng.vec(2000 * d);
+    let mut ivf = IvfFlatIndex::new(gpu(), d, 16, Metric::L2).unwrap();
+    ivf.train(&base).unwrap();
+    ivf.add(&base).unwrap();
+    let ivf: Arc<dyn Index> = Arc::new(ivf);
+    let threads = 24;
+    let queries = rng.vec(threads * 3 * d);
+    let p = SearchParams {
+        nprobe: 4,
+        ..SearchParams::default()
+    };
+    let want = ivf.search(&queries, 6, &p).unwrap();
+    for ahead in [true, false] {
+        let co = Arc::new(
+            Coalescer::with(ivf.clone(), Duration::from_millis(100), 1 << 20)
+                .adaptive(true)
+                .record_ahead(ahead)
+                .timeout(Duration::from_secs(20)),
+        );
+        let start = Barrier::new(threads);
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (co, start, queries, want) = (co.clone(), &start, &queries, &want);
+                s.spawn(move || {
+                    start.wait();
+                    for i in 0..3 {
+                        let qi = t * 3 + i;
+                        let r = co.search(&queries[qi * d..(qi + 1) * d], 6, &p).unwrap();
+                        assert_eq!(r.ids, want.ids_of(qi), "thread {t} query {qi}");
+                        assert_eq!(r.distances, want.distances_of(qi), "thread {t} query {qi}");
+                    }
+                });
+            }
+        });
+        let st = co.stats();
+        if ahead {
+            assert!(st.recorded_ahead > 0, "nothing recorded ahead");
+        } else {
+            assert_eq!(st.recorded_ahead, 0);
+        }
+    }
 }

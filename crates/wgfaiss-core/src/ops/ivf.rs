@@ -634,6 +634,14 @@ impl IvfSearchPlan {
         qnorms: &[f32],
         timed: bool,
     ) -> Result<Batch<'g>> {
+        self.write_queries(gpu, q, qnorms)?;
+        Ok(self.record_commands(gpu, timed))
+    }
+
+    /// Writes the queries (`nq × d`) and their squared norms. `queue.write_buffer` lands at
+    /// the start of the next submission, so a batch recorded before by
+    /// [`IvfSearchPlan::record_commands`] (sealed, not yet submitted) reads them.
+    pub fn write_queries(&self, gpu: &Gpu, q: &[f32], qnorms: &[f32]) -> Result<()> {
         if q.len() != self.nq * self.d || qnorms.len() != self.nq {
             return Err(Error::InvalidArgument(format!(
                 "IVF search plan for {} queries of {} got {} values",
@@ -643,7 +651,12 @@ impl IvfSearchPlan {
             )));
         }
         gpu.write(&self.queries, q)?;
-        gpu.write(&self.qnorms, qnorms)?;
+        gpu.write(&self.qnorms, qnorms)
+    }
+
+    /// Records the search with its readback, the queries written apart
+    /// ([`IvfSearchPlan::write_queries`], before the batch is submitted).
+    pub fn record_commands<'g>(&self, gpu: &'g Gpu, timed: bool) -> Batch<'g> {
         let mut batch = gpu.batch(timed);
         self.coarse.record(&mut batch);
         for (kernel, bg, grid) in &self.passes {
@@ -656,7 +669,7 @@ impl IvfSearchPlan {
         batch.read_after(&[(self.select.values().raw(), 0, n)]);
         batch.read_after_wide(&[(self.ids.raw(), 0, 2 * n)]);
         batch.read_after(&[(self.status.raw(), 0, 4)]);
-        Ok(batch)
+        batch
     }
 
     /// The results from the report of a batch made by [`IvfSearchPlan::record`].
