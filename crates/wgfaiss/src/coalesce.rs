@@ -26,7 +26,8 @@
 //! parameters) while the callers come back — commands, readback copies, the command buffer
 //! finished ([`Index::search_recorded_ahead`]) — and gives it the queries once they are here:
 //! only writing them and submitting stay on the batch's path. A batch of another shape is
-//! searched as usual. The flat index records ahead; other indexes do not (nothing changes).
+//! searched as usual. The flat and IVF indexes record ahead; an index that does not keeps the
+//! trait's default and is searched as usual.
 //!
 //! Up to `submit.coalesce_in_flight` batches run at once (the indexes keep `submit.in_flight`
 //! plans per batch size, so they do not wait for each other's plan): one uploads and submits
