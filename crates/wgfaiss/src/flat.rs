@@ -38,7 +38,7 @@ use wgfaiss_core::{Error, Gpu, GpuBuffer, Result};
 
 use crate::index::{
     InFlight, Index, Metric, Precision, SearchParams, SearchResult, Started, cached_plan,
-    check_vectors, normalized, search_depth, start_search,
+    check_gathered, check_vectors, normalized, seal_and_gather, search_depth, start_search,
 };
 use crate::persist::{KIND_FLAT, Reader, Writer};
 
@@ -986,24 +986,16 @@ impl Index for FlatIndex {
         let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
         let mut batch = self.gpu.batch(params.timed);
         plan.record_commands(&mut batch);
-        if batch.submitted_any() {
-            return None;
-        }
         // The readback copies recorded and the command buffer finished: once the queries
         // are here, they are written and the buffer submitted.
-        batch.seal().ok()?;
-        let queries = gather()?;
+        let queries = seal_and_gather(&mut batch, gather)?;
         Some((|| {
             let (got, mut result) =
                 match start_search(&queries, self.dim, k, self.ntotal, self.metric)? {
                     Ok(start) => start,
                     Err(done) => return Ok(done),
                 };
-            if got != nq {
-                return Err(Error::InvalidArgument(format!(
-                    "search_recorded_ahead: {got} queries gathered for a search of {nq}"
-                )));
-            }
+            check_gathered(got, nq)?;
             let queries = self.prepared(&queries);
             plan.write_queries(self, &queries)?;
             let report = batch.finish()?;

@@ -404,6 +404,30 @@ pub(crate) fn cached_plan<S: PartialEq, P>(
     same.first().map(|(_, p)| p.clone())
 }
 
+/// For [`Index::search_recorded_ahead`]: seals `batch` and asks `gather` for the queries.
+/// None when a command buffer of the batch went out already (queries written now would land
+/// after it) or the batch turned out otherwise.
+pub(crate) fn seal_and_gather(
+    batch: &mut wgfaiss_core::Batch<'_>,
+    gather: &mut dyn FnMut() -> Option<Vec<f32>>,
+) -> Option<Vec<f32>> {
+    if batch.submitted_any() {
+        return None;
+    }
+    batch.seal().ok()?;
+    gather()
+}
+
+/// The count of gathered queries (`got`) against the `nq` a search was recorded for.
+pub(crate) fn check_gathered(got: usize, nq: usize) -> Result<()> {
+    if got == nq {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "search_recorded_ahead: {got} queries gathered for a search of {nq}"
+    )))
+}
+
 /// The outcome of checking a search: the number of queries and an empty result to fill, or
 /// the whole answer when no device work is needed.
 pub(crate) type Started = std::result::Result<(usize, SearchResult), SearchResult>;

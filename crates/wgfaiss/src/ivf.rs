@@ -941,21 +941,13 @@ impl Index for IvfFlatIndex {
         let plan = self.plan(nq, k, params).ok()?;
         let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
         let mut batch = plan.record_commands(&self.gpu, params.timed);
-        if batch.submitted_any() {
-            return None;
-        }
-        batch.seal().ok()?;
-        let queries = gather()?;
+        let queries = crate::index::seal_and_gather(&mut batch, gather)?;
         Some((|| {
             let (got, mut result) = match self.check_search(&queries, k, params)? {
                 Ok(start) => start,
                 Err(done) => return Ok(done),
             };
-            if got != nq {
-                return Err(Error::InvalidArgument(format!(
-                    "search_recorded_ahead: {got} queries gathered for a search of {nq}"
-                )));
-            }
+            crate::index::check_gathered(got, nq)?;
             let queries = self.prepared(&queries);
             plan.write_queries(&self.gpu, &queries, &squared_norms(&queries, self.dim))?;
             let searched = plan.parse(batch.finish()?)?;

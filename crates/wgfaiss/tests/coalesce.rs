@@ -367,6 +367,36 @@ fn adaptive_batches_start_when_their_callers_are_back() {
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
 }
 
+/// `threads` callers started together; caller t searches queries t · stride .. + per(t) one
+/// at a time through `co` (k and parameters of `want`'s search) and gets exactly `want`'s rows.
+fn callers_get_the_batched_rows(
+    co: &Coalescer,
+    (threads, stride): (usize, usize),
+    per: impl Fn(usize) -> usize + Sync,
+    queries: &[f32],
+    p: &SearchParams,
+    want: &SearchResult,
+) {
+    let d = co.index().dim();
+    let start = Barrier::new(threads);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (start, per) = (&start, &per);
+            s.spawn(move || {
+                start.wait();
+                for i in 0..per(t) {
+                    let qi = t * stride + i;
+                    let r = co
+                        .search(&queries[qi * d..(qi + 1) * d], want.k, p)
+                        .unwrap();
+                    assert_eq!(r.ids, want.ids_of(qi), "thread {t} query {qi}");
+                    assert_eq!(r.distances, want.distances_of(qi), "thread {t} query {qi}");
+                }
+            });
+        }
+    });
+}
+
 #[test]
 fn batches_recorded_ahead_give_the_batched_answers() {
     // 32 callers with one k: from the second batch on, the flat index records each batch's
@@ -389,21 +419,7 @@ fn batches_recorded_ahead_give_the_batched_answers() {
                 .record_ahead(ahead)
                 .timeout(Duration::from_secs(20)),
         );
-        let start = Barrier::new(threads);
-        std::thread::scope(|s| {
-            for t in 0..threads {
-                let (co, start, queries, want) = (co.clone(), &start, &queries, &want);
-                s.spawn(move || {
-                    start.wait();
-                    for i in 0..3 + t % 2 {
-                        let qi = t * 4 + i;
-                        let r = co.search(&queries[qi * d..(qi + 1) * d], 7, &p).unwrap();
-                        assert_eq!(r.ids, want.ids_of(qi), "thread {t} query {qi}");
-                        assert_eq!(r.distances, want.distances_of(qi), "thread {t} query {qi}");
-                    }
-                });
-            }
-        });
+        callers_get_the_batched_rows(&co, (threads, 4), |t| 3 + t % 2, &queries, &p, &want);
         let st = co.stats();
         let by_index = idx.ahead.load(Ordering::SeqCst) - before;
         assert_eq!(st.recorded_ahead as usize, by_index);
@@ -518,21 +534,7 @@ fn ivf_batches_recorded_ahead_give_the_batched_answers() {
                 .record_ahead(ahead)
                 .timeout(Duration::from_secs(20)),
         );
-        let start = Barrier::new(threads);
-        std::thread::scope(|s| {
-            for t in 0..threads {
-                let (co, start, queries, want) = (co.clone(), &start, &queries, &want);
-                s.spawn(move || {
-                    start.wait();
-                    for i in 0..3 {
-                        let qi = t * 3 + i;
-                        let r = co.search(&queries[qi * d..(qi + 1) * d], 6, &p).unwrap();
-                        assert_eq!(r.ids, want.ids_of(qi), "thread {t} query {qi}");
-                        assert_eq!(r.distances, want.distances_of(qi), "thread {t} query {qi}");
-                    }
-                });
-            }
-        });
+        callers_get_the_batched_rows(&co, (threads, 3), |_| 3, &queries, &p, &want);
         let st = co.stats();
         if ahead {
             assert!(st.recorded_ahead > 0, "nothing recorded ahead");
